@@ -1,0 +1,105 @@
+// Image file → model input tensor, following the preprocessing contract in DESIGN.md.
+import { readFile } from 'node:fs/promises';
+import { EngineError, ErrorCode } from '../errors.js';
+import { type DecodedImage, decodeImage } from './decode.js';
+import { centerCropBox, resizedSize } from './geometry.js';
+import { resizeBilinearCropped } from './pil-resample.js';
+import { type TensorLayout, writeNormalised } from './tensor.js';
+
+export interface PreprocessSpec {
+  /** Shorter side after resizing (torchvision Resize(int)). */
+  resizeShorter: number;
+  /** Square centre crop (torchvision CenterCrop(int)); must not exceed resizeShorter. */
+  crop: number;
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+  layout: TensorLayout;
+}
+
+/** torchvision's ImageNet evaluation transform. */
+export const TORCHVISION_PREPROCESSING: PreprocessSpec = {
+  resizeShorter: 256,
+  crop: 224,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  layout: 'NCHW',
+};
+
+export interface ImageFacts {
+  format: string;
+  width: number;
+  height: number;
+  storedWidth: number;
+  storedHeight: number;
+  orientation: number;
+  resized: { width: number; height: number };
+  crop: { left: number; top: number; width: number; height: number };
+}
+
+export interface PreprocessedImage {
+  /** One image, 3 × crop × crop float32 in spec.layout. */
+  tensor: Float32Array;
+  facts: ImageFacts;
+  /** Milliseconds spent reading + decoding, and resizing + normalising. */
+  timings: { decodeMs: number; resizeMs: number };
+}
+
+export interface PreprocessOptions {
+  maxPixels?: number;
+  item?: string;
+  /** Write into this buffer at `offset` instead of allocating (batching). */
+  target?: Float32Array;
+  offset?: number;
+}
+
+export async function readImageFile(file: string, item = file): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new EngineError(ErrorCode.FILE_NOT_FOUND, 'file not found (it may have been moved or deleted)', { item, cause: error });
+    if (code === 'EISDIR') throw new EngineError(ErrorCode.NOT_AN_IMAGE, 'is a folder, not an image file', { item, cause: error });
+    if (code === 'ELOOP') throw new EngineError(ErrorCode.SYMLINK_LOOP, 'symbolic link loop', { item, cause: error });
+    throw new EngineError(ErrorCode.READ_FAILED, `cannot read file: ${(error as Error).message}`, { item, cause: error });
+  }
+}
+
+/** Resize + crop + normalise an already decoded image. */
+export function tensorFromDecoded(image: DecodedImage, spec: PreprocessSpec, options: PreprocessOptions = {}): { tensor: Float32Array; facts: ImageFacts } {
+  const resized = resizedSize(image.width, image.height, spec.resizeShorter);
+  const crop = centerCropBox(resized.width, resized.height, spec.crop, spec.crop);
+  const cropped = resizeBilinearCropped(image, resized.width, resized.height, crop);
+  const size = 3 * spec.crop * spec.crop;
+  const tensor = options.target ?? new Float32Array(size);
+  writeNormalised(cropped, spec.mean, spec.std, spec.layout, tensor, options.offset ?? 0);
+  return {
+    tensor,
+    facts: {
+      format: image.format,
+      width: image.width,
+      height: image.height,
+      storedWidth: image.storedWidth,
+      storedHeight: image.storedHeight,
+      orientation: image.orientation,
+      resized,
+      crop,
+    },
+  };
+}
+
+export async function preprocessBytes(bytes: Buffer, spec: PreprocessSpec, options: PreprocessOptions = {}): Promise<PreprocessedImage> {
+  const start = performance.now();
+  const decoded = await decodeImage(bytes, { maxPixels: options.maxPixels, item: options.item });
+  const decodedAt = performance.now();
+  const { tensor, facts } = tensorFromDecoded(decoded, spec, options);
+  return { tensor, facts, timings: { decodeMs: decodedAt - start, resizeMs: performance.now() - decodedAt } };
+}
+
+export async function preprocessFile(file: string, spec: PreprocessSpec, options: PreprocessOptions = {}): Promise<PreprocessedImage> {
+  const item = options.item ?? file;
+  const start = performance.now();
+  const bytes = await readImageFile(file, item);
+  const result = await preprocessBytes(bytes, spec, { ...options, item });
+  result.timings.decodeMs += performance.now() - start - result.timings.decodeMs - result.timings.resizeMs;
+  return result;
+}
