@@ -1,6 +1,6 @@
 // Decodes a raster image with sharp (libvips) into upright 8-bit sRGB pixels, the equivalent of
 // Pillow's open + ImageOps.exif_transpose + convert('RGB') that torchvision pipelines start with.
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { EngineError, ErrorCode } from '../errors.js';
 import type { Rgb8Image } from './pil-resample.js';
 import { type RasterFormat, sniffImage } from './sniff.js';
@@ -51,7 +51,7 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): P
   const format = sniffed.format;
 
   // Header first: the size check must happen before libvips allocates anything.
-  let metadata: sharp.Metadata;
+  let metadata: Metadata;
   try {
     metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {

@@ -38,7 +38,8 @@ export function sniffImage(bytes: Uint8Array): SniffResult {
     if (AVIF_BRANDS.has(brand)) return { kind: 'raster', format: 'avif' };
     if (HEIF_BRANDS.has(brand)) return { kind: 'raster', format: 'heif' };
   }
-  if (ascii(bytes, 0, 2) === 'BM' && bytes.length > 14) return { kind: 'unsupported', format: 'bmp', reason: 'BMP is not supported; convert it to PNG' };
+  // BMP: 'BM', then a 14-byte file header whose reserved bytes 6..9 are zero.
+  if (ascii(bytes, 0, 2) === 'BM' && bytes.length >= 26 && startsWith(bytes, [0, 0, 0, 0], 6)) return { kind: 'unsupported', format: 'bmp', reason: 'BMP is not supported; convert it to PNG' };
   if (ascii(bytes, 0, 4) === '8BPS') return { kind: 'unsupported', format: 'psd', reason: 'Photoshop documents are not supported; export a JPEG or PNG' };
   if (startsWith(bytes, [0xff, 0x0a]) || startsWith(bytes, [0x00, 0x00, 0x00, 0x0c, 0x4a, 0x58, 0x4c, 0x20])) {
     return { kind: 'unsupported', format: 'jxl', reason: 'JPEG XL is not supported by this build' };

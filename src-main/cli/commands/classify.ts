@@ -1,0 +1,50 @@
+// `reslens classify FILES...`: top-k classes per image, as a table or JSON lines.
+import type { Command } from 'commander';
+import { walkInputs } from '../../engine/batch/walk.js';
+import { classifyFiles, isFailure } from '../../engine/infer/classify-files.js';
+import { formatResult, formatSummary } from '../output.js';
+import type { CliContext } from '../context.js';
+import { ExitCode, parsePositiveInt, parseEp } from '../options.js';
+
+interface ClassifyFlags {
+  model: string;
+  top: number;
+  json?: boolean;
+  batch: number;
+  ep: ReturnType<typeof parseEp>;
+  labels?: string;
+  hidden?: boolean;
+}
+
+export function registerClassifyCommand(program: Command, context: CliContext): void {
+  program
+    .command('classify')
+    .description('classify images (files or folders, walked recursively) and print the top classes of each')
+    .argument('<inputs...>', 'image files and/or folders')
+    .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
+    .option('-k, --top <k>', 'number of classes to show per image', parsePositiveInt, 5)
+    .option('--json', 'print one JSON object per image on stdout (progress and logs go to stderr)')
+    .option('-b, --batch <n>', 'images per inference run', parsePositiveInt, 8)
+    .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
+    .option('--labels <file>', 'class names for a custom model, one per line')
+    .option('--hidden', 'include hidden files and folders when walking folders')
+    .action(async (inputs: string[], flags: ClassifyFlags) => {
+      const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
+      let done = 0;
+      let failed = 0;
+      const start = performance.now();
+      try {
+        const items = walkInputs(inputs, { includeHidden: flags.hidden });
+        for await (const result of classifyFiles(classifier, items, { top: flags.top, batchSize: flags.batch })) {
+          if (isFailure(result)) failed++;
+          else done++;
+          process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatResult(result));
+        }
+      } finally {
+        await classifier.dispose();
+      }
+      if (!flags.json) context.log(formatSummary(done, failed, (performance.now() - start) / 1000));
+      if (done + failed === 0) context.log('no images found in the given inputs');
+      process.exitCode = failed > 0 ? ExitCode.SomeFailed : ExitCode.Ok;
+    });
+}

@@ -1,0 +1,55 @@
+// The `reslens` command line: one commander program, one module per command.
+import { Command, CommanderError } from 'commander';
+import { EngineError } from '../engine/errors.js';
+import { registerClassifyCommand } from './commands/classify.js';
+import { registerInspectCommand } from './commands/inspect.js';
+import { registerModelsCommand } from './commands/models.js';
+import { type CliContext, createCliContext } from './context.js';
+import { ExitCode } from './options.js';
+
+export function buildProgram(): Command {
+  const program = new Command('reslens');
+  program
+    .description('See what a deep residual network sees: classify images with ResNet-50/152 ONNX models.')
+    .option('--models-dir <dir>', 'model store folder (default: per-user data folder, or $RESLENS_MODELS_DIR)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  // Commands resolve the context lazily, after global options are parsed.
+  let context: CliContext | undefined;
+  const lazy = (): CliContext => (context ??= createCliContext({ modelsDir: program.opts<{ modelsDir?: string }>().modelsDir }));
+  const proxy: CliContext = {
+    store: () => lazy().store(),
+    modelPath: (m) => lazy().modelPath(m),
+    loadClassifier: (o) => lazy().loadClassifier(o),
+    log: (m) => lazy().log(m),
+  };
+  registerClassifyCommand(program, proxy);
+  registerInspectCommand(program, proxy);
+  registerModelsCommand(program, proxy);
+  // Usage errors in subcommands too must exit 2, not commander's default 1.
+  for (const command of program.commands) {
+    command.exitOverride();
+    for (const sub of command.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version are "errors" to commander; they are successes to the user.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.Ok;
+      return ExitCode.Usage;
+    }
+    if (error instanceof EngineError) {
+      process.stderr.write(`error ${error.code}: ${error.message}\n`);
+      return ExitCode.SomeFailed;
+    }
+    process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return ExitCode.SomeFailed;
+  }
+}

@@ -1,0 +1,16 @@
+// Option parsers shared by commands; a bad value is a usage error (exit status 2).
+import { InvalidArgumentError } from 'commander';
+import { type EpRequest, EP_NAMES, isEpRequest } from '../engine/infer/providers.js';
+
+export const ExitCode = { Ok: 0, SomeFailed: 1, Usage: 2 } as const;
+
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+export function parseEp(value: string): EpRequest {
+  if (!isEpRequest(value)) throw new InvalidArgumentError(`expected one of ${EP_NAMES.join(', ')}`);
+  return value;
+}

@@ -1,0 +1,109 @@
+// Files → results, in input order: preprocessing of the next batch overlaps inference of the
+// current one (onnxruntime runs off the JS thread), and a bad file becomes an error result while
+// the rest continue.
+import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
+import type { WalkItem } from '../batch/walk.js';
+import { preprocessFile } from '../preprocess/preprocess.js';
+import type { Classifier } from './classifier.js';
+import type { ClassScore } from './topk.js';
+
+export interface ClassifySuccess {
+  path: string;
+  top: ClassScore[];
+  model: string;
+  ep: string;
+  /** This image's decode + preprocessing plus its share of the batch's inference time. */
+  ms: number;
+}
+export interface ClassifyFailure {
+  path: string;
+  error: Omit<ErrorInfo, 'item'>;
+}
+export type ClassifyResult = ClassifySuccess | ClassifyFailure;
+
+export const isFailure = (result: ClassifyResult): result is ClassifyFailure => 'error' in result;
+
+export interface ClassifyFilesOptions {
+  top?: number;
+  batchSize?: number;
+  maxPixels?: number;
+  signal?: AbortSignal;
+}
+
+interface Prepared {
+  items: WalkItem[];
+  tensor: Float32Array;
+  /** Per item: slot in the tensor and preprocessing ms, or its error. */
+  slots: ({ slot: number; ms: number } | { error: Omit<ErrorInfo, 'item'> })[];
+  count: number;
+}
+
+async function prepare(classifier: Classifier, items: WalkItem[], maxPixels?: number): Promise<Prepared> {
+  const size = classifier.imageSize;
+  const tensor = new Float32Array(items.length * size);
+  let count = 0;
+  const slots = await Promise.all(
+    items.map(async (item) => {
+      if ('error' in item) return { error: item.error };
+      try {
+        const slot = count++;
+        const result = await preprocessFile(item.path, classifier.preprocessing, { maxPixels, target: tensor, offset: slot * size });
+        return { slot, ms: result.timings.decodeMs + result.timings.resizeMs };
+      } catch (error) {
+        const { code, message } = toErrorInfo(error, ErrorCode.DECODE_FAILED);
+        return { error: { code, message } };
+      }
+    }),
+  );
+  return { items, tensor, slots, count };
+}
+
+async function* chunks<T>(source: AsyncIterable<T> | Iterable<T>, size: number): AsyncGenerator<T[]> {
+  let chunk: T[] = [];
+  for await (const item of source) {
+    chunk.push(item);
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+export async function* classifyFiles(classifier: Classifier, inputs: AsyncIterable<WalkItem> | Iterable<WalkItem>, options: ClassifyFilesOptions = {}): AsyncGenerator<ClassifyResult> {
+  const top = options.top ?? 5;
+  const batchSize = Math.max(1, options.batchSize ?? 1);
+  const source = chunks(inputs, batchSize)[Symbol.asyncIterator]();
+  const prepareNext = async (): Promise<Prepared | undefined> => {
+    const next = await source.next();
+    return next.done ? undefined : prepare(classifier, next.value, options.maxPixels);
+  };
+
+  let pending = prepareNext();
+  for (;;) {
+    const prepared = await pending;
+    if (!prepared) return;
+    if (options.signal?.aborted) return;
+    pending = prepareNext(); // decode the next batch while this one runs
+    // Holes from failed items are skipped: the tensor holds `count` packed images.
+    let run: { logits: Float32Array[]; inferenceMs: number } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0 };
+    if (prepared.count > 0) {
+      try {
+        run = await classifier.run(prepared.tensor.subarray(0, prepared.count * classifier.imageSize), prepared.count);
+      } catch (error) {
+        const { code, message } = toErrorInfo(error, ErrorCode.INFERENCE_FAILED);
+        run = { error: { code, message } };
+      }
+    }
+    for (let i = 0; i < prepared.items.length; i++) {
+      const slot = prepared.slots[i];
+      const path = prepared.items[i].path;
+      if ('error' in slot) yield { path, error: slot.error };
+      else if ('error' in run) yield { path, error: run.error };
+      else {
+        const ms = slot.ms + run.inferenceMs / prepared.count;
+        yield { path, top: classifier.top(run.logits[slot.slot], top), model: classifier.name, ep: classifier.ep, ms: Math.round(ms * 10) / 10 };
+      }
+    }
+  }
+}
