@@ -7,6 +7,10 @@ import * as ort from 'onnxruntime-node';
 import { EngineError, ErrorCode } from '../errors.js';
 import { type Ep, type EpRequest, autoOrder } from './providers.js';
 
+// onnxruntime's process-wide logger prints provider load failures (e.g. missing CUDA libraries) to
+// stderr even when we recover from them; those reasons are reported through EpAttempt instead.
+ort.env.logLevel = 'fatal';
+
 export interface EpAttempt {
   ep: Ep;
   ok: boolean;

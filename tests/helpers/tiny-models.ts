@@ -1,0 +1,62 @@
+// Small hand-built ONNX graphs for the model-validation tests: each is a real, encodable ModelProto
+// that is wrong in exactly one way.
+import { type OnnxModel, type OnnxTensor, type OnnxValueInfo, encodeModel } from '../../src-main/engine/model/onnx-proto.js';
+
+const FLOAT = 1;
+
+function value(name: string, dims: (number | string)[], elemType = FLOAT): OnnxValueInfo {
+  return { name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } };
+}
+
+function floats(name: string, dims: number[], fill = 0.01): OnnxTensor {
+  const count = dims.reduce((a, b) => a * b, 1);
+  return { name, dims, dataType: FLOAT, rawData: Buffer.from(new Float32Array(count).fill(fill).buffer) };
+}
+
+function model(graph: Partial<OnnxModel['graph']>): Uint8Array {
+  return encodeModel({
+    irVersion: 7,
+    opsetImport: [{ domain: '', version: 13 }],
+    producerName: 'reslens-tests',
+    graph: { node: [], initializer: [], input: [], output: [], ...graph },
+  });
+}
+
+/** A vector input [N,10] → Gemm → [N,5]: runs, but is no image model. */
+export function vectorInputModel(): Uint8Array {
+  return model({
+    node: [{ opType: 'Gemm', input: ['x', 'w', 'b'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1 }] }],
+    initializer: [floats('w', [5, 10]), floats('b', [5])],
+    input: [value('x', ['N', 10])],
+    output: [value('y', ['N', 5])],
+  });
+}
+
+/** An image in, an image out ([N,3,224,224] → Relu): no class vector. */
+export function imageOutputModel(): Uint8Array {
+  return model({
+    node: [{ opType: 'Relu', input: ['input'], output: ['y'] }],
+    input: [value('input', ['N', 3, 224, 224])],
+    output: [value('y', ['N', 3, 224, 224])],
+  });
+}
+
+/** A tiny valid classifier: GlobalAveragePool → Flatten → Gemm to `classes` outputs. */
+export function tinyClassifier(classes = 4, externalLocation?: string): Uint8Array {
+  const weight = floats('fc.weight', [classes, 3]);
+  if (externalLocation) {
+    delete weight.rawData;
+    weight.dataLocation = 1;
+    weight.externalData = [{ key: 'location', value: externalLocation }, { key: 'offset', value: '0' }, { key: 'length', value: String(classes * 3 * 4) }];
+  }
+  return model({
+    node: [
+      { opType: 'GlobalAveragePool', input: ['input'], output: ['pooled'] },
+      { opType: 'Flatten', input: ['pooled'], output: ['flat'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+      { opType: 'Gemm', input: ['flat', 'fc.weight', 'fc.bias'], output: ['logits'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+    ],
+    initializer: [weight, floats('fc.bias', [classes], 0)],
+    input: [value('input', ['N', 3, 224, 224])],
+    output: [value('logits', ['N', classes])],
+  });
+}
