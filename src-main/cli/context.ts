@@ -52,7 +52,7 @@ export function createCliContext(options: CliContextOptions = {}): CliContext {
         preprocessing: resolved.preprocessing,
         labels: resolved.labels,
         ep,
-        cacheDir: path.join(envPaths('reslens', { suffix: '' }).cache, 'optimized'),
+        cacheDir: envPaths('reslens', { suffix: '' }).cache,
       });
       const fallback = classifier.epAttempts.filter((a) => !a.ok).map((a) => `${a.ep} unavailable: ${a.reason}`);
       if (ep === 'auto' && fallback.length > 0 && process.env.RESLENS_VERBOSE) log(`note: ${fallback.join('; ')}`);

@@ -1,7 +1,10 @@
 // The classifier: one model loaded once, batches of preprocessed images in, top-k classes out.
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError, ErrorCode } from '../errors.js';
+import { type ExposedTensor, exposeTensors, exposedModelFile } from '../model/expose.js';
 import { type ModelInfo, loadAndInspect } from '../model/inspect.js';
+import { type StageMap, type StageName, discoverStages } from '../model/stages.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import { type EpAttempt, createSession } from './session.js';
 import type { Ep, EpRequest } from './providers.js';
@@ -16,12 +19,22 @@ export interface ClassifierOptions {
   ep?: EpRequest;
   threads?: number;
   cacheDir?: string;
+  /** Expose the stage outputs so feature maps come from the same run as the logits (default true). */
+  stages?: boolean;
+}
+
+/** One image's stage maps, [C,H,W] float32 each, plus the head's pooled-from features. */
+export interface ImageFeatures {
+  stages: Record<StageName, Float32Array>;
+  headFeatures: Float32Array;
 }
 
 export interface BatchOutput {
   /** Per image, the raw logits (a view into the run's output). */
   logits: Float32Array[];
   inferenceMs: number;
+  /** Present when the run asked for features. */
+  features?: ImageFeatures[];
 }
 
 export class Classifier {
@@ -35,10 +48,19 @@ export class Classifier {
   readonly loadMs: number;
   /** Largest batch a single run may take: 1 for models whose batch axis is fixed. */
   readonly maxRunBatch: number;
+  /** Where the stages are, or why feature maps are unavailable for this model. */
+  readonly stageMap?: StageMap;
+  readonly stagesError?: string;
   private readonly session: ort.InferenceSession;
   private readonly outputName: string;
 
-  private constructor(options: ClassifierOptions, info: ModelInfo, choice: Awaited<ReturnType<typeof createSession>>, loadMs: number) {
+  private constructor(
+    options: ClassifierOptions,
+    info: ModelInfo,
+    choice: Awaited<ReturnType<typeof createSession>>,
+    loadMs: number,
+    stages: { map?: StageMap; error?: string },
+  ) {
     this.name = options.name;
     this.info = info;
     this.preprocessing = options.preprocessing;
@@ -50,11 +72,13 @@ export class Classifier {
     this.loadMs = loadMs;
     this.outputName = info.output.name;
     this.maxRunBatch = info.input.dynamicBatch ? Number.POSITIVE_INFINITY : 1;
+    this.stageMap = stages.map;
+    this.stagesError = stages.error;
   }
 
   static async load(options: ClassifierOptions): Promise<Classifier> {
     const start = performance.now();
-    const { info } = await loadAndInspect(options.modelPath);
+    const { info, model } = await loadAndInspect(options.modelPath);
     const { crop, layout } = options.preprocessing;
     const { height, width } = info.input;
     if ((height !== null && height !== crop) || (width !== null && width !== crop)) {
@@ -66,14 +90,40 @@ export class Classifier {
     if (options.labels.length !== info.classes) {
       throw new EngineError(ErrorCode.LABELS_INVALID, `the label set has ${options.labels.length} names but the model outputs ${info.classes} classes; pass a labels file with one name per class`, { item: options.modelPath });
     }
+    // Stage outputs are added to the graph once, at load; plain classification then fetches the
+    // logits alone from the same session.
+    let stages: { map?: StageMap; error?: string } = {};
+    let source: string | Uint8Array = options.modelPath;
+    let sourceSha = info.sha256;
+    if (options.stages !== false) {
+      try {
+        const map = discoverStages(model, info);
+        const exposed: ExposedTensor[] = map.stages.map((s) => ({ name: s.tensor, shape: s.shape }));
+        if (map.head.features !== map.stages[map.stages.length - 1].tensor) exposed.push({ name: map.head.features, shape: map.head.featuresShape });
+        const hasExternalData = model.graph.initializer.some((t) => t.dataLocation === 1);
+        if (hasExternalData) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, 'feature maps unavailable: models with external weight files cannot be edited yet');
+        const batchAxis = info.input.dynamicBatch ? 'N' : 1;
+        if (options.cacheDir) {
+          const cached = await exposedModelFile(path.join(options.cacheDir, 'exposed'), info.sha256, exposed, () => exposeTensors(model, exposed, batchAxis));
+          source = cached.file;
+          sourceSha = cached.sha256;
+        } else {
+          source = exposeTensors(model, exposed, batchAxis);
+          sourceSha = '';
+        }
+        stages = { map };
+      } catch (error) {
+        stages = { error: error instanceof Error ? error.message : String(error) };
+      }
+    }
     let choice;
     try {
-      choice = await createSession(options.modelPath, { ep: options.ep ?? 'auto', threads: options.threads, cacheDir: options.cacheDir, modelSha256: info.sha256 });
+      choice = await createSession(source, { ep: options.ep ?? 'auto', threads: options.threads, cacheDir: options.cacheDir, modelSha256: sourceSha || undefined });
     } catch (error) {
       if (error instanceof EngineError) throw error;
       throw new EngineError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load the model: ${(error as Error).message}`, { item: options.modelPath, cause: error });
     }
-    return new Classifier(options, info, choice, performance.now() - start);
+    return new Classifier(options, info, choice, performance.now() - start, stages);
   }
 
   /** Elements of one preprocessed image. */
@@ -82,7 +132,12 @@ export class Classifier {
   }
 
   /** Runs `count` images packed in `batch` (count × imageSize floats); loops for fixed-batch models. */
-  async run(batch: Float32Array, count: number): Promise<BatchOutput> {
+  async run(batch: Float32Array, count: number, options: { features?: boolean } = {}): Promise<BatchOutput> {
+    const withFeatures = options.features === true;
+    const map = this.stageMap;
+    if (withFeatures && !map) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, this.stagesError ?? 'feature maps unavailable for this model');
+    const fetches = withFeatures && map ? [this.outputName, ...new Set([...map.stages.map((s) => s.tensor), map.head.features])] : [this.outputName];
+    const features: ImageFeatures[] = [];
     const size = this.imageSize;
     const { crop, layout } = this.preprocessing;
     const start = performance.now();
@@ -94,8 +149,9 @@ export class Classifier {
       const dims = layout === 'NCHW' ? [n, 3, crop, crop] : [n, crop, crop, 3];
       let output: ort.Tensor;
       try {
-        const result = await this.session.run({ [this.info.input.name]: new ort.Tensor('float32', data, dims) });
+        const result = await this.session.run({ [this.info.input.name]: new ort.Tensor('float32', data, dims) }, fetches);
         output = result[this.outputName];
+        if (withFeatures && map) features.push(...splitFeatures(result, map, n));
       } catch (error) {
         throw new EngineError(ErrorCode.INFERENCE_FAILED, `inference failed on ${this.ep}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
       }
@@ -103,7 +159,7 @@ export class Classifier {
       const classes = values.length / n;
       for (let i = 0; i < n; i++) logits.push(values.subarray(i * classes, (i + 1) * classes));
     }
-    return { logits, inferenceMs: performance.now() - start };
+    return withFeatures ? { logits, inferenceMs: performance.now() - start, features } : { logits, inferenceMs: performance.now() - start };
   }
 
   top(logits: Float32Array, k: number): ClassScore[] {
@@ -113,4 +169,17 @@ export class Classifier {
   async dispose(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Per image views of each fetched stage tensor ([N,C,H,W] → N × [C,H,W]). */
+function splitFeatures(result: ort.InferenceSession.OnnxValueMapType, map: StageMap, n: number): ImageFeatures[] {
+  const perImage = (tensorName: string, i: number): Float32Array => {
+    const data = result[tensorName].data as Float32Array;
+    const size = data.length / n;
+    return data.subarray(i * size, (i + 1) * size);
+  };
+  return Array.from({ length: n }, (_, i) => ({
+    stages: Object.fromEntries(map.stages.map((s) => [s.name, perImage(s.tensor, i)])) as Record<StageName, Float32Array>,
+    headFeatures: perImage(map.head.features, i),
+  }));
 }

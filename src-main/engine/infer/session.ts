@@ -60,14 +60,14 @@ function cachePath(options: SessionOptions, ep: Ep): string | undefined {
   if (!options.cacheDir || !options.modelSha256 || ep !== 'cpu') return undefined;
   // The optimised graph is specific to this onnxruntime build and CPU (NCHWc layouts, fused kernels).
   const key = `${options.modelSha256.slice(0, 32)}-ort${ort.env.versions.common}-${process.arch}-${os.cpus()[0]?.model.replace(/[^A-Za-z0-9]+/g, '_') ?? 'cpu'}`;
-  return path.join(options.cacheDir, `${key}.onnx`);
+  return path.join(options.cacheDir, 'optimized', `${key}.onnx`);
 }
 
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(() => true, () => false);
 }
 
-async function createCpuSession(modelPath: string, options: SessionOptions, threads: number): Promise<{ session: ort.InferenceSession; fromCache: boolean }> {
+async function createCpuSession(modelPath: ModelSource, options: SessionOptions, threads: number): Promise<{ session: ort.InferenceSession; fromCache: boolean }> {
   const cached = cachePath(options, 'cpu');
   if (cached && (await exists(cached))) {
     try {
@@ -78,18 +78,26 @@ async function createCpuSession(modelPath: string, options: SessionOptions, thre
     }
   }
   if (cached) await mkdir(path.dirname(cached), { recursive: true });
-  const session = await ort.InferenceSession.create(modelPath, cached ? { ...baseOptions('cpu', threads), optimizedModelFilePath: cached } : baseOptions('cpu', threads));
+  const session = await createWith(modelPath, cached ? { ...baseOptions('cpu', threads), optimizedModelFilePath: cached } : baseOptions('cpu', threads));
   return { session, fromCache: false };
 }
 
-export async function createSession(modelPath: string, options: SessionOptions): Promise<SessionChoice> {
+function createWith(source: ModelSource, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  return typeof source === 'string' ? ort.InferenceSession.create(source, options) : ort.InferenceSession.create(source, options);
+}
+
+/** A model file path, or the model's bytes (an in-memory edit that has no file). */
+export type ModelSource = string | Uint8Array;
+
+export async function createSession(modelPath: ModelSource, options: SessionOptions): Promise<SessionChoice> {
   const threads = options.threads ?? os.availableParallelism();
   const order: Ep[] = options.ep === 'auto' ? autoOrder() : [options.ep];
   const attempts: EpAttempt[] = [];
   const start = performance.now();
   for (const ep of order) {
     try {
-      const { session, fromCache } = ep === 'cpu' ? await createCpuSession(modelPath, options, threads) : { session: await ort.InferenceSession.create(modelPath, baseOptions(ep, threads)), fromCache: false };
+      const { session, fromCache } =
+        ep === 'cpu' ? await createCpuSession(modelPath, options, threads) : { session: await createWith(modelPath, baseOptions(ep, threads)), fromCache: false };
       attempts.push({ ep, ok: true });
       return { session, ep, attempts, threads, fromCache, createMs: performance.now() - start };
     } catch (error) {
