@@ -1,0 +1,161 @@
+// Progress on stderr: a cli-progress bar (amount, percent, speed, ETA) on a terminal, an occasional
+// plain line otherwise (logs, CI, pipes), so stdout stays clean for results.
+import cliProgress from 'cli-progress';
+import type { TransferProgress } from '../engine/model/download.js';
+
+export type ProgressUnits = 'bytes' | 'items';
+
+export interface ProgressState {
+  done: number;
+  /** Null when unknown. */
+  total: number | null;
+  /** Units per second; computed from the updates when not given. */
+  rate?: number;
+}
+
+export interface ProgressOptions {
+  units?: ProgressUnits;
+  stream?: NodeJS.WriteStream;
+  /** Draw a bar; default: whether the stream is a terminal. */
+  tty?: boolean;
+  /** Minimum time between plain lines (default 5 s); a line also comes at each 25% and at the end. */
+  plainIntervalMs?: number;
+  now?: () => number;
+}
+
+export interface ProgressReporter {
+  update: (state: ProgressState) => void;
+  /** Ends the bar (or prints the final plain line). Safe to call more than once. */
+  stop: () => void;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function formatAmount(value: number, units: ProgressUnits): string {
+  return units === 'bytes' ? formatBytes(value) : String(value);
+}
+
+function formatRate(rate: number, units: ProgressUnits): string {
+  return units === 'bytes' ? `${formatBytes(rate)}/s` : `${rate.toFixed(rate >= 10 ? 0 : 1)}/s`;
+}
+
+/** A progress reporter for any counted work (bytes or items). */
+export function createProgress(label: string, options: ProgressOptions = {}): ProgressReporter {
+  const units = options.units ?? 'items';
+  const stream = options.stream ?? process.stderr;
+  const tty = options.tty ?? Boolean(stream.isTTY);
+  const now = options.now ?? (() => performance.now());
+  const plainInterval = options.plainIntervalMs ?? 5000;
+
+  let bar: cliProgress.SingleBar | undefined;
+  let stopped = false;
+  let last: ProgressState | undefined;
+  let lastPlainAt = -Infinity;
+  let lastPlainQuarter = -1;
+  let lastPlainDone = -1;
+  const started = now();
+  let firstDone: number | undefined;
+
+  const rateOf = (state: ProgressState): number => {
+    if (state.rate !== undefined) return state.rate;
+    const seconds = (now() - started) / 1000;
+    return seconds > 0 ? (state.done - (firstDone ?? 0)) / seconds : 0;
+  };
+  const describe = (state: ProgressState) => {
+    const rate = rateOf(state);
+    const percent = state.total ? Math.min(100, (100 * state.done) / state.total) : null;
+    const eta = state.total && rate > 0 ? formatDuration((state.total - state.done) / rate) : '--';
+    return {
+      percent: percent === null ? '  ?%' : `${percent.toFixed(0).padStart(3)}%`,
+      amount: `${formatAmount(state.done, units)}${state.total ? ` / ${formatAmount(state.total, units)}` : ''}`,
+      speed: formatRate(rate, units),
+      eta,
+    };
+  };
+
+  const plainLine = (state: ProgressState, force: boolean): void => {
+    const t = now();
+    const quarter = state.total ? Math.floor((4 * state.done) / state.total) : -1;
+    const due = t - lastPlainAt >= plainInterval || (quarter > lastPlainQuarter && quarter >= 0);
+    if (!force && !due) return;
+    if (force && state.done === lastPlainDone) return;
+    lastPlainAt = t;
+    lastPlainQuarter = quarter;
+    lastPlainDone = state.done;
+    const d = describe(state);
+    const finished = state.total !== null && state.done >= state.total;
+    stream.write(`${label}: ${d.percent.trim()} ${d.amount} at ${d.speed}${finished ? '' : `, ETA ${d.eta}`}\n`);
+  };
+
+  const update = (state: ProgressState): void => {
+    if (stopped) return;
+    firstDone ??= state.done;
+    last = state;
+    if (!tty) {
+      plainLine(state, false);
+      return;
+    }
+    const d = describe(state);
+    const payload = { label, amount: d.amount, speed: d.speed, remaining: d.eta, pct: d.percent };
+    const total = state.total ?? 0;
+    if (!bar) {
+      bar = new cliProgress.SingleBar(
+        {
+          format: '{label} [{bar}] {pct} | {amount} | {speed} | ETA {remaining}',
+          stream,
+          hideCursor: true,
+          barsize: 24,
+          fps: 10,
+          clearOnComplete: false,
+          stopOnComplete: false,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(total, Math.min(state.done, total || state.done), payload);
+    } else {
+      if (total !== bar.getTotal()) bar.setTotal(total);
+      bar.update(total ? Math.min(state.done, total) : 0, payload);
+    }
+  };
+
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    if (bar) {
+      bar.stop();
+    } else if (!tty && last) {
+      plainLine(last, true);
+    }
+  };
+
+  return { update, stop };
+}
+
+/** A byte-progress reporter shaped for ModelStore.pull / resolveModel's `onProgress`. */
+export function createDownloadProgress(
+  label: string,
+  options: Omit<ProgressOptions, 'units'> = {},
+): { update: (progress: TransferProgress) => void; stop: () => void } {
+  const reporter = createProgress(label, { ...options, units: 'bytes' });
+  return {
+    update: (progress: TransferProgress) => reporter.update({ done: progress.received, total: progress.total, rate: progress.bytesPerSecond }),
+    stop: reporter.stop,
+  };
+}
