@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { EngineError } from '../engine/errors.js';
 import { registerClassifyCommand } from './commands/classify.js';
+import { registerFeaturesCommand } from './commands/features.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerModelsCommand } from './commands/models.js';
 import { type CliContext, createCliContext } from './context.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     log: (m) => lazy().log(m),
   };
   registerClassifyCommand(program, proxy);
+  registerFeaturesCommand(program, proxy);
   registerInspectCommand(program, proxy);
   registerModelsCommand(program, proxy);
   // Usage errors in subcommands too must exit 2, not commander's default 1.

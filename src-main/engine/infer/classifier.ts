@@ -5,6 +5,8 @@ import { EngineError, ErrorCode } from '../errors.js';
 import { type ExposedTensor, exposeTensors, exposedModelFile } from '../model/expose.js';
 import { type ModelInfo, loadAndInspect } from '../model/inspect.js';
 import { type StageMap, type StageName, discoverStages } from '../model/stages.js';
+import { tensorFloats } from '../model/onnx-proto.js';
+import type { ClassifierWeights } from '../features/reduce.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import { type EpAttempt, createSession } from './session.js';
 import type { Ep, EpRequest } from './providers.js';
@@ -51,6 +53,8 @@ export class Classifier {
   /** Where the stages are, or why feature maps are unavailable for this model. */
   readonly stageMap?: StageMap;
   readonly stagesError?: string;
+  /** The fully connected layer's weights, for class activation maps. */
+  readonly headWeights?: ClassifierWeights;
   private readonly session: ort.InferenceSession;
   private readonly outputName: string;
 
@@ -59,7 +63,7 @@ export class Classifier {
     info: ModelInfo,
     choice: Awaited<ReturnType<typeof createSession>>,
     loadMs: number,
-    stages: { map?: StageMap; error?: string },
+    stages: { map?: StageMap; error?: string; head?: ClassifierWeights },
   ) {
     this.name = options.name;
     this.info = info;
@@ -74,6 +78,7 @@ export class Classifier {
     this.maxRunBatch = info.input.dynamicBatch ? Number.POSITIVE_INFINITY : 1;
     this.stageMap = stages.map;
     this.stagesError = stages.error;
+    this.headWeights = stages.head;
   }
 
   static async load(options: ClassifierOptions): Promise<Classifier> {
@@ -92,7 +97,7 @@ export class Classifier {
     }
     // Stage outputs are added to the graph once, at load; plain classification then fetches the
     // logits alone from the same session.
-    let stages: { map?: StageMap; error?: string } = {};
+    let stages: { map?: StageMap; error?: string; head?: ClassifierWeights } = {};
     let source: string | Uint8Array = options.modelPath;
     let sourceSha = info.sha256;
     if (options.stages !== false) {
@@ -111,7 +116,7 @@ export class Classifier {
           source = exposeTensors(model, exposed, batchAxis);
           sourceSha = '';
         }
-        stages = { map };
+        stages = { map, head: headWeights(model, map) };
       } catch (error) {
         stages = { error: error instanceof Error ? error.message : String(error) };
       }
@@ -182,4 +187,18 @@ function splitFeatures(result: ort.InferenceSession.OnnxValueMapType, map: Stage
     stages: Object.fromEntries(map.stages.map((s) => [s.name, perImage(s.tensor, i)])) as Record<StageName, Float32Array>,
     headFeatures: perImage(map.head.features, i),
   }));
+}
+
+function headWeights(model: Awaited<ReturnType<typeof loadAndInspect>>['model'], map: StageMap): ClassifierWeights {
+  const find = (name: string) => model.graph.initializer.find((t) => t.name === name);
+  const weight = find(map.head.weight);
+  if (!weight) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, `feature maps unavailable: classifier weight ${map.head.weight} not found`);
+  const bias = map.head.bias ? find(map.head.bias) : undefined;
+  return {
+    weight: tensorFloats(weight),
+    classesFirst: map.head.classesFirst,
+    classes: map.head.classes,
+    features: map.head.featuresShape[0],
+    bias: bias ? tensorFloats(bias) : undefined,
+  };
 }

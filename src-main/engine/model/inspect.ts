@@ -145,12 +145,8 @@ function aiOnnxOpset(model: OnnxModel): number {
   return entry ? toNumber(entry.version) : 0;
 }
 
-/** Decodes and validates a model file, keeping the decoded graph for further analysis. */
-export async function loadAndInspect(file: string): Promise<InspectedModel> {
-  const bytes = await readModelBytes(file);
-  const model = decodeOrExplain(file, bytes);
-  await checkExternalData(file, model);
-
+/** Facts about an already decoded model (validation included); `file` names it in errors. */
+export function describeModel(file: string, model: OnnxModel, bytes: number, sha256: string): ModelInfo {
   const input = describeInput(file, model);
   const graphOutput = model.graph.output[0];
   const outputShape = graphOutput ? valueShape(graphOutput) : undefined;
@@ -169,8 +165,8 @@ export async function loadAndInspect(file: string): Promise<InspectedModel> {
 
   const info: ModelInfo = {
     path: path.resolve(file),
-    bytes: bytes.byteLength,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    bytes,
+    sha256,
     irVersion: toNumber(model.irVersion),
     opset: aiOnnxOpset(model),
     producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
@@ -183,6 +179,15 @@ export async function loadAndInspect(file: string): Promise<InspectedModel> {
     operators,
   };
   if (info.opset < 7) throw unsupported(file, `opset ${info.opset} is older than ResLens supports (7 or newer)`);
+  return info;
+}
+
+/** Decodes and validates a model file, keeping the decoded graph for further analysis. */
+export async function loadAndInspect(file: string): Promise<InspectedModel> {
+  const bytes = await readModelBytes(file);
+  const model = decodeOrExplain(file, bytes);
+  await checkExternalData(file, model);
+  const info = describeModel(file, model, bytes.byteLength, createHash('sha256').update(bytes).digest('hex'));
   return { info, model };
 }
 

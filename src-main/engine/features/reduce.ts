@@ -1,0 +1,124 @@
+// Reductions of stage maps in the engine, so hosts receive compact arrays: per-stage heatmaps,
+// channel statistics and ranking, and class activation maps.
+
+export interface Heatmap {
+  width: number;
+  height: number;
+  /** Row-major values normalised to [0, 1] (per map: min → 0, max → 1). */
+  data: Float32Array;
+  /** The values before normalisation spanned [min, max]. */
+  min: number;
+  max: number;
+}
+
+export type HeatmapMode = 'mean' | 'max';
+
+export interface StageStatistics {
+  min: number;
+  max: number;
+  mean: number;
+  std: number;
+  /** Fraction of exact zeros (ReLU outputs are sparse). */
+  zeroFraction: number;
+}
+
+/** Min-max normalisation; a constant map becomes all zeros rather than NaN. */
+export function normalise(values: Float32Array, width: number, height: number): Heatmap {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const range = max - min;
+  const data = new Float32Array(values.length);
+  if (range > 0) for (let i = 0; i < values.length; i++) data[i] = (values[i] - min) / range;
+  return { width, height, data, min, max };
+}
+
+/** Mean (or max) over channels of a [C,H,W] map, normalised. */
+export function stageHeatmap(map: Float32Array, shape: readonly [number, number, number], mode: HeatmapMode = 'mean'): Heatmap {
+  const [channels, height, width] = shape;
+  const plane = height * width;
+  const out = new Float32Array(plane);
+  if (mode === 'max') out.fill(-Infinity);
+  for (let c = 0; c < channels; c++) {
+    const base = c * plane;
+    if (mode === 'mean') for (let p = 0; p < plane; p++) out[p] += map[base + p];
+    else for (let p = 0; p < plane; p++) if (map[base + p] > out[p]) out[p] = map[base + p];
+  }
+  if (mode === 'mean') for (let p = 0; p < plane; p++) out[p] /= channels;
+  return normalise(out, width, height);
+}
+
+export function stageStatistics(map: Float32Array): StageStatistics {
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  let sumSquares = 0;
+  let zeros = 0;
+  for (const v of map) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+    sum += v;
+    sumSquares += v * v;
+    if (v === 0) zeros++;
+  }
+  const mean = sum / map.length;
+  return { min, max, mean, std: Math.sqrt(Math.max(0, sumSquares / map.length - mean * mean)), zeroFraction: zeros / map.length };
+}
+
+export interface RankedChannel {
+  channel: number;
+  meanActivation: number;
+}
+
+/** The k channels with the highest mean activation, best first. */
+export function topChannels(map: Float32Array, shape: readonly [number, number, number], k: number): RankedChannel[] {
+  const [channels, height, width] = shape;
+  const plane = height * width;
+  const means: RankedChannel[] = [];
+  for (let c = 0; c < channels; c++) {
+    let sum = 0;
+    for (let p = c * plane; p < (c + 1) * plane; p++) sum += map[p];
+    means.push({ channel: c, meanActivation: sum / plane });
+  }
+  return means.sort((a, b) => b.meanActivation - a.meanActivation || a.channel - b.channel).slice(0, k);
+}
+
+/** One channel's map, normalised (fetched on demand: full maps never travel by default). */
+export function channelMap(map: Float32Array, shape: readonly [number, number, number], channel: number): Heatmap {
+  const [channels, height, width] = shape;
+  if (!Number.isInteger(channel) || channel < 0 || channel >= channels) throw new RangeError(`channel ${channel} is outside 0..${channels - 1}`);
+  const plane = height * width;
+  return normalise(map.subarray(channel * plane, (channel + 1) * plane), width, height);
+}
+
+export interface ClassifierWeights {
+  /** Weight values as stored. */
+  weight: Float32Array;
+  /** Stored as [classes, features] (true) or [features, classes] (false). */
+  classesFirst: boolean;
+  classes: number;
+  features: number;
+  bias?: Float32Array;
+}
+
+/**
+ * Class activation map (Zhou et al. 2016): cam_c(h,w) = Σ_k w_ck · F_k(h,w). With ResNet's global
+ * average pool + fully connected head this is exact: mean over (h,w) of cam_c = logit_c − b_c.
+ * Returns the raw map (not normalised) so callers can check that identity or normalise for display.
+ */
+export function classActivationMap(features: Float32Array, shape: readonly [number, number, number], head: ClassifierWeights, classIndex: number): Float32Array {
+  const [channels, height, width] = shape;
+  if (channels !== head.features) throw new RangeError(`features have ${channels} channels but the classifier expects ${head.features}`);
+  const plane = height * width;
+  const cam = new Float64Array(plane);
+  for (let k = 0; k < channels; k++) {
+    const w = head.classesFirst ? head.weight[classIndex * head.features + k] : head.weight[k * head.classes + classIndex];
+    if (w === 0) continue;
+    const base = k * plane;
+    for (let p = 0; p < plane; p++) cam[p] += w * features[base + p];
+  }
+  return Float32Array.from(cam);
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { channelMap, classActivationMap, normalise, stageHeatmap, stageStatistics, topChannels } from '../../src-main/engine/features/reduce.js';
+import { encodeNpy } from '../../src-main/engine/features/npy.js';
+
+// 3 channels of 2×2: channel 1 is the most active, channel 2 is all zero.
+const map = Float32Array.from([1, 2, 3, 4, 10, 10, 0, 20, 0, 0, 0, 0]);
+const shape = [3, 2, 2] as const;
+
+describe('feature reductions', () => {
+  it('mean and max heatmaps over channels, normalised to [0, 1]', () => {
+    const mean = stageHeatmap(map, shape, 'mean');
+    expect(mean.min).toBeCloseTo(1, 6); // pixel 2: (3 + 0 + 0) / 3
+    expect(mean.max).toBeCloseTo(8, 6); // pixel 3: (4 + 20 + 0) / 3
+    expect(Array.from(mean.data)).toEqual([expect.closeTo((11 / 3 - 1) / 7, 6), expect.closeTo((4 - 1) / 7, 6), 0, 1]);
+    const max = stageHeatmap(map, shape, 'max');
+    expect([max.min, max.max]).toEqual([3, 20]);
+    expect(max.data[3]).toBe(1);
+  });
+
+  it('a constant map normalises to zeros, not NaN', () => {
+    const flat = normalise(new Float32Array(4).fill(7), 2, 2);
+    expect(Array.from(flat.data)).toEqual([0, 0, 0, 0]);
+  });
+
+  it('ranks channels by mean activation and extracts one on demand', () => {
+    expect(topChannels(map, shape, 2)).toEqual([
+      { channel: 1, meanActivation: 10 },
+      { channel: 0, meanActivation: 2.5 },
+    ]);
+    expect(Array.from(channelMap(map, shape, 0).data)).toEqual([0, 1 / 3, 2 / 3, 1].map((v) => expect.closeTo(v, 6)));
+    expect(() => channelMap(map, shape, 3)).toThrow(RangeError);
+  });
+
+  it('statistics include the ReLU sparsity', () => {
+    const stats = stageStatistics(map);
+    expect(stats.zeroFraction).toBeCloseTo(5 / 12, 9);
+    expect(stats.max).toBe(20);
+    expect(stats.mean).toBeCloseTo(50 / 12, 6);
+  });
+
+  it('class activation map: spatial mean equals the logit without its bias, for either weight layout', () => {
+    const features = Float32Array.from([1, 2, 3, 4, 0.5, 0, 0, 0.5]); // 2 channels × 2×2
+    const w = [[0.5, -1], [2, 0.25]]; // [classes][features]
+    const bias = [0.1, -0.2];
+    const pooled = [2.5, 0.25];
+    const logits = w.map((row, c) => row[0] * pooled[0] + row[1] * pooled[1] + bias[c]);
+    for (const classesFirst of [true, false]) {
+      const weight = classesFirst ? Float32Array.from(w.flat()) : Float32Array.from([w[0][0], w[1][0], w[0][1], w[1][1]]);
+      for (const c of [0, 1]) {
+        const cam = classActivationMap(features, [2, 2, 2], { weight, classesFirst, classes: 2, features: 2, bias: Float32Array.from(bias) }, c);
+        const mean = cam.reduce((a, b) => a + b, 0) / 4;
+        expect(mean).toBeCloseTo(logits[c] - bias[c], 6);
+      }
+    }
+  });
+
+  it('writes .npy headers NumPy accepts (64-byte aligned, shape tuple)', () => {
+    const bytes = encodeNpy(Float32Array.from([1, 2, 3, 4, 5, 6]), [1, 2, 3]);
+    const headerLength = bytes.readUInt16LE(8);
+    expect((10 + headerLength) % 64).toBe(0);
+    const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
+    expect(header).toMatch(/^\{'descr': '<f4', 'fortran_order': False, 'shape': \(1, 2, 3\), \}\s*\n$/);
+    expect(new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length))).toEqual(Float32Array.from([1, 2, 3, 4, 5, 6]));
+    expect(encodeNpy(new Float32Array(3), [3]).toString('latin1')).toContain("'shape': (3,)");
+  });
+});
