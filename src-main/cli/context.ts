@@ -54,6 +54,10 @@ export function createCliContext(options: CliContextOptions = {}): CliContext {
         ep,
         cacheDir: envPaths('reslens', { suffix: '' }).cache,
       });
+      if (!resolved.pretrained && !labelsFile) {
+        // Never let an unknown (possibly random-weight) model pass for an ImageNet-trained one.
+        log(`note: ${resolved.name} is not a catalog model: its outputs are shown with ImageNet class names, which is only meaningful if it was trained on ImageNet-1k`);
+      }
       const fallback = classifier.epAttempts.filter((a) => !a.ok).map((a) => `${a.ep} unavailable: ${a.reason}`);
       if (ep === 'auto' && fallback.length > 0 && process.env.RESLENS_VERBOSE) log(`note: ${fallback.join('; ')}`);
       return classifier;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelMap, classActivationMap, normalise, stageHeatmap, stageStatistics, topChannels } from '../../src-main/engine/features/reduce.js';
+import { channelMap, classActivationMap, normalise, rankChannels, reduceStage, stageHeatmap, stageStatistics, topChannels } from '../../src-main/engine/features/reduce.js';
 import { encodeNpy } from '../../src-main/engine/features/npy.js';
 
 // 3 channels of 2×2: channel 1 is the most active, channel 2 is all zero.
@@ -36,6 +36,28 @@ describe('feature reductions', () => {
     expect(stats.zeroFraction).toBeCloseTo(5 / 12, 9);
     expect(stats.max).toBe(20);
     expect(stats.mean).toBeCloseTo(50 / 12, 6);
+  });
+
+  it('the one-pass reduction agrees with the separate reductions', () => {
+    let seed = 3;
+    const random = Float32Array.from({ length: 8 * 5 * 4 }, () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const v = seed / 2 ** 31 - 0.4;
+      return v < 0 ? 0 : v; // ReLU-like sparsity
+    });
+    const s = [8, 5, 4] as const;
+    for (const mode of ['mean', 'max'] as const) {
+      const one = reduceStage(random, s, mode);
+      const separate = stageHeatmap(random, s, mode);
+      expect(Array.from(one.heatmap.data)).toEqual(Array.from(separate.data).map((v) => expect.closeTo(v, 6)));
+      const stats = stageStatistics(random);
+      expect(one.stats.min).toBe(stats.min);
+      expect(one.stats.max).toBe(stats.max);
+      expect(one.stats.mean).toBeCloseTo(stats.mean, 6);
+      expect(one.stats.std).toBeCloseTo(stats.std, 6);
+      expect(one.stats.zeroFraction).toBe(stats.zeroFraction);
+      expect(rankChannels(one.channelMeans, 3).map((c) => c.channel)).toEqual(topChannels(random, s, 3).map((c) => c.channel));
+    }
   });
 
   it('class activation map: spatial mean equals the logit without its bias, for either weight layout', () => {

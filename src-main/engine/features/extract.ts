@@ -15,9 +15,8 @@ import {
   channelMap,
   classActivationMap,
   normalise,
-  stageHeatmap,
-  stageStatistics,
-  topChannels,
+  rankChannels,
+  reduceStage,
 } from './reduce.js';
 
 export interface FeatureOptions {
@@ -85,15 +84,16 @@ export function reduceFeatures(classifier: Classifier, features: ImageFeatures, 
   const k = options.topChannels ?? 8;
   const stages = map.stages.map((stage: StageInfo) => {
     const values = features.stages[stage.name];
+    const reduced = reduceStage(values, stage.shape, options.heatmapMode ?? 'mean');
     return {
       name: stage.name,
       paperName: stage.paperName,
       tensor: stage.tensor,
       shape: stage.shape,
       blocks: stage.blocks,
-      stats: stageStatistics(values),
-      heatmap: stageHeatmap(values, stage.shape, options.heatmapMode ?? 'mean'),
-      topChannels: topChannels(values, stage.shape, k).map((c) => ({ ...c, map: channelMap(values, stage.shape, c.channel) })),
+      stats: reduced.stats,
+      heatmap: reduced.heatmap,
+      topChannels: rankChannels(reduced.channelMeans, k).map((c) => ({ ...c, map: channelMap(values, stage.shape, c.channel) })),
     };
   });
   const top = classifier.top(logits, options.topClasses ?? 5);
