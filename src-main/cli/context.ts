@@ -1,7 +1,6 @@
 // What every command needs from its surroundings: the model store, model resolution (pulling a
 // catalog model on first use, with progress on stderr), the caches, and a logger on stderr.
 import envPaths from 'env-paths';
-import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { Classifier } from '../engine/infer/classifier.js';
 import type { EpRequest } from '../engine/infer/providers.js';

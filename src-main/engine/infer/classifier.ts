@@ -10,6 +10,7 @@ import type { ClassifierWeights } from '../features/reduce.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import { type EpAttempt, createSession } from './session.js';
 import type { Ep, EpRequest } from './providers.js';
+import { InferenceGate, type RunPriority } from './gate.js';
 import { type ClassScore, topK } from './topk.js';
 
 export interface ClassifierOptions {
@@ -57,6 +58,7 @@ export class Classifier {
   readonly headWeights?: ClassifierWeights;
   private readonly session: ort.InferenceSession;
   private readonly outputName: string;
+  private readonly gate = new InferenceGate();
 
   private constructor(
     options: ClassifierOptions,
@@ -137,8 +139,11 @@ export class Classifier {
   }
 
   /** Runs `count` images packed in `batch` (count × imageSize floats); loops for fixed-batch models. */
-  async run(batch: Float32Array, count: number, options: { features?: boolean } = {}): Promise<BatchOutput> {
-    const withFeatures = options.features === true;
+  async run(batch: Float32Array, count: number, options: { features?: boolean; priority?: RunPriority } = {}): Promise<BatchOutput> {
+    return this.gate.run(options.priority ?? 'interactive', () => this.runNow(batch, count, options.features === true));
+  }
+
+  private async runNow(batch: Float32Array, count: number, withFeatures: boolean): Promise<BatchOutput> {
     const map = this.stageMap;
     if (withFeatures && !map) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, this.stagesError ?? 'feature maps unavailable for this model');
     const fetches = withFeatures && map ? [this.outputName, ...new Set([...map.stages.map((s) => s.tensor), map.head.features])] : [this.outputName];

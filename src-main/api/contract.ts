@@ -1,0 +1,269 @@
+// The one contract between the UI and the engine, whatever carries it (Electron IPC through the
+// preload, or a WebSocket in browser mode). Every request is declared once here with the runtime
+// schema of its parameters; hosts validate with these schemas before anything reaches the engine.
+// The renderer imports this module for types only.
+//
+// Files never travel as paths from the UI: the host hands out opaque ids for files the user chose
+// (native dialog, drop, or upload), and only those ids are accepted.
+import { z } from 'zod';
+
+/** Longest request payload a host accepts (bytes of the serialised message). */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
+const id = (prefix: string) => z.string().regex(new RegExp(`^${prefix}_[A-Za-z0-9_-]{8,64}$`), `expected a ${prefix}_… id issued by the host`);
+export const ImageIdSchema = id('img');
+export const FolderIdSchema = id('dir');
+export const BatchIdSchema = id('batch');
+export const ModelNameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'expected a model name from models.list');
+export const EpSchema = z.enum(['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml']);
+export const StageNameSchema = z.enum(['stem', 'layer1', 'layer2', 'layer3', 'layer4']);
+export const ExportFormatSchema = z.enum(['csv', 'json', 'jsonl']);
+
+export type ImageId = z.infer<typeof ImageIdSchema>;
+export type FolderId = z.infer<typeof FolderIdSchema>;
+export type BatchId = z.infer<typeof BatchIdSchema>;
+export type StageName = z.infer<typeof StageNameSchema>;
+export type EpRequest = z.infer<typeof EpSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Plain data returned to the UI. Big arrays are typed arrays (structured clone / binary frames).
+
+export interface ErrorValue {
+  code: string;
+  message: string;
+}
+
+export interface ClassScore {
+  index: number;
+  label: string;
+  prob: number;
+}
+
+export interface ProviderAttempt {
+  ep: string;
+  ok: boolean;
+  reason?: string;
+}
+
+export interface ModelEntry {
+  name: string;
+  title: string;
+  source: 'catalog' | 'imported';
+  installed: boolean;
+  bytes: number | null;
+  architecture?: string;
+  variant?: string;
+}
+
+export interface ArchitectureRowValue {
+  stage: string;
+  paperName: string;
+  outputSize: string;
+  channels: number;
+  blocks: number;
+  pattern: string;
+  layers: number;
+  params: number;
+  macs: number;
+}
+
+export interface ArchitectureValue {
+  name: string;
+  rows: ArchitectureRowValue[];
+  head: { pattern: string; params: number; macs: number };
+  totalLayers: number;
+  layerCount: string;
+  totalMacs: number;
+  totalParams: number;
+}
+
+export interface EngineStatus {
+  /** Null until a model is loaded. */
+  model: null | {
+    name: string;
+    title: string;
+    /** False for imported files: the UI must not present them as ImageNet-trained. */
+    pretrained: boolean;
+    classes: number;
+    params: number;
+    macs: number;
+    ep: string;
+    /** "CPU · 2 threads" or "GPU · CUDA · NVIDIA H100"; with the fallback reason when auto skipped a GPU. */
+    epLabel: string;
+    epAttempts: ProviderAttempt[];
+    threads: number;
+    featuresAvailable: boolean;
+    featuresError?: string;
+    architecture?: ArchitectureValue;
+  };
+  versions: Record<string, string>;
+  /** Set when the engine process restarted after a crash: what happened, for the status bar. */
+  notice?: string;
+}
+
+export interface ImageResult {
+  image: ImageId;
+  name: string;
+  result: { top: ClassScore[]; ep: string; ms: number } | { error: ErrorValue };
+}
+
+export interface HeatmapValue {
+  width: number;
+  height: number;
+  /** Row-major, normalised to [0, 1]. */
+  data: Float32Array;
+}
+
+export interface StageFeaturesValue {
+  name: StageName;
+  paperName: string;
+  shape: [number, number, number];
+  blocks: number;
+  stats: { min: number; max: number; mean: number; std: number; zeroFraction: number };
+  heatmap: HeatmapValue;
+  topChannels: { channel: number; meanActivation: number; map: HeatmapValue }[];
+}
+
+export interface FeaturesValue {
+  image: ImageId;
+  top: ClassScore[];
+  ep: string;
+  ms: number;
+  /** The centre crop the network saw, as a JPEG, for drawing heatmaps over. */
+  crop: { jpeg: Uint8Array; width: number; height: number };
+  stages: StageFeaturesValue[];
+  cams: (ClassScore & { logit: number; map: HeatmapValue })[];
+}
+
+export interface BatchSummary {
+  batch: BatchId;
+  folder: string;
+  state: 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+  done: number;
+  failed: number;
+  /** Null while the walk is still counting. */
+  total: number | null;
+  imagesPerSecond: number;
+  etaSeconds: number | null;
+}
+
+export interface BatchRow {
+  path: string;
+  top?: ClassScore[];
+  ep?: string;
+  ms?: number;
+  error?: ErrorValue;
+}
+
+export interface FolderEntry {
+  folder: FolderId;
+  name: string;
+  path: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests: name → parameter schema and result type.
+
+const strict = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
+
+export const RequestSchemas = {
+  'engine.status': strict({}),
+  'models.list': strict({}),
+  'models.select': strict({ name: ModelNameSchema, ep: EpSchema.optional() }),
+  'images.classify': strict({ images: z.array(ImageIdSchema).min(1).max(256), top: z.number().int().min(1).max(20).optional() }),
+  'images.thumbnail': strict({ image: ImageIdSchema, size: z.number().int().min(32).max(1024) }),
+  'features.get': strict({
+    image: ImageIdSchema,
+    mode: z.enum(['mean', 'max']).optional(),
+    channels: z.number().int().min(1).max(32).optional(),
+    classes: z.number().int().min(1).max(10).optional(),
+  }),
+  'features.channel': strict({ image: ImageIdSchema, stage: StageNameSchema, channel: z.number().int().min(0).max(8191) }),
+  'batch.start': strict({ folder: FolderIdSchema, top: z.number().int().min(1).max(20).optional(), exact: z.boolean().optional() }),
+  'batch.control': strict({ batch: BatchIdSchema, action: z.enum(['pause', 'resume', 'cancel']) }),
+  'batch.rows': strict({ batch: BatchIdSchema, offset: z.number().int().min(0), limit: z.number().int().min(1).max(5000) }),
+  'batch.export': strict({ batch: BatchIdSchema, format: ExportFormatSchema }),
+  'batch.organize': strict({
+    batch: BatchIdSchema,
+    destination: FolderIdSchema,
+    minProb: z.number().min(0).max(1),
+    mode: z.enum(['copy', 'link']),
+    dryRun: z.boolean(),
+  }),
+} as const;
+
+export type RequestName = keyof typeof RequestSchemas;
+export type RequestParams<N extends RequestName> = z.infer<(typeof RequestSchemas)[N]>;
+
+export interface RequestResults {
+  'engine.status': EngineStatus;
+  'models.list': ModelEntry[];
+  'models.select': EngineStatus;
+  'images.classify': ImageResult[];
+  'images.thumbnail': { jpeg: Uint8Array; width: number; height: number };
+  'features.get': FeaturesValue;
+  'features.channel': HeatmapValue;
+  'batch.start': BatchSummary;
+  'batch.control': BatchSummary;
+  'batch.rows': { rows: BatchRow[]; total: number };
+  'batch.export': { fileName: string; data: Uint8Array };
+  'batch.organize': { planned: number; copied: number; skipped: number; destination: string };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events pushed from the engine to the UI.
+
+export interface EngineEvents {
+  'model.progress': { name: string; phase: 'download' | 'load'; received?: number; total?: number | null };
+  'engine.status': EngineStatus;
+  'batch.progress': BatchSummary;
+  /** Results as they are produced (small groups, in order). */
+  'batch.rows': { batch: BatchId; offset: number; rows: BatchRow[] };
+}
+export type EventName = keyof EngineEvents;
+
+// ---------------------------------------------------------------------------------------------
+// The wire envelope (both transports).
+
+export type ClientMessage = { kind: 'request'; id: number; method: RequestName; params: unknown };
+export type ServerMessage =
+  | { kind: 'response'; id: number; ok: true; result: unknown }
+  | { kind: 'response'; id: number; ok: false; error: ErrorValue }
+  | { kind: 'event'; event: EventName; payload: unknown };
+
+export const ClientMessageSchema = strict({
+  kind: z.literal('request'),
+  id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  method: z.enum(Object.keys(RequestSchemas) as [RequestName, ...RequestName[]]),
+  params: z.unknown(),
+});
+
+/** Validation outcome for one incoming message: parsed params, or a VALIDATION error value. */
+export function validateRequest(message: unknown): { ok: true; id: number; method: RequestName; params: RequestParams<RequestName> } | { ok: false; id: number | null; error: ErrorValue } {
+  const envelope = ClientMessageSchema.safeParse(message);
+  if (!envelope.success) {
+    const maybeId = typeof (message as { id?: unknown })?.id === 'number' ? (message as { id: number }).id : null;
+    return { ok: false, id: maybeId, error: { code: 'INVALID_REQUEST', message: z.prettifyError(envelope.error) } };
+  }
+  const { id, method, params } = envelope.data;
+  const parsed = RequestSchemas[method].safeParse(params ?? {});
+  if (!parsed.success) return { ok: false, id, error: { code: 'INVALID_REQUEST', message: `${method}: ${z.prettifyError(parsed.error)}` } };
+  return { ok: true, id, method, params: parsed.data };
+}
+
+/** What a UI sees: a typed call per request and a subscription per event. */
+export interface ReslensApi {
+  call<N extends RequestName>(method: N, params: RequestParams<N>): Promise<RequestResults[N]>;
+  on<E extends EventName>(event: E, listener: (payload: EngineEvents[E]) => void): () => void;
+}
+
+/** Host services the UI needs beyond the engine (they differ between Electron and the browser). */
+export interface HostApi {
+  kind: 'electron' | 'browser';
+  /** Files dropped on the window or chosen in a file input → ids (Electron: paths via the preload; browser: uploads). */
+  addFiles(files: File[]): Promise<{ image: ImageId; name: string }[]>;
+  /** A folder for batch mode (Electron: native dialog; browser: a folder on the serving machine). */
+  pickFolder(): Promise<FolderEntry | null>;
+  /** Saves bytes the user exported (Electron: save dialog; browser: download). */
+  saveFile(fileName: string, data: Uint8Array): Promise<void>;
+}

@@ -1,0 +1,257 @@
+// The engine behind the contract: every host (Electron's utility process, the browser-mode server,
+// tests) forwards validated requests here. Hosts own only file ids (what the user granted) and
+// the transport; all behaviour is here and in the engine below.
+import sharp from 'sharp';
+import type {
+  ArchitectureValue,
+  EngineEvents,
+  EngineStatus,
+  EventName,
+  FeaturesValue,
+  ImageId,
+  ImageResult,
+  ModelEntry,
+  RequestName,
+  RequestParams,
+  RequestResults,
+} from '../api/contract.js';
+import { EngineError, ErrorCode, toErrorInfo } from '../engine/errors.js';
+import { extractFeatures, photoCrop } from '../engine/features/extract.js';
+import { channelMap } from '../engine/features/reduce.js';
+import { Classifier } from '../engine/infer/classifier.js';
+import { classifyFiles } from '../engine/infer/classify-files.js';
+import { describeEp } from '../engine/infer/providers.js';
+import { architectureSummary } from '../engine/model/architecture.js';
+import { resolveModel } from '../engine/model/resolve.js';
+import { ModelStore } from '../engine/model/store.js';
+import type { StageName } from '../engine/model/stages.js';
+import { thumbnailFile } from '../engine/preprocess/thumbnail.js';
+import * as ort from 'onnxruntime-node';
+
+/** What the host knows that the engine must not: which files the user granted, and how to push events. */
+export interface ServiceHost {
+  resolveImage(id: string): { path: string; name: string } | undefined;
+  resolveFolder(id: string): string | undefined;
+  emit<E extends EventName>(event: E, payload: EngineEvents[E]): void;
+}
+
+export interface EngineServiceOptions {
+  host: ServiceHost;
+  modelsDir?: string;
+  cacheDir?: string;
+  /** Model loaded at start (name or path), if any. */
+  initialModel?: string;
+  ep?: 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
+}
+
+interface LoadedModel {
+  classifier: Classifier;
+  title: string;
+  pretrained: boolean;
+  architecture?: ArchitectureValue;
+}
+
+const versions = (): Record<string, string> => ({
+  node: process.versions.node,
+  onnxruntime: ort.env.versions.common,
+  sharp: sharp.versions.sharp ?? 'unknown',
+  libvips: sharp.versions.vips,
+  ...(process.versions.electron ? { electron: process.versions.electron } : {}),
+});
+
+function epLabel(classifier: Classifier): string {
+  const base = classifier.ep === 'cpu' ? `CPU · ${classifier.threads} threads` : describeEp(classifier.ep);
+  const skipped = classifier.epAttempts.filter((a) => !a.ok);
+  return skipped.length > 0 ? `${base} — ${skipped.map((a) => `${a.ep.toUpperCase()} unavailable: ${a.reason}`).join('; ')}` : base;
+}
+
+export class EngineService {
+  private readonly store: ModelStore;
+  private loaded?: LoadedModel;
+  private loading?: Promise<LoadedModel>;
+  /** Last feature run per image, so a channel map can be fetched without running again. */
+  private readonly featureCache = new Map<ImageId, { maps: Record<StageName, Float32Array>; shapes: Record<StageName, [number, number, number]> }>();
+
+  constructor(private readonly options: EngineServiceOptions) {
+    this.store = new ModelStore(ModelStore.defaultDir({ dir: options.modelsDir }));
+  }
+
+  async start(): Promise<void> {
+    if (this.options.initialModel) await this.select(this.options.initialModel, this.options.ep ?? 'auto');
+  }
+
+  async handle<N extends RequestName>(method: N, params: RequestParams<N>): Promise<RequestResults[N]> {
+    const p = params as Record<string, unknown>;
+    switch (method) {
+      case 'engine.status':
+        return this.status() as RequestResults[N];
+      case 'models.list':
+        return (await this.listModels()) as RequestResults[N];
+      case 'models.select':
+        await this.select(p.name as string, (p.ep as EngineServiceOptions['ep']) ?? 'auto');
+        return this.status() as RequestResults[N];
+      case 'images.classify':
+        return (await this.classify(p.images as ImageId[], (p.top as number | undefined) ?? 5)) as RequestResults[N];
+      case 'images.thumbnail': {
+        const image = this.image(p.image as string);
+        return (await thumbnailFile(image.path, p.size as number, image.name)) as RequestResults[N];
+      }
+      case 'features.get':
+        return (await this.features(p.image as ImageId, p as RequestParams<'features.get'>)) as RequestResults[N];
+      case 'features.channel':
+        return this.channel(p.image as ImageId, p.stage as StageName, p.channel as number) as RequestResults[N];
+      default:
+        throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${method} is not available in this build`);
+    }
+  }
+
+  status(): EngineStatus {
+    const loaded = this.loaded;
+    if (!loaded) return { model: null, versions: versions() };
+    const c = loaded.classifier;
+    return {
+      model: {
+        name: c.name,
+        title: loaded.title,
+        pretrained: loaded.pretrained,
+        classes: c.info.classes,
+        params: c.info.params,
+        macs: c.info.macs,
+        ep: c.ep,
+        epLabel: epLabel(c),
+        epAttempts: c.epAttempts,
+        threads: c.threads,
+        featuresAvailable: c.stageMap !== undefined,
+        ...(c.stagesError ? { featuresError: c.stagesError } : {}),
+        ...(loaded.architecture ? { architecture: loaded.architecture } : {}),
+      },
+      versions: versions(),
+    };
+  }
+
+  private async listModels(): Promise<ModelEntry[]> {
+    return (await this.store.list()).map((m) => ({
+      name: m.name,
+      title: m.title,
+      source: m.source,
+      installed: m.installed,
+      bytes: m.bytes,
+      ...(m.architecture ? { architecture: m.architecture } : {}),
+      ...(m.variant ? { variant: m.variant } : {}),
+    }));
+  }
+
+  /** Loads a model (pulling it first when needed); the previous one keeps serving until the new one is ready. */
+  private async select(name: string, ep: NonNullable<EngineServiceOptions['ep']>): Promise<void> {
+    const load = (async () => {
+      const resolved = await resolveModel(name, {
+        store: this.store,
+        onProgress: (p: { received: number; total: number | null }) => this.options.host.emit('model.progress', { name, phase: 'download', received: p.received, total: p.total }),
+      });
+      this.options.host.emit('model.progress', { name, phase: 'load' });
+      const classifier = await Classifier.load({
+        name: resolved.name,
+        modelPath: resolved.path,
+        preprocessing: resolved.preprocessing,
+        labels: resolved.labels,
+        ep,
+        cacheDir: this.options.cacheDir,
+      });
+      const architecture = classifier.stageMap ? architectureSummary(classifier.stageMap, classifier.info) : undefined;
+      return { classifier, title: resolved.catalogEntry?.title ?? resolved.name, pretrained: resolved.pretrained, ...(architecture ? { architecture } : {}) };
+    })();
+    this.loading = load;
+    try {
+      const next = await load;
+      const previous = this.loaded;
+      this.loaded = next;
+      this.featureCache.clear();
+      this.options.host.emit('engine.status', this.status());
+      await previous?.classifier.dispose();
+    } finally {
+      if (this.loading === load) this.loading = undefined;
+    }
+  }
+
+  private async classifier(): Promise<Classifier> {
+    if (this.loading) await this.loading.catch(() => undefined);
+    if (!this.loaded) throw new EngineError(ErrorCode.MODEL_NOT_FOUND, 'no model is loaded: choose one in the model picker');
+    return this.loaded.classifier;
+  }
+
+  private image(id: string): { path: string; name: string } {
+    const image = this.options.host.resolveImage(id);
+    if (!image) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `unknown image ${id}: add it by dropping or choosing it first`);
+    return image;
+  }
+
+  private async classify(ids: ImageId[], top: number): Promise<ImageResult[]> {
+    const classifier = await this.classifier();
+    const known = ids.map((id) => ({ id, image: this.options.host.resolveImage(id) }));
+    const results: ImageResult[] = [];
+    const items = known.filter((k) => k.image).map((k) => ({ path: (k.image as { path: string }).path }));
+    const byPath = new Map<string, ImageResult['result']>();
+    for await (const result of classifyFiles(classifier, items, { top, batchSize: 4 })) {
+      byPath.set(result.path, 'error' in result ? { error: result.error } : { top: result.top, ep: result.ep, ms: result.ms });
+    }
+    for (const { id, image } of known) {
+      if (!image) results.push({ image: id, name: id, result: { error: { code: ErrorCode.INVALID_ARGUMENT, message: `unknown image ${id}` } } });
+      else results.push({ image: id, name: image.name, result: byPath.get(image.path) ?? { error: { code: ErrorCode.INFERENCE_FAILED, message: 'no result' } } });
+    }
+    return results;
+  }
+
+  private async features(id: ImageId, params: RequestParams<'features.get'>): Promise<FeaturesValue> {
+    const classifier = await this.classifier();
+    const image = this.image(id);
+    try {
+      const { result, decoded } = await extractFeatures(classifier, image.path, {
+        topChannels: params.channels ?? 8,
+        topClasses: params.classes ?? 5,
+        heatmapMode: params.mode ?? 'mean',
+        keepTensors: true,
+      });
+      const crop = await photoCrop(decoded, result.photoRegion, 448);
+      const jpeg = await sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } }).jpeg({ quality: 88 }).toBuffer();
+      if (result.tensors) {
+        this.featureCache.clear(); // one image's full maps at a time (~10 MB for ResNet-50)
+        this.featureCache.set(id, {
+          maps: result.tensors.stages,
+          shapes: Object.fromEntries(result.stages.map((s) => [s.name, s.shape])) as Record<StageName, [number, number, number]>,
+        });
+      }
+      return {
+        image: id,
+        top: result.top,
+        ep: result.ep,
+        ms: result.ms,
+        crop: { jpeg: new Uint8Array(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength), width: crop.width, height: crop.height },
+        stages: result.stages.map((s) => ({
+          name: s.name,
+          paperName: s.paperName,
+          shape: s.shape,
+          blocks: s.blocks,
+          stats: s.stats,
+          heatmap: { width: s.heatmap.width, height: s.heatmap.height, data: s.heatmap.data },
+          topChannels: s.topChannels.map((c) => ({ channel: c.channel, meanActivation: c.meanActivation, map: { width: c.map.width, height: c.map.height, data: c.map.data } })),
+        })),
+        cams: result.cams.map((c) => ({ index: c.index, label: c.label, prob: c.prob, logit: c.logit, map: { width: c.map.width, height: c.map.height, data: c.map.data } })),
+      };
+    } catch (error) {
+      const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
+      throw new EngineError(info.code, info.message, { item: image.name, cause: error });
+    }
+  }
+
+  private channel(id: ImageId, stage: StageName, channel: number) {
+    const cached = this.featureCache.get(id);
+    if (!cached) throw new EngineError(ErrorCode.INVALID_ARGUMENT, 'open the feature view of this image first');
+    const map = channelMap(cached.maps[stage], cached.shapes[stage], channel);
+    return { width: map.width, height: map.height, data: map.data };
+  }
+
+  async dispose(): Promise<void> {
+    await this.loaded?.classifier.dispose();
+    this.loaded = undefined;
+  }
+}
