@@ -3,6 +3,7 @@
 import envPaths from 'env-paths';
 import { existsSync } from 'node:fs';
 import { Classifier } from '../engine/infer/classifier.js';
+import { describeBackend } from '../engine/infer/doctor.js';
 import type { EpRequest } from '../engine/infer/providers.js';
 import { resolveModel } from '../engine/model/resolve.js';
 import { ModelStore } from '../engine/model/store.js';
@@ -52,13 +53,16 @@ export function createCliContext(options: CliContextOptions = {}): CliContext {
         labels: resolved.labels,
         ep,
         cacheDir: envPaths('reslens', { suffix: '' }).cache,
+        onFallback: (event) => log(`warning: ${event.message}`),
       });
       if (!resolved.pretrained && !labelsFile) {
         // Never let an unknown (possibly random-weight) model pass for an ImageNet-trained one.
         log(`note: ${resolved.name} is not a catalog model: its outputs are shown with ImageNet class names, which is only meaningful if it was trained on ImageNet-1k`);
       }
-      const fallback = classifier.epAttempts.filter((a) => !a.ok).map((a) => `${a.ep} unavailable: ${a.reason}`);
-      if (ep === 'auto' && fallback.length > 0 && process.env.RESLENS_VERBOSE) log(`note: ${fallback.join('; ')}`);
+      // Which backend runs, and why not a GPU when one was half set up or failed its probe.
+      log(`backend: ${await describeBackend({ ep: classifier.ep, attempts: classifier.epAttempts, threads: classifier.threads })}`);
+      const passedOver = classifier.epAttempts.filter((a) => a.status === 'unavailable').map((a) => `${a.ep} unavailable: ${a.reason}`);
+      if (passedOver.length > 0 && process.env.RESLENS_VERBOSE) log(`note: ${passedOver.join('; ')}`);
       return classifier;
     },
   };

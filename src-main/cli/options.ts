@@ -14,3 +14,11 @@ export function parseEp(value: string): EpRequest {
   if (!isEpRequest(value)) throw new InvalidArgumentError(`expected one of ${EP_NAMES.join(', ')}`);
   return value;
 }
+
+/** --batch: a positive whole number, or "auto" (the provider's default: large on a GPU, small on the CPU). */
+export function parseBatchSize(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number or "auto"');
+  return n;
+}

@@ -4,13 +4,13 @@ import { walkInputs } from '../../engine/batch/walk.js';
 import { classifyFiles, isFailure } from '../../engine/infer/classify-files.js';
 import { formatResult, formatSummary } from '../output.js';
 import type { CliContext } from '../context.js';
-import { ExitCode, parsePositiveInt, parseEp } from '../options.js';
+import { ExitCode, parseBatchSize, parsePositiveInt, parseEp } from '../options.js';
 
 interface ClassifyFlags {
   model: string;
   top: number;
   json?: boolean;
-  batch: number;
+  batch: number | 'auto';
   ep: ReturnType<typeof parseEp>;
   labels?: string;
   hidden?: boolean;
@@ -24,7 +24,7 @@ export function registerClassifyCommand(program: Command, context: CliContext): 
     .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
     .option('-k, --top <k>', 'number of classes to show per image', parsePositiveInt, 5)
     .option('--json', 'print one JSON object per image on stdout (progress and logs go to stderr)')
-    .option('-b, --batch <n>', 'images per inference run', parsePositiveInt, 8)
+    .option('-b, --batch <n|auto>', 'images per inference run; auto: 8 on the CPU, 16–32 on a GPU', parseBatchSize, 'auto' as const)
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('--labels <file>', 'class names for a custom model, one per line')
     .option('--hidden', 'include hidden files and folders when walking folders')
@@ -35,7 +35,7 @@ export function registerClassifyCommand(program: Command, context: CliContext): 
       const start = performance.now();
       try {
         const items = walkInputs(inputs, { includeHidden: flags.hidden });
-        for await (const result of classifyFiles(classifier, items, { top: flags.top, batchSize: flags.batch })) {
+        for await (const result of classifyFiles(classifier, items, { top: flags.top, batchSize: flags.batch === 'auto' ? undefined : flags.batch })) {
           if (isFailure(result)) failed++;
           else done++;
           process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatResult(result));

@@ -8,8 +8,8 @@ import { type StageMap, type StageName, discoverStages } from '../model/stages.j
 import { tensorFloats } from '../model/onnx-proto.js';
 import type { ClassifierWeights } from '../features/reduce.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
-import { type EpAttempt, createSession } from './session.js';
-import type { Ep, EpRequest } from './providers.js';
+import { type EpAttempt, type FallbackEvent, type SessionRunner, createSession, runnerFor } from './session.js';
+import { type Ep, type EpRequest, defaultBatchSize } from './providers.js';
 import { InferenceGate, type RunPriority } from './gate.js';
 import { type ClassScore, topK } from './topk.js';
 
@@ -24,6 +24,8 @@ export interface ClassifierOptions {
   cacheDir?: string;
   /** Expose the stage outputs so feature maps come from the same run as the logits (default true). */
   stages?: boolean;
+  /** Told when a GPU fails mid-run and the rest of the work moves to the CPU. */
+  onFallback?: (event: FallbackEvent) => void;
 }
 
 /** One image's stage maps, [C,H,W] float32 each, plus the head's pooled-from features. */
@@ -38,6 +40,8 @@ export interface BatchOutput {
   inferenceMs: number;
   /** Present when the run asked for features. */
   features?: ImageFeatures[];
+  /** The provider that ran each image (the CPU after a mid-run GPU failure). */
+  epByImage: Ep[];
 }
 
 export class Classifier {
@@ -45,7 +49,6 @@ export class Classifier {
   readonly info: ModelInfo;
   readonly preprocessing: PreprocessSpec;
   readonly labels: readonly string[];
-  readonly ep: Ep;
   readonly epAttempts: EpAttempt[];
   readonly threads: number;
   readonly loadMs: number;
@@ -56,7 +59,7 @@ export class Classifier {
   readonly stagesError?: string;
   /** The fully connected layer's weights, for class activation maps. */
   readonly headWeights?: ClassifierWeights;
-  private readonly session: ort.InferenceSession;
+  private readonly runner: SessionRunner;
   private readonly outputName: string;
   private readonly gate = new InferenceGate();
 
@@ -64,6 +67,7 @@ export class Classifier {
     options: ClassifierOptions,
     info: ModelInfo,
     choice: Awaited<ReturnType<typeof createSession>>,
+    runner: SessionRunner,
     loadMs: number,
     stages: { map?: StageMap; error?: string; head?: ClassifierWeights },
   ) {
@@ -71,8 +75,7 @@ export class Classifier {
     this.info = info;
     this.preprocessing = options.preprocessing;
     this.labels = options.labels;
-    this.session = choice.session;
-    this.ep = choice.ep;
+    this.runner = runner;
     this.epAttempts = choice.attempts;
     this.threads = choice.threads;
     this.loadMs = loadMs;
@@ -124,13 +127,32 @@ export class Classifier {
       }
     }
     let choice;
+    let runner;
     try {
-      choice = await createSession(source, { ep: options.ep ?? 'auto', threads: options.threads, cacheDir: options.cacheDir, modelSha256: sourceSha || undefined });
+      const probeDims = layout === 'NCHW' ? [1, 3, crop, crop] : [1, crop, crop, 3];
+      const sessionOptions = { threads: options.threads, cacheDir: options.cacheDir, modelSha256: sourceSha || undefined };
+      choice = await createSession(source, { ...sessionOptions, ep: options.ep ?? 'auto', probe: { dims: probeDims, output: info.output.name } });
+      runner = runnerFor(choice, source, sessionOptions, options.onFallback);
     } catch (error) {
       if (error instanceof EngineError) throw error;
       throw new EngineError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load the model: ${(error as Error).message}`, { item: options.modelPath, cause: error });
     }
-    return new Classifier(options, info, choice, performance.now() - start, stages);
+    return new Classifier(options, info, choice, runner, performance.now() - start, stages);
+  }
+
+  /** The provider running inference now: the one chosen at load, or the CPU after a mid-run GPU failure. */
+  get ep(): Ep {
+    return this.runner.ep;
+  }
+
+  /** Set when a GPU failed mid-run and the work moved to the CPU. */
+  get fallback(): FallbackEvent | undefined {
+    return this.runner.fallback;
+  }
+
+  /** Images per run when the caller does not choose: large on a GPU, small on the CPU. */
+  get defaultBatchSize(): number {
+    return defaultBatchSize(this.ep);
   }
 
   /** Elements of one preprocessed image. */
@@ -152,6 +174,7 @@ export class Classifier {
     const { crop, layout } = this.preprocessing;
     const start = performance.now();
     const logits: Float32Array[] = [];
+    const epByImage: Ep[] = [];
     const step = Math.min(count, this.maxRunBatch);
     for (let first = 0; first < count; first += step) {
       const n = Math.min(step, count - first);
@@ -159,8 +182,9 @@ export class Classifier {
       const dims = layout === 'NCHW' ? [n, 3, crop, crop] : [n, crop, crop, 3];
       let output: ort.Tensor;
       try {
-        const result = await this.session.run({ [this.info.input.name]: new ort.Tensor('float32', data, dims) }, fetches);
+        const { outputs: result, ep } = await this.runner.run({ [this.info.input.name]: new ort.Tensor('float32', data, dims) }, fetches);
         output = result[this.outputName];
+        for (let i = 0; i < n; i++) epByImage.push(ep);
         if (withFeatures && map) features.push(...splitFeatures(result, map, n));
       } catch (error) {
         throw new EngineError(ErrorCode.INFERENCE_FAILED, `inference failed on ${this.ep}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
@@ -169,7 +193,7 @@ export class Classifier {
       const classes = values.length / n;
       for (let i = 0; i < n; i++) logits.push(values.subarray(i * classes, (i + 1) * classes));
     }
-    return withFeatures ? { logits, inferenceMs: performance.now() - start, features } : { logits, inferenceMs: performance.now() - start };
+    return withFeatures ? { logits, inferenceMs: performance.now() - start, features, epByImage } : { logits, inferenceMs: performance.now() - start, epByImage };
   }
 
   top(logits: Float32Array, k: number): ClassScore[] {
@@ -177,7 +201,7 @@ export class Classifier {
   }
 
   async dispose(): Promise<void> {
-    await this.session.release();
+    await this.runner.release();
   }
 }
 

@@ -25,6 +25,7 @@ export const isFailure = (result: ClassifyResult): result is ClassifyFailure => 
 
 export interface ClassifyFilesOptions {
   top?: number;
+  /** Images per inference run (default: the classifier's, which depends on the provider). */
   batchSize?: number;
   maxPixels?: number;
   signal?: AbortSignal;
@@ -72,7 +73,7 @@ async function* chunks<T>(source: AsyncIterable<T> | Iterable<T>, size: number):
 
 export async function* classifyFiles(classifier: Classifier, inputs: AsyncIterable<WalkItem> | Iterable<WalkItem>, options: ClassifyFilesOptions = {}): AsyncGenerator<ClassifyResult> {
   const top = options.top ?? 5;
-  const batchSize = Math.max(1, options.batchSize ?? 1);
+  const batchSize = Math.max(1, options.batchSize ?? classifier.defaultBatchSize);
   const source = chunks(inputs, batchSize)[Symbol.asyncIterator]();
   const prepareNext = async (): Promise<Prepared | undefined> => {
     const next = await source.next();
@@ -86,7 +87,7 @@ export async function* classifyFiles(classifier: Classifier, inputs: AsyncIterab
     if (options.signal?.aborted) return;
     pending = prepareNext(); // decode the next batch while this one runs
     // Holes from failed items are skipped: the tensor holds `count` packed images.
-    let run: { logits: Float32Array[]; inferenceMs: number } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0 };
+    let run: { logits: Float32Array[]; inferenceMs: number; epByImage: string[] } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0, epByImage: [] };
     if (prepared.count > 0) {
       try {
         run = await classifier.run(prepared.tensor.subarray(0, prepared.count * classifier.imageSize), prepared.count);
@@ -102,7 +103,7 @@ export async function* classifyFiles(classifier: Classifier, inputs: AsyncIterab
       else if ('error' in run) yield { path, error: run.error };
       else {
         const ms = slot.ms + run.inferenceMs / prepared.count;
-        yield { path, top: classifier.top(run.logits[slot.slot], top), model: classifier.name, ep: classifier.ep, ms: Math.round(ms * 10) / 10 };
+        yield { path, top: classifier.top(run.logits[slot.slot], top), model: classifier.name, ep: run.epByImage[slot.slot] ?? classifier.ep, ms: Math.round(ms * 10) / 10 };
       }
     }
   }
