@@ -20,7 +20,7 @@ import { extractFeatures, photoCrop } from '../engine/features/extract.js';
 import { channelMap } from '../engine/features/reduce.js';
 import { Classifier } from '../engine/infer/classifier.js';
 import { classifyFiles } from '../engine/infer/classify-files.js';
-import { describeEp } from '../engine/infer/providers.js';
+import { describeBackend, runDoctor } from '../engine/infer/doctor.js';
 import { architectureSummary } from '../engine/model/architecture.js';
 import { resolveModel } from '../engine/model/resolve.js';
 import { ModelStore } from '../engine/model/store.js';
@@ -46,6 +46,8 @@ export interface EngineServiceOptions {
 
 interface LoadedModel {
   classifier: Classifier;
+  /** "CPU · 2 threads" / "GPU · CUDA · NVIDIA H100", with why auto passed over other providers. */
+  backend: string;
   title: string;
   pretrained: boolean;
   architecture?: ArchitectureValue;
@@ -59,11 +61,6 @@ const versions = (): Record<string, string> => ({
   ...(process.versions.electron ? { electron: process.versions.electron } : {}),
 });
 
-function epLabel(classifier: Classifier): string {
-  const base = classifier.ep === 'cpu' ? `CPU · ${classifier.threads} threads` : describeEp(classifier.ep);
-  const skipped = classifier.epAttempts.filter((a) => !a.ok);
-  return skipped.length > 0 ? `${base} — ${skipped.map((a) => `${a.ep.toUpperCase()} unavailable: ${a.reason}`).join('; ')}` : base;
-}
 
 export class EngineService {
   private readonly store: ModelStore;
@@ -85,6 +82,8 @@ export class EngineService {
     switch (method) {
       case 'engine.status':
         return this.status() as RequestResults[N];
+      case 'engine.doctor':
+        return (await this.doctor()) as RequestResults[N];
       case 'models.list':
         return (await this.listModels()) as RequestResults[N];
       case 'models.select':
@@ -118,7 +117,7 @@ export class EngineService {
         params: c.info.params,
         macs: c.info.macs,
         ep: c.ep,
-        epLabel: epLabel(c),
+        epLabel: c.fallback ? `${loaded.backend} — fell back to CPU: ${c.fallback.reason}` : loaded.backend,
         epAttempts: c.epAttempts,
         threads: c.threads,
         featuresAvailable: c.stageMap !== undefined,
@@ -126,6 +125,18 @@ export class EngineService {
         ...(loaded.architecture ? { architecture: loaded.architecture } : {}),
       },
       versions: versions(),
+    };
+  }
+
+  private async doctor(): Promise<RequestResults['engine.doctor']> {
+    const report = await runDoctor({ ep: this.options.ep ?? 'auto' });
+    return {
+      backend: report.backend,
+      providers: report.providers.map((p) => ({ ep: p.ep, title: p.title, ok: p.ok, status: p.status, reason: p.reason, bundled: p.bundled, inAuto: p.inAuto })),
+      autoOrder: report.autoOrder,
+      cpu: { model: report.cpu.model, threads: report.cpu.threads },
+      gpus: report.gpus.map((g) => ({ name: g.name })),
+      versions: { ...report.versions },
     };
   }
 
@@ -158,7 +169,8 @@ export class EngineService {
         cacheDir: this.options.cacheDir,
       });
       const architecture = classifier.stageMap ? architectureSummary(classifier.stageMap, classifier.info) : undefined;
-      return { classifier, title: resolved.catalogEntry?.title ?? resolved.name, pretrained: resolved.pretrained, ...(architecture ? { architecture } : {}) };
+      const backend = await describeBackend({ ep: classifier.ep, attempts: classifier.epAttempts, threads: classifier.threads });
+      return { classifier, backend, title: resolved.catalogEntry?.title ?? resolved.name, pretrained: resolved.pretrained, ...(architecture ? { architecture } : {}) };
     })();
     this.loading = load;
     try {
@@ -191,7 +203,7 @@ export class EngineService {
     const results: ImageResult[] = [];
     const items = known.filter((k) => k.image).map((k) => ({ path: (k.image as { path: string }).path }));
     const byPath = new Map<string, ImageResult['result']>();
-    for await (const result of classifyFiles(classifier, items, { top, batchSize: 4 })) {
+    for await (const result of classifyFiles(classifier, items, { top })) {
       byPath.set(result.path, 'error' in result ? { error: result.error } : { top: result.top, ep: result.ep, ms: result.ms });
     }
     for (const { id, image } of known) {

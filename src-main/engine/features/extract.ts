@@ -125,7 +125,7 @@ export async function extractFeatures(classifier: Classifier, file: string, opti
   const result: FeatureResult = {
     path: file,
     model: classifier.name,
-    ep: classifier.ep,
+    ep: run.epByImage[0] ?? classifier.ep,
     ms: Math.round((performance.now() - start) * 10) / 10,
     facts,
     photoRegion: regionInOriginal(facts),
