@@ -168,6 +168,7 @@ const strict = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
 
 export const RequestSchemas = {
   'engine.status': strict({}),
+  'engine.doctor': strict({}),
   'models.list': strict({}),
   'models.select': strict({ name: ModelNameSchema, ep: EpSchema.optional() }),
   'images.classify': strict({ images: z.array(ImageIdSchema).min(1).max(256), top: z.number().int().min(1).max(20).optional() }),
@@ -195,8 +196,19 @@ export const RequestSchemas = {
 export type RequestName = keyof typeof RequestSchemas;
 export type RequestParams<N extends RequestName> = z.infer<(typeof RequestSchemas)[N]>;
 
+/** `reslens doctor` as data, for the About panel: providers, what loaded or failed and why, hardware, versions. */
+export interface DoctorValue {
+  backend: string;
+  providers: { ep: string; title: string; ok: boolean; status?: string; reason?: string; bundled: boolean; inAuto: boolean }[];
+  autoOrder: string[];
+  cpu: { model: string; threads: number };
+  gpus: { name: string }[];
+  versions: Record<string, string | undefined>;
+}
+
 export interface RequestResults {
   'engine.status': EngineStatus;
+  'engine.doctor': DoctorValue;
   'models.list': ModelEntry[];
   'models.select': EngineStatus;
   'images.classify': ImageResult[];
@@ -266,4 +278,17 @@ export interface HostApi {
   pickFolder(): Promise<FolderEntry | null>;
   /** Saves bytes the user exported (Electron: save dialog; browser: download). */
   saveFile(fileName: string, data: Uint8Array): Promise<void>;
+  /** Commands from the desktop app's native menus (Electron only; absent in the browser). Returns an unsubscribe function. */
+  onCommand?(listener: (command: HostCommand) => void): () => void;
 }
+
+/** What the desktop app's native menus ask the UI to do (Electron: main → renderer). */
+export type HostCommand =
+  /** File ▸ Open Images…: files the user chose, already granted. */
+  | { kind: 'images.added'; images: { image: ImageId; name: string }[] }
+  /** File ▸ Open Folder for Batch…: a folder the user chose, already granted. */
+  | { kind: 'folder.picked'; folder: FolderEntry }
+  /** File ▸ Export Results…: the UI exports what it shows (batch.export, then host.saveFile). */
+  | { kind: 'export' }
+  /** View ▸ Toggle Theme: the theme now in effect (the window's prefers-color-scheme follows it too). */
+  | { kind: 'theme'; theme: 'light' | 'dark' };
