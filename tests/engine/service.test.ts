@@ -1,0 +1,83 @@
+// The engine service behind the contract, driven as a host drives it: ids for granted files only,
+// real models, real images, events collected.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EngineEvents, EventName } from '../../src-main/api/contract.js';
+import { EngineService, type ServiceHost } from '../../src-main/service/engine-service.js';
+import { ensureFixture } from '../fixtures/generate.js';
+import { photoLike } from '../helpers/bad-inputs.js';
+
+describe('engine service', () => {
+  let folder: string;
+  let service: EngineService;
+  const events: { event: EventName; payload: unknown }[] = [];
+  const images = new Map<string, { path: string; name: string }>();
+  const host: ServiceHost = {
+    resolveImage: (id) => images.get(id),
+    resolveFolder: () => undefined,
+    emit: <E extends EventName>(event: E, payload: EngineEvents[E]) => {
+      events.push({ event, payload });
+    },
+  };
+
+  beforeAll(async () => {
+    folder = await mkdtemp(path.join(os.tmpdir(), 'reslens-service-'));
+    await writeFile(path.join(folder, 'a.jpg'), await photoLike(400, 300, 'jpeg', 1));
+    await writeFile(path.join(folder, 'b.png'), await photoLike(300, 400, 'png', 2));
+    await writeFile(path.join(folder, 'bad.jpg'), 'not an image');
+    images.set('img_aaaaaaaa', { path: path.join(folder, 'a.jpg'), name: 'a.jpg' });
+    images.set('img_bbbbbbbb', { path: path.join(folder, 'b.png'), name: 'b.png' });
+    images.set('img_badbadba', { path: path.join(folder, 'bad.jpg'), name: 'bad.jpg' });
+    service = new EngineService({ host, modelsDir: path.join(folder, 'models'), cacheDir: path.join(folder, 'cache'), ep: 'cpu' });
+  });
+  afterAll(async () => {
+    await service?.dispose();
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  it('reports no model before one is selected, and refuses work politely', async () => {
+    const status = await service.handle('engine.status', {});
+    expect(status.model).toBeNull();
+    expect(status.versions.onnxruntime).toMatch(/^\d+\.\d+/);
+    await expect(service.handle('images.classify', { images: ['img_aaaaaaaa'] })).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+  });
+
+  it('loads a model by path: status has the backend, architecture, and says it is not pretrained', async () => {
+    const model = await ensureFixture({ depth: 18, bn: 'folded' });
+    // Hosts validate names against the contract; a host may load a file it was started with (serve --model PATH).
+    const status = await service.handle('models.select', { name: model });
+    expect(status.model).toMatchObject({ classes: 1000, ep: 'cpu', pretrained: false, featuresAvailable: true });
+    expect(status.model?.epLabel).toMatch(/^CPU · \d+ threads/);
+    expect(status.model?.architecture?.name).toBe('ResNet-18');
+    expect(events.some((e) => e.event === 'engine.status')).toBe(true);
+    expect(events.some((e) => e.event === 'model.progress')).toBe(true);
+  });
+
+  it('classifies granted images, bad ones as error values, in order', async () => {
+    const results = await service.handle('images.classify', { images: ['img_aaaaaaaa', 'img_badbadba', 'img_bbbbbbbb', 'img_unknown1'], top: 3 });
+    expect(results.map((r) => r.name)).toEqual(['a.jpg', 'bad.jpg', 'b.png', 'img_unknown1']);
+    expect('top' in results[0].result && results[0].result.top).toHaveLength(3);
+    expect('error' in results[1].result && results[1].result.error.code).toBe('NOT_AN_IMAGE');
+    expect('error' in results[3].result && results[3].result.error.code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('makes thumbnails in the engine', async () => {
+    const thumb = await service.handle('images.thumbnail', { image: 'img_bbbbbbbb', size: 128 });
+    expect([thumb.width, thumb.height]).toEqual([96, 128]);
+    expect(Array.from(thumb.jpeg.subarray(0, 3))).toEqual([0xff, 0xd8, 0xff]);
+  });
+
+  it('returns compact feature maps and full channels on demand', async () => {
+    const features = await service.handle('features.get', { image: 'img_aaaaaaaa', channels: 4, classes: 3 });
+    expect(features.stages.map((s) => [s.name, s.heatmap.width])).toEqual([['stem', 56], ['layer1', 56], ['layer2', 28], ['layer3', 14], ['layer4', 7]]);
+    expect(features.stages[2].heatmap.data).toBeInstanceOf(Float32Array);
+    expect(features.stages[2].topChannels).toHaveLength(4);
+    expect(features.cams).toHaveLength(3);
+    expect(Array.from(features.crop.jpeg.subarray(0, 2))).toEqual([0xff, 0xd8]);
+    const channel = await service.handle('features.channel', { image: 'img_aaaaaaaa', stage: 'layer3', channel: 5 });
+    expect([channel.width, channel.height, channel.data.length]).toEqual([14, 14, 196]);
+    await expect(service.handle('features.channel', { image: 'img_bbbbbbbb', stage: 'layer3', channel: 5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
