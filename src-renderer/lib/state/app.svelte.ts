@@ -1,0 +1,59 @@
+// The page's state, created once and shared through Svelte context.
+import { getContext, setContext } from 'svelte';
+import type { Transport } from '../transport/index.js';
+import { BatchState } from './batch.svelte.js';
+import { EngineState } from './engine.svelte.js';
+import { FeatureState } from './features.svelte.js';
+import { ImagesState } from './images.svelte.js';
+import { Toasts } from './toasts.svelte.js';
+import { UiState } from './ui.svelte.js';
+
+export class AppState {
+  readonly toasts = new Toasts();
+  readonly ui = new UiState();
+  readonly engine: EngineState;
+  readonly images: ImagesState;
+  readonly features: FeatureState;
+  readonly batch: BatchState;
+
+  constructor(readonly transport: Transport) {
+    this.engine = new EngineState(transport, this.toasts);
+    this.images = new ImagesState(transport);
+    this.features = new FeatureState(transport);
+    this.batch = new BatchState(transport, this.toasts);
+    this.images.setModelName(() => this.engine.model?.name ?? '');
+    this.engine.onModelChange = () => {
+      this.features.close();
+      this.images.reclassifyAll();
+    };
+  }
+
+  init(): void {
+    this.ui.init();
+    this.engine.init();
+    this.batch.init();
+    this.transport.host.onCommand?.((command) => {
+      switch (command.kind) {
+        case 'images.added':
+          this.ui.view = 'images';
+          this.images.addGranted(command.images);
+          break;
+        case 'folder.picked':
+          this.ui.view = 'batch';
+          this.batch.setFolder(command.folder);
+          break;
+        case 'export':
+          if (this.batch.summary) void this.batch.exportResults('csv');
+          else this.toasts.push('info', 'Nothing to export yet', 'Run a batch first: its results can be exported as CSV, JSON or JSON Lines.');
+          break;
+        case 'theme':
+          this.ui.setTheme(command.theme, false);
+          break;
+      }
+    });
+  }
+}
+
+const KEY = Symbol('reslens.app');
+export const provideApp = (app: AppState): AppState => setContext(KEY, app);
+export const useApp = (): AppState => getContext<AppState>(KEY);

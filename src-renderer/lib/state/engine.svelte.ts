@@ -1,0 +1,76 @@
+// What the engine is: loaded model, execution provider, the model list and model-switch progress.
+import type { EngineEvents, EngineStatus, ModelEntry } from '../../../src-main/api/contract.js';
+import { type ConnectionState, type Transport, toErrorValue } from '../transport/index.js';
+import type { Toasts } from './toasts.svelte.js';
+
+export class EngineState {
+  status = $state.raw<EngineStatus | null>(null);
+  models = $state.raw<ModelEntry[]>([]);
+  progress = $state.raw<EngineEvents['model.progress'] | null>(null);
+  /** Model being switched to. */
+  selecting = $state<string | null>(null);
+  connection = $state<ConnectionState>('open');
+  /** Fired after a model change, with the new model's name. */
+  onModelChange?: (name: string) => void;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly toasts: Toasts,
+  ) {}
+
+  get model(): EngineStatus['model'] {
+    return this.status?.model ?? null;
+  }
+
+  init(): void {
+    const { api } = this.transport;
+    api.on('engine.status', (status) => this.setStatus(status));
+    api.on('model.progress', (progress) => (this.progress = progress));
+    if (this.transport.connection) {
+      this.connection = this.transport.connection.state;
+      this.transport.connection.onChange((state) => {
+        this.connection = state;
+        if (state === 'open') void this.refresh();
+      });
+    }
+    void this.refresh();
+  }
+
+  private setStatus(status: EngineStatus): void {
+    const before = this.status?.model?.name;
+    this.status = status;
+    const after = status.model?.name;
+    if (after && before && after !== before) this.onModelChange?.(after);
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      this.setStatus(await this.transport.api.call('engine.status', {}));
+      this.models = await this.transport.api.call('models.list', {});
+    } catch (error) {
+      const e = toErrorValue(error);
+      if (e.code !== 'DISCONNECTED') this.toasts.push('error', 'Could not reach the engine', e.message);
+    }
+  }
+
+  async select(name: string): Promise<void> {
+    if (this.selecting || name === this.model?.name) return;
+    this.selecting = name;
+    this.progress = null;
+    try {
+      this.setStatus(await this.transport.api.call('models.select', { name }));
+      this.toasts.push('success', `${this.model?.title ?? name} loaded`, this.model?.epLabel);
+    } catch (error) {
+      const e = toErrorValue(error);
+      this.toasts.push('error', `Could not load ${name}`, `${e.code}: ${e.message}`);
+    } finally {
+      this.selecting = null;
+      this.progress = null;
+      try {
+        this.models = await this.transport.api.call('models.list', {});
+      } catch {
+        // keep the old list
+      }
+    }
+  }
+}

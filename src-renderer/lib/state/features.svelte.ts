@@ -1,0 +1,120 @@
+// The feature-map view of one image: stage heatmaps, top channels, class activation maps.
+import type { FeaturesValue, HeatmapValue, StageName } from '../../../src-main/api/contract.js';
+import type { ColormapName } from '../heatmap/colormaps.js';
+import { type Transport, toErrorValue } from '../transport/index.js';
+import type { Card } from './images.svelte.js';
+
+export type Overlay = { kind: 'stage' } | { kind: 'channel'; channel: number; map: HeatmapValue } | { kind: 'cam'; rank: number };
+
+const PREFS = 'reslens.features';
+
+function loadPrefs(): { opacity: number; colormap: ColormapName } {
+  try {
+    const saved = JSON.parse(localStorage.getItem(PREFS) ?? '{}') as { opacity?: unknown; colormap?: unknown };
+    return {
+      opacity: typeof saved.opacity === 'number' && saved.opacity >= 0 && saved.opacity <= 1 ? saved.opacity : 0.6,
+      colormap: ['viridis', 'inferno', 'jet', 'gray'].includes(saved.colormap as string) ? (saved.colormap as ColormapName) : 'inferno',
+    };
+  } catch {
+    return { opacity: 0.6, colormap: 'inferno' };
+  }
+}
+
+export class FeatureState {
+  card = $state<Card | null>(null);
+  value = $state.raw<FeaturesValue | null>(null);
+  loading = $state(false);
+  error = $state<{ code: string; message: string } | null>(null);
+  stage = $state<StageName>('layer4');
+  overlay = $state.raw<Overlay>({ kind: 'stage' });
+  mode = $state<'mean' | 'max'>('mean');
+  opacity = $state(0.6);
+  colormap = $state<ColormapName>('inferno');
+  channelLoading = $state<number | null>(null);
+  private request = 0;
+
+  constructor(private readonly transport: Transport) {
+    const prefs = loadPrefs();
+    this.opacity = prefs.opacity;
+    this.colormap = prefs.colormap;
+  }
+
+  savePrefs(): void {
+    try {
+      localStorage.setItem(PREFS, JSON.stringify({ opacity: this.opacity, colormap: this.colormap }));
+    } catch {
+      // private mode
+    }
+  }
+
+  get stageValue() {
+    return this.value?.stages.find((s) => s.name === this.stage) ?? null;
+  }
+
+  open(card: Card): void {
+    this.card = card;
+    this.value = null;
+    this.overlay = { kind: 'stage' };
+    void this.load();
+  }
+
+  close(): void {
+    this.card = null;
+    this.value = null;
+    this.error = null;
+    this.request++;
+  }
+
+  setMode(mode: 'mean' | 'max'): void {
+    if (mode === this.mode) return;
+    this.mode = mode;
+    if (this.card) void this.load();
+  }
+
+  selectStage(stage: StageName): void {
+    this.stage = stage;
+    this.overlay = { kind: 'stage' };
+  }
+
+  showCam(rank: number): void {
+    this.overlay = this.overlay.kind === 'cam' && this.overlay.rank === rank ? { kind: 'stage' } : { kind: 'cam', rank };
+  }
+
+  async showChannel(channel: number): Promise<void> {
+    const image = this.card?.image;
+    if (!image) return;
+    if (this.overlay.kind === 'channel' && this.overlay.channel === channel) {
+      this.overlay = { kind: 'stage' };
+      return;
+    }
+    const request = this.request;
+    this.channelLoading = channel;
+    try {
+      const map = await this.transport.api.call('features.channel', { image, stage: this.stage, channel });
+      if (request === this.request) this.overlay = { kind: 'channel', channel, map };
+    } catch (error) {
+      if (request === this.request) this.error = toErrorValue(error);
+    } finally {
+      if (this.channelLoading === channel) this.channelLoading = null;
+    }
+  }
+
+  private async load(): Promise<void> {
+    const image = this.card?.image;
+    if (!image) return;
+    const request = ++this.request;
+    this.loading = true;
+    this.error = null;
+    try {
+      const value = await this.transport.api.call('features.get', { image, mode: this.mode, channels: 12, classes: 5 });
+      if (request !== this.request) return;
+      this.value = value;
+      if (!value.stages.some((s) => s.name === this.stage) && value.stages.length > 0) this.stage = value.stages[value.stages.length - 1].name;
+      this.overlay = { kind: 'stage' };
+    } catch (error) {
+      if (request === this.request) this.error = toErrorValue(error);
+    } finally {
+      if (request === this.request) this.loading = false;
+    }
+  }
+}

@@ -1,0 +1,208 @@
+// Browser mode's transport: contract requests and events over one WebSocket (MessagePack frames,
+// see src-main/server/codec.ts), file uploads and the folder picker over HTTP. Every request carries
+// the per-run token (the server also set it as an HttpOnly cookie when it served the page).
+import type {
+  ClientMessage,
+  EngineEvents,
+  EventName,
+  FolderEntry,
+  HostApi,
+  ImageId,
+  RequestName,
+  RequestParams,
+  RequestResults,
+  ReslensApi,
+  ServerMessage,
+} from '../../../src-main/api/contract.js';
+import { decodeMessage, encodeMessage } from '../../../src-main/server/codec.js';
+import { ApiError, type ConnectionState, type FolderBrowser, type FolderListing, type Transport } from './types.js';
+
+const TOKEN_KEY = 'reslens.token';
+
+/** Takes the token from the address bar (then hides it there) or from this tab's session storage. */
+function takeToken(): string {
+  const url = new URL(window.location.href);
+  const fromUrl = url.searchParams.get('token');
+  if (fromUrl) {
+    try {
+      sessionStorage.setItem(TOKEN_KEY, fromUrl);
+      url.searchParams.delete('token');
+      window.history.replaceState(null, '', url.pathname + (url.search === '?' ? '' : url.search) + url.hash);
+    } catch {
+      // storage disabled: keep the token in the URL so a reload still works
+    }
+    return fromUrl;
+  }
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+async function httpError(response: Response): Promise<ApiError> {
+  try {
+    const body = (await response.json()) as { error?: { code?: string; message?: string } };
+    if (body.error?.code) return new ApiError(body.error.code, body.error.message ?? response.statusText);
+  } catch {
+    // not JSON
+  }
+  return new ApiError(response.status === 401 ? 'UNAUTHORIZED' : 'HTTP_ERROR', `${response.status} ${response.statusText}`);
+}
+
+export function createBrowserTransport(): Transport {
+  const token = takeToken();
+  const headers = { 'X-Reslens-Token': token };
+  const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  const listeners = new Map<EventName, Set<(payload: unknown) => void>>();
+  const connectionListeners = new Set<(state: ConnectionState) => void>();
+  let state: ConnectionState = 'connecting';
+  let socket: WebSocket | undefined;
+  let nextId = 1;
+  let retryMs = 250;
+  let markOpen: () => void = () => undefined;
+  const waitForOpen = () => new Promise<void>((resolve) => (markOpen = resolve));
+  /** Calls made while (re)connecting wait for the socket. */
+  let opened = waitForOpen();
+
+  const setState = (next: ConnectionState) => {
+    if (state === next) return;
+    state = next;
+    for (const listener of connectionListeners) listener(next);
+  };
+
+  const connect = () => {
+    const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
+    const ws = new WebSocket(`${scheme}://${window.location.host}/api/ws?token=${encodeURIComponent(token)}`);
+    ws.binaryType = 'arraybuffer';
+    socket = ws;
+    ws.onopen = () => {
+      retryMs = 250;
+      setState('open');
+      markOpen();
+    };
+    ws.onmessage = (event: MessageEvent<ArrayBuffer>) => {
+      let message: ServerMessage;
+      try {
+        message = decodeMessage(event.data) as ServerMessage;
+      } catch (error) {
+        console.error('ResLens: undecodable message from the server', error);
+        return;
+      }
+      if (message.kind === 'event') {
+        for (const listener of listeners.get(message.event) ?? []) {
+          try {
+            listener(message.payload);
+          } catch (error) {
+            console.error(`ResLens: ${message.event} listener failed`, error);
+          }
+        }
+        return;
+      }
+      const waiter = pending.get(message.id);
+      if (!waiter) return;
+      pending.delete(message.id);
+      if (message.ok) waiter.resolve(message.result);
+      else waiter.reject(new ApiError(message.error.code, message.error.message));
+    };
+    ws.onclose = () => {
+      if (socket !== ws) return;
+      socket = undefined;
+      for (const [, waiter] of pending) waiter.reject(new ApiError('DISCONNECTED', 'the connection to ResLens dropped; try again'));
+      pending.clear();
+      opened = waitForOpen();
+      setState('reconnecting');
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 4000);
+    };
+  };
+  connect();
+
+  const api: ReslensApi = {
+    async call<N extends RequestName>(method: N, params: RequestParams<N>): Promise<RequestResults[N]> {
+      await opened;
+      const ws = socket;
+      if (!ws || ws.readyState !== WebSocket.OPEN) throw new ApiError('DISCONNECTED', 'not connected to ResLens');
+      const id = nextId++;
+      const message: ClientMessage = { kind: 'request', id, method, params };
+      return new Promise<RequestResults[N]>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+        ws.send(encodeMessage(message) as Uint8Array<ArrayBuffer>);
+      });
+    },
+    on<E extends EventName>(event: E, listener: (payload: EngineEvents[E]) => void): () => void {
+      let set = listeners.get(event);
+      if (!set) listeners.set(event, (set = new Set()));
+      const wrapped = listener as (payload: unknown) => void;
+      set.add(wrapped);
+      return () => set.delete(wrapped);
+    },
+  };
+
+  let picker: () => Promise<FolderEntry | null> = async () => null;
+  const folders: FolderBrowser = {
+    async list(folder?: string): Promise<FolderListing> {
+      const response = await fetch(`/api/folders${folder ? `?folder=${encodeURIComponent(folder)}` : ''}`, { headers, cache: 'no-store' });
+      if (!response.ok) throw await httpError(response);
+      return (await response.json()) as FolderListing;
+    },
+    async create(parent: string, name: string): Promise<FolderEntry> {
+      const response = await fetch(`/api/folders?parent=${encodeURIComponent(parent)}&name=${encodeURIComponent(name)}`, { method: 'POST', headers });
+      if (!response.ok) throw await httpError(response);
+      return (await response.json()) as FolderEntry;
+    },
+    setPicker(next) {
+      picker = next;
+    },
+  };
+
+  const host: HostApi = {
+    kind: 'browser',
+    async addFiles(files: File[]): Promise<{ image: ImageId; name: string }[]> {
+      const added: { image: ImageId; name: string }[] = [];
+      for (const file of files) {
+        let response: Response;
+        try {
+          response = await fetch(`/api/upload?name=${encodeURIComponent(file.name)}`, {
+            method: 'POST',
+            body: file,
+            headers: { ...headers, 'Content-Type': 'application/octet-stream' },
+          });
+        } catch (error) {
+          throw new ApiError('UPLOAD_FAILED', `could not upload ${file.name}: ${(error as Error).message}`);
+        }
+        if (!response.ok) throw await httpError(response);
+        added.push((await response.json()) as { image: ImageId; name: string });
+      }
+      return added;
+    },
+    pickFolder: () => picker(),
+    async saveFile(fileName: string, data: Uint8Array): Promise<void> {
+      const blob = new Blob([data as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });
+      const url = URL.createObjectURL(blob);
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = fileName;
+      link.rel = 'noopener';
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    },
+  };
+
+  return {
+    api,
+    host,
+    folders,
+    connection: {
+      get state() {
+        return state;
+      },
+      onChange(listener) {
+        connectionListeners.add(listener);
+        return () => connectionListeners.delete(listener);
+      },
+    },
+  };
+}
