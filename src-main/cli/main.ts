@@ -1,7 +1,9 @@
 // The `reslens` command line: one commander program, one module per command.
 import { Command, CommanderError } from 'commander';
 import { EngineError } from '../engine/errors.js';
+import { registerBatchCommand } from './commands/batch.js';
 import { registerClassifyCommand } from './commands/classify.js';
+import { registerDoctorCommand } from './commands/doctor.js';
 import { registerFeaturesCommand } from './commands/features.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerModelsCommand } from './commands/models.js';
@@ -25,9 +27,11 @@ export function buildProgram(): Command {
     log: (m) => lazy().log(m),
   };
   registerClassifyCommand(program, proxy);
+  registerBatchCommand(program, proxy);
   registerFeaturesCommand(program, proxy);
   registerInspectCommand(program, proxy);
   registerModelsCommand(program, proxy);
+  registerDoctorCommand(program, proxy);
   // Usage errors in subcommands too must exit 2, not commander's default 1.
   for (const command of program.commands) {
     command.exitOverride();

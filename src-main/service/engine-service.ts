@@ -27,6 +27,9 @@ import { ModelStore } from '../engine/model/store.js';
 import type { StageName } from '../engine/model/stages.js';
 import { thumbnailFile } from '../engine/preprocess/thumbnail.js';
 import * as ort from 'onnxruntime-node';
+import os from 'node:os';
+import path from 'node:path';
+import { BatchJobs } from './batch-jobs.js';
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
 export interface ServiceHost {
@@ -69,8 +72,12 @@ export class EngineService {
   /** Last feature run per image, so a channel map can be fetched without running again. */
   private readonly featureCache = new Map<ImageId, { maps: Record<StageName, Float32Array>; shapes: Record<StageName, [number, number, number]> }>();
 
+  private readonly batches: BatchJobs;
+
   constructor(private readonly options: EngineServiceOptions) {
     this.store = new ModelStore(ModelStore.defaultDir({ dir: options.modelsDir }));
+    const workDir = path.join(options.cacheDir ?? path.join(os.tmpdir(), `reslens-${process.pid}`), 'batches');
+    this.batches = new BatchJobs(workDir, (event, payload) => options.host.emit(event, payload));
   }
 
   async start(): Promise<void> {
@@ -99,6 +106,20 @@ export class EngineService {
         return (await this.features(p.image as ImageId, p as RequestParams<'features.get'>)) as RequestResults[N];
       case 'features.channel':
         return this.channel(p.image as ImageId, p.stage as StageName, p.channel as number) as RequestResults[N];
+      case 'batch.start': {
+        const folder = this.folder(p.folder as string);
+        return (await this.batches.start(await this.classifier(), folder, { top: p.top as number | undefined, exact: p.exact as boolean | undefined })) as RequestResults[N];
+      }
+      case 'batch.control':
+        return this.batches.control(p.batch as RequestParams<'batch.control'>['batch'], p.action as 'pause' | 'resume' | 'cancel') as RequestResults[N];
+      case 'batch.rows':
+        return this.batches.rows(p.batch as RequestParams<'batch.rows'>['batch'], p.offset as number, p.limit as number) as RequestResults[N];
+      case 'batch.export':
+        return (await this.batches.export(p.batch as RequestParams<'batch.export'>['batch'], p.format as 'csv' | 'json' | 'jsonl')) as RequestResults[N];
+      case 'batch.organize': {
+        const params = p as RequestParams<'batch.organize'>;
+        return (await this.batches.organize(params.batch, this.folder(params.destination), params)) as RequestResults[N];
+      }
       default:
         throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${method} is not available in this build`);
     }
@@ -179,7 +200,8 @@ export class EngineService {
       this.loaded = next;
       this.featureCache.clear();
       this.options.host.emit('engine.status', this.status());
-      await previous?.classifier.dispose();
+      // A batch still running on the previous model finishes on it; release it afterwards.
+      if (previous) void this.batches.idle(previous.classifier).then(() => previous.classifier.dispose());
     } finally {
       if (this.loading === load) this.loading = undefined;
     }
@@ -195,6 +217,12 @@ export class EngineService {
     const image = this.options.host.resolveImage(id);
     if (!image) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `unknown image ${id}: add it by dropping or choosing it first`);
     return image;
+  }
+
+  private folder(id: string): string {
+    const folder = this.options.host.resolveFolder(id);
+    if (!folder) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `unknown folder ${id}: choose it first`);
+    return folder;
   }
 
   private async classify(ids: ImageId[], top: number): Promise<ImageResult[]> {
@@ -263,6 +291,7 @@ export class EngineService {
   }
 
   async dispose(): Promise<void> {
+    this.batches.cancelAll();
     await this.loaded?.classifier.dispose();
     this.loaded = undefined;
   }

@@ -81,3 +81,68 @@ describe('engine service', () => {
     await expect(service.handle('features.channel', { image: 'img_bbbbbbbb', stage: 'layer3', channel: 5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
+
+describe('engine service batches', () => {
+  let folder: string;
+  let service: EngineService;
+  const events: { event: EventName; payload: unknown }[] = [];
+  const folders = new Map<string, string>();
+
+  beforeAll(async () => {
+    folder = await mkdtemp(path.join(os.tmpdir(), 'reslens-service-batch-'));
+    const photos = path.join(folder, 'photos');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(path.join(photos, 'nested'), { recursive: true });
+    for (let i = 0; i < 6; i++) await writeFile(path.join(photos, i % 2 ? 'nested' : '', `p${i}.jpg`), await photoLike(320, 240, 'jpeg', i + 10));
+    await writeFile(path.join(photos, 'broken.jpg'), 'not a photo');
+    folders.set('dir_photos00', photos);
+    folders.set('dir_sorted00', path.join(folder, 'sorted'));
+    service = new EngineService({
+      host: { resolveImage: () => undefined, resolveFolder: (id) => folders.get(id), emit: (event, payload) => void events.push({ event, payload }) },
+      modelsDir: path.join(folder, 'models'),
+      cacheDir: path.join(folder, 'cache'),
+      ep: 'cpu',
+    });
+    await service.handle('models.select', { name: await ensureFixture({ depth: 18, bn: 'folded' }) });
+  });
+  afterAll(async () => {
+    await service?.dispose();
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  it('runs a folder to completion with progress and row events, then exports and organises', async () => {
+    const started = await service.handle('batch.start', { folder: 'dir_photos00', top: 3 });
+    expect(started.state).toBe('running');
+    const deadline = Date.now() + 60_000;
+    let summary = started;
+    while (summary.state === 'running' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      summary = await service.handle('batch.control', { batch: started.batch, action: 'resume' });
+    }
+    expect(summary).toMatchObject({ state: 'done', done: 7, failed: 1, total: 7 });
+    const streamed = events.filter((e) => e.event === 'batch.rows').flatMap((e) => (e.payload as { rows: unknown[] }).rows);
+    expect(streamed).toHaveLength(7);
+    const { rows, total } = await service.handle('batch.rows', { batch: started.batch, offset: 0, limit: 100 });
+    expect(total).toBe(7);
+    expect(rows.find((r) => r.path.endsWith('broken.jpg'))?.error?.code).toBe('NOT_AN_IMAGE');
+    expect(rows.filter((r) => r.top?.length === 3)).toHaveLength(6);
+
+    const csv = await service.handle('batch.export', { batch: started.batch, format: 'csv' });
+    expect(csv.fileName).toBe('reslens-photos.csv');
+    expect(Buffer.from(csv.data).toString('utf8').trim().split('\n')).toHaveLength(8); // header + 7 files
+
+    const dry = await service.handle('batch.organize', { batch: started.batch, destination: 'dir_sorted00', minProb: 0, mode: 'copy', dryRun: true });
+    expect(dry.planned).toBe(6);
+    const done = await service.handle('batch.organize', { batch: started.batch, destination: 'dir_sorted00', minProb: 0, mode: 'copy', dryRun: false });
+    expect(done.copied).toBe(6);
+    const { readdir } = await import('node:fs/promises');
+    const labelled = await readdir(path.join(folder, 'sorted'), { recursive: true });
+    expect(labelled.filter((f) => String(f).endsWith('.jpg'))).toHaveLength(6);
+    // Originals stay where they were.
+    expect((await readdir(path.join(folder, 'photos'))).sort()).toEqual(['broken.jpg', 'nested', 'p0.jpg', 'p2.jpg', 'p4.jpg']);
+  });
+
+  it('refuses folders the host did not grant', async () => {
+    await expect(service.handle('batch.start', { folder: 'dir_notgranted' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});

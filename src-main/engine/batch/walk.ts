@@ -1,5 +1,13 @@
 // Expands the user's arguments (files and folders) into image paths: folders recursively, in a
-// stable order, without following a symlink cycle twice, skipping hidden files and non-images.
+// stable order (names sorted by code unit, folder by folder), each real folder once (symlink cycles
+// and second links to the same folder are not followed twice), skipping hidden files and the files
+// and folders operating systems and NAS boxes leave in photo libraries.
+//
+// Images are recognised by content: a file with an image extension is always listed (so a broken
+// `.jpg` gets its own error later); any other file is listed only when its first bytes are a raster
+// image signature (photos exported without an extension, `IMG_0001.JPG_original`, …). SVG, PDF and
+// other non-raster files without an image extension are left out.
+import { type Dirent } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type ErrorInfo, ErrorCode } from '../errors.js';
@@ -7,14 +15,22 @@ import { sniffImage } from '../preprocess/sniff.js';
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
 /** Files operating systems leave in photo folders; never images even when not dot-prefixed. */
-const SYSTEM_FILES = new Set(['thumbs.db', 'desktop.ini', 'icon\r']);
+const SYSTEM_FILES = new Set(['thumbs.db', 'ehthumbs.db', 'desktop.ini', 'icon\r']);
+/** Folders that hold system data or thumbnails of the real photos (Windows, macOS zips, Synology/QNAP). */
+const SYSTEM_FOLDERS = new Set(['$recycle.bin', 'system volume information', 'lost+found', '__macosx', '@eadir', '.@__thumb', '@recycle', '#recycle']);
 
 export type WalkItem = { path: string } | { path: string; error: ErrorInfo };
 
 export interface WalkOptions {
+  /** Follow symbolic links to files and folders (default true); each real folder is still walked once. */
   followSymlinks?: boolean;
+  /** Include hidden (dot) files and folders and system files (default false). */
   includeHidden?: boolean;
+  /** Folders never to walk into (e.g. where a batch organises its copies, inside the photo folder). */
+  exclude?: readonly string[];
 }
+
+type ResolvedWalkOptions = Required<Omit<WalkOptions, 'exclude'>> & { exclude: Set<string> };
 
 async function looksLikeImage(file: string): Promise<boolean> {
   if (IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase())) return true;
@@ -39,7 +55,13 @@ function walkError(file: string, error: unknown): WalkItem {
   return { path: file, error: { code: ErrorCode.READ_FAILED, message: `cannot read: ${(error as Error).message}` } };
 }
 
-async function* walkFolder(folder: string, options: WalkOptions, visited: Set<string>): AsyncGenerator<WalkItem> {
+function skipped(entry: Dirent, options: ResolvedWalkOptions): boolean {
+  if (options.includeHidden) return false;
+  const name = entry.name.toLowerCase();
+  return entry.name.startsWith('.') || SYSTEM_FILES.has(name) || SYSTEM_FOLDERS.has(name);
+}
+
+async function* walkFolder(folder: string, options: ResolvedWalkOptions, visited: Set<string>): AsyncGenerator<WalkItem> {
   let entries;
   try {
     entries = await readdir(folder, { withFileTypes: true });
@@ -49,7 +71,7 @@ async function* walkFolder(folder: string, options: WalkOptions, visited: Set<st
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
-    if (!options.includeHidden && (entry.name.startsWith('.') || SYSTEM_FILES.has(entry.name.toLowerCase()))) continue;
+    if (skipped(entry, options)) continue;
     const full = path.join(folder, entry.name);
     if (entry.isSymbolicLink() && !options.followSymlinks) continue;
     let info;
@@ -62,7 +84,7 @@ async function* walkFolder(folder: string, options: WalkOptions, visited: Set<st
     }
     if (info.isDirectory()) {
       const real = await realpath(full).catch(() => full);
-      if (visited.has(real)) continue; // a cycle (or a second link to the same folder): each folder once
+      if (visited.has(real) || options.exclude.has(real)) continue; // a cycle (or a second link to the same folder): each folder once
       visited.add(real);
       yield* walkFolder(full, options, visited);
     } else if (info.isFile() && (await looksLikeImage(full))) {
@@ -73,7 +95,9 @@ async function* walkFolder(folder: string, options: WalkOptions, visited: Set<st
 
 /** Arguments as given: files are always tried (so a bad file gets its own error); folders are walked. */
 export async function* walkInputs(inputs: readonly string[], options: WalkOptions = {}): AsyncGenerator<WalkItem> {
-  const resolved = { followSymlinks: options.followSymlinks ?? true, includeHidden: options.includeHidden ?? false };
+  const exclude = new Set<string>();
+  for (const folder of options.exclude ?? []) exclude.add(await realpath(folder).catch(() => path.resolve(folder)));
+  const resolved: ResolvedWalkOptions = { followSymlinks: options.followSymlinks ?? true, includeHidden: options.includeHidden ?? false, exclude };
   const visited = new Set<string>();
   for (const input of inputs) {
     let info;
@@ -84,10 +108,43 @@ export async function* walkInputs(inputs: readonly string[], options: WalkOption
       continue;
     }
     if (info.isDirectory()) {
-      visited.add(await realpath(input).catch(() => input));
+      const real = await realpath(input).catch(() => input);
+      if (visited.has(real)) continue; // the same folder given twice (or inside one already walked)
+      visited.add(real);
       yield* walkFolder(input, resolved, visited);
     } else {
       yield { path: input };
     }
   }
+}
+
+export interface CountProgress {
+  /** Items found so far. */
+  count: number;
+  /** True once the whole tree has been walked. */
+  final: boolean;
+}
+
+/**
+ * Walks the same inputs ahead of the real work, only counting, so progress has a total early. Calls
+ * `onCount` at most every `intervalMs` and once at the end; stops early when `signal` aborts.
+ */
+export async function countInputs(
+  inputs: readonly string[],
+  options: WalkOptions & { signal?: AbortSignal; intervalMs?: number; onCount?: (progress: CountProgress) => void } = {},
+): Promise<number> {
+  const interval = options.intervalMs ?? 200;
+  let count = 0;
+  let last = performance.now();
+  for await (const _item of walkInputs(inputs, options)) {
+    if (options.signal?.aborted) return count;
+    count++;
+    const now = performance.now();
+    if (now - last >= interval) {
+      last = now;
+      options.onCount?.({ count, final: false });
+    }
+  }
+  options.onCount?.({ count, final: true });
+  return count;
 }

@@ -13,7 +13,38 @@ export interface DecodeOptions {
   maxPixels?: number;
   /** Name used in error values (the path as the user gave it). */
   item?: string;
+  /**
+   * Decode large JPEGs at reduced size (see `shrinkTarget`): libjpeg's DCT scaling where sharp can use
+   * it, then libvips' reduce, to a shorter side of `minShorter` (keep it ≥ 4× the resize target so the
+   * exact resize that follows still does most of the filtering). Other formats decode in full.
+   */
+  shrinkOnLoad?: { minShorter: number };
 }
+
+/** Shrink-on-load applies only where the shorter side is at least this many times `minShorter`. */
+export const SHRINK_MIN_FACTOR = 1.5;
+
+/**
+ * The reduced upright size for shrink-on-load, or undefined when the image is small enough to decode
+ * in full. The shorter side becomes exactly `minShorter`; the longer one keeps the aspect ratio.
+ *
+ * sharp chooses libjpeg's DCT scale (1/2, 1/4, 1/8) from the overall factor f = short / minShorter:
+ * 1/2 for 3 ≤ f < 5, 1/4 for 5 ≤ f < 9, 1/8 above, never a scale that would land exactly on the
+ * target (it keeps a margin for libjpeg's rounding), and always finishes with a libvips reduce to the
+ * exact size. So a DCT-scaled decode never reaches our resize unfiltered; below f = 3 the image is
+ * decoded in full and only reduced (which still saves most of the exact resize's cost).
+ */
+export function shrinkTarget(uprightWidth: number, uprightHeight: number, minShorter: number): { width: number; height: number } | undefined {
+  const short = Math.min(uprightWidth, uprightHeight);
+  if (short < minShorter * SHRINK_MIN_FACTOR) return undefined;
+  const scale = minShorter / short;
+  return uprightWidth <= uprightHeight
+    ? { width: minShorter, height: Math.max(minShorter, Math.round(uprightHeight * scale)) }
+    : { width: Math.max(minShorter, Math.round(uprightWidth * scale)), height: minShorter };
+}
+
+/** libvips kernel for the reduce that follows a DCT-scaled decode (measured: see docs/batch-fidelity.md). */
+const SHRINK_KERNEL = 'cubic';
 
 export interface DecodedImage extends Rgb8Image {
   format: RasterFormat;
@@ -24,6 +55,8 @@ export interface DecodedImage extends Rgb8Image {
   hadAlpha: boolean;
   colourSpace: string;
   bitDepth: string;
+  /** Upright size before shrink-on-load reduced it (absent when decoded in full). */
+  shrunkFrom?: { width: number; height: number };
 }
 
 function decodeError(code: EngineError['code'], message: string, item: string | undefined, cause?: unknown): EngineError {
@@ -67,9 +100,14 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): P
   // torchvision ignores embedded ICC profiles (Pillow does not apply them), so RGB and grey images keep
   // their stored values; CMYK has no meaning without a profile, so it goes through one (embedded or libvips' default).
   const isCmyk = metadata.space === 'cmyk';
+  const orientation = metadata.orientation ?? 1;
+  const upright = orientation >= 5 ? { width: storedHeight, height: storedWidth } : { width: storedWidth, height: storedHeight };
+  const shrink = options.shrinkOnLoad && format === 'jpeg' ? shrinkTarget(upright.width, upright.height, options.shrinkOnLoad.minShorter) : undefined;
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', ignoreIcc: !isCmyk, pages: 1 })
-      .autoOrient()
+    let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', ignoreIcc: !isCmyk, pages: 1 }).autoOrient();
+    // Width and height are upright (after autoOrient); 'fill' because both are computed to keep the aspect.
+    if (shrink) pipeline = pipeline.resize(shrink.width, shrink.height, { fit: 'fill', kernel: SHRINK_KERNEL, fastShrinkOnLoad: true });
+    const { data, info } = await pipeline
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
@@ -83,10 +121,11 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): P
       format,
       storedWidth,
       storedHeight,
-      orientation: metadata.orientation ?? 1,
+      orientation,
       hadAlpha: metadata.hasAlpha ?? false,
       colourSpace: metadata.space ?? 'unknown',
       bitDepth: metadata.depth ?? 'unknown',
+      ...(shrink ? { shrunkFrom: upright } : {}),
     };
   } catch (error) {
     throw explainSharpFailure(error, format, item);

@@ -79,6 +79,97 @@ export interface CropWindow {
 }
 
 /**
+ * Horizontal pass for interleaved RGB: source rows [firstRow, firstRow + rows) → `cropWidth` columns.
+ * Two rows at a time share each weight load and the loop control (measured ~2× faster than one
+ * value at a time in V8); all arithmetic stays int32 like Pillow's (sums < 2^31 for bilinear weights).
+ */
+function horizontalRgb(data: Uint8Array, width: number, firstRow: number, rows: number, cropWidth: number, h: Coefficients, temp: Uint8Array): void {
+  const srcStride = width * 3;
+  const dstStride = cropWidth * 3;
+  const { bounds, weights, ksize } = h;
+  let row = 0;
+  for (; row + 1 < rows; row += 2) {
+    const srcRow = (row + firstRow) * srcStride;
+    let dst = row * dstStride;
+    for (let xx = 0; xx < cropWidth; xx++) {
+      let k = xx * ksize;
+      const kEnd = k + bounds[xx * 2 + 1];
+      let src = srcRow + bounds[xx * 2] * 3;
+      let a0 = ROUND_HALF;
+      let a1 = ROUND_HALF;
+      let a2 = ROUND_HALF;
+      let b0 = ROUND_HALF;
+      let b1 = ROUND_HALF;
+      let b2 = ROUND_HALF;
+      for (; k < kEnd; k++) {
+        const w = weights[k];
+        const below = src + srcStride;
+        a0 = (a0 + Math.imul(data[src], w)) | 0;
+        a1 = (a1 + Math.imul(data[src + 1], w)) | 0;
+        a2 = (a2 + Math.imul(data[src + 2], w)) | 0;
+        b0 = (b0 + Math.imul(data[below], w)) | 0;
+        b1 = (b1 + Math.imul(data[below + 1], w)) | 0;
+        b2 = (b2 + Math.imul(data[below + 2], w)) | 0;
+        src += 3;
+      }
+      temp[dst] = clip8(a0);
+      temp[dst + 1] = clip8(a1);
+      temp[dst + 2] = clip8(a2);
+      temp[dst + dstStride] = clip8(b0);
+      temp[dst + dstStride + 1] = clip8(b1);
+      temp[dst + dstStride + 2] = clip8(b2);
+      dst += 3;
+    }
+  }
+  for (; row < rows; row++) {
+    const srcRow = (row + firstRow) * srcStride;
+    let dst = row * dstStride;
+    for (let xx = 0; xx < cropWidth; xx++) {
+      let k = xx * ksize;
+      const kEnd = k + bounds[xx * 2 + 1];
+      let src = srcRow + bounds[xx * 2] * 3;
+      let a0 = ROUND_HALF;
+      let a1 = ROUND_HALF;
+      let a2 = ROUND_HALF;
+      for (; k < kEnd; k++) {
+        const w = weights[k];
+        a0 = (a0 + Math.imul(data[src], w)) | 0;
+        a1 = (a1 + Math.imul(data[src + 1], w)) | 0;
+        a2 = (a2 + Math.imul(data[src + 2], w)) | 0;
+        src += 3;
+      }
+      temp[dst] = clip8(a0);
+      temp[dst + 1] = clip8(a1);
+      temp[dst + 2] = clip8(a2);
+      dst += 3;
+    }
+  }
+}
+
+/** Horizontal pass for any channel count (one value at a time). */
+function horizontalGeneric(data: Uint8Array, width: number, channels: number, firstRow: number, rows: number, cropWidth: number, h: Coefficients, temp: Uint8Array): void {
+  const hk = h.ksize;
+  for (let row = 0; row < rows; row++) {
+    const srcRow = (row + firstRow) * width * channels;
+    const dstRow = row * cropWidth * channels;
+    for (let xx = 0; xx < cropWidth; xx++) {
+      const xmin = h.bounds[xx * 2];
+      const taps = h.bounds[xx * 2 + 1];
+      const kOffset = xx * hk;
+      for (let c = 0; c < channels; c++) {
+        let ss = ROUND_HALF;
+        let src = srcRow + xmin * channels + c;
+        for (let x = 0; x < taps; x++) {
+          ss = (ss + Math.imul(data[src], h.weights[kOffset + x])) | 0;
+          src += channels;
+        }
+        temp[dstRow + xx * channels + c] = clip8(ss);
+      }
+    }
+  }
+}
+
+/**
  * Resizes `image` to outWidth×outHeight exactly as Pillow's `Image.resize(..., BILINEAR)` and returns
  * only the `crop` window of the result (interleaved, same channel count).
  */
@@ -92,46 +183,27 @@ export function resizeBilinearCropped(image: Rgb8Image, outWidth: number, outHei
   const lastRow = vertical.bounds[(crop.height - 1) * 2] + vertical.bounds[(crop.height - 1) * 2 + 1];
   const tempRows = lastRow - firstRow;
 
-  // Horizontal pass: source rows [firstRow, lastRow) → crop.width columns.
-  const temp = new Uint8Array(tempRows * crop.width * channels);
-  const hk = horizontal.ksize;
-  for (let row = 0; row < tempRows; row++) {
-    const srcRow = (row + firstRow) * width * channels;
-    const dstRow = row * crop.width * channels;
-    for (let xx = 0; xx < crop.width; xx++) {
-      const xmin = horizontal.bounds[xx * 2];
-      const taps = horizontal.bounds[xx * 2 + 1];
-      const kOffset = xx * hk;
-      for (let c = 0; c < channels; c++) {
-        let ss = ROUND_HALF;
-        let src = srcRow + xmin * channels + c;
-        for (let x = 0; x < taps; x++) {
-          ss += data[src] * horizontal.weights[kOffset + x];
-          src += channels;
-        }
-        temp[dstRow + xx * channels + c] = clip8(ss);
-      }
-    }
-  }
-
-  // Vertical pass over the temporary rows.
-  const out = new Uint8Array(crop.height * crop.width * channels);
-  const vk = vertical.ksize;
+  // Horizontal pass (Pillow's order: horizontal first, then vertical, 8-bit in between).
   const stride = crop.width * channels;
+  const temp = new Uint8Array(tempRows * stride);
+  if (channels === 3) horizontalRgb(data, width, firstRow, tempRows, crop.width, horizontal, temp);
+  else horizontalGeneric(data, width, channels, firstRow, tempRows, crop.width, horizontal, temp);
+
+  // Vertical pass over the temporary rows: a whole output row accumulates one source row at a time.
+  const out = new Uint8Array(crop.height * stride);
+  const acc = new Int32Array(stride);
+  const vk = vertical.ksize;
   for (let yy = 0; yy < crop.height; yy++) {
     const ymin = vertical.bounds[yy * 2] - firstRow;
     const taps = vertical.bounds[yy * 2 + 1];
-    const kOffset = yy * vk;
-    const dstRow = yy * stride;
-    for (let i = 0; i < stride; i++) {
-      let ss = ROUND_HALF;
-      let src = ymin * stride + i;
-      for (let y = 0; y < taps; y++) {
-        ss += temp[src] * vertical.weights[kOffset + y];
-        src += stride;
-      }
-      out[dstRow + i] = clip8(ss);
+    acc.fill(ROUND_HALF);
+    for (let y = 0; y < taps; y++) {
+      const w = vertical.weights[yy * vk + y];
+      const base = (ymin + y) * stride;
+      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + Math.imul(temp[base + i], w)) | 0;
     }
+    const dstRow = yy * stride;
+    for (let i = 0; i < stride; i++) out[dstRow + i] = clip8(acc[i]);
   }
   return { data: out, width: crop.width, height: crop.height, channels };
 }

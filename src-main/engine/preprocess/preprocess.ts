@@ -50,6 +50,8 @@ export interface PreprocessOptions {
   /** Write into this buffer at `offset` instead of allocating (batching). */
   target?: Float32Array;
   offset?: number;
+  /** Decode large JPEGs at reduced size first (decode.ts `shrinkOnLoad`); default: full decode. */
+  shrinkOnLoad?: { minShorter: number };
 }
 
 export async function readImageFile(file: string, item = file): Promise<Buffer> {
@@ -89,7 +91,7 @@ export function tensorFromDecoded(image: DecodedImage, spec: PreprocessSpec, opt
 
 export async function preprocessBytes(bytes: Buffer, spec: PreprocessSpec, options: PreprocessOptions = {}): Promise<PreprocessedImage> {
   const start = performance.now();
-  const decoded = await decodeImage(bytes, { maxPixels: options.maxPixels, item: options.item });
+  const decoded = await decodeImage(bytes, { maxPixels: options.maxPixels, item: options.item, shrinkOnLoad: options.shrinkOnLoad });
   const decodedAt = performance.now();
   const { tensor, facts } = tensorFromDecoded(decoded, spec, options);
   return { tensor, facts, timings: { decodeMs: decodedAt - start, resizeMs: performance.now() - decodedAt } };

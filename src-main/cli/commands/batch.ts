@@ -1,0 +1,183 @@
+// `reslens batch DIR... --out results.csv`: classify whole folders with a progress bar, a journal
+// that survives crashes (--resume continues), an export by the --out file's extension, and optional
+// organised copies by predicted class. Stdout stays free for --dry-run plans; progress and the
+// summary go to stderr.
+import path from 'node:path';
+import { type Command, InvalidArgumentError } from 'commander';
+import { EngineError, ErrorCode } from '../../engine/errors.js';
+import { exportFormatOf } from '../../engine/batch/export.js';
+import { journalPathFor, journalStatus, unfinishedRunError } from '../../engine/batch/journal.js';
+import type { OrganizeMode } from '../../engine/batch/organize.js';
+import { type BatchEvent, type BatchSummary, startBatch } from '../../engine/batch/run.js';
+import type { CliContext } from '../context.js';
+import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
+import { createProgress, formatDuration } from '../progress.js';
+
+interface BatchFlags {
+  out?: string;
+  model: string;
+  top: number;
+  batch: number | 'auto';
+  ep: ReturnType<typeof parseEp>;
+  labels?: string;
+  exact?: boolean;
+  resume?: boolean;
+  restart?: boolean;
+  retryFailed?: boolean;
+  organize?: string;
+  minProb?: number;
+  organizeMode: OrganizeMode;
+  dryRun?: boolean;
+  hidden?: boolean;
+  followSymlinks: boolean;
+  jobs?: number;
+}
+
+/** Exit status when the user interrupted the run (128 + SIGINT), as shells report it. */
+const EXIT_INTERRUPTED = 130;
+
+function parseProbability(value: string): number {
+  const p = Number(value);
+  if (!Number.isFinite(p) || p < 0 || p > 1) throw new InvalidArgumentError('expected a probability between 0 and 1');
+  return p;
+}
+
+function parseOrganizeMode(value: string): OrganizeMode {
+  if (value !== 'copy' && value !== 'hardlink' && value !== 'symlink') throw new InvalidArgumentError('expected copy, hardlink or symlink');
+  return value;
+}
+
+function summaryLines(summary: BatchSummary, seconds: number, flags: BatchFlags): string[] {
+  const { progress } = summary;
+  const thisRun = progress.done - progress.resumed;
+  const rate = seconds > 0 && thisRun > 0 ? ` · ${(thisRun / seconds).toFixed(1)} images/s` : '';
+  const earlier = progress.resumed > 0 ? ` (${progress.resumed} done in an earlier run)` : '';
+  const lines = [`${summary.count - summary.failed} classified, ${summary.failed} failed${earlier}; this run: ${thisRun} in ${formatDuration(seconds)}${rate}`];
+  if (summary.export) lines.push(`results: ${summary.export.file} (${summary.export.count} ${summary.export.format === 'csv' ? 'rows' : 'entries'}) · journal: ${summary.journal}`);
+  const o = summary.organized;
+  if (o && flags.organize) {
+    const where = flags.organize;
+    if (flags.dryRun) lines.push(`organise (dry run): ${o.planned} files would go into ${where}; nothing was copied`);
+    else lines.push(`organised into ${where}: ${o.copied} copied, ${o.linked} linked, ${o.already} already there${o.errors > 0 ? `, ${o.errors} failed` : ''}`);
+  }
+  if (summary.state === 'cancelled') lines.push(`stopped: run the same command with --resume to continue`);
+  if (summary.error) lines.push(`error ${summary.error.code}: ${summary.error.message}`);
+  return lines;
+}
+
+export function registerBatchCommand(program: Command, context: CliContext): void {
+  program
+    .command('batch')
+    .description('classify folders of images (walked recursively) into a results file; resumable, with optional copies organised by class')
+    .argument('<inputs...>', 'folders and/or image files')
+    .option('-o, --out <file>', 'results file: .csv, .json or .jsonl (the journal is written beside it as <file>.reslens-journal.jsonl)')
+    .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
+    .option('-k, --top <k>', 'number of classes to keep per image', parsePositiveInt, 5)
+    .option('-b, --batch <n|auto>', 'images per inference run; auto: the provider default', parseBatchSize, 'auto' as const)
+    .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
+    .option('--labels <file>', 'class names for a custom model, one per line')
+    .option('--exact', 'decode every image in full (bit-exact with torchvision); default: large JPEGs decode at reduced size (shrink-on-load), about twice as fast')
+    .option('--resume', 'continue the run recorded in the journal: files already done (same path, size and time) are skipped')
+    .option('--restart', 'start over even if the journal holds an unfinished run (the old journal is kept as .old)')
+    .option('--retry-failed', 'with --resume: classify files that failed before again')
+    .option('--organize <dest>', 'copy each classified file into DEST/<top-1 label>/ (originals are never moved or changed)')
+    .option('--min-prob <p>', 'with --organize: files whose top-1 probability is below p go to DEST/_uncertain/', parseProbability)
+    .option('--organize-mode <mode>', 'with --organize: copy, hardlink (copy across volumes) or symlink', parseOrganizeMode, 'copy' as OrganizeMode)
+    .option('--dry-run', 'with --organize: print where each file would go (on stdout) and copy nothing')
+    .option('--hidden', 'include hidden files and folders')
+    .option('--no-follow-symlinks', 'do not follow symbolic links to files or folders')
+    .option('-j, --jobs <n>', 'preprocessing worker threads, i.e. images decoding at once (default: half the cores, 2–8)', parsePositiveInt)
+    .action(async (inputs: string[], flags: BatchFlags, command: Command) => {
+      const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
+      if (!flags.out) usage('--out <file> is required (results.csv, results.json or results.jsonl)');
+      const out = path.resolve(flags.out as string);
+      if (!exportFormatOf(out)) usage(`cannot tell the export format from ${flags.out}: use .csv, .json or .jsonl`);
+      if (flags.resume && flags.restart) usage('--resume and --restart exclude each other');
+      if (flags.retryFailed && !flags.resume) usage('--retry-failed needs --resume');
+      if (!flags.organize && (flags.minProb !== undefined || flags.dryRun)) usage('--min-prob and --dry-run need --organize <dest>');
+
+      const refuse = (error: unknown): boolean => {
+        if (!(error instanceof EngineError) || error.code !== ErrorCode.INVALID_ARGUMENT) return false;
+        process.stderr.write(`error ${error.code}: ${error.message}\n`);
+        process.exitCode = ExitCode.Usage;
+        return true;
+      };
+      // An unfinished run is refused before the model loads (the identity check needs the model).
+      try {
+        const status = await journalStatus(journalPathFor(out));
+        if (status && !status.finished && !flags.resume && !flags.restart) throw unfinishedRunError(journalPathFor(out), status.done);
+      } catch (error) {
+        if (refuse(error)) return;
+        throw error;
+      }
+
+      const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
+      const progress = createProgress(flags.exact ? 'classifying (exact)' : 'classifying');
+      let job;
+      try {
+        try {
+          job = await startBatch({
+            // Absolute paths: the journal's resume key then holds whatever the working directory.
+            inputs: inputs.map((input) => path.resolve(input)),
+            classifier,
+            out,
+            top: flags.top,
+            batchSize: flags.batch === 'auto' ? undefined : flags.batch,
+            decodeConcurrency: flags.jobs,
+            mode: flags.exact ? 'exact' : 'fast',
+            resume: flags.resume,
+            restart: flags.restart,
+            retryFailed: flags.retryFailed,
+            walk: { includeHidden: flags.hidden, followSymlinks: flags.followSymlinks },
+            organize: flags.organize ? { dest: path.resolve(flags.organize), minProb: flags.minProb, mode: flags.organizeMode, dryRun: flags.dryRun, labels: classifier.labels } : undefined,
+          });
+        } catch (error) {
+          if (refuse(error)) return;
+          throw error;
+        }
+        const running = job;
+        running.on((event: BatchEvent) => {
+          if (event.type === 'progress') {
+            const p = event.progress;
+            progress.update({ done: p.done, total: p.totalFinal || p.total > p.done ? p.total : null, rate: p.imagesPerSecond });
+          } else if (event.type === 'notice') {
+            context.log(`note: ${event.message}`);
+          } else if (event.type === 'organized' && flags.dryRun) {
+            for (const action of event.actions) process.stdout.write(`${action.path}\t${action.to}\n`);
+          } else if (event.type === 'organized') {
+            for (const action of event.actions.filter((a) => a.status === 'error')) context.log(`organise: ${action.path}: ${action.error?.message}`);
+          }
+        });
+        // Ctrl-C: stop after the batch running (its results are kept); a second Ctrl-C quits at once.
+        let interrupts = 0;
+        const onSignal = (): void => {
+          interrupts++;
+          if (interrupts === 1) {
+            progress.stop();
+            context.log('stopping after the current batch… (press Ctrl-C again to quit now; --resume continues either way)');
+            running.cancel();
+          } else {
+            process.exit(EXIT_INTERRUPTED);
+          }
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        const start = performance.now();
+        let summary: BatchSummary;
+        try {
+          summary = await running.done;
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          progress.stop();
+        }
+        for (const line of summaryLines(summary, (performance.now() - start) / 1000, flags)) context.log(line);
+        if (summary.count === 0 && summary.state === 'finished') context.log('no images found in the given inputs');
+        if (summary.state === 'cancelled') process.exitCode = EXIT_INTERRUPTED;
+        else if (summary.state === 'failed') process.exitCode = ExitCode.SomeFailed;
+        else process.exitCode = summary.failed > 0 || (summary.organized?.errors ?? 0) > 0 ? ExitCode.SomeFailed : ExitCode.Ok;
+      } finally {
+        await classifier.dispose();
+      }
+    });
+}

@@ -1,0 +1,153 @@
+// Exports of a batch's results, chosen by the output file's extension:
+//   .csv          one row per file: path, top-k (index, label, probability per rank), model, provider,
+//                 milliseconds, error code and message. RFC 4180 quoting (fields with a comma, quote,
+//                 CR or LF, or leading/trailing spaces are quoted, quotes doubled), UTF-8 without BOM,
+//                 CRLF line ends as the RFC says.
+//   .json         {"reslens":"batch-results","model","ep","mode","top","count","failed","results":[…]}
+//   .jsonl/.ndjson  exactly the objects of `classify --json`, one a line, appended as results arrive.
+// .csv and .json are written from the journal when a run ends (or is cancelled), sorted by path the
+// way the folder walk orders them, each file once (its latest result), through a temporary file
+// renamed into place, so a reader never sees half a file.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { once } from 'node:events';
+import { EngineError, ErrorCode } from '../errors.js';
+import type { ClassifyResult } from '../infer/classify-files.js';
+import { type JournalState, readJournal, readRecords } from './journal.js';
+
+export type ExportFormat = 'csv' | 'json' | 'jsonl';
+
+export function exportFormatOf(file: string): ExportFormat | undefined {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.json') return 'json';
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  return undefined;
+}
+
+/** One CSV field, quoted only when it must be. */
+export function csvField(value: string | number | undefined): string {
+  if (value === undefined) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) || /^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function csvHeader(top: number): string[] {
+  const columns = ['path'];
+  for (let rank = 1; rank <= top; rank++) columns.push(`top${rank}_index`, `top${rank}_label`, `top${rank}_prob`);
+  columns.push('model', 'ep', 'ms', 'error_code', 'error_message');
+  return columns;
+}
+
+export function csvRow(result: ClassifyResult, top: number): string[] {
+  const row = [result.path];
+  const classes = 'top' in result ? result.top : [];
+  for (let rank = 0; rank < top; rank++) {
+    const c = classes[rank];
+    row.push(c ? String(c.index) : '', c ? c.label : '', c ? String(c.prob) : '');
+  }
+  if ('error' in result) row.push('', '', '', result.error.code, result.error.message);
+  else row.push(result.model, result.ep, String(result.ms), '', '');
+  return row;
+}
+
+export const csvLine = (fields: string[]): string => `${fields.map(csvField).join(',')}\r\n`;
+
+/** The classify --json object: exactly these keys, in this order. */
+export function resultObject(result: ClassifyResult): ClassifyResult {
+  if ('error' in result) return { path: result.path, error: { code: result.error.code, message: result.error.message } };
+  return { path: result.path, top: result.top.map((t) => ({ index: t.index, label: t.label, prob: t.prob })), model: result.model, ep: result.ep, ms: result.ms };
+}
+
+/** Sorts paths folder by folder, names by code unit: the order the folder walk produces. */
+export function comparePaths(a: string, b: string): number {
+  const as = a.split(/[\\/]/);
+  const bs = b.split(/[\\/]/);
+  const n = Math.min(as.length, bs.length);
+  for (let i = 0; i < n; i++) {
+    if (as[i] === bs[i]) continue;
+    // A folder's own files and subfolders interleave by name in the walk; compare the names alone.
+    return as[i] < bs[i] ? -1 : 1;
+  }
+  return as.length - bs.length;
+}
+
+async function write(stream: WriteStream, text: string): Promise<void> {
+  if (!stream.write(text)) await once(stream, 'drain');
+}
+
+async function closeStream(stream: WriteStream): Promise<void> {
+  stream.end();
+  await once(stream, 'close');
+}
+
+export interface ExportSummary {
+  file: string;
+  format: ExportFormat;
+  count: number;
+  failed: number;
+}
+
+/**
+ * Writes the journal's results to `outFile` in the format its extension names. Memory holds the paths
+ * and their journal offsets, not the results: records are read back one at a time.
+ */
+export async function exportJournal(journalFile: string, outFile: string, options: { state?: JournalState; ep?: string; order?: 'path' | 'journal' } = {}): Promise<ExportSummary> {
+  const format = exportFormatOf(outFile);
+  if (!format) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `cannot tell the export format from ${outFile}: use .csv, .json or .jsonl`, { item: outFile });
+  const state = options.state ?? (await readJournal(journalFile));
+  const paths = [...state.entries.entries()];
+  if ((options.order ?? (format === 'jsonl' ? 'journal' : 'path')) === 'path') paths.sort((a, b) => comparePaths(a[0], b[0]));
+  else paths.sort((a, b) => a[1].offset - b[1].offset);
+  const { top } = state.header;
+  const temp = path.join(path.dirname(outFile), `.${path.basename(outFile)}.${process.pid}.tmp`);
+  const stream = createWriteStream(temp, { encoding: 'utf8' });
+  let count = 0;
+  let failed = 0;
+  let ep = options.ep;
+  try {
+    if (format === 'csv') await write(stream, csvLine(csvHeader(top)));
+    if (format === 'json') {
+      // The run's provider is the one most results name; a resumed run on another machine may differ per row.
+      await write(stream, `{"reslens":"batch-results","model":${JSON.stringify(state.header.model.name)},"mode":${JSON.stringify(state.header.mode)},"top":${top},"results":[`);
+    }
+    for await (const record of readRecords(journalFile, state.entries, paths.map(([p]) => p))) {
+      const result = resultObject(record.result);
+      if ('error' in result) failed++;
+      else ep ??= result.ep;
+      if (format === 'csv') await write(stream, csvLine(csvRow(result, top)));
+      else if (format === 'json') await write(stream, `${count > 0 ? ',' : ''}\n${JSON.stringify(result)}`);
+      else await write(stream, `${JSON.stringify(result)}\n`);
+      count++;
+    }
+    if (format === 'json') await write(stream, `\n],"count":${count},"failed":${failed},"ep":${JSON.stringify(ep ?? null)}}\n`);
+    await closeStream(stream);
+    await rename(temp, outFile);
+  } catch (error) {
+    stream.destroy();
+    await rm(temp, { force: true });
+    throw error;
+  }
+  return { file: outFile, format, count, failed };
+}
+
+/** Appends classify --json lines to a .jsonl export as results arrive (tail -f friendly). */
+export class JsonlAppender {
+  private constructor(private handle: FileHandle | undefined) {}
+
+  static async open(file: string): Promise<JsonlAppender> {
+    return new JsonlAppender(await open(file, 'a'));
+  }
+
+  async append(results: readonly ClassifyResult[]): Promise<void> {
+    if (!this.handle || results.length === 0) return;
+    await this.handle.write(results.map((r) => `${JSON.stringify(resultObject(r))}\n`).join(''));
+  }
+
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+}

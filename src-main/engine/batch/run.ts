@@ -1,0 +1,238 @@
+// A batch run as every host drives it (CLI now; the Electron utilityProcess and the WebSocket server
+// later): open or resume the journal, stream the pipeline, append .jsonl exports as results arrive,
+// write the final export, organise copies, and report everything as plain-data events.
+//
+//   const job = await startBatch({ inputs, classifier, out: 'results.csv', resume: true, … });
+//   job.on((event) => …);          // progress, results, organized, exported, notice
+//   job.pause(); job.resume(); job.cancel();
+//   const summary = await job.done;
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { EngineError, ErrorCode, type ErrorInfo, toErrorInfo } from '../errors.js';
+import type { ClassifyResult } from '../infer/classify-files.js';
+import { type ExportSummary, JsonlAppender, comparePaths, exportFormatOf, exportJournal } from './export.js';
+import { type FileKey, Journal, type JournalIdentity, type JournalRecord, isTransientError, journalPathFor, readJournal, readRecords } from './journal.js';
+import { type OrganizeAction, type OrganizeOptions, organizeOne } from './organize.js';
+import { type BatchClassifier, type BatchMode, type BatchProgress, BatchPipeline, type PipelineOptions, type PipelineStats } from './pipeline.js';
+
+export interface BatchRunOptions extends Pick<PipelineOptions, 'inputs' | 'top' | 'batchSize' | 'decodeConcurrency' | 'preprocessIn' | 'maxPixels' | 'walk' | 'lingerMs' | 'progressIntervalMs'> {
+  classifier: BatchClassifier & { readonly labels: readonly string[]; readonly info: { sha256: string } };
+  mode?: BatchMode;
+  /** Export file: .csv, .json or .jsonl (.ndjson). */
+  out: string;
+  /** Journal file (default: beside the export, `<out>.reslens-journal.jsonl`). */
+  journal?: string;
+  /** Continue the journal's run: files already done (same path, size and mtime) are skipped. */
+  resume?: boolean;
+  /** Start over even if an unfinished journal exists (it is kept as `<journal>.old`). */
+  restart?: boolean;
+  /** On resume, classify files that failed before again (transient failures always are). */
+  retryFailed?: boolean;
+  organize?: OrganizeOptions;
+  onEvent?: (event: BatchEvent) => void;
+}
+
+export type BatchEvent =
+  | { type: 'progress'; progress: BatchProgress }
+  | { type: 'results'; results: ClassifyResult[] }
+  | { type: 'organized'; actions: OrganizeAction[] }
+  | { type: 'exported'; export: ExportSummary }
+  | { type: 'notice'; message: string };
+
+export interface OrganizeSummary {
+  copied: number;
+  linked: number;
+  planned: number;
+  already: number;
+  errors: number;
+}
+
+export interface BatchSummary {
+  state: 'finished' | 'cancelled' | 'failed';
+  progress: BatchProgress;
+  stats: PipelineStats;
+  journal: string;
+  export?: ExportSummary;
+  organized?: OrganizeSummary;
+  /** Results in the export: all sessions together. */
+  count: number;
+  failed: number;
+  error?: ErrorInfo;
+}
+
+export interface BatchJob {
+  readonly journalFile: string;
+  readonly outFile: string;
+  on(listener: (event: BatchEvent) => void): () => void;
+  pause(): void;
+  resume(): void;
+  cancel(): void;
+  progress(): BatchProgress;
+  readonly done: Promise<BatchSummary>;
+}
+
+export function journalIdentity(classifier: BatchRunOptions['classifier'], mode: BatchMode, top: number): JournalIdentity {
+  return {
+    model: { name: classifier.name, sha256: classifier.info.sha256 },
+    mode,
+    top,
+    labelsSha256: createHash('sha256').update(classifier.labels.join('\n')).digest('hex'),
+  };
+}
+
+/**
+ * Opens (or resumes) the journal and starts the run. Throws INVALID_ARGUMENT before anything starts
+ * when the export format is unknown or the journal belongs to another run (see Journal.open).
+ */
+export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
+  const format = exportFormatOf(options.out);
+  if (!format) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `cannot tell the export format from ${options.out}: use .csv, .json or .jsonl`, { item: options.out });
+  const mode = options.mode ?? 'fast';
+  const top = options.top ?? 5;
+  const journalFile = options.journal ?? journalPathFor(options.out);
+  await mkdir(path.dirname(path.resolve(options.out)), { recursive: true });
+  const journal = await Journal.open(journalFile, {
+    identity: journalIdentity(options.classifier, mode, top),
+    resume: options.resume === true,
+    restart: options.restart === true,
+    inputs: options.inputs,
+  });
+  const previous = journal.previous;
+  const listeners = new Set<(event: BatchEvent) => void>();
+  if (options.onEvent) listeners.add(options.onEvent);
+  const emit = (event: BatchEvent): void => {
+    for (const listener of listeners) listener(event);
+  };
+  const notices: string[] = [];
+  if (previous.truncatedBytes > 0) notices.push(`journal: cut off a torn last line (${previous.truncatedBytes} bytes) left by an interrupted write`);
+  if (previous.damagedLines > 0) notices.push(`journal: skipped ${previous.damagedLines} damaged line(s); those files are classified again`);
+
+  // .jsonl grows as results arrive: start it from what the journal already holds.
+  let appender: JsonlAppender | undefined;
+  if (format === 'jsonl') {
+    if (previous.entries.size > 0) await exportJournal(journalFile, options.out, { state: previous, order: 'journal' });
+    else await writeFile(options.out, '');
+    appender = await JsonlAppender.open(options.out);
+  }
+  let jsonlNeedsRewrite = false;
+
+  const isDone = (file: string, key: FileKey | null): 'ok' | 'failed' | false => {
+    const entry = previous.entries.get(file);
+    if (!entry) return false;
+    if (key === null) return entry.error ? false : 'ok';
+    if (entry.size !== key.size || entry.mtimeMs !== key.mtimeMs) return false;
+    if (entry.error) return options.retryFailed || isTransientError(entry.error) ? false : 'failed';
+    return 'ok';
+  };
+
+  let cancelled = false;
+  const pipeline = new BatchPipeline({
+    ...options,
+    // Copies organised inside the folder being classified must not be classified on the next resume.
+    walk: options.organize ? { ...options.walk, exclude: [...(options.walk?.exclude ?? []), options.organize.dest] } : options.walk,
+    mode,
+    top,
+    isDone,
+    commit: (records: JournalRecord[]) => journal.appendResults(records),
+    onResults: async (records: JournalRecord[]) => {
+      const results = records.map((r) => r.result);
+      if (appender) {
+        if (!jsonlNeedsRewrite && records.some((r) => previous.entries.has(r.path))) jsonlNeedsRewrite = true;
+        await appender.append(results);
+      }
+      emit({ type: 'results', results });
+    },
+    onProgress: (progress) => emit({ type: 'progress', progress }),
+    onNotice: (message) => emit({ type: 'notice', message }),
+  });
+
+  const finish = async (): Promise<BatchSummary> => {
+    for (const message of notices) emit({ type: 'notice', message });
+    const outcome = await pipeline.run();
+    await appender?.close();
+    let error = outcome.error;
+    let exported: ExportSummary | undefined;
+    let organized: OrganizeSummary | undefined;
+    let count = 0;
+    let failed = 0;
+    try {
+      const state = await readJournal(journalFile);
+      if (format !== 'jsonl' || jsonlNeedsRewrite) {
+        exported = await exportJournal(journalFile, options.out, { state, order: format === 'jsonl' ? 'journal' : 'path' });
+      } else {
+        exported = { file: options.out, format, count: state.entries.size, failed: [...state.entries.values()].filter((e) => e.error).length };
+      }
+      count = exported.count;
+      failed = exported.failed;
+      emit({ type: 'exported', export: exported });
+      if (options.organize && outcome.state !== 'failed') {
+        organized = await organize(journal, journalFile, state, options.organize, () => cancelled, emit);
+      }
+      if (outcome.state === 'finished' && !cancelled) await journal.markFinished({ done: count, failed });
+    } catch (caught) {
+      error ??= toErrorInfo(caught, ErrorCode.READ_FAILED);
+    } finally {
+      await journal.close();
+    }
+    const state = error && outcome.state !== 'cancelled' ? 'failed' : cancelled ? 'cancelled' : outcome.state;
+    return { state, progress: pipeline.progress(), stats: outcome.stats, journal: journalFile, count, failed, ...(exported ? { export: exported } : {}), ...(organized ? { organized } : {}), ...(error ? { error } : {}) };
+  };
+
+  // Start on the next turn of the event loop, so a host that attaches listeners right after
+  // `await startBatch()` sees every event, the first progress included.
+  const done = new Promise<void>((resolve) => setImmediate(resolve)).then(finish);
+  return {
+    journalFile,
+    outFile: options.out,
+    on(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    pause: () => pipeline.pause(),
+    resume: () => pipeline.resume(),
+    cancel: () => {
+      cancelled = true;
+      pipeline.cancel();
+    },
+    progress: () => pipeline.progress(),
+    done,
+  };
+}
+
+async function organize(
+  journal: Journal,
+  journalFile: string,
+  state: Awaited<ReturnType<typeof readJournal>>,
+  options: OrganizeOptions,
+  isCancelled: () => boolean,
+  emit: (event: BatchEvent) => void,
+): Promise<OrganizeSummary> {
+  const summary: OrganizeSummary = { copied: 0, linked: 0, planned: 0, already: 0, errors: 0 };
+  const taken = new Set<string>(options.dryRun ? [] : state.organized.values());
+  const paths = [...state.entries.entries()].filter(([p, e]) => !e.error && (options.dryRun || !state.organized.has(p))).map(([p]) => p);
+  summary.already = options.dryRun ? 0 : [...state.entries.keys()].filter((p) => state.organized.has(p)).length;
+  paths.sort(comparePaths);
+  let pending: OrganizeAction[] = [];
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const actions = pending;
+    pending = [];
+    if (!options.dryRun) await journal.appendOrganized(actions.filter((a) => a.status !== 'error').map((a) => ({ path: a.path, to: a.to })));
+    emit({ type: 'organized', actions });
+  };
+  for await (const record of readRecords(journalFile, state.entries, paths)) {
+    if (isCancelled()) break;
+    const action = await organizeOne(record.result, options, taken);
+    if (!action) continue;
+    if (action.status === 'copied') summary.copied++;
+    else if (action.status === 'linked') summary.linked++;
+    else if (action.status === 'planned') summary.planned++;
+    else if (action.status === 'already') summary.already++;
+    else summary.errors++;
+    pending.push(action);
+    if (pending.length >= 64) await flush();
+  }
+  await flush();
+  return summary;
+}

@@ -1,0 +1,151 @@
+// Batch runs for the UI: one engine batch (journal, pipeline, export) per folder the user picked,
+// results kept as compact rows for the results table and streamed as events.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { BatchId, BatchRow, BatchSummary, EngineEvents, EventName, RequestResults } from '../api/contract.js';
+import { exportJournal } from '../engine/batch/export.js';
+import { readJournal, readRecords } from '../engine/batch/journal.js';
+import { organizeOne } from '../engine/batch/organize.js';
+import type { BatchProgress } from '../engine/batch/pipeline.js';
+import { type BatchJob, startBatch } from '../engine/batch/run.js';
+import { EngineError, ErrorCode } from '../engine/errors.js';
+import type { ClassifyResult } from '../engine/infer/classify-files.js';
+import type { Classifier } from '../engine/infer/classifier.js';
+
+interface Job {
+  id: BatchId;
+  folder: string;
+  engine: BatchJob;
+  classifier: Classifier;
+  rows: BatchRow[];
+  labels: readonly string[];
+  outcome?: 'done' | 'cancelled' | 'failed';
+  last: BatchProgress;
+}
+
+const toRow = (result: ClassifyResult): BatchRow => ('error' in result ? { path: result.path, error: result.error } : { path: result.path, top: result.top, ep: result.ep, ms: result.ms });
+
+export class BatchJobs {
+  private readonly jobs = new Map<BatchId, Job>();
+
+  constructor(
+    private readonly workDir: string,
+    private readonly emit: <E extends EventName>(event: E, payload: EngineEvents[E]) => void,
+  ) {}
+
+  async start(classifier: Classifier, folder: string, options: { top?: number; exact?: boolean }): Promise<BatchSummary> {
+    const id = `batch_${randomBytes(9).toString('base64url')}` as BatchId;
+    await mkdir(this.workDir, { recursive: true });
+    // The UI's own working files: a .jsonl export that grows with the run, and its journal beside it.
+    const engine = await startBatch({
+      inputs: [folder],
+      classifier,
+      out: path.join(this.workDir, `${id}.jsonl`),
+      top: options.top ?? 5,
+      mode: options.exact ? 'exact' : 'fast',
+    });
+    const job: Job = { id, folder, engine, classifier, rows: [], labels: classifier.labels, last: engine.progress() };
+    this.jobs.set(id, job);
+    engine.on((event) => {
+      if (event.type === 'progress') {
+        job.last = event.progress;
+        this.emit('batch.progress', this.summary(job));
+      } else if (event.type === 'results') {
+        const offset = job.rows.length;
+        const rows = event.results.map(toRow);
+        job.rows.push(...rows);
+        this.emit('batch.rows', { batch: id, offset, rows });
+      }
+    });
+    void engine.done.then(
+      (summary) => {
+        job.outcome = summary.state === 'finished' ? 'done' : summary.state;
+        job.last = summary.progress;
+        this.emit('batch.progress', this.summary(job));
+      },
+      () => {
+        job.outcome = 'failed';
+        this.emit('batch.progress', this.summary(job));
+      },
+    );
+    return this.summary(job);
+  }
+
+  control(id: BatchId, action: 'pause' | 'resume' | 'cancel'): BatchSummary {
+    const job = this.job(id);
+    if (!job.outcome) {
+      if (action === 'pause') job.engine.pause();
+      else if (action === 'resume') job.engine.resume();
+      else job.engine.cancel();
+      job.last = job.engine.progress();
+    }
+    return this.summary(job);
+  }
+
+  rows(id: BatchId, offset: number, limit: number): RequestResults['batch.rows'] {
+    const job = this.job(id);
+    return { rows: job.rows.slice(offset, offset + limit), total: job.rows.length };
+  }
+
+  /** The results so far (or all of them) in the asked format, as bytes for the host to save. */
+  async export(id: BatchId, format: 'csv' | 'json' | 'jsonl'): Promise<RequestResults['batch.export']> {
+    const job = this.job(id);
+    const file = path.join(this.workDir, `${id}-export.${format}`);
+    try {
+      await exportJournal(job.engine.journalFile, file);
+      const data = await readFile(file);
+      return { fileName: `reslens-${path.basename(job.folder) || 'batch'}.${format}`, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  /** Copies (or hard-links) the classified originals into destination/<label>/; originals are never moved. */
+  async organize(id: BatchId, destination: string, options: { minProb: number; mode: 'copy' | 'link'; dryRun: boolean }): Promise<RequestResults['batch.organize']> {
+    const job = this.job(id);
+    const state = await readJournal(job.engine.journalFile);
+    const paths = [...state.entries.entries()].filter(([, entry]) => !entry.error).map(([file]) => file);
+    const taken = new Set<string>();
+    const counts = { planned: 0, copied: 0, skipped: 0 };
+    for await (const record of readRecords(job.engine.journalFile, state.entries, paths)) {
+      const action = await organizeOne(record.result, { dest: destination, minProb: options.minProb, mode: options.mode === 'copy' ? 'copy' : 'hardlink', dryRun: options.dryRun, labels: job.labels }, taken);
+      if (!action) counts.skipped++;
+      else if (action.status === 'planned') counts.planned++;
+      else if (action.status === 'copied' || action.status === 'linked') counts.copied++;
+      else counts.skipped++;
+    }
+    return { ...counts, destination };
+  }
+
+  summary(job: Job): BatchSummary {
+    const p = job.last;
+    const state: BatchSummary['state'] = job.outcome ?? (p.state === 'paused' ? 'paused' : 'running');
+    return {
+      batch: job.id,
+      folder: job.folder,
+      state,
+      done: p.done,
+      failed: p.failed,
+      total: p.totalFinal ? p.total : null,
+      imagesPerSecond: p.imagesPerSecond,
+      etaSeconds: p.etaSeconds,
+    };
+  }
+
+  private job(id: BatchId): Job {
+    const job = this.jobs.get(id);
+    if (!job) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `unknown batch ${id}`);
+    return job;
+  }
+
+  /** Resolves when no running batch uses `classifier` (so a replaced model is released only then). */
+  async idle(classifier: Classifier): Promise<void> {
+    const running = [...this.jobs.values()].filter((job) => job.classifier === classifier && !job.outcome);
+    await Promise.allSettled(running.map((job) => job.engine.done));
+  }
+
+  cancelAll(): void {
+    for (const job of this.jobs.values()) if (!job.outcome) job.engine.cancel();
+  }
+}
