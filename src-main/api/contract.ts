@@ -139,7 +139,9 @@ export interface BatchSummary {
   batch: BatchId;
   folder: string;
   state: 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+  /** Images with a result so far, classified or failed. */
   done: number;
+  /** Of `done`, how many failed (each has its error in its row). */
   failed: number;
   /** Null while the walk is still counting. */
   total: number | null;

@@ -128,7 +128,7 @@ export class BatchState {
     try {
       let offset = 0;
       for (;;) {
-        const total = this.summary ? this.summary.done + this.summary.failed : 0;
+        const total = this.summary ? this.summary.done : 0;
         while (offset < total && this.rows[offset]) offset++;
         if (offset >= total) break;
         const page = await this.transport.api.call('batch.rows', { batch, offset, limit: 5000 });
