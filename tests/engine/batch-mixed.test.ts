@@ -166,16 +166,16 @@ describe('batch over a messy folder', () => {
     expect(again.count).toBe(summary.count);
   });
 
-  it('writes .json and .jsonl with the classify --json objects', async () => {
+  it('writes .json and .jsonl with the classify --json objects (main-thread preprocessing)', async () => {
     const files = good.slice(0, 3);
     const jsonl = path.join(out, 'r.jsonl');
-    const job = await startBatch({ inputs: files, classifier, out: jsonl, top: 2 });
+    const job = await startBatch({ inputs: files, classifier, out: jsonl, top: 2, preprocessIn: 'main-thread' });
     await job.done;
     const lines = (await readFile(jsonl, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as ClassifyResult);
     expect(lines.map((l) => l.path).sort()).toEqual([...files].sort());
     for (const l of lines) expect(Object.keys(l)).toEqual(['path', 'top', 'model', 'ep', 'ms']);
     const json = path.join(out, 'r.json');
-    await (await startBatch({ inputs: files, classifier, out: json, top: 2, mode: 'exact' })).done;
+    await (await startBatch({ inputs: files, classifier, out: json, top: 2, mode: 'exact', preprocessIn: 'main-thread' })).done;
     const doc = JSON.parse(await readFile(json, 'utf8')) as { mode: string; count: number; results: ClassifyResult[] };
     expect(doc).toMatchObject({ mode: 'exact', count: 3 });
     expect(doc.results.map((r) => r.path)).toEqual(files);

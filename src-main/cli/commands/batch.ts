@@ -76,7 +76,7 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
     .option('-b, --batch <n|auto>', 'images per inference run; auto: the provider default', parseBatchSize, 'auto' as const)
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('--labels <file>', 'class names for a custom model, one per line')
-    .option('--exact', 'decode every image in full (bit-exact with torchvision); default: large JPEGs decode at reduced size (shrink-on-load), about twice as fast')
+    .option('--exact', 'decode every image in full (bit-exact with torchvision); default: large JPEGs decode at reduced size (shrink-on-load), about twice as fast on large photos')
     .option('--resume', 'continue the run recorded in the journal: files already done (same path, size and time) are skipped')
     .option('--restart', 'start over even if the journal holds an unfinished run (the old journal is kept as .old)')
     .option('--retry-failed', 'with --resume: classify files that failed before again')

@@ -169,7 +169,8 @@ export class BatchPipeline {
   private readonly wake = new WakeSignal();
   private readonly unpause = new WakeSignal();
   private readonly slots: Semaphore;
-  private readonly decodeSlots: Semaphore;
+  /** Images out for preprocessing: set when the preprocessor starts (deeper for workers, see there). */
+  private decodeSlots: Semaphore | undefined;
   private readonly pool: Float32Array[] = [];
   private preprocessorReady: Promise<Preprocessor> | undefined;
   private readonly decoders: number;
@@ -196,9 +197,9 @@ export class BatchPipeline {
     this.lingerMs = options.lingerMs ?? 250;
     const decoders = Math.max(1, options.decodeConcurrency ?? defaultDecodeConcurrency());
     this.decoders = decoders;
-    this.decodeSlots = new Semaphore(decoders);
-    // Decodes running plus decoded images waiting: enough for two full batches beyond those decoding.
-    this.slots = new Semaphore(decoders + 2 * this.batchSize);
+    // Images out for preprocessing (at most decoders + one batch, see preprocessor()) plus decoded
+    // images waiting: two full batches beyond those being decoded.
+    this.slots = new Semaphore(decoders + 3 * this.batchSize);
   }
 
   get state(): BatchState {
@@ -245,23 +246,32 @@ export class BatchPipeline {
     this.unpause.notify();
     this.wake.notify();
     this.slots.close();
-    this.decodeSlots.close();
+    this.decodeSlots?.close();
   }
 
   async run(): Promise<PipelineSummary> {
     this.rate.restart();
     this.emitProgress(true);
-    // Workers start (a second or so: each loads sharp) while the walk and the resume checks begin.
-    this.preprocessorReady = createPreprocessor(this.options.preprocessIn === 'main-thread' ? 0 : this.decoders).then((preprocessor) => {
-      this.statsValue.preprocessIn = preprocessor.kind;
-      if (preprocessor.fallbackReason) this.options.onNotice?.(preprocessor.fallbackReason);
-      return preprocessor;
-    });
     try {
       return await this.runStages();
     } finally {
-      await (await this.preprocessorReady).close();
+      if (this.preprocessorReady) await (await this.preprocessorReady).close();
     }
+  }
+
+  /** Workers start with the first image that needs decoding (none at all when everything is resumed). */
+  private preprocessor(): Promise<Preprocessor> {
+    this.preprocessorReady ??= createPreprocessor(this.options.preprocessIn === 'main-thread' ? 0 : this.decoders).then((preprocessor) => {
+      this.statsValue.preprocessIn = preprocessor.kind;
+      // Workers get a full batch queued beyond one image each: inference blocks the main thread, so
+      // whatever is not handed out before a run starts waits for it to end. On the main thread,
+      // `decoders` at once (each holds a whole decoded image).
+      this.decodeSlots = new Semaphore(preprocessor.kind === 'workers' ? this.decoders + this.batchSize : this.decoders);
+      if (this.cancelled) this.decodeSlots.close();
+      if (preprocessor.fallbackReason) this.options.onNotice?.(preprocessor.fallbackReason);
+      return preprocessor;
+    });
+    return this.preprocessorReady;
   }
 
   private async runStages(): Promise<PipelineSummary> {
@@ -284,7 +294,7 @@ export class BatchPipeline {
     if (this.cancelled || this.failure) {
       this.abortCount.abort();
       this.slots.close();
-      this.decodeSlots.close();
+      this.decodeSlots?.close();
     }
     await producer;
     while (this.decoding > 0) await this.wake.wait(50);
@@ -311,7 +321,7 @@ export class BatchPipeline {
     this.unpause.notify();
     this.wake.notify();
     this.slots.close();
-    this.decodeSlots.close();
+    this.decodeSlots?.close();
   }
 
   private setState(state: BatchState): void {
@@ -371,9 +381,9 @@ export class BatchPipeline {
           continue;
         }
         await this.slots.acquire();
-        await this.decodeSlots.acquire();
         if (this.cancelled) break;
-        const preprocessor = await (this.preprocessorReady as Promise<Preprocessor>);
+        const preprocessor = await this.preprocessor();
+        await (this.decodeSlots as Semaphore).acquire();
         if (this.cancelled) break;
         this.decoding++;
         this.firstAdmitAt ??= performance.now();
@@ -389,7 +399,7 @@ export class BatchPipeline {
           })
           .finally(() => {
             this.decoding--;
-            this.decodeSlots.release();
+            this.decodeSlots?.release();
             this.wake.notify();
           });
       }
@@ -434,7 +444,7 @@ export class BatchPipeline {
         const waitStart = performance.now();
         await this.wake.wait(this.ready.length > 0 ? Math.max(1, this.lingerMs - waited) : undefined);
         // Starved: images were on their way (decoding) but none ready enough for a batch.
-        if (this.firstAdmitAt !== undefined && !this.paused && this.decoding > 0) this.statsValue.starvedSeconds += (performance.now() - waitStart) / 1000;
+        if (this.firstAdmitAt !== undefined && !this.paused && this.decoding > 0) this.statsValue.starvedSeconds += (performance.now() - Math.max(waitStart, this.firstAdmitAt)) / 1000;
         continue;
       }
       // Take images up to a full batch; failed items ride along (they need no inference).

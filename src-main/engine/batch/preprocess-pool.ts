@@ -58,9 +58,9 @@ class MainThreadPreprocessor implements Preprocessor {
 
 interface Slot {
   worker: Worker;
-  busy: boolean;
+  /** Jobs posted to this worker and not answered yet (it works through them one at a time). */
+  outstanding: Map<number, (outcome: PreprocessOutcome) => void>;
   dead?: boolean;
-  pending?: { id: number; resolve: (outcome: PreprocessOutcome) => void };
 }
 
 function workerSource(): { boot: URL; impl: URL; tsx: boolean } {
@@ -69,10 +69,16 @@ function workerSource(): { boot: URL; impl: URL; tsx: boolean } {
   return { boot: new URL('./preprocess-worker-boot.mjs', import.meta.url), impl: new URL(`./preprocess-worker.${tsx ? 'ts' : 'js'}`, import.meta.url), tsx };
 }
 
+/**
+ * Jobs are posted to the least-loaded worker at once, not when it becomes free: while inference blocks
+ * the main thread, nothing could be handed out, so each worker keeps a queue to work through (the
+ * caller bounds how many jobs are out). A worker decodes one image at a time, so memory per worker is
+ * one decoded image however deep its queue.
+ */
 class WorkerPreprocessor implements Preprocessor {
   readonly kind = 'workers';
   private readonly slots: Slot[] = [];
-  private readonly queue: { request: WorkerRequest; resolve: (outcome: PreprocessOutcome) => void }[] = [];
+  private readonly waiting: { request: WorkerRequest; resolve: (outcome: PreprocessOutcome) => void }[] = [];
   private nextId = 1;
   private closed = false;
 
@@ -90,39 +96,38 @@ class WorkerPreprocessor implements Preprocessor {
   private spawn(timeoutMs: number): Promise<void> {
     const source = workerSource();
     const worker = new Worker(source.boot, { workerData: { impl: source.impl.href, tsx: source.tsx } });
-    const slot: Slot = { worker, busy: false };
+    const slot: Slot = { worker, outstanding: new Map() };
+    let started = false;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`preprocessing worker did not start in ${timeoutMs} ms`)), timeoutMs);
       worker.once('message', (message: { ready?: boolean }) => {
         clearTimeout(timer);
         if (!message.ready) return reject(new Error('preprocessing worker sent no ready message'));
+        started = true;
         worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
         this.slots.push(slot);
         resolve();
-        this.pump();
+        this.drainWaiting();
       });
       worker.on('error', (error) => {
         clearTimeout(timer);
-        if (!this.slots.includes(slot)) return reject(error);
+        if (!started) return reject(error);
         this.onCrash(slot, error);
       });
       worker.on('exit', (code) => {
         clearTimeout(timer);
-        if (!this.slots.includes(slot)) return reject(new Error(`preprocessing worker exited with code ${code} before it started`));
+        if (!started) return reject(new Error(`preprocessing worker exited with code ${code} before it started`));
         if (!this.closed) this.onCrash(slot, new Error(`preprocessing worker exited with code ${code}`));
       });
     });
   }
 
   private onReply(slot: Slot, reply: WorkerReply): void {
-    const pending = slot.pending;
-    slot.pending = undefined;
-    slot.busy = false;
-    if (pending && pending.id === reply.id) {
-      const tensor = new Float32Array(reply.buffer);
-      pending.resolve(reply.error ? { error: reply.error, tensor } : { tensor, ms: reply.ms ?? 0 });
-    }
-    this.pump();
+    const resolve = slot.outstanding.get(reply.id);
+    if (!resolve) return;
+    slot.outstanding.delete(reply.id);
+    const tensor = new Float32Array(reply.buffer);
+    resolve(reply.error ? { error: reply.error, tensor } : { tensor, ms: reply.ms ?? 0 });
   }
 
   /** A worker died (a native crash inside a decoder would take the process; this is anything less). */
@@ -131,44 +136,47 @@ class WorkerPreprocessor implements Preprocessor {
     slot.dead = true;
     const index = this.slots.indexOf(slot);
     if (index >= 0) this.slots.splice(index, 1);
-    slot.pending?.resolve({ error: { code: ErrorCode.DECODE_FAILED, message: `preprocessing stopped unexpectedly: ${error.message}` } });
-    slot.pending = undefined;
+    for (const resolve of slot.outstanding.values()) resolve({ error: { code: ErrorCode.DECODE_FAILED, message: `preprocessing stopped unexpectedly: ${error.message}` } });
+    slot.outstanding.clear();
     void slot.worker.terminate();
-    if (!this.closed) {
-      this.spawn(30_000).catch((spawnError: unknown) => {
-        // No worker left at all: fail what is queued rather than hang.
-        if (this.slots.length === 0) {
-          for (const job of this.queue.splice(0)) job.resolve({ error: { code: ErrorCode.DECODE_FAILED, message: `preprocessing workers unavailable: ${(spawnError as Error).message}` } });
-        }
-      });
-    }
+    if (this.closed) return;
+    this.spawn(30_000).catch((spawnError: unknown) => {
+      // No worker left at all: fail what waits rather than hang.
+      if (this.slots.length === 0) {
+        for (const job of this.waiting.splice(0)) job.resolve({ error: { code: ErrorCode.DECODE_FAILED, message: `preprocessing workers unavailable: ${(spawnError as Error).message}` } });
+      }
+    });
   }
 
-  private pump(): void {
-    for (const slot of this.slots) {
-      if (slot.busy) continue;
-      const job = this.queue.shift();
-      if (!job) return;
-      slot.busy = true;
-      slot.pending = { id: job.request.id, resolve: job.resolve };
-      slot.worker.postMessage(job.request, job.request.buffer ? [job.request.buffer] : []);
+  private post(request: WorkerRequest, resolve: (outcome: PreprocessOutcome) => void): void {
+    let best: Slot | undefined;
+    for (const slot of this.slots) if (!best || slot.outstanding.size < best.outstanding.size) best = slot;
+    if (!best) {
+      this.waiting.push({ request, resolve }); // between a crash and its replacement
+      return;
     }
+    best.outstanding.set(request.id, resolve);
+    best.worker.postMessage(request, request.buffer ? [request.buffer] : []);
+  }
+
+  private drainWaiting(): void {
+    for (const job of this.waiting.splice(0)) this.post(job.request, job.resolve);
   }
 
   run(job: PreprocessJob, reuse?: Float32Array): Promise<PreprocessOutcome> {
     if (this.closed) return Promise.resolve({ error: { code: ErrorCode.CANCELLED, message: 'preprocessing pool closed' } });
     const buffer = reuse && reuse.byteOffset === 0 && reuse.byteLength === reuse.buffer.byteLength ? (reuse.buffer as ArrayBuffer) : undefined;
     const request: WorkerRequest = { id: this.nextId++, file: job.file, spec: job.spec, maxPixels: job.maxPixels, shrinkOnLoad: job.shrinkOnLoad, ...(buffer ? { buffer } : {}) };
-    return new Promise<PreprocessOutcome>((resolve) => {
-      this.queue.push({ request, resolve });
-      this.pump();
-    });
+    return new Promise<PreprocessOutcome>((resolve) => this.post(request, resolve));
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.resolve({ error: { code: ErrorCode.CANCELLED, message: 'preprocessing pool closed' } });
-    await Promise.all(this.slots.splice(0).map((slot) => slot.worker.terminate()));
+    const cancelled: PreprocessOutcome = { error: { code: ErrorCode.CANCELLED, message: 'preprocessing pool closed' } };
+    for (const job of this.waiting.splice(0)) job.resolve(cancelled);
+    const slots = this.slots.splice(0);
+    for (const slot of slots) for (const resolve of slot.outstanding.values()) resolve(cancelled);
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
   }
 }
 

@@ -8,19 +8,32 @@ import type { WorkerReply, WorkerRequest } from './preprocess-pool.js';
 const port = parentPort;
 if (!port) throw new Error('preprocess-worker must run in a worker thread');
 
-port.on('message', (request: WorkerRequest) => {
+async function handle(request: WorkerRequest): Promise<void> {
   const { id, file, spec, maxPixels, shrinkOnLoad } = request;
   const target = request.buffer ? new Float32Array(request.buffer) : new Float32Array(3 * spec.crop * spec.crop);
-  preprocessFile(file, spec, { maxPixels, shrinkOnLoad, target, offset: 0 }).then(
-    (result) => {
-      const reply: WorkerReply = { id, buffer: target.buffer as ArrayBuffer, ms: result.timings.decodeMs + result.timings.resizeMs };
-      port.postMessage(reply, [target.buffer as ArrayBuffer]);
-    },
-    (error: unknown) => {
-      const { code, message } = toErrorInfo(error, ErrorCode.DECODE_FAILED);
-      const reply: WorkerReply = { id, buffer: target.buffer as ArrayBuffer, error: { code, message } };
-      port.postMessage(reply, [target.buffer as ArrayBuffer]);
-    },
-  );
+  let reply: WorkerReply;
+  try {
+    const result = await preprocessFile(file, spec, { maxPixels, shrinkOnLoad, target, offset: 0 });
+    reply = { id, buffer: target.buffer as ArrayBuffer, ms: result.timings.decodeMs + result.timings.resizeMs };
+  } catch (error) {
+    const { code, message } = toErrorInfo(error, ErrorCode.DECODE_FAILED);
+    reply = { id, buffer: target.buffer as ArrayBuffer, error: { code, message } };
+  }
+  (port as NonNullable<typeof port>).postMessage(reply, [target.buffer as ArrayBuffer]);
+}
+
+// One image at a time: the pool may queue several here, but only one is ever decoded in memory.
+const queue: WorkerRequest[] = [];
+let working = false;
+async function work(): Promise<void> {
+  if (working) return;
+  working = true;
+  while (queue.length > 0) await handle(queue.shift() as WorkerRequest);
+  working = false;
+}
+
+port.on('message', (request: WorkerRequest) => {
+  queue.push(request);
+  void work();
 });
 port.postMessage({ ready: true });
