@@ -14,21 +14,10 @@ import { TORCHVISION_PREPROCESSING, preprocessFile, readImageFile } from '../../
 import { readNpy } from '../helpers/npy.js';
 import { REFERENCE_MODEL, REPO_ROOT, TESTDATA, imagenetLabels, referenceImages } from '../helpers/testdata.js';
 import { benchPhotoSets } from './batch-photos.js';
+import { cosine } from '../helpers/compare.js';
 
 const MIN_SHORTER = 4 * TORCHVISION_PREPROCESSING.resizeShorter;
 type Mode = 'exact' | 'fast';
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 const top5 = (logits: ArrayLike<number>): number[] =>
   Array.from(logits, (v, i) => [v, i])

@@ -12,22 +12,13 @@ import { TORCHVISION_PREPROCESSING } from '../../src-main/engine/preprocess/prep
 import { ensureFixture, type FixtureSpec } from '../fixtures/generate.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
 import { readNpy } from '../helpers/npy.js';
+import { relativeL2 } from '../helpers/compare.js';
 import { REFERENCE_MODEL, TESTDATA, hasTestdata, imagenetLabels } from '../helpers/testdata.js';
 import { photoLike } from '../helpers/bad-inputs.js';
 import { writeFile } from 'node:fs/promises';
 
 const STAGE_REFERENCE_IMAGES = ['kite_by_Risto_Saukonpaa', 'china_orient6', 'flower'];
 const labels = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
-
-function relativeL2(ours: Float32Array, reference: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < reference.length; i++) {
-    num += (ours[i] - reference[i]) ** 2;
-    den += reference[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 describe.runIf(hasTestdata)('stage maps against PyTorch (reference ResNet-50)', () => {
   let exposed: Classifier;

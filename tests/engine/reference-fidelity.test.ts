@@ -5,21 +5,10 @@ import { Classifier } from '../../src-main/engine/infer/classifier.js';
 import { classifyFiles, isFailure } from '../../src-main/engine/infer/classify-files.js';
 import { TORCHVISION_PREPROCESSING, preprocessFile } from '../../src-main/engine/preprocess/preprocess.js';
 import { readNpy } from '../helpers/npy.js';
+import { cosine } from '../helpers/compare.js';
 import { REFERENCE_MODEL, TESTDATA, hasTestdata, imagenetLabels, referenceImages } from '../helpers/testdata.js';
 
 const images = hasTestdata ? referenceImages() : [];
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 describe.runIf(hasTestdata)('reference fidelity (PyTorch 1.13 / torchvision 0.14 / Pillow 9.4)', () => {
   let classifier: Classifier;
