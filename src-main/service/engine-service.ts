@@ -8,6 +8,7 @@ import type {
   EngineStatus,
   EventName,
   FeaturesValue,
+  HeatmapValue,
   ImageId,
   ImageResult,
   ModelEntry,
@@ -17,7 +18,7 @@ import type {
 } from '../api/contract.js';
 import { EngineError, ErrorCode, toErrorInfo } from '../engine/errors.js';
 import { extractFeatures, photoCrop } from '../engine/features/extract.js';
-import { channelMap } from '../engine/features/reduce.js';
+import { type Heatmap, channelMap } from '../engine/features/reduce.js';
 import { Classifier } from '../engine/infer/classifier.js';
 import { classifyFiles } from '../engine/infer/classify-files.js';
 import { describeBackend, runDoctor } from '../engine/infer/doctor.js';
@@ -47,6 +48,13 @@ export interface EngineServiceOptions {
   ep?: 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
 }
 
+interface FeatureCacheEntry {
+  /** The model the maps came from (a model switch clears the cache, but a run may be in flight). */
+  classifier: Classifier;
+  ranked: Record<StageName, Map<number, Heatmap>>;
+  full?: Record<StageName, Float32Array>;
+}
+
 interface LoadedModel {
   classifier: Classifier;
   /** "CPU · 2 threads" / "GPU · CUDA · NVIDIA H100", with why auto passed over other providers. */
@@ -69,8 +77,11 @@ export class EngineService {
   private readonly store: ModelStore;
   private loaded?: LoadedModel;
   private loading?: Promise<LoadedModel>;
-  /** Last feature run per image, so a channel map can be fetched without running again. */
-  private readonly featureCache = new Map<ImageId, { maps: Record<StageName, Float32Array>; shapes: Record<StageName, [number, number, number]> }>();
+  /**
+   * The feature view's image: its ranked channel maps (from the in-graph reductions), and its full
+   * stage tensors once a channel outside those was asked for (one extra run, then kept).
+   */
+  private readonly featureCache = new Map<ImageId, FeatureCacheEntry>();
 
   private readonly batches: BatchJobs;
 
@@ -105,7 +116,7 @@ export class EngineService {
       case 'features.get':
         return (await this.features(p.image as ImageId, p as RequestParams<'features.get'>)) as RequestResults[N];
       case 'features.channel':
-        return this.channel(p.image as ImageId, p.stage as StageName, p.channel as number) as RequestResults[N];
+        return (await this.channel(p.image as ImageId, p.stage as StageName, p.channel as number)) as RequestResults[N];
       case 'batch.start': {
         const folder = this.folder(p.folder as string);
         return (await this.batches.start(await this.classifier(), folder, { top: p.top as number | undefined, exact: p.exact as boolean | undefined })) as RequestResults[N];
@@ -249,17 +260,14 @@ export class EngineService {
         topChannels: params.channels ?? 8,
         topClasses: params.classes ?? 5,
         heatmapMode: params.mode ?? 'mean',
-        keepTensors: true,
       });
       const crop = await photoCrop(decoded, result.photoRegion, 448);
       const jpeg = await sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } }).jpeg({ quality: 88 }).toBuffer();
-      if (result.tensors) {
-        this.featureCache.clear(); // one image's full maps at a time (~10 MB for ResNet-50)
-        this.featureCache.set(id, {
-          maps: result.tensors.stages,
-          shapes: Object.fromEntries(result.stages.map((s) => [s.name, s.shape])) as Record<StageName, [number, number, number]>,
-        });
-      }
+      this.featureCache.clear(); // one image at a time: full maps are ~7 MB for ResNet-50
+      this.featureCache.set(id, {
+        classifier,
+        ranked: Object.fromEntries(result.stages.map((s) => [s.name, new Map(s.topChannels.map((c) => [c.channel, c.map]))])) as FeatureCacheEntry['ranked'],
+      });
       return {
         image: id,
         top: result.top,
@@ -283,10 +291,18 @@ export class EngineService {
     }
   }
 
-  private channel(id: ImageId, stage: StageName, channel: number) {
+  private async channel(id: ImageId, stage: StageName, channel: number): Promise<HeatmapValue> {
     const cached = this.featureCache.get(id);
     if (!cached) throw new EngineError(ErrorCode.INVALID_ARGUMENT, 'open the feature view of this image first');
-    const map = channelMap(cached.maps[stage], cached.shapes[stage], channel);
+    const ranked = cached.ranked[stage].get(channel);
+    if (ranked) return { width: ranked.width, height: ranked.height, data: ranked.data };
+    const classifier = cached.classifier;
+    const shape = classifier.stageMap?.stages.find((s) => s.name === stage)?.shape;
+    if (!shape) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, classifier.stagesError ?? 'feature maps unavailable for this model');
+    if (channel >= shape[0]) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${stage} has channels 0..${shape[0] - 1}; there is no channel ${channel}`);
+    cached.full ??= (await extractFeatures(classifier, this.image(id).path, { keepTensors: true, topChannels: 1, topClasses: 1 })).result.tensors?.stages;
+    if (!cached.full) throw new EngineError(ErrorCode.INFERENCE_FAILED, 'the run returned no stage outputs');
+    const map = channelMap(cached.full[stage], shape, channel);
     return { width: map.width, height: map.height, data: map.data };
   }
 

@@ -1,12 +1,13 @@
-// Cost of feature maps: logits only (unmodified graph) vs the stage-exposed graph fetching logits
-// only vs fetching and reducing every stage (heatmaps, top channels, CAMs), per model, batch 1.
+// Cost of feature maps per model, batch 1: logits on the unmodified graph vs the feature graph with
+// its reductions switched off (plain classification), switched on (the feature view), and fetching
+// every stage tensor whole for JavaScript reductions (the export path).
 // Writes bench-results/features-latest.json. Target: under 10% extra time per image on CPU.
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { reduceFeatures } from '../../src-main/engine/features/extract.js';
+import { reduceFeatures, summaryFeatures } from '../../src-main/engine/features/extract.js';
 import { Classifier } from '../../src-main/engine/infer/classifier.js';
 import { loadLabels } from '../../src-main/engine/model/labels.js';
 import { TORCHVISION_PREPROCESSING, preprocessBytes } from '../../src-main/engine/preprocess/preprocess.js';
@@ -14,13 +15,19 @@ import { ensureFixture } from '../fixtures/generate.js';
 import { photoLike } from '../helpers/bad-inputs.js';
 import { REFERENCE_MODEL, REPO_ROOT } from '../helpers/testdata.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
+const CYCLES = Number(process.env.BENCH_CYCLES ?? 12);
+const RUNS_PER_BLOCK = 4;
 
-async function timePerImage(run: () => Promise<unknown>): Promise<number> {
-  await run();
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+async function blockMs(run: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
-  for (let i = 0; i < ROUNDS; i++) await run();
-  return (performance.now() - start) / ROUNDS;
+  for (let i = 0; i < RUNS_PER_BLOCK; i++) await run();
+  return (performance.now() - start) / RUNS_PER_BLOCK;
 }
 
 async function main(): Promise<void> {
@@ -34,38 +41,54 @@ async function main(): Promise<void> {
   for (const model of models) {
     const common = { name: model.name, modelPath: model.file, preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' as const };
     const plain = await Classifier.load({ ...common, stages: false });
-    const exposed = await Classifier.load({ ...common, cacheDir: path.join(REPO_ROOT, '.cache', 'engine') });
-    // Interleave the three measurements twice so drift on a shared machine hits them alike.
-    const totals = { logits: 0, exposedLogits: 0, features: 0 };
-    for (let pass = 0; pass < 2; pass++) {
-      totals.logits += await timePerImage(() => plain.run(input, 1));
-      totals.exposedLogits += await timePerImage(() => exposed.run(input, 1));
-      totals.features += await timePerImage(async () => {
-        const run = await exposed.run(input, 1, { features: true });
-        return reduceFeatures(exposed, run.features![0], run.logits[0], { topChannels: 8, topClasses: 5 });
-      });
-    }
-    const logits = totals.logits / 2;
-    const exposedLogits = totals.exposedLogits / 2;
-    const features = totals.features / 2;
+    const edited = await Classifier.load({ ...common, cacheDir: path.join(REPO_ROOT, '.cache', 'engine') });
+    const variants = {
+      // Classification on the unmodified model: the baseline.
+      logits: () => plain.run(input, 1),
+      // The feature graph with its reductions switched off: what plain classification pays for it.
+      switchedOff: () => edited.run(input, 1),
+      // The feature view: reductions inside the graph, then heatmap normalisation, 8 channel maps, 5 CAMs.
+      features: async () => {
+        const run = await edited.run(input, 1, { summary: { heatmapMode: 'mean' } });
+        return summaryFeatures(edited, run.summaries![0], run.logits[0], { topChannels: 8, topClasses: 5 });
+      },
+      // Export path: every stage tensor fetched whole and reduced in JavaScript.
+      fullTensors: async () => {
+        const run = await edited.run(input, 1, { features: true });
+        return reduceFeatures(edited, run.features![0], run.logits[0], { topChannels: 8, topClasses: 5 });
+      },
+    };
+    const names = Object.keys(variants) as (keyof typeof variants)[];
+    for (const name of names) await variants[name](); // warm-up
+    // Short blocks of each variant in turn, many times: drift on a shared machine hits all alike,
+    // and the per-cycle ratio to the baseline cancels it.
+    const blocks: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+    for (let cycle = 0; cycle < CYCLES; cycle++) for (const name of names) blocks[name].push(await blockMs(variants[name]));
+    const ms = Object.fromEntries(names.map((n) => [n, median(blocks[n])])) as Record<keyof typeof variants, number>;
+    const overhead = (name: keyof typeof variants): number => (median(blocks[name].map((v, i) => v / blocks.logits[i])) - 1) * 100;
     const row = {
       model: model.name,
-      logitsMs: round(logits),
-      exposedLogitsMs: round(exposedLogits),
-      featuresMs: round(features),
-      exposedOverheadPercent: round(((exposedLogits - logits) / logits) * 100),
-      featuresOverheadPercent: round(((features - logits) / logits) * 100),
+      logitsMs: round(ms.logits),
+      switchedOffMs: round(ms.switchedOff),
+      featuresMs: round(ms.features),
+      fullTensorsMs: round(ms.fullTensors),
+      switchedOffOverheadPercent: round(overhead('switchedOff')),
+      featuresOverheadPercent: round(overhead('features')),
+      fullTensorsOverheadPercent: round(overhead('fullTensors')),
     };
     rows.push(row);
-    console.log(`${row.model.padEnd(10)} logits ${row.logitsMs.toFixed(1)} ms · exposed graph, logits only ${row.exposedLogitsMs.toFixed(1)} ms (${row.exposedOverheadPercent.toFixed(1)}%) · all stages + reductions ${row.featuresMs.toFixed(1)} ms (${row.featuresOverheadPercent.toFixed(1)}%)`);
+    console.log(
+      `${row.model.padEnd(10)} logits ${row.logitsMs.toFixed(1)} ms · feature graph switched off ${row.switchedOffMs.toFixed(1)} ms (${signed(row.switchedOffOverheadPercent)}) · ` +
+        `all stages reduced in the graph ${row.featuresMs.toFixed(1)} ms (${signed(row.featuresOverheadPercent)}) · full tensors reduced in JS ${row.fullTensorsMs.toFixed(1)} ms (${signed(row.fullTensorsOverheadPercent)})`,
+    );
     await plain.dispose();
-    await exposed.dispose();
+    await edited.dispose();
   }
   const report = {
     kind: 'features-cpu',
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), node: process.version, onnxruntime: ort.env.versions.common },
-    method: `batch 1, ${ROUNDS} runs × 2 interleaved passes after a warm-up; reductions = per-stage mean heatmap + statistics + channel ranking + 8 channel maps + CAMs for the top 5 classes`,
+    machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), node: process.version, onnxruntime: ort.env.versions.common, loadAverage: os.loadavg() },
+    method: `batch 1; ${CYCLES} cycles of ${RUNS_PER_BLOCK}-run blocks per variant in turn after a warm-up; ms = median block mean, overhead = median per-cycle ratio to logits − 1. features = in-graph reductions of every stage (heatmap, statistics, channel ranking, top maps) + normalisation + 8 channel maps + CAMs for the top 5 classes`,
     target: 'featuresOverheadPercent < 10',
     rows,
   };
@@ -75,5 +98,6 @@ async function main(): Promise<void> {
   console.log('results written to bench-results/features-latest.json');
 }
 
+const signed = (percent: number): string => `${percent >= 0 ? '+' : ''}${percent.toFixed(1)}%`;
 const round = (n: number): number => Math.round(n * 100) / 100;
 await main();

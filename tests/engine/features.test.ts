@@ -44,12 +44,14 @@ describe.runIf(hasTestdata)('stage maps against PyTorch (reference ResNet-50)', 
     }
   });
 
-  it('logits with stage outputs exposed are identical (bit for bit) to the unmodified model', async () => {
+  it('logits with stage outputs exposed and reductions switched on are identical (bit for bit) to the unmodified model', async () => {
     for (const name of STAGE_REFERENCE_IMAGES) {
       const input = readNpy(path.join(TESTDATA, 'ref', 'inputs', `${name}.npy`)).data;
       const a = (await plain.run(input, 1)).logits[0];
       const b = (await exposed.run(input, 1)).logits[0];
       const c = (await exposed.run(input, 1, { features: true })).logits[0];
+      const d = (await exposed.run(input, 1, { summary: { heatmapMode: 'mean' } })).logits[0];
+      expect(Buffer.from(d.buffer, d.byteOffset, d.byteLength).equals(Buffer.from(a.buffer, a.byteOffset, a.byteLength))).toBe(true);
       expect(Buffer.from(b.buffer, b.byteOffset, b.byteLength).equals(Buffer.from(a.buffer, a.byteOffset, a.byteLength))).toBe(true);
       expect(Buffer.from(c.buffer, c.byteOffset, c.byteLength).equals(Buffer.from(a.buffer, a.byteOffset, a.byteLength))).toBe(true);
     }

@@ -76,8 +76,15 @@ describe('engine service', () => {
     expect(features.stages[2].topChannels).toHaveLength(4);
     expect(features.cams).toHaveLength(3);
     expect(Array.from(features.crop.jpeg.subarray(0, 2))).toEqual([0xff, 0xd8]);
-    const channel = await service.handle('features.channel', { image: 'img_aaaaaaaa', stage: 'layer3', channel: 5 });
+    // A ranked channel comes back as features.get gave it; any other is fetched with one full run.
+    const ranked = features.stages[3].topChannels[1];
+    const again = await service.handle('features.channel', { image: 'img_aaaaaaaa', stage: 'layer3', channel: ranked.channel });
+    expect(Array.from(again.data)).toEqual(Array.from(ranked.map.data));
+    const other = [...Array(features.stages[3].shape[0]).keys()].find((c) => !features.stages[3].topChannels.some((t) => t.channel === c)) as number;
+    const channel = await service.handle('features.channel', { image: 'img_aaaaaaaa', stage: 'layer3', channel: other });
     expect([channel.width, channel.height, channel.data.length]).toEqual([14, 14, 196]);
+    expect(Math.max(...channel.data)).toBeLessThanOrEqual(1);
+    await expect(service.handle('features.channel', { image: 'img_aaaaaaaa', stage: 'layer3', channel: features.stages[3].shape[0] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(service.handle('features.channel', { image: 'img_bbbbbbbb', stage: 'layer3', channel: 5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });

@@ -2,8 +2,9 @@
 // from a single inference. Full stage tensors are kept only when the caller asks for them.
 import sharp from 'sharp';
 import { EngineError, ErrorCode } from '../errors.js';
-import type { Classifier, ImageFeatures } from '../infer/classifier.js';
+import type { Classifier, ImageFeatures, ImageSummary } from '../infer/classifier.js';
 import type { ClassScore } from '../infer/topk.js';
+import { GRAPH_TOP_CHANNELS } from '../model/reduction-graph.js';
 import { STAGE_NAMES, type StageInfo, type StageName } from '../model/stages.js';
 import { type DecodedImage, decodeImage } from '../preprocess/decode.js';
 import { type ImageFacts, readImageFile, tensorFromDecoded } from '../preprocess/preprocess.js';
@@ -25,7 +26,10 @@ export interface FeatureOptions {
   /** Classes with a class activation map (default 5). */
   topClasses?: number;
   heatmapMode?: HeatmapMode;
-  /** Keep the full [C,H,W] stage tensors in the result (large: ~10 MB for ResNet-50). */
+  /**
+   * Fetch the full [C,H,W] stage tensors and keep them in the result (large: ~7 MB for ResNet-50).
+   * Without it the reductions are computed inside the graph and only they leave the session.
+   */
   keepTensors?: boolean;
   maxPixels?: number;
 }
@@ -77,10 +81,41 @@ function regionInOriginal(facts: ImageFacts): FeatureResult['photoRegion'] {
   };
 }
 
-export function reduceFeatures(classifier: Classifier, features: ImageFeatures, logits: Float32Array, options: FeatureOptions = {}): { stages: StageFeatures[]; cams: ClassActivation[]; top: ClassScore[] } {
+type Reduced = { stages: StageFeatures[]; cams: ClassActivation[]; top: ClassScore[] };
+
+function requireStages(classifier: Classifier) {
   const map = classifier.stageMap;
   const head = classifier.headWeights;
   if (!map || !head) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, classifier.stagesError ?? 'feature maps unavailable for this model');
+  return { map, head };
+}
+
+/**
+ * Class activation maps for the top classes, from the head's features and weights; a map the graph
+ * already computed (`precomputed`: class → raw map) is used as it is.
+ */
+function activationMaps(
+  classifier: Classifier,
+  headFeatures: Float32Array,
+  logits: Float32Array,
+  topClasses: number,
+  precomputed: Map<number, Float32Array> = new Map(),
+): { cams: ClassActivation[]; top: ClassScore[] } {
+  const { map, head } = requireStages(classifier);
+  const top = classifier.top(logits, topClasses);
+  const [, h, w] = map.head.featuresShape;
+  const cams = top.map((score) => {
+    const raw = precomputed.get(score.index) ?? classActivationMap(headFeatures, map.head.featuresShape, head, score.index);
+    let sum = 0;
+    for (const v of raw) sum += v;
+    return { ...score, logit: logits[score.index], bias: head.bias?.[score.index] ?? 0, rawMean: sum / raw.length, map: normalise(raw, w, h) };
+  });
+  return { cams, top };
+}
+
+/** Everything reduced in JavaScript from the full stage tensors (the reference implementation). */
+export function reduceFeatures(classifier: Classifier, features: ImageFeatures, logits: Float32Array, options: FeatureOptions = {}): Reduced {
+  const { map } = requireStages(classifier);
   const k = options.topChannels ?? 8;
   const stages = map.stages.map((stage: StageInfo) => {
     const values = features.stages[stage.name];
@@ -96,15 +131,39 @@ export function reduceFeatures(classifier: Classifier, features: ImageFeatures, 
       topChannels: rankChannels(reduced.channelMeans, k).map((c) => ({ ...c, map: channelMap(values, stage.shape, c.channel) })),
     };
   });
-  const top = classifier.top(logits, options.topClasses ?? 5);
-  const [, h, w] = map.head.featuresShape;
-  const cams = top.map((score) => {
-    const raw = classActivationMap(features.headFeatures, map.head.featuresShape, head, score.index);
+  return { stages, ...activationMaps(classifier, features.headFeatures, logits, options.topClasses ?? 5) };
+}
+
+/** The same result from the reductions onnxruntime computed inside the graph. */
+export function summaryFeatures(classifier: Classifier, summary: ImageSummary, logits: Float32Array, options: FeatureOptions = {}): Reduced {
+  const { map } = requireStages(classifier);
+  const k = options.topChannels ?? 8;
+  const stages = map.stages.map((stage: StageInfo) => {
+    const s = summary.stages[stage.name];
+    const [channels, height, width] = stage.shape;
+    const plane = height * width;
     let sum = 0;
-    for (const v of raw) sum += v;
-    return { ...score, logit: logits[score.index], bias: head.bias?.[score.index] ?? 0, rawMean: sum / raw.length, map: normalise(raw, w, h) };
+    for (const m of s.channelMeans) sum += m;
+    const mean = sum / channels;
+    const count = channels * plane;
+    return {
+      name: stage.name,
+      paperName: stage.paperName,
+      tensor: stage.tensor,
+      shape: stage.shape,
+      blocks: stage.blocks,
+      stats: { min: s.min, max: s.max, mean, std: Math.sqrt(Math.max(0, s.sumSquares / count - mean * mean)), zeroFraction: 1 - s.nonZeroFraction },
+      heatmap: normalise(s.heatmap, width, height),
+      topChannels: s.topChannels.slice(0, k).map((channel, rank) => ({
+        channel,
+        meanActivation: s.channelMeans[channel],
+        map: normalise(s.topMaps.subarray(rank * plane, (rank + 1) * plane), width, height),
+      })),
+    };
   });
-  return { stages, cams, top };
+  const plane = summary.cams.length / Math.max(1, summary.camClasses.length);
+  const precomputed = new Map(summary.camClasses.map((c, i) => [c, summary.cams.subarray(i * plane, (i + 1) * plane)]));
+  return { stages, ...activationMaps(classifier, summary.headFeatures, logits, options.topClasses ?? 5, precomputed) };
 }
 
 export interface ExtractedImage {
@@ -118,10 +177,16 @@ export async function extractFeatures(classifier: Classifier, file: string, opti
   const bytes = await readImageFile(file);
   const decoded = await decodeImage(bytes, { item: file, maxPixels: options.maxPixels });
   const { tensor, facts } = tensorFromDecoded(decoded, classifier.preprocessing);
-  const run = await classifier.run(tensor, 1, { features: true });
+  // More ranked channels than the graph keeps means the full tensors are needed anyway.
+  const full = options.keepTensors === true || (options.topChannels ?? 8) > GRAPH_TOP_CHANNELS;
+  const mode = options.heatmapMode ?? 'mean';
+  const run = await classifier.run(tensor, 1, full ? { features: true } : { summary: { heatmapMode: mode } });
   const features = run.features?.[0];
-  if (!features) throw new EngineError(ErrorCode.INFERENCE_FAILED, 'the run returned no stage outputs', { item: file });
-  const reduced = reduceFeatures(classifier, features, run.logits[0], options);
+  const summary = run.summaries?.[0];
+  let reduced: Reduced;
+  if (features) reduced = reduceFeatures(classifier, features, run.logits[0], options);
+  else if (summary) reduced = summaryFeatures(classifier, summary, run.logits[0], options);
+  else throw new EngineError(ErrorCode.INFERENCE_FAILED, 'the run returned no stage outputs', { item: file });
   const result: FeatureResult = {
     path: file,
     model: classifier.name,
@@ -131,7 +196,7 @@ export async function extractFeatures(classifier: Classifier, file: string, opti
     photoRegion: regionInOriginal(facts),
     ...reduced,
   };
-  if (options.keepTensors) {
+  if (options.keepTensors && features) {
     // Copy out of onnxruntime's output buffers so the result owns its data.
     result.tensors = {
       stages: Object.fromEntries(STAGE_NAMES.map((s) => [s, features.stages[s].slice()])) as Record<StageName, Float32Array>,

@@ -2,10 +2,11 @@
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError, ErrorCode } from '../errors.js';
-import { type ExposedTensor, exposeTensors, exposedModelFile } from '../model/expose.js';
+import { type ExposedTensor, discardExposedModel, exposedModelFile, withExposedTensors } from '../model/expose.js';
 import { type ModelInfo, loadAndInspect } from '../model/inspect.js';
 import { type StageMap, type StageName, discoverStages } from '../model/stages.js';
-import { tensorFloats } from '../model/onnx-proto.js';
+import { encodeModel, tensorFloats } from '../model/onnx-proto.js';
+import { CAM_OUTPUTS, FEATURES_SWITCH, HEATMAP_MAX_SWITCH, REDUCTIONS_VERSION, addStageReductions, reductionOutputs } from '../model/reduction-graph.js';
 import type { ClassifierWeights } from '../features/reduce.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import { type EpAttempt, type FallbackEvent, type SessionRunner, createSession, runnerFor } from './session.js';
@@ -34,12 +35,46 @@ export interface ImageFeatures {
   headFeatures: Float32Array;
 }
 
+/** One stage reduced inside the graph (see model/reduction-graph.ts). */
+export interface StageSummary {
+  /** H×W mean or max over channels, not normalised. */
+  heatmap: Float32Array;
+  /** Every channel's mean activation. */
+  channelMeans: Float32Array;
+  min: number;
+  max: number;
+  sumSquares: number;
+  nonZeroFraction: number;
+  /** Channels with the highest mean, best first, and their maps (K × H×W). */
+  topChannels: number[];
+  topMaps: Float32Array;
+}
+
+/** One image's in-graph reductions, plus the head's features (small) for class activation maps. */
+export interface ImageSummary {
+  stages: Record<StageName, StageSummary>;
+  /** Raw class activation maps (h×w each) of `camClasses`, the best classes first. */
+  cams: Float32Array;
+  camClasses: number[];
+  headFeatures: Float32Array;
+}
+
+export interface RunOptions {
+  /** Also fetch every stage tensor in full (npy export, any channel's map): ~7 MB per ResNet-50 image. */
+  features?: boolean;
+  /** Also compute the stage reductions inside the graph (the feature view's fast path). */
+  summary?: { heatmapMode: 'mean' | 'max' };
+  priority?: RunPriority;
+}
+
 export interface BatchOutput {
   /** Per image, the raw logits (a view into the run's output). */
   logits: Float32Array[];
   inferenceMs: number;
   /** Present when the run asked for features. */
   features?: ImageFeatures[];
+  /** Present when the run asked for a summary. */
+  summaries?: ImageSummary[];
   /** The provider that ran each image (the CPU after a mid-run GPU failure). */
   epByImage: Ep[];
 }
@@ -113,12 +148,13 @@ export class Classifier {
         const hasExternalData = model.graph.initializer.some((t) => t.dataLocation === 1);
         if (hasExternalData) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, 'feature maps unavailable: models with external weight files cannot be edited yet');
         const batchAxis = info.input.dynamicBatch ? 'N' : 1;
+        const build = (): Uint8Array => encodeModel(addStageReductions(withExposedTensors(model, exposed, batchAxis), map.stages, { scores: info.output.name, head: map.head }));
         if (options.cacheDir) {
-          const cached = await exposedModelFile(path.join(options.cacheDir, 'exposed'), info.sha256, exposed, () => exposeTensors(model, exposed, batchAxis));
+          const cached = await exposedModelFile(path.join(options.cacheDir, 'exposed'), info.sha256, exposed, build, `reductions-v${REDUCTIONS_VERSION}`);
           source = cached.file;
           sourceSha = cached.sha256;
         } else {
-          source = exposeTensors(model, exposed, batchAxis);
+          source = build();
           sourceSha = '';
         }
         stages = { map, head: headWeights(model, map) };
@@ -126,17 +162,28 @@ export class Classifier {
         stages = { error: error instanceof Error ? error.message : String(error) };
       }
     }
-    let choice;
-    let runner;
+    const probeDims = layout === 'NCHW' ? [1, 3, crop, crop] : [1, crop, crop, 3];
+    const open = async (from: string | Uint8Array, sha: string) => {
+      const sessionOptions = { threads: options.threads, cacheDir: options.cacheDir, modelSha256: sha || undefined };
+      const choice = await createSession(from, { ...sessionOptions, ep: options.ep ?? 'auto', probe: { dims: probeDims, output: info.output.name } });
+      return { choice, runner: runnerFor(choice, from, sessionOptions, options.onFallback) };
+    };
+    let opened;
     try {
-      const probeDims = layout === 'NCHW' ? [1, 3, crop, crop] : [1, crop, crop, 3];
-      const sessionOptions = { threads: options.threads, cacheDir: options.cacheDir, modelSha256: sourceSha || undefined };
-      choice = await createSession(source, { ...sessionOptions, ep: options.ep ?? 'auto', probe: { dims: probeDims, output: info.output.name } });
-      runner = runnerFor(choice, source, sessionOptions, options.onFallback);
+      opened = await open(source, sourceSha);
     } catch (error) {
-      if (error instanceof EngineError) throw error;
-      throw new EngineError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load the model: ${(error as Error).message}`, { item: options.modelPath, cause: error });
+      if (source === options.modelPath) {
+        if (error instanceof EngineError) throw error;
+        throw new EngineError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load the model: ${(error as Error).message}`, { item: options.modelPath, cause: error });
+      }
+      // The graph with stage outputs was refused (or its cached copy is damaged): classify with the
+      // model as it is, say why feature maps are off, and drop the cached copy so it is rebuilt.
+      const reason = (error as Error).message.split('\n')[0];
+      stages = { error: `feature maps unavailable: onnxruntime refused the graph with stage outputs (${reason})` };
+      if (typeof source === 'string') await discardExposedModel(source);
+      opened = await open(options.modelPath, info.sha256);
     }
+    const { choice, runner } = opened;
     return new Classifier(options, info, choice, runner, performance.now() - start, stages);
   }
 
@@ -161,31 +208,41 @@ export class Classifier {
   }
 
   /** Runs `count` images packed in `batch` (count × imageSize floats); loops for fixed-batch models. */
-  async run(batch: Float32Array, count: number, options: { features?: boolean; priority?: RunPriority } = {}): Promise<BatchOutput> {
-    return this.gate.run(options.priority ?? 'interactive', () => this.runNow(batch, count, options.features === true));
+  async run(batch: Float32Array, count: number, options: RunOptions = {}): Promise<BatchOutput> {
+    return this.gate.run(options.priority ?? 'interactive', () => this.runNow(batch, count, options));
   }
 
-  private async runNow(batch: Float32Array, count: number, withFeatures: boolean): Promise<BatchOutput> {
+  private async runNow(batch: Float32Array, count: number, options: RunOptions): Promise<BatchOutput> {
     const map = this.stageMap;
-    if (withFeatures && !map) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, this.stagesError ?? 'feature maps unavailable for this model');
-    const fetches = withFeatures && map ? [this.outputName, ...new Set([...map.stages.map((s) => s.tensor), map.head.features])] : [this.outputName];
+    const withFeatures = options.features === true;
+    const summary = options.summary;
+    if ((withFeatures || summary) && !map) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, this.stagesError ?? 'feature maps unavailable for this model');
+    const fetches = [this.outputName];
+    if (map && withFeatures) fetches.push(...map.stages.map((s) => s.tensor));
+    if (map && summary) fetches.push(...map.stages.flatMap((s) => Object.values(reductionOutputs(s.name))), CAM_OUTPUTS.classes, CAM_OUTPUTS.maps);
+    if (map && (withFeatures || summary)) fetches.push(map.head.features);
+    // The feature-graph inputs that switch the reductions on and pick the heatmap: fed on every run.
+    const switches: Record<string, ort.Tensor> = map ? { [FEATURES_SWITCH]: new ort.Tensor('bool', [summary !== undefined], []), [HEATMAP_MAX_SWITCH]: new ort.Tensor('bool', [summary?.heatmapMode === 'max'], []) } : {};
     const features: ImageFeatures[] = [];
+    const summaries: ImageSummary[] = [];
     const size = this.imageSize;
     const { crop, layout } = this.preprocessing;
     const start = performance.now();
     const logits: Float32Array[] = [];
     const epByImage: Ep[] = [];
-    const step = Math.min(count, this.maxRunBatch);
+    // In-graph top channels are ranked for the run's first image: summaries go one image per run.
+    const step = summary ? 1 : Math.min(count, this.maxRunBatch);
     for (let first = 0; first < count; first += step) {
       const n = Math.min(step, count - first);
       const data = batch.subarray(first * size, (first + n) * size);
       const dims = layout === 'NCHW' ? [n, 3, crop, crop] : [n, crop, crop, 3];
       let output: ort.Tensor;
       try {
-        const { outputs: result, ep } = await this.runner.run({ [this.info.input.name]: new ort.Tensor('float32', data, dims) }, fetches);
+        const { outputs: result, ep } = await this.runner.run({ [this.info.input.name]: new ort.Tensor('float32', data, dims), ...switches }, [...new Set(fetches)]);
         output = result[this.outputName];
         for (let i = 0; i < n; i++) epByImage.push(ep);
         if (withFeatures && map) features.push(...splitFeatures(result, map, n));
+        if (summary && map) summaries.push(readSummary(result, map));
       } catch (error) {
         throw new EngineError(ErrorCode.INFERENCE_FAILED, `inference failed on ${this.ep}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
       }
@@ -193,7 +250,13 @@ export class Classifier {
       const classes = values.length / n;
       for (let i = 0; i < n; i++) logits.push(values.subarray(i * classes, (i + 1) * classes));
     }
-    return withFeatures ? { logits, inferenceMs: performance.now() - start, features, epByImage } : { logits, inferenceMs: performance.now() - start, epByImage };
+    return {
+      logits,
+      inferenceMs: performance.now() - start,
+      epByImage,
+      ...(withFeatures ? { features } : {}),
+      ...(summary ? { summaries } : {}),
+    };
   }
 
   top(logits: Float32Array, k: number): ClassScore[] {
@@ -216,6 +279,34 @@ function splitFeatures(result: ort.InferenceSession.OnnxValueMapType, map: Stage
     stages: Object.fromEntries(map.stages.map((s) => [s.name, perImage(s.tensor, i)])) as Record<StageName, Float32Array>,
     headFeatures: perImage(map.head.features, i),
   }));
+}
+
+/** One image's in-graph reductions from a one-image run. */
+function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: StageMap): ImageSummary {
+  const floats = (name: string): Float32Array => result[name].data as Float32Array;
+  const scalar = (name: string): number => floats(name)[0];
+  const stages = Object.fromEntries(
+    map.stages.map((s) => {
+      const out = reductionOutputs(s.name);
+      const summary: StageSummary = {
+        heatmap: floats(out.heatmap),
+        channelMeans: floats(out.channelMeans),
+        min: scalar(out.minimum),
+        max: scalar(out.maximum),
+        sumSquares: scalar(out.sumSquares),
+        nonZeroFraction: scalar(out.nonZeroFraction),
+        topChannels: Array.from(result[out.topChannels].data as BigInt64Array, Number),
+        topMaps: floats(out.topMaps),
+      };
+      return [s.name, summary];
+    }),
+  ) as Record<StageName, StageSummary>;
+  return {
+    stages,
+    cams: floats(CAM_OUTPUTS.maps),
+    camClasses: Array.from(result[CAM_OUTPUTS.classes].data as BigInt64Array, Number),
+    headFeatures: floats(map.head.features),
+  };
 }
 
 function headWeights(model: Awaited<ReturnType<typeof loadAndInspect>>['model'], map: StageMap): ClassifierWeights {

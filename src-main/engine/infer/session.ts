@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError, ErrorCode } from '../errors.js';
+import { SWITCH_INPUTS } from '../model/reduction-graph.js';
 import { diagnoseCuda, gpuDeviceNodes } from './hardware.js';
 import { EP_TITLES, type Ep, type EpRequest, PROBE_TOLERANCE, autoOrder, describeEp, isGpuEp } from './providers.js';
 
@@ -113,6 +114,11 @@ function baseOptions(ep: Ep, threads: number): ort.InferenceSession.SessionOptio
     executionMode: 'sequential',
     // Provider load failures are reported through our attempts list, not onnxruntime's stderr log.
     logSeverityLevel: 4,
+    // onnxruntime's intra-op threads busy-wait after each run by default. On a 2-core machine that
+    // steals the CPU from whatever runs next: the batch pipeline's decoders, or another session
+    // (measured: a ResNet-50 run right after another session's took 100 ms instead of 61). Without
+    // spinning a lone session runs as fast (59.7 vs 59.5 ms).
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
 }
 
@@ -239,7 +245,9 @@ async function runProbe(ep: Ep, session: ort.InferenceSession, cpu: ort.Inferenc
   const dims = probeDims(session, spec);
   const output = spec.output ?? session.outputNames[0];
   const tensor = new ort.Tensor('float32', probeInput(dims), dims);
-  const feeds = { [session.inputNames[0]]: tensor };
+  const feeds: Record<string, ort.Tensor> = { [session.inputNames[0]]: tensor };
+  // A feature graph's reduction switches stay off: the probe compares the logits alone.
+  for (const name of session.inputNames) if (SWITCH_INPUTS.includes(name)) feeds[name] = new ort.Tensor('bool', [false], []);
   const reference = await timedRun(cpu, feeds, output);
   const tolerance = PROBE_TOLERANCE[ep];
   let first: { data: Float32Array; ms: number };

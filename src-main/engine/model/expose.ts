@@ -2,7 +2,7 @@
 // session.run returns logits and every stage map together. The original outputs and every node
 // stay as they are; only the output list grows.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type OnnxModel, TensorDataType, encodeModel } from './onnx-proto.js';
 
@@ -14,6 +14,11 @@ export interface ExposedTensor {
 
 /** Returns the encoded model with `tensors` appended to its outputs (skipping ones already there). */
 export function exposeTensors(model: OnnxModel, tensors: readonly ExposedTensor[], batchAxis: string | number = 'N'): Uint8Array {
+  return encodeModel(withExposedTensors(model, tensors, batchAxis));
+}
+
+/** `model` with `tensors` appended to its outputs (skipping ones already there); not encoded. */
+export function withExposedTensors(model: OnnxModel, tensors: readonly ExposedTensor[], batchAxis: string | number = 'N'): OnnxModel {
   const existing = new Set(model.graph.output.map((o) => o.name));
   const added = tensors.filter((t) => !existing.has(t.name));
   const edited: OnnxModel = {
@@ -34,15 +39,16 @@ export function exposeTensors(model: OnnxModel, tensors: readonly ExposedTensor[
       ],
     },
   };
-  return encodeModel(edited);
+  return edited;
 }
 
 /**
- * The exposed model as a file in `cacheDir`, keyed by the source model's SHA-256 and the exposed
- * tensor names: editing a 240 MB model costs about a second, so it is done once per model.
+ * The exposed model as a file in `cacheDir`, keyed by the source model's SHA-256, the exposed
+ * tensor names and `variant` (what else the edit adds, versioned): editing a 240 MB model costs
+ * about a second, so it is done once per model.
  */
-export async function exposedModelFile(cacheDir: string, sourceSha256: string, tensors: readonly ExposedTensor[], build: () => Uint8Array): Promise<{ file: string; sha256: string; cached: boolean }> {
-  const key = createHash('sha256').update(sourceSha256).update(JSON.stringify(tensors)).digest('hex').slice(0, 40);
+export async function exposedModelFile(cacheDir: string, sourceSha256: string, tensors: readonly ExposedTensor[], build: () => Uint8Array, variant = ''): Promise<{ file: string; sha256: string; cached: boolean }> {
+  const key = createHash('sha256').update(sourceSha256).update(JSON.stringify(tensors)).update(variant).digest('hex').slice(0, 40);
   const file = path.join(cacheDir, `${key}.onnx`);
   try {
     await readFile(`${file}.ok`);
@@ -56,4 +62,10 @@ export async function exposedModelFile(cacheDir: string, sourceSha256: string, t
   await rename(temp, file);
   await writeFile(`${file}.ok`, ''); // marker written last: a half-written model is never trusted
   return { file, sha256: key, cached: false };
+}
+
+/** Forgets a cached exposed model (marker first: a half-removed entry is never trusted). */
+export async function discardExposedModel(file: string): Promise<void> {
+  await rm(`${file}.ok`, { force: true });
+  await rm(file, { force: true });
 }

@@ -17,6 +17,7 @@ export interface OnnxAttribute {
   i?: Int64;
   s?: Uint8Array;
   t?: OnnxTensor;
+  g?: OnnxGraph;
   floats?: number[];
   ints?: Int64[];
 }
@@ -58,9 +59,9 @@ export interface OnnxModel {
 }
 
 /** ONNX TensorProto.DataType values used here. */
-export const TensorDataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, FLOAT16: 10, DOUBLE: 11 } as const;
+export const TensorDataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11 } as const;
 /** AttributeProto.AttributeType values used here. */
-export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7 } as const;
 
 let modelType: protobuf.Type | undefined;
 function modelProtoType(): protobuf.Type {

@@ -1,0 +1,215 @@
+// The in-graph reductions (model/reduction-graph.ts) against the JavaScript reference reductions
+// of the full stage tensors from the same run, across opsets (attribute vs input spellings),
+// v1/v2 graphs and both heatmap modes; and the switch leaves the logits bit-identical.
+import { mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { extractFeatures } from '../../src-main/engine/features/extract.js';
+import { classActivationMap, rankChannels, reduceStage } from '../../src-main/engine/features/reduce.js';
+import { Classifier } from '../../src-main/engine/infer/classifier.js';
+import { GRAPH_TOP_CHANNELS } from '../../src-main/engine/model/reduction-graph.js';
+import { TORCHVISION_PREPROCESSING, preprocessBytes } from '../../src-main/engine/preprocess/preprocess.js';
+import { ensureFixture, type FixtureSpec } from '../fixtures/generate.js';
+import { photoLike } from '../helpers/bad-inputs.js';
+import { writeWithHead } from '../helpers/head-variants.js';
+import { relativeL2 } from '../helpers/compare.js';
+import { REFERENCE_MODEL, hasTestdata, imagenetLabels } from '../helpers/testdata.js';
+
+const labels = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
+
+const sameBits = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+async function checkAgainstReference(classifier: Classifier, input: Float32Array): Promise<void> {
+  const map = classifier.stageMap;
+  if (!map) throw new Error(`no stages: ${classifier.stagesError}`);
+  const full = await classifier.run(input, 1, { features: true });
+  const plain = await classifier.run(input, 1);
+  // Switched off, batches of several images still run (before opset 11 the off-branch has fixed shapes).
+  const pair = new Float32Array(input.length * 2);
+  pair.set(input);
+  pair.set(input, input.length);
+  const batched = await classifier.run(pair, 2);
+  for (const logits of batched.logits) expect(relativeL2(logits, plain.logits[0])).toBeLessThan(1e-5);
+  for (const mode of ['mean', 'max'] as const) {
+    const fast = await classifier.run(input, 1, { summary: { heatmapMode: mode } });
+    expect(sameBits(fast.logits[0], plain.logits[0]), 'logits with the reductions switched on').toBe(true);
+    const summary = fast.summaries?.[0];
+    expect(summary).toBeDefined();
+    // Class activation maps: the graph's top classes and maps equal the JavaScript ones.
+    const top = classifier.top(plain.logits[0], summary!.camClasses.length);
+    expect(summary!.camClasses).toEqual(top.map((t) => t.index));
+    const camPlane = summary!.cams.length / summary!.camClasses.length;
+    summary!.camClasses.forEach((c, i) => {
+      const reference = classActivationMap(full.features![0].headFeatures, map.head.featuresShape, classifier.headWeights!, c);
+      expect(relativeL2(summary!.cams.subarray(i * camPlane, (i + 1) * camPlane), reference), `CAM ${c}`).toBeLessThan(1e-5);
+    });
+    for (const stage of map.stages) {
+      const values = full.features![0].stages[stage.name];
+      const reference = reduceStage(values, stage.shape, mode);
+      const ours = summary!.stages[stage.name];
+      const [channels, height, width] = stage.shape;
+      const plane = height * width;
+      const label = `${stage.name} ${mode}`;
+      // Heatmap before normalisation: recompute the reference plane from the normalised one.
+      const referencePlane = Float32Array.from(reference.heatmap.data, (v) => reference.heatmap.min + v * (reference.heatmap.max - reference.heatmap.min));
+      expect(ours.heatmap.length, label).toBe(plane);
+      expect(relativeL2(ours.heatmap, referencePlane), label).toBeLessThan(1e-5);
+      expect(relativeL2(ours.channelMeans, Float32Array.from(reference.channelMeans)), label).toBeLessThan(1e-5);
+      expect(ours.min, label).toBeCloseTo(reference.stats.min, 5);
+      expect(ours.max, label).toBeCloseTo(reference.stats.max, 5);
+      expect(1 - ours.nonZeroFraction, label).toBeCloseTo(reference.stats.zeroFraction, 6);
+      const count = channels * plane;
+      const mean = reference.stats.mean;
+      const std = Math.sqrt(Math.max(0, ours.sumSquares / count - mean * mean));
+      expect(Math.abs(std - reference.stats.std), label).toBeLessThan(1e-4 * Math.max(1, reference.stats.std));
+      // Ranking: the r-th channel the graph picked has the r-th best mean (ties may swap places).
+      const k = Math.min(GRAPH_TOP_CHANNELS, channels);
+      const best = rankChannels(reference.channelMeans, k);
+      expect(ours.topChannels, label).toHaveLength(k);
+      ours.topChannels.forEach((channel, rank) => {
+        expect(Math.abs(reference.channelMeans[channel] - best[rank].meanActivation), `${label} rank ${rank}`).toBeLessThan(1e-5 * Math.max(1, Math.abs(best[rank].meanActivation)));
+        // Each gathered map is that channel of the full tensor, bit for bit.
+        expect(sameBits(ours.topMaps.subarray(rank * plane, (rank + 1) * plane), values.subarray(channel * plane, (channel + 1) * plane)), `${label} map ${rank}`).toBe(true);
+      });
+    }
+  }
+}
+
+describe('in-graph stage reductions equal the JavaScript reference', () => {
+  let input: Float32Array;
+  beforeAll(async () => {
+    input = (await preprocessBytes(await photoLike(640, 480, 'jpeg', 21), TORCHVISION_PREPROCESSING)).tensor;
+  });
+
+  const specs: FixtureSpec[] = [
+    { depth: 18, bn: 'explicit', opset: 7 },
+    { depth: 18, bn: 'folded', opset: 11 },
+    { depth: 18, bn: 'folded', renameNodes: true, opset: 18 },
+    { depth: 50, variant: 'v2', bn: 'explicit' },
+  ];
+  it.each(specs.map((s) => [`resnet${s.depth} ${s.variant ?? 'v1'} ${s.bn} opset ${s.opset ?? 'default'}`, s] as const))('%s', async (_, spec) => {
+    const classifier = await Classifier.load({ name: 'fixture', modelPath: await ensureFixture(spec), preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
+    try {
+      await checkAgainstReference(classifier, input);
+    } finally {
+      await classifier.dispose();
+    }
+  });
+
+  it.runIf(hasTestdata)('reference ResNet-50 export', async () => {
+    const classifier = await Classifier.load({ name: 'ref', modelPath: REFERENCE_MODEL, preprocessing: TORCHVISION_PREPROCESSING, labels: imagenetLabels(), ep: 'cpu' });
+    try {
+      await checkAgainstReference(classifier, input);
+    } finally {
+      await classifier.dispose();
+    }
+  });
+});
+
+describe('classifier heads stored as Gemm, MatMul + Add, or a 1×1 Conv', () => {
+  let folder: string;
+  let input: Float32Array;
+  beforeAll(async () => {
+    folder = await mkdtemp(path.join(os.tmpdir(), 'reslens-heads-'));
+    input = (await preprocessBytes(await photoLike(400, 300, 'jpeg', 4), TORCHVISION_PREPROCESSING)).tensor;
+  });
+  afterAll(async () => rm(folder, { recursive: true, force: true }));
+
+  it.each([['matmul', 'MatMul'], ['conv', 'Conv']] as const)('%s head: found, same logits, exact in-graph CAMs', async (layout, op) => {
+    const source = await ensureFixture({ depth: 18, bn: 'folded' });
+    const original = await Classifier.load({ name: 'gemm', modelPath: source, preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu', stages: false });
+    const rewritten = await Classifier.load({ name: layout, modelPath: await writeWithHead(source, path.join(folder, `${layout}.onnx`), layout), preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
+    try {
+      expect(rewritten.stageMap?.head.op).toBe(op);
+      const expected = (await original.run(input, 1)).logits[0];
+      expect(relativeL2((await rewritten.run(input, 1)).logits[0], expected)).toBeLessThan(1e-5);
+      await checkAgainstReference(rewritten, input);
+      const { result } = await extractFeatures(rewritten, await writePhoto(folder), { topClasses: 5 });
+      for (const cam of result.cams) expect(Math.abs(cam.rawMean - (cam.logit - cam.bias))).toBeLessThan(1e-4 * Math.max(1, Math.abs(cam.logit)));
+    } finally {
+      await original.dispose();
+      await rewritten.dispose();
+    }
+  });
+});
+
+async function writePhoto(folder: string): Promise<string> {
+  const file = path.join(folder, 'photo.jpg');
+  await writeFile(file, await photoLike(360, 300, 'jpeg', 12));
+  return file;
+}
+
+describe('feature extraction: the fast path gives the full path result', () => {
+  let folder: string;
+  let photo: string;
+  beforeAll(async () => {
+    folder = await mkdtemp(path.join(os.tmpdir(), 'reslens-reductions-'));
+    photo = path.join(folder, 'photo.jpg');
+    await writeFile(photo, await photoLike(500, 400, 'jpeg', 8));
+  });
+  afterAll(async () => rm(folder, { recursive: true, force: true }));
+
+  it('heatmaps, statistics, top channels and CAMs agree; more channels than the graph keeps uses the full tensors', async () => {
+    const classifier = await Classifier.load({ name: 'fixture', modelPath: await ensureFixture({ depth: 50, bn: 'folded' }), preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
+    try {
+      const fast = (await extractFeatures(classifier, photo, { topChannels: 6 })).result;
+      const full = (await extractFeatures(classifier, photo, { topChannels: 6, keepTensors: true })).result;
+      expect(fast.tensors).toBeUndefined();
+      expect(full.tensors).toBeDefined();
+      expect(fast.top.map((t) => t.index)).toEqual(full.top.map((t) => t.index));
+      for (const [i, stage] of fast.stages.entries()) {
+        const other = full.stages[i];
+        expect(relativeL2(stage.heatmap.data, other.heatmap.data), stage.name).toBeLessThan(1e-4);
+        expect(stage.stats.mean).toBeCloseTo(other.stats.mean, 5);
+        expect(stage.stats.std).toBeCloseTo(other.stats.std, 4);
+        expect(stage.stats.zeroFraction).toBeCloseTo(other.stats.zeroFraction, 6);
+        expect(stage.topChannels).toHaveLength(6);
+        expect(stage.topChannels.map((c) => c.meanActivation)).toEqual(other.topChannels.map((c) => expect.closeTo(c.meanActivation, 5)));
+      }
+      for (const [i, cam] of fast.cams.entries()) expect(relativeL2(cam.map.data, full.cams[i].map.data)).toBeLessThan(1e-5);
+      const many = (await extractFeatures(classifier, photo, { topChannels: GRAPH_TOP_CHANNELS + 1 })).result;
+      expect(many.stages[1].topChannels).toHaveLength(GRAPH_TOP_CHANNELS + 1);
+    } finally {
+      await classifier.dispose();
+    }
+  });
+});
+
+describe('a damaged cached feature graph', () => {
+  it('still classifies, says why feature maps are off, and is rebuilt on the next load', async () => {
+    const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'reslens-cache-'));
+    const modelPath = await ensureFixture({ depth: 18, bn: 'folded' });
+    const load = () => Classifier.load({ name: 'fixture', modelPath, preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu', cacheDir });
+    const input = (await preprocessBytes(await photoLike(320, 240, 'jpeg', 3), TORCHVISION_PREPROCESSING)).tensor;
+    try {
+      const first = await load();
+      const expected = (await first.run(input, 1)).logits[0].slice();
+      await first.dispose();
+      const exposedDir = path.join(cacheDir, 'exposed');
+      const [edited] = (await readdir(exposedDir)).filter((f) => f.endsWith('.onnx'));
+      await truncate(path.join(exposedDir, edited), 1000);
+      await rm(path.join(cacheDir, 'optimized'), { recursive: true, force: true });
+
+      const damaged = await load();
+      try {
+        expect(damaged.stageMap).toBeUndefined();
+        expect(damaged.stagesError).toMatch(/feature maps unavailable: onnxruntime refused the graph with stage outputs/);
+        expect(sameBits((await damaged.run(input, 1)).logits[0], expected)).toBe(true);
+        await expect(damaged.run(input, 1, { summary: { heatmapMode: 'mean' } })).rejects.toThrow(/feature maps unavailable/);
+      } finally {
+        await damaged.dispose();
+      }
+
+      const rebuilt = await load();
+      try {
+        expect(rebuilt.stagesError).toBeUndefined();
+        expect((await rebuilt.run(input, 1, { summary: { heatmapMode: 'mean' } })).summaries).toHaveLength(1);
+      } finally {
+        await rebuilt.dispose();
+      }
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+});
