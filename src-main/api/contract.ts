@@ -119,7 +119,8 @@ export interface StageFeaturesValue {
   paperName: string;
   shape: [number, number, number];
   blocks: number;
-  stats: { min: number; max: number; mean: number; std: number; zeroFraction: number };
+  /** min and std only where computed from the full stage tensors (the feature view's fast path has neither). */
+  stats: { max: number; mean: number; zeroFraction: number; min?: number; std?: number };
   heatmap: HeatmapValue;
   topChannels: { channel: number; meanActivation: number; map: HeatmapValue }[];
 }

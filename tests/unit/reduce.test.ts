@@ -54,7 +54,7 @@ describe('feature reductions', () => {
       expect(one.stats.min).toBe(stats.min);
       expect(one.stats.max).toBe(stats.max);
       expect(one.stats.mean).toBeCloseTo(stats.mean, 6);
-      expect(one.stats.std).toBeCloseTo(stats.std, 6);
+      expect(one.stats.std).toBeCloseTo(stats.std as number, 6);
       expect(one.stats.zeroFraction).toBe(stats.zeroFraction);
       expect(rankChannels(one.channelMeans, 3).map((c) => c.channel)).toEqual(topChannels(random, s, 3).map((c) => c.channel));
     }

@@ -145,14 +145,13 @@ export function summaryFeatures(classifier: Classifier, summary: ImageSummary, l
     let sum = 0;
     for (const m of s.channelMeans) sum += m;
     const mean = sum / channels;
-    const count = channels * plane;
     return {
       name: stage.name,
       paperName: stage.paperName,
       tensor: stage.tensor,
       shape: stage.shape,
       blocks: stage.blocks,
-      stats: { min: s.min, max: s.max, mean, std: Math.sqrt(Math.max(0, s.sumSquares / count - mean * mean)), zeroFraction: 1 - s.nonZeroFraction },
+      stats: { max: s.max, mean, zeroFraction: 1 - s.nonZeroFraction },
       heatmap: normalise(s.heatmap, width, height),
       topChannels: s.topChannels.slice(0, k).map((channel, rank) => ({
         channel,

@@ -14,10 +14,12 @@ export interface Heatmap {
 export type HeatmapMode = 'mean' | 'max';
 
 export interface StageStatistics {
-  min: number;
+  /** Present when computed from the full stage tensor (export), not on the in-graph fast path. */
+  min?: number;
   max: number;
   mean: number;
-  std: number;
+  /** Present when computed from the full stage tensor (export), not on the in-graph fast path. */
+  std?: number;
   /** Fraction of exact zeros (ReLU outputs are sparse). */
   zeroFraction: number;
 }

@@ -6,7 +6,7 @@ import { type ExposedTensor, discardExposedModel, exposedModelFile, withExposedT
 import { type ModelInfo, loadAndInspect } from '../model/inspect.js';
 import { type StageMap, type StageName, discoverStages } from '../model/stages.js';
 import { encodeModel, tensorFloats } from '../model/onnx-proto.js';
-import { CAM_OUTPUTS, FEATURES_SWITCH, HEATMAP_MAX_SWITCH, REDUCTIONS_VERSION, addStageReductions, reductionOutputs } from '../model/reduction-graph.js';
+import { CAM_OUTPUTS, FEATURES_SWITCH, HEATMAP_MAX_SWITCH, NON_ZERO_EPSILON, REDUCTIONS_VERSION, addStageReductions, reductionOutputs } from '../model/reduction-graph.js';
 import type { ClassifierWeights } from '../features/reduce.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import { type EpAttempt, type FallbackEvent, type SessionRunner, createSession, runnerFor } from './session.js';
@@ -41,9 +41,7 @@ export interface StageSummary {
   heatmap: Float32Array;
   /** Every channel's mean activation. */
   channelMeans: Float32Array;
-  min: number;
   max: number;
-  sumSquares: number;
   nonZeroFraction: number;
   /** Channels with the highest mean, best first, and their maps (K × H×W). */
   topChannels: number[];
@@ -291,10 +289,8 @@ function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: StageMa
       const summary: StageSummary = {
         heatmap: floats(out.heatmap),
         channelMeans: floats(out.channelMeans),
-        min: scalar(out.minimum),
         max: scalar(out.maximum),
-        sumSquares: scalar(out.sumSquares),
-        nonZeroFraction: scalar(out.nonZeroFraction),
+        nonZeroFraction: scalar(out.nonZeroFraction) / NON_ZERO_EPSILON,
         topChannels: Array.from(result[out.topChannels].data as BigInt64Array, Number),
         topMaps: floats(out.topMaps),
       };

@@ -2,7 +2,7 @@
 // feature view needs are computed by onnxruntime inside the same session.run as the logits, and
 // only these small arrays leave the session. Copying ResNet-50's 1.7 M stage values out of the
 // session and reducing them in JavaScript cost about half an inference (measured: +11 ms fetch,
-// +25 ms reduction against a 55 ms run); the graph does the same work in ~4 ms.
+// +25 ms reduction against a 55 ms run); the graph does the same work in ~3.5 ms.
 //
 // The reductions sit in the then-branch of an `If` on a boolean graph input. onnxruntime runs every
 // node of a graph whatever outputs are fetched, so without the `If` plain classification would pay
@@ -10,11 +10,13 @@
 // constants. (The switch is a plain input, fed on every run: onnxruntime-node does not let a feed
 // override an initializer, so it cannot have a default.)
 //
-// Op choices, measured with onnxruntime's profiler on ResNet-50: reductions over all of C×H×W and
-// over H×W run on contiguous memory and are cheap; reductions over channels are strided and cost
-// most, so only the heatmap mode asked for is computed (a nested `If`). Ops that onnxruntime runs
-// in its blocked NCHWc layout (Conv, GlobalAveragePool) are avoided: inside a subgraph they need
-// the stage tensor reordered first, which costs more than they save.
+// Op choices, measured with onnxruntime's profiler on ResNet-50 (2-core AVX2): every pass over the
+// stage tensors costs ~0.3–0.5 ms, so the graph makes as few as the feature view needs: the heatmap
+// of the mode asked for (a nested `If`; the channel mean as a MatMul, 3× quicker than ReduceMean
+// over the strided channel axis), channel means, the maximum, the non-zero fraction, top channels and
+// class activation maps. The minimum and standard deviation would take two more passes; they come
+// with the full tensors (export). Ops onnxruntime runs in its blocked NCHWc layout (Conv,
+// GlobalAveragePool) are avoided: inside a subgraph they need the stage tensor reordered first.
 import { EngineError, ErrorCode } from '../errors.js';
 import type { HeadInfo } from './stages.js';
 import { AttributeType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo, TensorDataType, toNumber } from './onnx-proto.js';
@@ -31,7 +33,7 @@ export const GRAPH_TOP_CHANNELS = 32;
 export const GRAPH_TOP_CLASSES = 10;
 
 /** Bumped whenever the added nodes change, so cached edited models are rebuilt. */
-export const REDUCTIONS_VERSION = 2;
+export const REDUCTIONS_VERSION = 3;
 
 /** Outputs of the in-graph class activation maps: the top classes, best first, and their raw maps. */
 export const CAM_OUTPUTS = { classes: 'reslens.cam.classes', maps: 'reslens.cam.maps' } as const;
@@ -52,16 +54,23 @@ export interface ReducibleStage {
   shape: readonly [number, number, number];
 }
 
+/**
+ * Values with |x| ≥ ε count as non-zero; smaller ones count in proportion (x/ε). ReLU zeros are exact
+ * zeros, and activations below 1e-30 do not occur in practice. ε is a power of two (2^-100 ≈ 7.9e-31)
+ * so sums of clipped values are exact multiples of it, as sums of 0/1 would be, and far above
+ * float32's smallest normal (1.2e-38).
+ */
+export const NON_ZERO_EPSILON = 2 ** -100;
+
 /** Names of the outputs computed for one stage, with their per-image shapes. */
 export interface StageReductionOutputs {
   /** H×W values: mean or max over channels, as switched. */
   heatmap: string;
   /** [C,1,1]: every channel's mean activation. */
   channelMeans: string;
-  /** Scalars over C×H×W. */
-  minimum: string;
+  /** Scalars over C×H×W (the minimum and spread need two more passes: the full path has them). */
   maximum: string;
-  sumSquares: string;
+  /** Times NON_ZERO_EPSILON: divide to get the fraction. */
   nonZeroFraction: string;
   /** [K] channel indices, best first, and their maps [K,H,W] (first image of the run only). */
   topChannels: string;
@@ -73,9 +82,7 @@ export function reductionOutputs(stageName: string): StageReductionOutputs {
   return {
     heatmap: name('heatmap'),
     channelMeans: name('channel_means'),
-    minimum: name('min'),
     maximum: name('max'),
-    sumSquares: name('sum_squares'),
     nonZeroFraction: name('non_zero_fraction'),
     topChannels: name('top_channels'),
     topMaps: name('top_maps'),
@@ -125,9 +132,9 @@ class NodeWriter {
     return this.constant({ name: `${this.scope}.${name}`, dims: [values.length], dataType: TensorDataType.INT64, int64Data: values });
   }
 
-  /** Reduce* take their axes as an input from opset 18 (ReduceSum from 13), an attribute before. */
-  reduce(op: 'ReduceMin' | 'ReduceMax' | 'ReduceSum' | 'ReduceMean', input: string, output: string, axes: number[], keepdims: 0 | 1): void {
-    const asInput = this.opset >= 18 || (op === 'ReduceSum' && this.opset >= 13);
+  /** ReduceMax/ReduceMean take their axes as an input from opset 18, an attribute before. */
+  reduce(op: 'ReduceMax' | 'ReduceMean', input: string, output: string, axes: number[], keepdims: 0 | 1): void {
+    const asInput = this.opset >= 18;
     this.nodes.push(
       asInput
         ? { opType: op, input: [input, this.int64s(`axes.${axes.join('')}`, axes)], output: [output], attribute: [int('keepdims', keepdims)] }
@@ -142,6 +149,16 @@ class NodeWriter {
         ? { opType: 'TopK', input: [input, this.int64s(`k.${k}`, [k])], output: [values, indices], attribute: [int('axis', 1)] }
         : { opType: 'TopK', input: [input], output: [values, indices], attribute: [int('axis', 1), int('k', k)] },
     );
+  }
+
+  /** Clip takes min and max as inputs from opset 11, attributes before. */
+  clip(input: string, min: number, max: number, output: string): void {
+    if (this.opset >= 11) {
+      const scalar = (name: string, value: number): string => this.constant({ name: `${this.scope}.${name}`, dims: [], dataType: TensorDataType.FLOAT, floatData: [value] });
+      this.nodes.push({ opType: 'Clip', input: [input, scalar(`clip_min.${min}`, min), scalar(`clip_max.${max}`, max)], output: [output] });
+    } else {
+      this.nodes.push({ opType: 'Clip', input: [input], output: [output], attribute: [{ name: 'min', type: AttributeType.FLOAT, f: min }, { name: 'max', type: AttributeType.FLOAT, f: max }] });
+    }
   }
 
   reshape(input: string, shape: number[], output: string): void {
@@ -238,6 +255,7 @@ export function addStageReductions(model: OnnxModel, stages: readonly ReducibleS
     meanPlanes.graph('reslens_mean_planes', planeOutputs.map((o) => `${o.name}.mean`)),
   );
 
+  const producers = new Map(model.graph.node.flatMap((n) => n.output.map((o) => [o, n.opType] as const)));
   const reductions = new NodeWriter(opset, 'reslens.reductions');
   reductions.nodes.push(heatmaps);
   const outputs: BranchOutput[] = [...planeOutputs];
@@ -247,22 +265,21 @@ export function addStageReductions(model: OnnxModel, stages: readonly ReducibleS
     const k = Math.min(GRAPH_TOP_CHANNELS, channels);
     const step = (what: string): string => `reslens.${stage.name}.${what}`;
     reductions.reduce('ReduceMean', stage.tensor, out.channelMeans, [2, 3], 1);
-    reductions.reduce('ReduceMin', stage.tensor, out.minimum, [1, 2, 3], 0);
     reductions.reduce('ReduceMax', stage.tensor, out.maximum, [1, 2, 3], 0);
-    // Σx² as Mul + ReduceSum: ReduceSumSquare measured 1.7× slower, a MatMul dot product 10×.
-    reductions.node('Mul', [stage.tensor, stage.tensor], [step('squares')]);
-    reductions.reduce('ReduceSum', step('squares'), out.sumSquares, [1, 2, 3], 0);
-    // Cast float → bool is "≠ 0" (since opset 6); back to float, its mean is the non-zero fraction.
-    reductions.node('Cast', [stage.tensor], [step('non_zero')], [int('to', TensorDataType.BOOL)]);
-    reductions.node('Cast', [step('non_zero')], [step('non_zero_float')], [int('to', FLOAT)]);
-    reductions.reduce('ReduceMean', step('non_zero_float'), out.nonZeroFraction, [1, 2, 3], 0);
+    // Non-zero fraction: mean(clip(|x|, 0, ε)) / ε, one elementwise pass (two Casts to bool and back
+    // cost twice as much). |x| only where a stage can be negative (pre-activation v2 outputs).
+    const nonNegative = producers.get(stage.tensor) === 'Relu';
+    const magnitude = nonNegative ? stage.tensor : step('magnitude');
+    if (!nonNegative) reductions.node('Abs', [stage.tensor], [magnitude]);
+    reductions.clip(magnitude, 0, NON_ZERO_EPSILON, step('clipped'));
+    reductions.reduce('ReduceMean', step('clipped'), out.nonZeroFraction, [1, 2, 3], 0);
     // The best channels of the first image, and their maps.
     reductions.topK(out.channelMeans, k, step('top_values'), step('top_indices'));
     reductions.reshape(step('top_indices'), [-1], out.topChannels);
     reductions.node('Gather', [stage.tensor, out.topChannels], [out.topMaps], [int('axis', 1)]);
     outputs.push(
       { name: out.channelMeans, type: FLOAT, shape: [1, channels, 1, 1] },
-      ...[out.minimum, out.maximum, out.sumSquares, out.nonZeroFraction].map((name) => ({ name, type: FLOAT, shape: [1] })),
+      ...[out.maximum, out.nonZeroFraction].map((name) => ({ name, type: FLOAT, shape: [1] })),
       { name: out.topChannels, type: TensorDataType.INT64, shape: [k] },
       { name: out.topMaps, type: FLOAT, shape: [1, k, height, width] },
     );
@@ -315,3 +332,4 @@ function addClassActivationMaps(writer: NodeWriter, { scores, head }: CamSource)
     { name: CAM_OUTPUTS.maps, type: TensorDataType.FLOAT, shape: [1, k, height * width] },
   ];
 }
+
