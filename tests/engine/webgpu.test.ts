@@ -15,9 +15,11 @@ import { findSharedLibrary, gpuDeviceNodes } from '../../src-main/engine/infer/h
 import { PROBE_TOLERANCE } from '../../src-main/engine/infer/providers.js';
 import { type FallbackEvent, compareOutputs, createSession, shortReason } from '../../src-main/engine/infer/session.js';
 import { loadLabels } from '../../src-main/engine/model/labels.js';
+import { STAGE_NAMES } from '../../src-main/engine/model/stages.js';
 import { TORCHVISION_PREPROCESSING, preprocessFile } from '../../src-main/engine/preprocess/preprocess.js';
 import { ensureFixture } from '../fixtures/generate.js';
 import { photoLike } from '../helpers/bad-inputs.js';
+import { relativeL2 } from '../helpers/compare.js';
 import { hasTestdata, referenceImages } from '../helpers/testdata.js';
 import { tinyClassifier } from '../helpers/tiny-models.js';
 
@@ -113,6 +115,32 @@ describe.skipIf(!availability.ok)(`WebGPU on ${softwareOnly ? 'a software Vulkan
         `WebGPU vs CPU on fixture ResNet-50: max diff ${cmp.maxAbsDiff.toExponential(2)} abs, ${cmp.maxRelDiff.toExponential(2)} relative; ` +
           `WebGPU ${webgpuMs.toFixed(0)} ms/image warm, first run (probe, shader compilation) ${probe?.firstMs.toFixed(0)} ms; CPU probe ${probe?.cpuMs.toFixed(0)} ms`,
       );
+    } finally {
+      await gpu.dispose();
+      await cpu.dispose();
+    }
+  });
+
+  it('the feature graph (stage outputs, switched in-graph reductions) runs on WebGPU like on the CPU', { timeout: 600_000 }, async () => {
+    const options = { name: 'resnet18-fixture', modelPath: await ensureFixture({ depth: 18, bn: 'folded' }), preprocessing: TORCHVISION_PREPROCESSING, labels };
+    const cpu = await Classifier.load({ ...options, ep: 'cpu' });
+    const gpu = await Classifier.load({ ...options, ep: 'webgpu' });
+    try {
+      expect(gpu.ep).toBe('webgpu');
+      expect(gpu.stagesError).toBeUndefined();
+      const input = (await preprocessFile(images[0], TORCHVISION_PREPROCESSING)).tensor;
+      const [plainCpu, plainGpu] = [await cpu.run(input, 1), await gpu.run(input, 1)];
+      expect(compareOutputs(plainGpu.logits[0], plainCpu.logits[0]).maxRelDiff).toBeLessThanOrEqual(1e-3);
+      const [fastCpu, fastGpu] = [await cpu.run(input, 1, { summary: { heatmapMode: 'mean' } }), await gpu.run(input, 1, { summary: { heatmapMode: 'mean' } })];
+      expect(fastGpu.epByImage).toEqual(['webgpu']);
+      const a = fastCpu.summaries![0];
+      const b = fastGpu.summaries![0];
+      for (const stage of STAGE_NAMES) {
+        expect(relativeL2(b.stages[stage].heatmap, a.stages[stage].heatmap), stage).toBeLessThan(1e-3);
+        expect(relativeL2(b.stages[stage].channelMeans, a.stages[stage].channelMeans), stage).toBeLessThan(1e-3);
+      }
+      expect(b.camClasses.slice(0, 3)).toEqual(a.camClasses.slice(0, 3));
+      expect(relativeL2(b.cams, a.cams)).toBeLessThan(1e-3);
     } finally {
       await gpu.dispose();
       await cpu.dispose();
