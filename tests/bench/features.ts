@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     const blocks: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     for (let cycle = 0; cycle < CYCLES; cycle++) for (const name of names) blocks[name].push(await blockMs(variants[name]));
     const ms = Object.fromEntries(names.map((n) => [n, median(blocks[n])])) as Record<keyof typeof variants, number>;
-    const overhead = (name: keyof typeof variants): number => (median(blocks[name].map((v, i) => v / blocks.logits[i])) - 1) * 100;
+    const overhead = (name: keyof typeof variants, base: keyof typeof variants = 'logits'): number => (median(blocks[name].map((v, i) => v / blocks[base][i])) - 1) * 100;
     const row = {
       model: model.name,
       logitsMs: round(ms.logits),
@@ -74,12 +74,14 @@ async function main(): Promise<void> {
       fullTensorsMs: round(ms.fullTensors),
       switchedOffOverheadPercent: round(overhead('switchedOff')),
       featuresOverheadPercent: round(overhead('features')),
+      // Same session, switch on vs off: the reductions alone, free of between-session differences.
+      featuresOverSwitchedOffPercent: round(overhead('features', 'switchedOff')),
       fullTensorsOverheadPercent: round(overhead('fullTensors')),
     };
     rows.push(row);
     console.log(
       `${row.model.padEnd(10)} logits ${row.logitsMs.toFixed(1)} ms · feature graph switched off ${row.switchedOffMs.toFixed(1)} ms (${signed(row.switchedOffOverheadPercent)}) · ` +
-        `all stages reduced in the graph ${row.featuresMs.toFixed(1)} ms (${signed(row.featuresOverheadPercent)}) · full tensors reduced in JS ${row.fullTensorsMs.toFixed(1)} ms (${signed(row.fullTensorsOverheadPercent)})`,
+        `all stages reduced in the graph ${row.featuresMs.toFixed(1)} ms (${signed(row.featuresOverheadPercent)}; ${signed(row.featuresOverSwitchedOffPercent)} over switched off) · full tensors reduced in JS ${row.fullTensorsMs.toFixed(1)} ms (${signed(row.fullTensorsOverheadPercent)})`,
     );
     await plain.dispose();
     await edited.dispose();
