@@ -108,18 +108,21 @@ ${summary}
 ## What "fast" does
 
 A JPEG whose upright shorter side is at least ${1.5 * MIN_SHORTER} px (1.5 × 4 × the 256 px resize target) is decoded
-to a shorter side of exactly ${MIN_SHORTER} px: sharp asks libjpeg for a DCT-scaled decode (1/2, 1/4 or 1/8)
-where it can and finishes with a libvips reduce (cubic) to the exact size; then the usual Pillow-exact
-bilinear resize to 256 and centre crop to 224 run on that. Smaller JPEGs and other formats decode in full, as
-in exact mode, so most of the reference images below are identical in both modes.
+to a shorter side of ${MIN_SHORTER} px (4× the resize target), or down to ${Math.ceil(MIN_SHORTER * 7 / 8)} px (3.5×) where that
+lets libjpeg decode at a DCT scale: sharp asks libjpeg for a DCT-scaled decode (1/2, 1/4 or 1/8) where it
+can and finishes with a libvips reduce (cubic) to the exact size; then the usual Pillow-exact bilinear
+resize to 256 and centre crop to 224 run on that. Smaller JPEGs and other formats decode in full, as in
+exact mode, so most of the reference images below are identical in both modes.
 
 sharp does not allow a DCT-scaled decode without a resample after it: asking for exactly ⌈W/s⌉×⌈H/s⌉ makes
 it pick the next smaller DCT scale (it keeps a margin for libjpeg's rounding: scale s only for overall
-factors in [s+1, 2s), 1/2 for 3 ≤ f < 5) and then resample with the requested kernel; the output changes
-with the kernel, which shows the resample happens. So at our 4× floor the DCT scale applies to photos
-with a shorter side ≥ 3,072 px (1/2) or ≥ 5,120 px (1/4); between 1,536 and 3,072 px the photo is decoded
-in full and only the libvips reduce replaces part of the exact resize (which is where most of the time
-went on those sizes: the JS resize of a full 20 MP frame costs more CPU than decoding it).
+factors f ≥ s + 1, so 1/2 for 3 ≤ f < 5, 1/4 for 5 ≤ f < 9) and then resample with the requested kernel;
+the output changes with the kernel, which shows the resample happens. With the 3.5× floor the DCT scale
+applies to photos with a shorter side ≥ 2,688 px (1/2: a 12 MP 4000×3000 frame goes to 1,000 px instead
+of a full decode at 2.93×) or ≥ 4,480 px (1/4); between 1,536 and 2,688 px the photo is decoded in full
+and only the libvips reduce replaces part of the exact resize. Entropy decoding costs the same at every
+DCT scale, so a scaled decode saves 30–50% of the decode, not 4×: measured on the benchmark's 12–20 MP
+photos, a full decode takes 101–248 CPU ms and a 1/8 one still 43–75 ms.
 
 ## Against PyTorch, the shared reference images
 

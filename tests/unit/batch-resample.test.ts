@@ -44,9 +44,11 @@ describe('optimised Pillow resize', () => {
 });
 
 describe('shrink-on-load', () => {
-  it('targets a shorter side of exactly minShorter, only for images well above it', () => {
-    expect(shrinkTarget(5472, 3648, 1024)).toEqual({ width: 1536, height: 1024 });
-    expect(shrinkTarget(3000, 4000, 1024)).toEqual({ width: 1024, height: 1365 });
+  it('targets a shorter side of minShorter, or down to 7/8 of it where libjpeg can then decode at a DCT scale', () => {
+    expect(shrinkTarget(5472, 3648, 1024)).toEqual({ width: 1536, height: 1024 }); // f 3.56: DCT 1/2
+    expect(shrinkTarget(3000, 4000, 1024)).toEqual({ width: 1000, height: 1333 }); // f 3.0 (not 2.93): DCT 1/2
+    expect(shrinkTarget(8000, 6000, 1024)).toEqual({ width: 1365, height: 1024 }); // f 5.86: DCT 1/4
+    expect(shrinkTarget(2400, 3200, 1024)).toEqual({ width: 1024, height: 1365 }); // 800 would be under 896: full decode + reduce
     expect(shrinkTarget(1536, 1536, 1024)).toEqual({ width: 1024, height: 1024 });
     expect(shrinkTarget(1535, 3000, 1024)).toBeUndefined();
     expect(shrinkTarget(900, 600, 1024)).toBeUndefined();
