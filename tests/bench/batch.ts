@@ -5,10 +5,14 @@
 // a run of ≥ 5,000 images (the small set seen through hard links, a tiny model so it stays quick).
 // Prints a table and writes bench-results/batch-latest.json (plus a timestamped copy).
 //
-// Environment: BENCH_SMALL, BENCH_LARGE (photo counts), BENCH_RSS_IMAGES (default 5000; 0 skips),
+// When a Python with PyTorch and torchvision is installed (Debian: apt install python3-torch
+// python3-torchvision, PyTorch 1.13 as in the issue), PyTorch's standard pipeline runs on the same
+// folders (tests/bench/pytorch-baseline.py) and the comparison is made on this machine.
+//
+// Environment: BENCH_PYTHON (Python for the baseline), BENCH_PYTORCH=0 (skip it), BENCH_SMALL, BENCH_LARGE (photo counts), BENCH_RSS_IMAGES (default 5000; 0 skips),
 // BENCH_BATCH (batch size; default the CPU default), BENCH_MODES (e.g. "fast" or "fast,exact"),
 // BENCH_FOLDERS ("small,large").
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -62,6 +66,11 @@ interface Row {
    * this machine is not the reference kind (absolute img/s then compare different hardware).
    */
   vsPytorchNormalised: number;
+  /** PyTorch's standard pipeline measured on this machine and folder (when PyTorch is installed). */
+  pytorchHereImagesPerSecond?: number;
+  vsPytorchHere?: number;
+  /** vsPytorchHere against the issue's ratio (the comparison on one machine). */
+  meetsTargetHere?: boolean;
   target: string;
   failed: number;
 }
@@ -108,6 +117,33 @@ async function endToEnd(classifier: Classifier, folder: string, files: string[],
   if (summary.state !== 'finished') throw new Error(`batch over ${folder} ended ${summary.state}: ${summary.error?.message}`);
   const { inferenceSeconds, starvedSeconds, activeSeconds } = summary.stats;
   return { seconds, count: summary.count, failed: summary.failed, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / summary.count, inferenceBusy: inferenceSeconds / activeSeconds, starved: starvedSeconds / activeSeconds };
+}
+
+/** A Python with PyTorch and torchvision (BENCH_PYTHON, else Debian's /usr/bin/python3), or undefined. */
+function pytorchPython(): string | undefined {
+  const candidates = [process.env.BENCH_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => Boolean(p));
+  return candidates.find((python) => spawnSync(python, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0);
+}
+
+interface PytorchHere {
+  imagesPerSecond: number;
+  repetitions: number[];
+  torch: string;
+  torchvision: string;
+  threads: number;
+  workers: number;
+  batch: number;
+}
+
+/** PyTorch's standard pipeline on the same folder and machine (tests/bench/pytorch-baseline.py). */
+function pytorchOnFolder(python: string, folder: string, batch: number, repeats: number): PytorchHere | undefined {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pytorch-baseline.py');
+  const run = spawnSync(python, [script, folder, '--batch', String(batch), '--workers', '2', '--repeat', String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (run.status !== 0) {
+    console.log(`PyTorch baseline failed on ${folder}: ${run.stderr.trim().split('\n').at(-1)}`);
+    return undefined;
+  }
+  return JSON.parse(run.stdout.trim().split('\n').at(-1) as string) as PytorchHere;
 }
 
 /** ≥ `images` distinct paths over the small set: hard links in numbered folders (no extra disk). */
@@ -205,9 +241,17 @@ async function main(): Promise<void> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'reslens-bench-batch-'));
   const rows: Row[] = [];
   try {
+    const python = process.env.BENCH_PYTORCH === '0' ? undefined : pytorchPython();
+    const pytorchHere: Partial<Record<'small' | 'large', PytorchHere>> = {};
+    if (!python) console.log('PyTorch baseline: not measured (no Python with torch + torchvision; Debian: apt install python3-torch python3-torchvision)');
     for (const folder of (process.env.BENCH_FOLDERS ?? 'small,large').split(',') as ('small' | 'large')[]) {
       const files = folder === 'small' ? sets.small : sets.large;
       const dir = folder === 'small' ? sets.smallDir : sets.largeDir;
+      const baseline = python && files.length === (await readdir(dir)).filter((f) => f.endsWith('.jpg')).length ? pytorchOnFolder(python, dir, batch, repeats) : undefined;
+      if (baseline) {
+        pytorchHere[folder] = baseline;
+        console.log(`PyTorch ${baseline.torch} / torchvision ${baseline.torchvision} here, ${folder}: ${baseline.imagesPerSecond.toFixed(1)} img/s (ImageFolder + DataLoader, ${baseline.workers} workers, batch ${baseline.batch}, ${baseline.threads} threads; runs ${baseline.repetitions.map((r) => r.toFixed(2)).join(', ')})`);
+      }
       for (const mode of modes) {
         const runs = [];
         for (let r = 0; r < repeats; r++) runs.push(await endToEnd(classifier, dir, files, mode, batch, work));
@@ -233,7 +277,8 @@ async function main(): Promise<void> {
           pytorchImagesPerSecond: PYTORCH[folder],
           vsPytorch: round(rate / PYTORCH[folder]),
           vsPytorchNormalised: 0, // filled in below, once inference alone has its best value
-          target: `≥ ${TARGET_RATIO[folder]}× PyTorch (${round(TARGET_RATIO[folder] * PYTORCH[folder], 1)} img/s)`,
+          ...(pytorchHere[folder] ? { pytorchHereImagesPerSecond: round(pytorchHere[folder].imagesPerSecond), vsPytorchHere: round(rate / pytorchHere[folder].imagesPerSecond), meetsTargetHere: rate / pytorchHere[folder].imagesPerSecond >= TARGET_RATIO[folder] } : {}),
+          target: `≥ ${TARGET_RATIO[folder]}× PyTorch (issue: ${round(TARGET_RATIO[folder] * PYTORCH[folder], 1)} img/s${pytorchHere[folder] ? `; here: ${round(TARGET_RATIO[folder] * pytorchHere[folder].imagesPerSecond, 1)} img/s` : ''})`,
           failed: run.failed,
         };
         rows.push(row);
@@ -269,6 +314,7 @@ async function main(): Promise<void> {
         onnxruntimeInferenceAlone: REFERENCE_MACHINE_ORT_INFERENCE,
         note: 'supplied with the issue for the reference machine kind, not measured here; compare vsPytorchNormalised when this machine differs (see its inference alone)',
       },
+      pytorchHere,
       rows,
       ...(rss ? { rss } : {}),
     };
@@ -279,10 +325,11 @@ async function main(): Promise<void> {
 
     console.log('');
     console.log(`ResNet-50 batch on the CPU — ${report.machine.cpu}, ${report.machine.cores} cores, Node ${process.version}, onnxruntime ${report.machine.onnxruntime}`);
-    console.log('| folder | mode | images | end to end img/s | inference alone img/s | e2e / inference | inference busy | preprocess CPU ms/img | run CPU ms/img | PyTorch img/s | vs PyTorch | vs PyTorch, normalised¹ | target |');
-    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    console.log('| folder | mode | images | end to end img/s | inference alone img/s | e2e / inference | inference busy | preprocess CPU ms/img | run CPU ms/img | PyTorch here img/s | vs PyTorch here | issue\'s PyTorch img/s | vs issue\'s | normalised¹ | target |');
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     for (const r of rows) {
-      console.log(`| ${r.folder} (${r.megapixels} MP) | ${r.mode} | ${r.images} | ${r.endToEndImagesPerSecond.toFixed(1)} | ${r.inferenceOnlyImagesPerSecond.toFixed(1)} | ${r.ofInferenceOnly.toFixed(2)} | ${Math.round(r.inferenceBusy * 100)}% | ${r.preprocessCpuMsPerImage} | ${r.endToEndCpuMsPerImage} | ${r.pytorchImagesPerSecond} | ${r.vsPytorch.toFixed(2)}× | ${r.vsPytorchNormalised.toFixed(2)}× | ${r.target} |`);
+      const here = r.pytorchHereImagesPerSecond !== undefined ? `${r.pytorchHereImagesPerSecond.toFixed(1)} | ${r.vsPytorchHere?.toFixed(2)}×` : '— | —';
+      console.log(`| ${r.folder} (${r.megapixels} MP) | ${r.mode} | ${r.images} | ${r.endToEndImagesPerSecond.toFixed(1)} | ${r.inferenceOnlyImagesPerSecond.toFixed(1)} | ${r.ofInferenceOnly.toFixed(2)} | ${Math.round(r.inferenceBusy * 100)}% | ${r.preprocessCpuMsPerImage} | ${r.endToEndCpuMsPerImage} | ${here} | ${r.pytorchImagesPerSecond} | ${r.vsPytorch.toFixed(2)}× | ${r.vsPytorchNormalised.toFixed(2)}× | ${r.target} |`);
     }
     console.log(`¹ (end to end / inference alone here) ÷ (PyTorch end to end / ${REFERENCE_MACHINE_ORT_INFERENCE} img/s onnxruntime inference alone on the reference machine)`);
     if (rss) console.log(`\nmemory over ${rss.images} images (${rss.imagesPerSecond} img/s, tiny model): RSS ${rss.rssAfterWarmupMB} MB after warm-up, peak ${rss.peakRssMB} MB, growth ${rss.growthAfterWarmupMB} MB (target < 100 MB)`);
