@@ -113,6 +113,11 @@ function activationMaps(
   return { cams, top };
 }
 
+/** What names a stage in a result, whichever way it was reduced. */
+function stageIdentity(stage: StageInfo): Pick<StageFeatures, 'name' | 'paperName' | 'tensor' | 'shape' | 'blocks'> {
+  return { name: stage.name, paperName: stage.paperName, tensor: stage.tensor, shape: stage.shape, blocks: stage.blocks };
+}
+
 /** Everything reduced in JavaScript from the full stage tensors (the reference implementation). */
 export function reduceFeatures(classifier: Classifier, features: ImageFeatures, logits: Float32Array, options: FeatureOptions = {}): Reduced {
   const { map } = requireStages(classifier);
@@ -121,11 +126,7 @@ export function reduceFeatures(classifier: Classifier, features: ImageFeatures, 
     const values = features.stages[stage.name];
     const reduced = reduceStage(values, stage.shape, options.heatmapMode ?? 'mean');
     return {
-      name: stage.name,
-      paperName: stage.paperName,
-      tensor: stage.tensor,
-      shape: stage.shape,
-      blocks: stage.blocks,
+      ...stageIdentity(stage),
       stats: reduced.stats,
       heatmap: reduced.heatmap,
       topChannels: rankChannels(reduced.channelMeans, k).map((c) => ({ ...c, map: channelMap(values, stage.shape, c.channel) })),
@@ -146,11 +147,7 @@ export function summaryFeatures(classifier: Classifier, summary: ImageSummary, l
     for (const m of s.channelMeans) sum += m;
     const mean = sum / channels;
     return {
-      name: stage.name,
-      paperName: stage.paperName,
-      tensor: stage.tensor,
-      shape: stage.shape,
-      blocks: stage.blocks,
+      ...stageIdentity(stage),
       stats: { max: s.max, mean, zeroFraction: 1 - s.nonZeroFraction },
       heatmap: normalise(s.heatmap, width, height),
       topChannels: s.topChannels.slice(0, k).map((channel, rank) => ({
