@@ -164,6 +164,17 @@ export interface FolderEntry {
   path: string;
 }
 
+/** Browser mode's folder picker: one folder's subfolders on the serving machine. */
+export interface FolderListing {
+  current: FolderEntry;
+  parent: FolderEntry | null;
+  folders: FolderEntry[];
+  /** Files directly inside `current` whose extension looks like an image (a hint; the engine sniffs content). */
+  imageFiles: number;
+  /** True when the listing was cut at the server's entry limit. */
+  truncated: boolean;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Requests: name → parameter schema and result type.
 

@@ -3,18 +3,8 @@
 // dir_ id; batch requests accept only those ids.
 import { lstat, mkdir, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import type { FolderEntry } from '../api/contract.js';
+import type { FolderEntry, FolderListing } from '../api/contract.js';
 import { newId } from './uploads.js';
-
-export interface FolderListing {
-  current: FolderEntry;
-  parent: FolderEntry | null;
-  folders: FolderEntry[];
-  /** Files directly inside `current` whose extension looks like an image (a hint; the engine sniffs content). */
-  imageFiles: number;
-  /** True when the listing was cut at MAX_ENTRIES. */
-  truncated: boolean;
-}
 
 export class FolderError extends Error {
   constructor(

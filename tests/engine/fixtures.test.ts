@@ -9,20 +9,10 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OnnxModel, decodeModel, toNumber, valueShape } from '../../src-main/engine/model/onnx-proto.js';
 import { type FixtureSpec, ensureFixture, modelBytes, writeFixture } from '../fixtures/generate.js';
-import { type ResNetDepth, buildResNet, irVersionForOpset } from '../fixtures/resnet-graph.js';
+import { type ResNetDepth, buildResNet, irVersionForOpset, mulberry32 } from '../fixtures/resnet-graph.js';
 
 const SIZE = 224;
 const CLASSES = 1000;
-
-function mulberry32(state: number): () => number {
-  let a = state | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * n normalised-looking images (values around [-2, 2]): per channel a random offset and a random

@@ -6,7 +6,7 @@ import { type ExposedTensor, discardExposedModel, exposedModelFile, withExposedT
 import { type ModelInfo, loadAndInspect } from '../model/inspect.js';
 import { type StageMap, type StageName, discoverStages } from '../model/stages.js';
 import { encodeModel, tensorFloats } from '../model/onnx-proto.js';
-import { CAM_OUTPUTS, FEATURES_SWITCH, HEATMAP_MAX_SWITCH, NON_ZERO_EPSILON, REDUCTIONS_VERSION, addStageReductions, reductionOutputs } from '../model/reduction-graph.js';
+import { CAM_OUTPUTS, FEATURES_SWITCH, HEATMAP_MAX_SWITCH, NON_ZERO_EPSILON, REDUCTIONS_VERSION, addStageReductions, allReductionOutputs, reductionOutputs } from '../model/reduction-graph.js';
 import type { ClassifierWeights } from '../features/reduce.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import { type EpAttempt, type FallbackEvent, type SessionRunner, createSession, runnerFor } from './session.js';
@@ -217,7 +217,7 @@ export class Classifier {
     if ((withFeatures || summary) && !map) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, this.stagesError ?? 'feature maps unavailable for this model');
     const fetches = [this.outputName];
     if (map && withFeatures) fetches.push(...map.stages.map((s) => s.tensor));
-    if (map && summary) fetches.push(...map.stages.flatMap((s) => Object.values(reductionOutputs(s.name))), CAM_OUTPUTS.classes, CAM_OUTPUTS.maps);
+    if (map && summary) fetches.push(...allReductionOutputs(map.stages.map((s) => s.name)), CAM_OUTPUTS.classes, CAM_OUTPUTS.maps);
     if (map && (withFeatures || summary)) fetches.push(map.head.features);
     // The feature-graph inputs that switch the reductions on and pick the heatmap: fed on every run.
     const switches: Record<string, ort.Tensor> = map ? { [FEATURES_SWITCH]: new ort.Tensor('bool', [summary !== undefined], []), [HEATMAP_MAX_SWITCH]: new ort.Tensor('bool', [summary?.heatmapMode === 'max'], []) } : {};

@@ -2,11 +2,12 @@
 // back when a listed provider cannot load), recording why each one was passed over; probes every
 // GPU session against the CPU before trusting it; and wraps the chosen session in a runner that
 // moves to the CPU if the GPU fails mid-run. The rule is written out in providers.ts.
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError, ErrorCode } from '../errors.js';
+import { pathExists } from '../files.js';
 import { SWITCH_INPUTS } from '../model/reduction-graph.js';
 import { diagnoseCuda, gpuDeviceNodes } from './hardware.js';
 import { EP_TITLES, type Ep, type EpRequest, PROBE_TOLERANCE, autoOrder, describeEp, isGpuEp } from './providers.js';
@@ -129,13 +130,9 @@ function cachePath(options: Pick<SessionOptions, 'cacheDir' | 'modelSha256'>, ep
   return path.join(options.cacheDir, 'optimized', `${key}.onnx`);
 }
 
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(() => true, () => false);
-}
-
 async function createCpuSession(modelPath: ModelSource, options: Pick<SessionOptions, 'cacheDir' | 'modelSha256'>, threads: number): Promise<{ session: ort.InferenceSession; fromCache: boolean }> {
   const cached = cachePath(options, 'cpu');
-  if (cached && (await exists(cached))) {
+  if (cached && (await pathExists(cached))) {
     try {
       const session = await ort.InferenceSession.create(cached, { ...baseOptions('cpu', threads), graphOptimizationLevel: 'disabled' });
       return { session, fromCache: true };

@@ -4,10 +4,11 @@
 // LFS media host), and the AbortSignal cancels the transfer at any point.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineError, ErrorCode } from '../errors.js';
+import { fileSize } from '../files.js';
 
 export interface TransferProgress {
   /** Bytes on disk so far, including those kept from an earlier, interrupted transfer. */
@@ -122,15 +123,6 @@ class RateMeter {
   }
 }
 
-async function sizeOf(file: string): Promise<number | null> {
-  try {
-    const info = await stat(file);
-    return info.isFile() ? info.size : null;
-  } catch {
-    return null;
-  }
-}
-
 async function hashFileInto(hash: Hash, file: string, signal?: AbortSignal): Promise<number> {
   let bytes = 0;
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal })) {
@@ -187,7 +179,7 @@ export async function downloadVerified(options: DownloadOptions): Promise<Downlo
   // Pick up what an earlier (killed or cancelled) run left, unless it cannot be a prefix of the file.
   let hash = createHash('sha256');
   let have = 0;
-  const existing = await sizeOf(partial);
+  const existing = await fileSize(partial);
   if (existing !== null && existing > expectedBytes) {
     await discard();
   } else if (existing !== null && existing > 0) {
@@ -319,7 +311,7 @@ export async function downloadVerified(options: DownloadOptions): Promise<Downlo
     try {
       await attempt();
     } catch (error) {
-      if (signal?.aborted) throw cancelled(name, await sizeOf(partial) ?? 0);
+      if (signal?.aborted) throw cancelled(name, await fileSize(partial) ?? 0);
       if (error instanceof EngineError) {
         await discard();
         throw error;
@@ -341,13 +333,13 @@ export async function downloadVerified(options: DownloadOptions): Promise<Downlo
     try {
       await sleep(Math.min(30_000, retryDelayMs * 2 ** Math.max(0, failuresInARow - 1)), undefined, { signal });
     } catch {
-      throw cancelled(name, await sizeOf(partial) ?? 0);
+      throw cancelled(name, await fileSize(partial) ?? 0);
     }
   }
 
   emit(true);
   const sha256 = hash.digest('hex');
-  const onDisk = await sizeOf(partial);
+  const onDisk = await fileSize(partial);
   if (onDisk !== expectedBytes) {
     return failed(`cannot download ${label}: ${onDisk ?? 0} bytes on disk after the transfer, expected ${expectedBytes}`);
   }

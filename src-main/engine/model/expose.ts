@@ -4,17 +4,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type OnnxModel, TensorDataType, encodeModel } from './onnx-proto.js';
+import { type OnnxModel, TensorDataType } from './onnx-proto.js';
 
 export interface ExposedTensor {
   name: string;
   /** [C, H, W]; the batch axis is declared dynamic. */
   shape: [number, number, number];
-}
-
-/** Returns the encoded model with `tensors` appended to its outputs (skipping ones already there). */
-export function exposeTensors(model: OnnxModel, tensors: readonly ExposedTensor[], batchAxis: string | number = 'N'): Uint8Array {
-  return encodeModel(withExposedTensors(model, tensors, batchAxis));
 }
 
 /** `model` with `tensors` appended to its outputs (skipping ones already there); not encoded. */

@@ -6,11 +6,12 @@
 //   <dir>/<name>.labels.txt    copied custom labels, when the import named some
 //   <dir>/.partial/            downloads and imports in progress (<name>.onnx.part, <name>.lock)
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import { z } from 'zod';
 import { EngineError, ErrorCode } from '../errors.js';
+import { fileSize, pathExists } from '../files.js';
 import {
   type Catalog,
   type CatalogEntry,
@@ -146,24 +147,6 @@ export function nameFromFile(file: string): string {
   return cleaned.length > 0 ? cleaned : 'model';
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function sizeOf(file: string): Promise<number | null> {
-  try {
-    const info = await stat(file);
-    return info.isFile() ? info.size : null;
-  } catch {
-    return null;
-  }
-}
-
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -274,7 +257,7 @@ export class ModelStore {
       return null;
     }
     const file = path.join(this.dir, `${canonical}.onnx`);
-    if ((await sizeOf(file)) === null) return null;
+    if ((await fileSize(file)) === null) return null;
     const sidecar = await this.readSidecar(canonical);
     return {
       name: canonical,
@@ -290,7 +273,7 @@ export class ModelStore {
     const listings: ModelListing[] = [];
     for (const entry of this.catalog.models) {
       const file = path.join(this.dir, `${entry.name}.onnx`);
-      const installed = (await sizeOf(file)) !== null;
+      const installed = (await fileSize(file)) !== null;
       const sidecar = installed ? await this.readSidecar(entry.name) : null;
       listings.push({
         name: entry.name,
@@ -328,7 +311,7 @@ export class ModelStore {
         source: 'imported',
         installed: true,
         path: file,
-        bytes: sidecar?.bytes ?? (await sizeOf(file)),
+        bytes: sidecar?.bytes ?? (await fileSize(file)),
         sha256: sidecar?.sha256 ?? null,
         ...(sidecar ? { addedAt: sidecar.addedAt, importedFrom: sidecar.importedFrom } : {}),
       });
@@ -349,13 +332,13 @@ export class ModelStore {
       } catch {
         canonical = undefined;
       }
-      if (canonical !== undefined && (await sizeOf(path.join(this.dir, `${canonical}.onnx`))) !== null) {
+      if (canonical !== undefined && (await fileSize(path.join(this.dir, `${canonical}.onnx`))) !== null) {
         throw new EngineError(ErrorCode.INVALID_ARGUMENT, `"${canonical}" is an imported model, not a catalog model: there is nothing to pull`, { item: name });
       }
       throw await this.unknownModel(name);
     }
     const destination = path.join(this.dir, `${entry.name}.onnx`);
-    if (!options.force && (await sizeOf(destination)) === entry.bytes) {
+    if (!options.force && (await fileSize(destination)) === entry.bytes) {
       return { ...(await this.get(entry.name))!, downloaded: false, resumedFrom: 0 };
     }
 
@@ -462,7 +445,7 @@ export class ModelStore {
       name = entry?.name ?? nameFromFile(source);
     }
     const destination = path.join(this.dir, `${name}.onnx`);
-    if (!entry && (await exists(destination))) {
+    if (!entry && (await pathExists(destination))) {
       throw new EngineError(
         ErrorCode.INVALID_ARGUMENT,
         `a model named "${name}" is already in the store; remove it first (reslens models rm ${name}) or choose another --name`,
@@ -575,7 +558,7 @@ export class ModelStore {
     const canonical = this.canonicalName(name);
     const file = path.join(this.dir, `${canonical}.onnx`);
     const partial = this.partialPath(canonical);
-    const present = await Promise.all([file, this.sidecarPath(canonical), partial].map(exists));
+    const present = await Promise.all([file, this.sidecarPath(canonical), partial].map(pathExists));
     if (!present.some(Boolean)) throw this.notInstalled(name);
     await rm(file, { force: true });
     await rm(this.sidecarPath(canonical), { force: true });

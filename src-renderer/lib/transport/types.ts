@@ -1,17 +1,11 @@
 // The renderer's only way to the engine: an object implementing the contract's ReslensApi (engine
 // calls and events) and HostApi (files, folders, saving). Electron's preload exposes exactly
 // `{ api, host }` as window.reslens; browser mode builds one over WebSocket + HTTP.
-import type { ErrorValue, FolderEntry, HostApi, ReslensApi } from '../../../src-main/api/contract.js';
+import type { ErrorValue, FolderEntry, FolderListing, HostApi, ReslensApi } from '../../../src-main/api/contract.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting';
 
-export interface FolderListing {
-  current: FolderEntry;
-  parent: FolderEntry | null;
-  folders: FolderEntry[];
-  imageFiles: number;
-  truncated: boolean;
-}
+export type { FolderListing } from '../../../src-main/api/contract.js';
 
 /** Browser mode's folder picker runs in the page: the transport lists folders on the serving machine. */
 export interface FolderBrowser {
