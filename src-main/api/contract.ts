@@ -205,6 +205,8 @@ export const RequestSchemas = {
     mode: z.enum(['copy', 'link']),
     dryRun: z.boolean(),
   }),
+  // Hardening (issue 14): a reloaded page finds the runs it started.
+  'batch.list': strict({}),
 } as const;
 
 export type RequestName = keyof typeof RequestSchemas;
@@ -234,6 +236,7 @@ export interface RequestResults {
   'batch.rows': { rows: BatchRow[]; total: number };
   'batch.export': { fileName: string; data: Uint8Array };
   'batch.organize': { planned: number; copied: number; skipped: number; destination: string };
+  'batch.list': BatchSummary[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ export const ErrorCode = {
   DECODE_FAILED: 'DECODE_FAILED',
   IMAGE_TOO_LARGE: 'IMAGE_TOO_LARGE',
   SYMLINK_LOOP: 'SYMLINK_LOOP',
+  /** A FIFO, device, socket or folder where a regular file was expected (reading it could hang or never end). */
+  NOT_A_FILE: 'NOT_A_FILE',
   // models
   MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',
   INVALID_MODEL: 'INVALID_MODEL',
@@ -23,6 +25,12 @@ export const ErrorCode = {
   // generic
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   CANCELLED: 'CANCELLED',
+  /** The host's storage quota (browser-mode uploads) is used up. */
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
+  /** Another live run holds the batch journal's lock. */
+  JOURNAL_LOCKED: 'JOURNAL_LOCKED',
+  /** More batches at once than the host allows. */
+  BUSY: 'BUSY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -10,7 +10,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { EngineService } from '../service/engine-service.js';
 import { ensureRendererBuilt } from './renderer-build.js';
 import { ReslensServer, errorValue } from './server.js';
-import { DEFAULT_UPLOAD_LIMIT } from './uploads.js';
+import { DEFAULT_UPLOAD_LIMIT, defaultUploadQuota } from './uploads.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_STATIC_DIR = path.join(REPO_ROOT, 'dist', 'renderer');
@@ -23,6 +23,7 @@ interface ServeOptions {
   modelsDir?: string;
   static?: string;
   uploadLimitMb: number;
+  uploadQuotaMb?: number;
   exitWithStdin?: boolean;
 }
 
@@ -42,6 +43,7 @@ function program(): Command {
     .option('--models-dir <dir>', 'model store folder (default: per-user data folder, or $RESLENS_MODELS_DIR)')
     .option('--static <dir>', 'serve this built renderer instead of dist/renderer (no rebuild check)')
     .option('--upload-limit-mb <n>', 'largest file the browser may upload', integer(1, 4096), DEFAULT_UPLOAD_LIMIT / (1024 * 1024))
+    .option('--upload-quota-mb <n>', 'all uploads together (default: 2048, or a tenth of the temp folder’s free space if less)', integer(1, 1024 * 1024))
     .addOption(new Option('--exit-with-stdin', 'stop when stdin closes (for test harnesses)').hideHelp())
     .showHelpAfterError();
 }
@@ -60,6 +62,7 @@ export async function serve(argv: string[]): Promise<void> {
     root: path.resolve(options.root),
     port: options.port,
     uploadLimitBytes: options.uploadLimitMb * 1024 * 1024,
+    uploadQuota: { totalBytes: options.uploadQuotaMb ? options.uploadQuotaMb * 1024 * 1024 : await defaultUploadQuota() },
     createService: (host) => (service = new EngineService({ host, modelsDir: options.modelsDir, initialModel: options.model, ep: options.ep })),
   });
 

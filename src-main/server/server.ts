@@ -1,8 +1,10 @@
 // Browser mode: the built renderer and the engine's API on 127.0.0.1, behind a per-run token.
 //
-//   GET  /?token=T            the page (sets an HttpOnly, SameSite=Strict cookie scoped to this port)
-//   GET  /assets/…            the renderer's files (cookie, ?token= or X-Reslens-Token)
-//   POST /api/upload?name=N   one file's bytes → { image: img_…, name }
+//   GET  /?token=T            the page (sets an HttpOnly, SameSite=Strict page cookie: a value derived
+//                             from the token that opens static files only, never the API)
+//   GET  /assets/…            the renderer's files (page cookie, ?token= or X-Reslens-Token)
+//   POST /api/upload?name=N   one file's bytes → { image: img_…, name } (QUOTA_EXCEEDED when uploads are full)
+//   DELETE /api/upload?image=img_…   the page no longer shows these images: their files go
 //   GET  /api/folders[?folder=dir_…]            the folder picker, limited to --root
 //   POST /api/folders?parent=dir_…&name=N       new subfolder (organise destinations)
 //   WS   /api/ws              MessagePack frames carrying the contract's envelope
@@ -10,7 +12,7 @@
 // Every request without the token is refused (401), and so is every request whose Host or Origin
 // is not this server (403: DNS rebinding, cross-site pages). Every WebSocket message is size-checked
 // and validated with the contract's schemas before it reaches the service.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -19,10 +21,10 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { type EngineEvents, type EngineStatus, type ErrorValue, type EventName, MAX_REQUEST_BYTES, type RequestName, type ServerMessage, validateRequest } from '../api/contract.js';
 import { EngineError } from '../engine/errors.js';
 import type { ServiceHost } from '../service/engine-service.js';
-import { decodeMessage, encodeMessage } from './codec.js';
+import { decodeRequestFrame, encodeMessage, peekRequestId } from './codec.js';
 import { FolderError, FolderGrants } from './folders.js';
 import { findStatic } from './static-files.js';
-import { DEFAULT_UPLOAD_LIMIT, UploadError, UploadStore } from './uploads.js';
+import { DEFAULT_UPLOAD_LIMIT, MAX_UPLOADS, UploadError, type UploadQuota, UploadStore } from './uploads.js';
 
 /** What the server needs from the engine service (EngineService, or a stand-in in unit tests). */
 export interface ServiceLike {
@@ -37,6 +39,8 @@ export interface ReslensServerOptions {
   port?: number;
   token?: string;
   uploadLimitBytes?: number;
+  /** All uploads together (default: uploads.ts defaultUploadQuota) and their count. */
+  uploadQuota?: Partial<UploadQuota>;
   createService(host: ServiceHost): ServiceLike;
   log?: (line: string) => void;
 }
@@ -74,11 +78,12 @@ export class ReslensServer {
 
   private constructor(private readonly options: ReslensServerOptions) {
     this.token = options.token ?? randomBytes(24).toString('base64url');
-    this.uploads = new UploadStore(options.uploadLimitBytes ?? DEFAULT_UPLOAD_LIMIT);
+    this.uploads = new UploadStore(options.uploadLimitBytes ?? DEFAULT_UPLOAD_LIMIT, options.uploadQuota);
     this.folders = new FolderGrants(options.root);
     this.service = options.createService({
       resolveImage: (id) => this.uploads.resolve(id),
       resolveFolder: (id) => this.folders.resolve(id),
+      batchRoot: options.root,
       emit: (event, payload) => this.broadcast(event, payload),
     });
     this.http = createServer((req, res) => {
@@ -138,14 +143,25 @@ export class ReslensServer {
     (this.options.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(line);
   }
 
+  // Host names are case-insensitive (RFC 9110 §4.2.3): `Host: LOCALHOST:port` is this server too.
   private allowedHost(req: IncomingMessage): boolean {
-    const host = req.headers.host;
+    const host = req.headers.host?.toLowerCase();
     return host === `127.0.0.1:${this.port}` || host === `localhost:${this.port}`;
   }
 
   private allowedOrigin(req: IncomingMessage): boolean {
-    const origin = req.headers.origin;
+    const origin = req.headers.origin?.toLowerCase();
     return origin === undefined || origin === `http://127.0.0.1:${this.port}` || origin === `http://localhost:${this.port}`;
+  }
+
+  /**
+   * The page cookie never holds the token: browsers send a 127.0.0.1 cookie to every port on that
+   * host, so any other local web service would receive it. It holds a value derived from the token
+   * that opens only the page and its static assets (the public renderer build, no user data); the API
+   * and the WebSocket need the token itself (header or query, kept in the tab's sessionStorage).
+   */
+  private get pageCookieValue(): string {
+    return createHmac('sha256', this.token).update('reslens page cookie').digest('base64url');
   }
 
   /** Where the token came from, or null when none of the places holds the right one. */
@@ -153,7 +169,7 @@ export class ReslensServer {
     if (sameToken(url.searchParams.get('token') ?? undefined, this.token)) return 'query';
     const header = req.headers['x-reslens-token'];
     if (sameToken(Array.isArray(header) ? header[0] : header, this.token)) return 'header';
-    if (sameToken(cookies(req.headers.cookie).get(this.cookieName), this.token)) return 'cookie';
+    if (sameToken(cookies(req.headers.cookie).get(this.cookieName), this.pageCookieValue)) return 'cookie';
     return null;
   }
 
@@ -187,7 +203,9 @@ export class ReslensServer {
     this.securityHeaders(res);
     if (!this.allowedHost(req)) return this.fail(res, 403, 'FORBIDDEN', 'this server answers only to 127.0.0.1');
     const url = new URL(req.url ?? '/', this.origin);
-    const source = this.tokenSource(req, url);
+    const found = this.tokenSource(req, url);
+    // The page cookie opens static files only (see pageCookieValue).
+    const source = found === 'cookie' && url.pathname.startsWith('/api/') ? null : found;
     if (!source) {
       const message = 'open the URL that `npm run serve` printed: it carries this run’s token';
       if (url.pathname.startsWith('/api/')) return this.fail(res, 401, 'UNAUTHORIZED', message);
@@ -199,6 +217,11 @@ export class ReslensServer {
 
     const method = req.method ?? 'GET';
     if (url.pathname === '/api/upload') {
+      if (method === 'DELETE') {
+        // The page closed the cards using these images (?image=img_…, repeatable): free their space now.
+        const ids = url.searchParams.getAll('image').slice(0, MAX_UPLOADS);
+        return this.json(res, 200, { released: await this.uploads.release(ids) });
+      }
       if (method !== 'POST') return this.fail(res, 405, 'METHOD_NOT_ALLOWED', 'POST the file’s bytes');
       const name = url.searchParams.get('name') ?? 'image';
       try {
@@ -231,7 +254,7 @@ export class ReslensServer {
       'Cache-Control': file.immutable ? 'private, max-age=31536000, immutable' : 'no-cache',
     };
     if (source === 'query' && file.type.startsWith('text/html')) {
-      headers['Set-Cookie'] = `${this.cookieName}=${this.token}; Path=/; HttpOnly; SameSite=Strict`;
+      headers['Set-Cookie'] = `${this.cookieName}=${this.pageCookieValue}; Path=/; HttpOnly; SameSite=Strict`;
     }
     res.writeHead(200, headers);
     if (method === 'HEAD') return void res.end();
@@ -248,7 +271,8 @@ export class ReslensServer {
     const url = new URL(req.url ?? '/', this.origin);
     if (url.pathname !== '/api/ws') return refuse(404, 'Not Found');
     if (!this.allowedHost(req) || !this.allowedOrigin(req)) return refuse(403, 'Forbidden');
-    if (!this.tokenSource(req, url)) return refuse(401, 'Unauthorized');
+    const source = this.tokenSource(req, url);
+    if (source !== 'query' && source !== 'header') return refuse(401, 'Unauthorized');
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.clients.add(ws);
       ws.on('close', () => this.clients.delete(ws));
@@ -274,15 +298,15 @@ export class ReslensServer {
   private async onMessage(ws: WebSocket, data: Buffer, isBinary: boolean): Promise<void> {
     const reject = (id: number | null, error: ErrorValue) => this.send(ws, { kind: 'response', id: id ?? -1, ok: false, error });
     if (!isBinary) return reject(null, { code: 'INVALID_REQUEST', message: 'requests are binary MessagePack frames' });
+    // Size first, then a bounded decode (codec.ts): nothing large is parsed before it is refused.
+    if (data.byteLength > MAX_REQUEST_BYTES) {
+      return reject(peekRequestId(data), { code: 'REQUEST_TOO_LARGE', message: `request of ${data.byteLength} bytes is over the limit of ${MAX_REQUEST_BYTES}` });
+    }
     let message: unknown;
     try {
-      message = decodeMessage(data);
+      message = decodeRequestFrame(data, MAX_REQUEST_BYTES);
     } catch (error) {
       return reject(null, { code: 'INVALID_REQUEST', message: `malformed frame: ${(error as Error).message}` });
-    }
-    if (data.byteLength > MAX_REQUEST_BYTES) {
-      const id = typeof (message as { id?: unknown })?.id === 'number' ? (message as { id: number }).id : null;
-      return reject(id, { code: 'REQUEST_TOO_LARGE', message: `request of ${data.byteLength} bytes is over the limit of ${MAX_REQUEST_BYTES}` });
     }
     const request = validateRequest(message);
     if (!request.ok) return reject(request.id, request.error);

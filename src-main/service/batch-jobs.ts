@@ -1,7 +1,7 @@
 // Batch runs for the UI: one engine batch (journal, pipeline, export) per folder the user picked,
 // results kept as compact rows for the results table and streamed as events.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BatchId, BatchRow, BatchSummary, EngineEvents, EventName, RequestResults } from '../api/contract.js';
 import { exportJournal } from '../engine/batch/export.js';
@@ -10,12 +10,15 @@ import { organizeOne } from '../engine/batch/organize.js';
 import type { BatchProgress } from '../engine/batch/pipeline.js';
 import { type BatchJob, startBatch } from '../engine/batch/run.js';
 import { EngineError, ErrorCode } from '../engine/errors.js';
+import { isInside, refuseDestOverInputs } from '../engine/batch/containment.js';
+import { createRunDir } from '../engine/temp-dirs.js';
 import type { ClassifyResult } from '../engine/infer/classify-files.js';
 import type { Classifier } from '../engine/infer/classifier.js';
 
 interface Job {
   id: BatchId;
   folder: string;
+  realFolder: string;
   engine: BatchJob;
   classifier: Classifier;
   rows: BatchRow[];
@@ -26,26 +29,52 @@ interface Job {
 
 const toRow = (result: ClassifyResult): BatchRow => ('error' in result ? { path: result.path, error: result.error } : { path: result.path, top: result.top, ep: result.ep, ms: result.ms });
 
+/** Batches running at once per host: each already uses every decode worker and the whole model. */
+export const MAX_RUNNING_BATCHES = 2;
+
+export interface BatchJobsOptions {
+  /** Where the private per-run folder for journals and exports is created (default: the OS temp dir). */
+  tempBase?: string;
+  /** When set (browser mode's --root), every walked path must resolve (realpath) under this folder. */
+  within?: string;
+}
+
 export class BatchJobs {
   private readonly jobs = new Map<BatchId, Job>();
+  private workDirReady?: Promise<string>;
 
   constructor(
-    private readonly workDir: string,
+    private readonly options: BatchJobsOptions,
     private readonly emit: <E extends EventName>(event: E, payload: EngineEvents[E]) => void,
   ) {}
 
+  /** The UI's private working folder (mkdtemp, 0700), created on first use and never reused. */
+  private workDir(): Promise<string> {
+    this.workDirReady ??= (async () => {
+      if (this.options.tempBase) await mkdir(this.options.tempBase, { recursive: true });
+      return createRunDir('batches', this.options.tempBase);
+    })();
+    return this.workDirReady;
+  }
+
   async start(classifier: Classifier, folder: string, options: { top?: number; exact?: boolean }): Promise<BatchSummary> {
+    const running = [...this.jobs.values()].filter((job) => !job.outcome);
+    const real = await realpath(folder).catch(() => folder);
+    const same = running.find((job) => job.realFolder === real);
+    if (same) throw new EngineError(ErrorCode.BUSY, `a batch on ${path.basename(folder) || folder} is already running (${same.id}): find it with batch.list`, { item: folder });
+    if (running.length >= MAX_RUNNING_BATCHES) throw new EngineError(ErrorCode.BUSY, `${running.length} batches are already running; wait for one to finish or cancel one`);
     const id = `batch_${randomBytes(9).toString('base64url')}` as BatchId;
-    await mkdir(this.workDir, { recursive: true });
+    const workDir = await this.workDir();
     // The UI's own working files: a .jsonl export that grows with the run, and its journal beside it.
     const engine = await startBatch({
       inputs: [folder],
       classifier,
-      out: path.join(this.workDir, `${id}.jsonl`),
+      out: path.join(workDir, `${id}.jsonl`),
       top: options.top ?? 5,
       mode: options.exact ? 'exact' : 'fast',
+      ...(this.options.within ? { walk: { within: this.options.within } } : {}),
     });
-    const job: Job = { id, folder, engine, classifier, rows: [], labels: classifier.labels, last: engine.progress() };
+    const job: Job = { id, folder, realFolder: real, engine, classifier, rows: [], labels: classifier.labels, last: engine.progress() };
     this.jobs.set(id, job);
     engine.on((event) => {
       if (event.type === 'progress') {
@@ -72,15 +101,34 @@ export class BatchJobs {
     return this.summary(job);
   }
 
-  control(id: BatchId, action: 'pause' | 'resume' | 'cancel'): BatchSummary {
+  /**
+   * Pause, resume or cancel. The answer is the state after the action took effect: a cancel resolves
+   * once the run has stopped (after the inference batch in flight), so it answers "cancelled", never "running".
+   */
+  async control(id: BatchId, action: 'pause' | 'resume' | 'cancel'): Promise<BatchSummary> {
     const job = this.job(id);
     if (!job.outcome) {
       if (action === 'pause') job.engine.pause();
       else if (action === 'resume') job.engine.resume();
-      else job.engine.cancel();
-      job.last = job.engine.progress();
+      else {
+        job.engine.cancel();
+        await this.settled(job);
+      }
+      if (!job.outcome) job.last = job.engine.progress();
     }
     return this.summary(job);
+  }
+
+  /** Every batch this host knows (a reloaded page finds its runs here), newest first. */
+  list(): BatchSummary[] {
+    return [...this.jobs.values()].reverse().map((job) => this.summary(job));
+  }
+
+  private async settled(job: Job): Promise<void> {
+    const summary = await job.engine.done.catch(() => undefined);
+    if (job.outcome) return;
+    job.outcome = summary ? (summary.state === 'finished' ? 'done' : summary.state) : 'failed';
+    if (summary) job.last = summary.progress;
   }
 
   rows(id: BatchId, offset: number, limit: number): RequestResults['batch.rows'] {
@@ -91,7 +139,7 @@ export class BatchJobs {
   /** The results so far (or all of them) in the asked format, as bytes for the host to save. */
   async export(id: BatchId, format: 'csv' | 'json' | 'jsonl'): Promise<RequestResults['batch.export']> {
     const job = this.job(id);
-    const file = path.join(this.workDir, `${id}-export.${format}`);
+    const file = path.join(await this.workDir(), `${id}-export.${format}`);
     try {
       await exportJournal(job.engine.journalFile, file);
       const data = await readFile(file);
@@ -104,11 +152,16 @@ export class BatchJobs {
   /** Copies (or hard-links) the classified originals into destination/<label>/; originals are never moved. */
   async organize(id: BatchId, destination: string, options: { minProb: number; mode: 'copy' | 'link'; dryRun: boolean }): Promise<RequestResults['batch.organize']> {
     const job = this.job(id);
-    const state = await readJournal(job.engine.journalFile);
+    await refuseDestOverInputs(destination, [job.folder]);
+    const state = await readJournal(job.engine.journalFile, { inputs: [job.folder] });
     const paths = [...state.entries.entries()].filter(([, entry]) => !entry.error).map(([file]) => file);
     const taken = new Set<string>();
     const counts = { planned: 0, copied: 0, skipped: 0 };
     for await (const record of readRecords(job.engine.journalFile, state.entries, paths)) {
+      if (this.options.within && !(await isInside(record.path, this.options.within, { real: true }))) {
+        counts.skipped++;
+        continue;
+      }
       const action = await organizeOne(record.result, { dest: destination, minProb: options.minProb, mode: options.mode === 'copy' ? 'copy' : 'hardlink', dryRun: options.dryRun, labels: job.labels }, taken);
       if (!action) counts.skipped++;
       else if (action.status === 'planned') counts.planned++;
@@ -147,5 +200,14 @@ export class BatchJobs {
 
   cancelAll(): void {
     for (const job of this.jobs.values()) if (!job.outcome) job.engine.cancel();
+  }
+
+  /** Cancels every run, waits for them to stop, and removes the working folder. */
+  async dispose(): Promise<void> {
+    this.cancelAll();
+    await Promise.allSettled([...this.jobs.values()].map((job) => job.engine.done));
+    const dir = this.workDirReady ? await this.workDirReady.catch(() => undefined) : undefined;
+    this.workDirReady = undefined;
+    if (dir) await rm(dir, { recursive: true, force: true });
   }
 }

@@ -28,14 +28,14 @@ import { ModelStore } from '../engine/model/store.js';
 import type { StageName } from '../engine/model/stages.js';
 import { thumbnailFile } from '../engine/preprocess/thumbnail.js';
 import * as ort from 'onnxruntime-node';
-import os from 'node:os';
-import path from 'node:path';
 import { BatchJobs } from './batch-jobs.js';
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
 export interface ServiceHost {
   resolveImage(id: string): { path: string; name: string } | undefined;
   resolveFolder(id: string): string | undefined;
+  /** Where batch walks must stay (browser mode's --root): every walked path must resolve under it. */
+  readonly batchRoot?: string;
   emit<E extends EventName>(event: E, payload: EngineEvents[E]): void;
 }
 
@@ -87,8 +87,8 @@ export class EngineService {
 
   constructor(private readonly options: EngineServiceOptions) {
     this.store = new ModelStore(ModelStore.defaultDir({ dir: options.modelsDir }));
-    const workDir = path.join(options.cacheDir ?? path.join(os.tmpdir(), `reslens-${process.pid}`), 'batches');
-    this.batches = new BatchJobs(workDir, (event, payload) => options.host.emit(event, payload));
+    // A private mkdtemp folder (0700) created on first use, never a predictable shared path (temp-dirs.ts).
+    this.batches = new BatchJobs({ tempBase: options.cacheDir, ...(options.host.batchRoot ? { within: options.host.batchRoot } : {}) }, (event, payload) => options.host.emit(event, payload));
   }
 
   async start(): Promise<void> {
@@ -105,7 +105,7 @@ export class EngineService {
       case 'models.list':
         return (await this.listModels()) as RequestResults[N];
       case 'models.select':
-        await this.select(p.name as string, (p.ep as EngineServiceOptions['ep']) ?? 'auto');
+        await this.select(await this.uiModelName(p.name as string), (p.ep as EngineServiceOptions['ep']) ?? 'auto');
         return this.status() as RequestResults[N];
       case 'images.classify':
         return (await this.classify(p.images as ImageId[], (p.top as number | undefined) ?? 5)) as RequestResults[N];
@@ -122,7 +122,9 @@ export class EngineService {
         return (await this.batches.start(await this.classifier(), folder, { top: p.top as number | undefined, exact: p.exact as boolean | undefined })) as RequestResults[N];
       }
       case 'batch.control':
-        return this.batches.control(p.batch as RequestParams<'batch.control'>['batch'], p.action as 'pause' | 'resume' | 'cancel') as RequestResults[N];
+        return (await this.batches.control(p.batch as RequestParams<'batch.control'>['batch'], p.action as 'pause' | 'resume' | 'cancel')) as RequestResults[N];
+      case 'batch.list':
+        return this.batches.list() as RequestResults[N];
       case 'batch.rows':
         return this.batches.rows(p.batch as RequestParams<'batch.rows'>['batch'], p.offset as number, p.limit as number) as RequestResults[N];
       case 'batch.export':
@@ -218,6 +220,17 @@ export class EngineService {
     }
   }
 
+  /**
+   * The UI picks models from the list only: a catalog or store name. A path (or a bare name that the
+   * command line would look up in the working folder) is refused without touching the disk, and the
+   * answer names no folder of this machine.
+   */
+  private async uiModelName(name: string): Promise<string> {
+    // The model the host was started with (`serve --model PATH`) may be chosen again (e.g. another provider).
+    if (name === this.options.initialModel || this.store.catalogEntry(name) || (await this.store.get(name).catch(() => undefined))) return name;
+    throw new EngineError(ErrorCode.MODEL_NOT_FOUND, `no model named ${JSON.stringify(name.slice(0, 80))} in the catalog or the model store: choose one from the list`);
+  }
+
   private async classifier(): Promise<Classifier> {
     if (this.loading) await this.loading.catch(() => undefined);
     if (!this.loaded) throw new EngineError(ErrorCode.MODEL_NOT_FOUND, 'no model is loaded: choose one in the model picker');
@@ -307,7 +320,7 @@ export class EngineService {
   }
 
   async dispose(): Promise<void> {
-    this.batches.cancelAll();
+    await this.batches.dispose();
     await this.loaded?.classifier.dispose();
     this.loaded = undefined;
   }

@@ -12,6 +12,7 @@ import { photoLike } from '../helpers/bad-inputs.js';
 describe('engine service', () => {
   let folder: string;
   let service: EngineService;
+  let model: string;
   const events: { event: EventName; payload: unknown }[] = [];
   const images = new Map<string, { path: string; name: string }>();
   const host: ServiceHost = {
@@ -30,7 +31,9 @@ describe('engine service', () => {
     images.set('img_aaaaaaaa', { path: path.join(folder, 'a.jpg'), name: 'a.jpg' });
     images.set('img_bbbbbbbb', { path: path.join(folder, 'b.png'), name: 'b.png' });
     images.set('img_badbadba', { path: path.join(folder, 'bad.jpg'), name: 'bad.jpg' });
-    service = new EngineService({ host, modelsDir: path.join(folder, 'models'), cacheDir: path.join(folder, 'cache'), ep: 'cpu' });
+    // The host was started with this file (serve --model PATH): the UI may select it by that name.
+    model = await ensureFixture({ depth: 18, bn: 'folded' });
+    service = new EngineService({ host, modelsDir: path.join(folder, 'models'), cacheDir: path.join(folder, 'cache'), ep: 'cpu', initialModel: model });
   });
   afterAll(async () => {
     await service?.dispose();
@@ -45,7 +48,6 @@ describe('engine service', () => {
   });
 
   it('loads a model by path: status has the backend, architecture, and says it is not pretrained', async () => {
-    const model = await ensureFixture({ depth: 18, bn: 'folded' });
     // Hosts validate names against the contract; a host may load a file it was started with (serve --model PATH).
     const status = await service.handle('models.select', { name: model });
     expect(status.model).toMatchObject({ classes: 1000, ep: 'cpu', pretrained: false, featuresAvailable: true });

@@ -95,11 +95,18 @@ describe('token', () => {
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
     expect(page.headers['referrer-policy']).toBe('no-referrer');
     const cookie = String(page.headers['set-cookie']);
-    expect(cookie).toContain(`reslens-${server.port}=${server.token}`);
+    // Issue 14 #9: browsers send 127.0.0.1 cookies to every port, so the cookie never holds the token.
+    expect(cookie).not.toContain(server.token);
+    expect(cookie).toMatch(new RegExp(`^reslens-${server.port}=[A-Za-z0-9_-]{20,};`));
     expect(cookie).toContain('HttpOnly');
     expect(cookie).toContain('SameSite=Strict');
-    const asset = await request(server.port, { path: '/assets/app.js', headers: { cookie: `reslens-${server.port}=${server.token}` } });
+    const pageCookie = cookie.split(';')[0];
+    const asset = await request(server.port, { path: '/assets/app.js', headers: { cookie: pageCookie } });
     expect(asset.status).toBe(200);
+    // The page cookie opens static files only: not the API, and the raw token as a cookie opens nothing.
+    expect((await request(server.port, { path: '/api/folders', headers: { cookie: pageCookie } })).status).toBe(401);
+    expect((await request(server.port, { method: 'POST', path: '/api/upload?name=a.jpg', headers: { cookie: pageCookie }, body: 'abc' })).status).toBe(401);
+    expect((await request(server.port, { path: '/assets/app.js', headers: { cookie: `reslens-${server.port}=${server.token}` } })).status).toBe(401);
     expect(asset.headers['content-type']).toContain('javascript');
     expect((await request(server.port, { path: '/assets/app.js', headers: { 'x-reslens-token': server.token } })).status).toBe(200);
   });
@@ -206,9 +213,14 @@ describe('WebSocket', () => {
     expect((await connect('')).status).toBe(401);
     expect((await connect('?token=nope')).status).toBe(401);
     expect((await connect(`?token=${server.token}`, { origin: 'http://evil.example' })).status).toBe(403);
-    const viaCookie = await connect('', { cookie: `reslens-${server.port}=${server.token}`, origin: `http://127.0.0.1:${server.port}` });
-    expect(viaCookie.ws).toBeDefined();
-    viaCookie.ws?.close();
+    // Neither the token nor the page cookie opens the WebSocket as a cookie (issue 14 #9: cookies reach every port).
+    expect((await connect('', { cookie: `reslens-${server.port}=${server.token}`, origin: `http://127.0.0.1:${server.port}` })).status).toBe(401);
+    const page = await request(server.port, { path: `/?token=${server.token}` });
+    const pageCookie = String(page.headers['set-cookie']).split(';')[0];
+    expect((await connect('', { cookie: pageCookie, origin: `http://127.0.0.1:${server.port}` })).status).toBe(401);
+    const viaHeader = await connect('', { 'x-reslens-token': server.token, origin: `http://127.0.0.1:${server.port}` });
+    expect(viaHeader.ws).toBeDefined();
+    viaHeader.ws?.close();
   });
 
   it('validates every message before the service sees it', async () => {

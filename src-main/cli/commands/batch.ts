@@ -7,6 +7,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { EngineError, ErrorCode } from '../../engine/errors.js';
 import { exportFormatOf } from '../../engine/batch/export.js';
 import { journalPathFor, journalStatus, unfinishedRunError } from '../../engine/batch/journal.js';
+import { journalLockHolder, lockedError } from '../../engine/batch/journal-lock.js';
 import type { OrganizeMode } from '../../engine/batch/organize.js';
 import { type BatchEvent, type BatchSummary, startBatch } from '../../engine/batch/run.js';
 import type { CliContext } from '../context.js';
@@ -97,7 +98,7 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
       if (!flags.organize && (flags.minProb !== undefined || flags.dryRun)) usage('--min-prob and --dry-run need --organize <dest>');
 
       const refuse = (error: unknown): boolean => {
-        if (!(error instanceof EngineError) || error.code !== ErrorCode.INVALID_ARGUMENT) return false;
+        if (!(error instanceof EngineError) || (error.code !== ErrorCode.INVALID_ARGUMENT && error.code !== ErrorCode.JOURNAL_LOCKED)) return false;
         process.stderr.write(`error ${error.code}: ${error.message}\n`);
         process.exitCode = ExitCode.Usage;
         return true;
@@ -105,6 +106,9 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
       // An unfinished run is refused before the model loads (the identity check needs the model).
       try {
         const status = await journalStatus(journalPathFor(out));
+        // Another live run on this --out: refused at once, before the model loads (journal-lock.ts).
+        const holder = await journalLockHolder(journalPathFor(out));
+        if (holder) throw lockedError(journalPathFor(out), holder);
         if (status && !status.finished && !flags.resume && !flags.restart) throw unfinishedRunError(journalPathFor(out), status.done);
       } catch (error) {
         if (refuse(error)) return;

@@ -26,10 +26,22 @@ export function exportFormatOf(file: string): ExportFormat | undefined {
   return undefined;
 }
 
-/** One CSV field, quoted only when it must be. */
+/** A plain decimal number (probabilities, indices, milliseconds): left as it is. */
+const PLAIN_NUMBER = /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i;
+
+/**
+ * Formula injection (OWASP "CSV Injection"): a spreadsheet runs a cell that starts with = + - @ (or a
+ * tab or CR before one) as a formula, and a label from a model file can be `=HYPERLINK(…)`. Such a
+ * cell gets a leading apostrophe, which spreadsheets show as text. Plain numbers are left alone.
+ */
+export function neutraliseFormula(text: string): string {
+  return /^[=+\-@\t\r]/.test(text) && !PLAIN_NUMBER.test(text) ? `'${text}` : text;
+}
+
+/** One CSV field, quoted only when it must be, never a formula. */
 export function csvField(value: string | number | undefined): string {
   if (value === undefined) return '';
-  const text = String(value);
+  const text = typeof value === 'number' ? String(value) : neutraliseFormula(value);
   return /[",\r\n]/.test(text) || /^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

@@ -24,6 +24,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { EngineError, ErrorCode, type ErrorInfo } from '../errors.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
+import { type JournalLock, lockJournal } from './journal-lock.js';
+import { checkedResultLine } from './journal-records.js';
 
 export const JOURNAL_SUFFIX = '.reslens-journal.jsonl';
 const JOURNAL_KIND = 'batch-journal';
@@ -115,7 +117,7 @@ async function syncDirectory(dir: string): Promise<void> {
 }
 
 /** Reads a journal: header, latest record per path, organised copies; cuts a torn last line. */
-export async function readJournal(file: string, options: { repair?: boolean } = {}): Promise<JournalState> {
+export async function readJournal(file: string, options: { repair?: boolean; inputs?: readonly string[] } = {}): Promise<JournalState> {
   const bytes = await readFile(file);
   let end = bytes.length;
   let truncatedBytes = 0;
@@ -153,10 +155,15 @@ export async function readJournal(file: string, options: { repair?: boolean } = 
       header = value as unknown as JournalHeader;
       continue;
     }
-    if (typeof value.path === 'string' && value.result && typeof value.result === 'object') {
-      const result = value.result as Record<string, unknown>;
-      const error = result.error as ErrorInfo | undefined;
-      entries.set(value.path, { size: Number(value.size), mtimeMs: Number(value.mtimeMs), offset: lineOffset, length, ...(error ? { error: error.code } : {}) });
+    if ('path' in value || 'result' in value) {
+      // Only lines of the shape ResLens writes, for paths under this run's inputs (journal-records.ts).
+      const record = checkedResultLine(value, options.inputs);
+      if (!record) {
+        damagedLines++;
+        continue;
+      }
+      const error = 'error' in record.result ? (record.result.error as ErrorInfo) : undefined;
+      entries.set(record.path, { size: record.size, mtimeMs: record.mtimeMs, offset: lineOffset, length, ...(error ? { error: error.code } : {}) });
       finished = false;
     } else if (value.organized && typeof value.organized === 'object') {
       const record = value.organized as OrganizeRecord;
@@ -184,7 +191,14 @@ export async function* readRecords(file: string, entries: Map<string, JournalEnt
       if (!entry) continue;
       if (buffer.length < entry.length) buffer = Buffer.alloc(entry.length * 2);
       const { bytesRead } = await handle.read(buffer, 0, entry.length, entry.offset);
-      yield JSON.parse(buffer.toString('utf8', 0, bytesRead)) as JournalRecord;
+      // Checked again: the file may have changed since readJournal indexed it.
+      let record: ReturnType<typeof checkedResultLine> = null;
+      try {
+        record = checkedResultLine(JSON.parse(buffer.toString('utf8', 0, bytesRead)));
+      } catch {
+        record = null;
+      }
+      if (record && record.path === p) yield record as JournalRecord;
     }
   } finally {
     await handle.close();
@@ -239,6 +253,7 @@ export class Journal {
   readonly previous: JournalState;
   private handle: FileHandle | undefined;
   private tail: Promise<void> = Promise.resolve();
+  private lock: JournalLock | undefined;
 
   private constructor(file: string, handle: FileHandle, previous: JournalState) {
     this.file = file;
@@ -253,13 +268,26 @@ export class Journal {
    */
   static async open(file: string, options: OpenJournalOptions): Promise<Journal> {
     await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+    // One run per journal (journal-lock.ts): a second run is refused before it reads anything.
+    const lock = await lockJournal(file);
+    try {
+      const journal = await Journal.openLocked(file, options);
+      journal.lock = lock;
+      return journal;
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  private static async openLocked(file: string, options: OpenJournalOptions): Promise<Journal> {
     const exists = await stat(file).then(
       (s) => s.size > 0,
       () => false,
     );
     let previous: JournalState | undefined;
     if (exists && (options.resume || !options.restart)) {
-      previous = await readJournal(file, { repair: options.resume });
+      previous = await readJournal(file, { repair: options.resume, inputs: options.inputs });
       if (options.resume) {
         const mismatch = sameIdentity(previous.header, options.identity);
         if (mismatch) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `cannot resume from ${file}: ${mismatch}. Use --restart to start over, or another --out`, { item: file });
@@ -319,5 +347,7 @@ export class Journal {
     const handle = this.handle;
     this.handle = undefined;
     await handle?.close();
+    await this.lock?.release();
+    this.lock = undefined;
   }
 }

@@ -13,6 +13,7 @@ import { EngineError, ErrorCode, type ErrorInfo, toErrorInfo } from '../errors.j
 import type { ClassifyResult } from '../infer/classify-files.js';
 import { type ExportSummary, JsonlAppender, comparePaths, exportFormatOf, exportJournal } from './export.js';
 import { type FileKey, Journal, type JournalIdentity, type JournalRecord, isTransientError, journalPathFor, readJournal, readRecords } from './journal.js';
+import { isSameOrBelow, refuseDestOverInputs } from './containment.js';
 import { type OrganizeAction, type OrganizeOptions, organizeOne } from './organize.js';
 import { type BatchClassifier, type BatchMode, type BatchProgress, BatchPipeline, type PipelineOptions, type PipelineStats } from './pipeline.js';
 
@@ -92,6 +93,7 @@ export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
   const top = options.top ?? 5;
   const journalFile = options.journal ?? journalPathFor(options.out);
   await mkdir(path.dirname(path.resolve(options.out)), { recursive: true });
+  if (options.organize) await refuseDestOverInputs(options.organize.dest, options.inputs);
   const journal = await Journal.open(journalFile, {
     identity: journalIdentity(options.classifier, mode, top),
     resume: options.resume === true,
@@ -107,6 +109,10 @@ export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
   const notices: string[] = [];
   if (previous.truncatedBytes > 0) notices.push(`journal: cut off a torn last line (${previous.truncatedBytes} bytes) left by an interrupted write`);
   if (previous.damagedLines > 0) notices.push(`journal: skipped ${previous.damagedLines} damaged line(s); those files are classified again`);
+  if (options.organize) {
+    const inside = options.inputs.filter((input) => isSameOrBelow(options.organize?.dest as string, input));
+    if (inside.length > 0) notices.push(`organise: ${options.organize.dest} is inside the input ${inside[0]}; files already in it are not classified (they are taken as earlier copies)`);
+  }
 
   // .jsonl grows as results arrive: start it from what the journal already holds.
   let appender: JsonlAppender | undefined;
@@ -157,7 +163,7 @@ export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
     let count = 0;
     let failed = 0;
     try {
-      const state = await readJournal(journalFile);
+      const state = await readJournal(journalFile, { inputs: options.inputs });
       if (format !== 'jsonl' || jsonlNeedsRewrite) {
         exported = await exportJournal(journalFile, options.out, { state, order: format === 'jsonl' ? 'journal' : 'path' });
       } else {

@@ -12,6 +12,7 @@ import { open, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type ErrorInfo, ErrorCode } from '../errors.js';
 import { sniffImage } from '../preprocess/sniff.js';
+import { isSameOrBelow } from './containment.js';
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
 /** Files operating systems leave in photo folders; never images even when not dot-prefixed. */
@@ -28,9 +29,21 @@ export interface WalkOptions {
   includeHidden?: boolean;
   /** Folders never to walk into (e.g. where a batch organises its copies, inside the photo folder). */
   exclude?: readonly string[];
+  /**
+   * Confine the walk: every file and folder must resolve (realpath, links followed) under this folder;
+   * the rest is left out, as the folder picker hides it (browser mode's --root).
+   */
+  within?: string;
 }
 
-type ResolvedWalkOptions = Required<Omit<WalkOptions, 'exclude'>> & { exclude: Set<string> };
+type ResolvedWalkOptions = Required<Omit<WalkOptions, 'exclude' | 'within'>> & { exclude: Set<string>; within?: string };
+
+/** With `within`: whether `full` really lies there (a link leading out of --root does not). */
+async function confined(full: string, options: ResolvedWalkOptions): Promise<boolean> {
+  if (options.within === undefined) return true;
+  const real = await realpath(full).catch(() => null);
+  return real !== null && isSameOrBelow(real, options.within);
+}
 
 async function looksLikeImage(file: string): Promise<boolean> {
   if (IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase())) return true;
@@ -46,6 +59,10 @@ async function looksLikeImage(file: string): Promise<boolean> {
   } finally {
     await handle?.close();
   }
+}
+
+export function notAFileError(): ErrorInfo {
+  return { code: ErrorCode.NOT_A_FILE, message: 'not a regular file (a FIFO, device or socket): only image files can be read' };
 }
 
 function walkError(file: string, error: unknown): WalkItem {
@@ -82,6 +99,7 @@ async function* walkFolder(folder: string, options: ResolvedWalkOptions, visited
       if (IMAGE_EXTENSIONS.has(path.extname(full).toLowerCase())) yield walkError(full, error);
       continue;
     }
+    if (!(await confined(full, options))) continue;
     if (info.isDirectory()) {
       const real = await realpath(full).catch(() => full);
       if (visited.has(real) || options.exclude.has(real)) continue; // a cycle (or a second link to the same folder): each folder once
@@ -97,7 +115,8 @@ async function* walkFolder(folder: string, options: ResolvedWalkOptions, visited
 export async function* walkInputs(inputs: readonly string[], options: WalkOptions = {}): AsyncGenerator<WalkItem> {
   const exclude = new Set<string>();
   for (const folder of options.exclude ?? []) exclude.add(await realpath(folder).catch(() => path.resolve(folder)));
-  const resolved: ResolvedWalkOptions = { followSymlinks: options.followSymlinks ?? true, includeHidden: options.includeHidden ?? false, exclude };
+  const within = options.within === undefined ? undefined : await realpath(options.within).catch(() => path.resolve(options.within as string));
+  const resolved: ResolvedWalkOptions = { followSymlinks: options.followSymlinks ?? true, includeHidden: options.includeHidden ?? false, exclude, ...(within ? { within } : {}) };
   const visited = new Set<string>();
   for (const input of inputs) {
     let info;
@@ -105,6 +124,15 @@ export async function* walkInputs(inputs: readonly string[], options: WalkOption
       info = await stat(input);
     } catch (error) {
       yield walkError(input, error);
+      continue;
+    }
+    if (!(await confined(input, resolved))) {
+      yield { path: input, error: { code: ErrorCode.INVALID_ARGUMENT, message: 'outside the folder this host may read' } };
+      continue;
+    }
+    if (!info.isDirectory() && !info.isFile()) {
+      // A FIFO would block the read forever, /dev/zero would never end: refuse before opening.
+      yield { path: input, error: notAFileError() };
       continue;
     }
     if (info.isDirectory()) {

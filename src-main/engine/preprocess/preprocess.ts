@@ -1,5 +1,6 @@
 // Image file → model input tensor, following the preprocessing contract in DESIGN.md.
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { EngineError, ErrorCode } from '../errors.js';
 import { type DecodedImage, decodeImage } from './decode.js';
 import { centerCropBox, resizedSize } from './geometry.js';
@@ -54,15 +55,43 @@ export interface PreprocessOptions {
   shrinkOnLoad?: { minShorter: number };
 }
 
-export async function readImageFile(file: string, item = file): Promise<Buffer> {
+/**
+ * Largest image file read at all. The largest photo formats in use (a 200 MP stitched PNG or a
+ * 16-bit TIFF) stay under it; /dev/zero behind a link, or a file that keeps growing, stop here.
+ */
+export const MAX_IMAGE_FILE_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Reads an image file whole. Opened non-blocking and checked with fstat on the same descriptor, so a
+ * FIFO (whose open or read would wait forever for a writer) or a device is NOT_A_FILE before any read,
+ * and the read never goes past the size limit even when the file grows while being read.
+ */
+export async function readImageFile(file: string, item = file, maxBytes = MAX_IMAGE_FILE_BYTES): Promise<Buffer> {
+  let handle: FileHandle | undefined;
   try {
-    return await readFile(file);
+    handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    const info = await handle.stat();
+    if (info.isDirectory()) throw new EngineError(ErrorCode.NOT_AN_IMAGE, 'is a folder, not an image file', { item });
+    if (!info.isFile()) throw new EngineError(ErrorCode.NOT_A_FILE, 'not a regular file (a FIFO, device or socket): only image files can be read', { item });
+    if (info.size > maxBytes) throw new EngineError(ErrorCode.IMAGE_TOO_LARGE, `file is ${Math.round(info.size / 1048576)} MB, over the ${Math.round(maxBytes / 1048576)} MB limit for one image`, { item });
+    const buffer = Buffer.alloc(info.size);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+      if (bytesRead === 0) break; // shrank while reading: decode what is there (a truncated image gets its own error)
+      filled += bytesRead;
+    }
+    return filled === buffer.length ? buffer : buffer.subarray(0, filled);
   } catch (error) {
+    if (error instanceof EngineError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new EngineError(ErrorCode.FILE_NOT_FOUND, 'file not found (it may have been moved or deleted)', { item, cause: error });
     if (code === 'EISDIR') throw new EngineError(ErrorCode.NOT_AN_IMAGE, 'is a folder, not an image file', { item, cause: error });
     if (code === 'ELOOP') throw new EngineError(ErrorCode.SYMLINK_LOOP, 'symbolic link loop', { item, cause: error });
+    if (code === 'ENXIO') throw new EngineError(ErrorCode.NOT_A_FILE, 'not a regular file (a socket): only image files can be read', { item, cause: error });
     throw new EngineError(ErrorCode.READ_FAILED, `cannot read file: ${(error as Error).message}`, { item, cause: error });
+  } finally {
+    await handle?.close();
   }
 }
 
