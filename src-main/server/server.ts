@@ -28,7 +28,9 @@ import { DEFAULT_UPLOAD_LIMIT, MAX_UPLOADS, UploadError, type UploadQuota, Uploa
 
 /** What the server needs from the engine service (EngineService, or a stand-in in unit tests). */
 export interface ServiceLike {
-  handle(method: RequestName, params: never): Promise<unknown>;
+  handle(method: RequestName, params: never, context?: { signal?: AbortSignal }): Promise<unknown>;
+  /** How many pages are connected now (the service cancels orphaned batches after a grace period). */
+  connectionsChanged?(count: number): void;
 }
 
 export interface ReslensServerOptions {
@@ -275,10 +277,17 @@ export class ReslensServer {
     if (source !== 'query' && source !== 'header') return refuse(401, 'Unauthorized');
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.clients.add(ws);
-      ws.on('close', () => this.clients.delete(ws));
-      ws.on('error', () => this.clients.delete(ws));
+      this.service.connectionsChanged?.(this.clients.size);
+      // A closed page's requests are abandoned: work not yet started for it is skipped.
+      const gone = new AbortController();
+      const closed = () => {
+        gone.abort();
+        if (this.clients.delete(ws)) this.service.connectionsChanged?.(this.clients.size);
+      };
+      ws.on('close', closed);
+      ws.on('error', closed);
       ws.on('message', (data, isBinary) => {
-        void this.onMessage(ws, data as Buffer, isBinary);
+        void this.onMessage(ws, data as Buffer, isBinary, gone.signal);
       });
     });
   }
@@ -295,7 +304,7 @@ export class ReslensServer {
     ws.send(frame, { binary: true });
   }
 
-  private async onMessage(ws: WebSocket, data: Buffer, isBinary: boolean): Promise<void> {
+  private async onMessage(ws: WebSocket, data: Buffer, isBinary: boolean, signal?: AbortSignal): Promise<void> {
     const reject = (id: number | null, error: ErrorValue) => this.send(ws, { kind: 'response', id: id ?? -1, ok: false, error });
     if (!isBinary) return reject(null, { code: 'INVALID_REQUEST', message: 'requests are binary MessagePack frames' });
     // Size first, then a bounded decode (codec.ts): nothing large is parsed before it is refused.
@@ -311,7 +320,7 @@ export class ReslensServer {
     const request = validateRequest(message);
     if (!request.ok) return reject(request.id, request.error);
     try {
-      const result = await this.service.handle(request.method, request.params as never);
+      const result = await this.service.handle(request.method, request.params as never, { signal });
       this.send(ws, { kind: 'response', id: request.id, ok: true, result: request.method === 'engine.status' || request.method === 'models.select' ? this.withNotice(result as EngineStatus) : result });
     } catch (error) {
       this.send(ws, { kind: 'response', id: request.id, ok: false, error: errorValue(error) });

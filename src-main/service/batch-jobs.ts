@@ -41,6 +41,8 @@ export interface BatchJobsOptions {
 
 export class BatchJobs {
   private readonly jobs = new Map<BatchId, Job>();
+  /** Folders whose batch.start is between its checks and its registration. */
+  private readonly starting = new Set<string>();
   private workDirReady?: Promise<string>;
 
   constructor(
@@ -58,11 +60,24 @@ export class BatchJobs {
   }
 
   async start(classifier: Classifier, folder: string, options: { top?: number; exact?: boolean }): Promise<BatchSummary> {
+    // Checked and reserved before the first await: ten batch.start at once must not all pass the check.
+    const lexical = path.resolve(folder);
     const running = [...this.jobs.values()].filter((job) => !job.outcome);
+    const busy = (what: string) => new EngineError(ErrorCode.BUSY, `a batch on ${path.basename(folder) || folder} is already ${what}: find it with batch.list`, { item: folder });
+    if (this.starting.has(lexical) || running.some((job) => path.resolve(job.folder) === lexical)) throw busy('running');
+    if (running.length + this.starting.size >= MAX_RUNNING_BATCHES) throw new EngineError(ErrorCode.BUSY, `${MAX_RUNNING_BATCHES} batches are already running; wait for one to finish or cancel one`);
+    this.starting.add(lexical);
+    try {
+      return await this.startReserved(classifier, folder, options, running);
+    } finally {
+      this.starting.delete(lexical);
+    }
+  }
+
+  private async startReserved(classifier: Classifier, folder: string, options: { top?: number; exact?: boolean }, running: Job[]): Promise<BatchSummary> {
     const real = await realpath(folder).catch(() => folder);
     const same = running.find((job) => job.realFolder === real);
     if (same) throw new EngineError(ErrorCode.BUSY, `a batch on ${path.basename(folder) || folder} is already running (${same.id}): find it with batch.list`, { item: folder });
-    if (running.length >= MAX_RUNNING_BATCHES) throw new EngineError(ErrorCode.BUSY, `${running.length} batches are already running; wait for one to finish or cancel one`);
     const id = `batch_${randomBytes(9).toString('base64url')}` as BatchId;
     const workDir = await this.workDir();
     // The UI's own working files: a .jsonl export that grows with the run, and its journal beside it.

@@ -46,7 +46,20 @@ export interface EngineServiceOptions {
   /** Model loaded at start (name or path), if any. */
   initialModel?: string;
   ep?: 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
+  /**
+   * How long batches keep running once no page is connected (a reload reconnects within seconds and
+   * finds its runs with batch.list); after that they are cancelled, so no core stays busy for nobody.
+   */
+  orphanBatchGraceMs?: number;
 }
+
+/** What a host knows about the request beyond its parameters. */
+export interface RequestContext {
+  /** Aborted when the connection that asked is gone: the rest of the work is skipped. */
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_ORPHAN_BATCH_GRACE_MS = 60_000;
 
 interface FeatureCacheEntry {
   /** The model the maps came from (a model switch clears the cache, but a run may be in flight). */
@@ -95,8 +108,9 @@ export class EngineService {
     if (this.options.initialModel) await this.select(this.options.initialModel, this.options.ep ?? 'auto');
   }
 
-  async handle<N extends RequestName>(method: N, params: RequestParams<N>): Promise<RequestResults[N]> {
+  async handle<N extends RequestName>(method: N, params: RequestParams<N>, context: RequestContext = {}): Promise<RequestResults[N]> {
     const p = params as Record<string, unknown>;
+    if (context.signal?.aborted) throw new EngineError(ErrorCode.CANCELLED, 'the page that asked has gone');
     switch (method) {
       case 'engine.status':
         return this.status() as RequestResults[N];
@@ -108,7 +122,7 @@ export class EngineService {
         await this.select(await this.uiModelName(p.name as string), (p.ep as EngineServiceOptions['ep']) ?? 'auto');
         return this.status() as RequestResults[N];
       case 'images.classify':
-        return (await this.classify(p.images as ImageId[], (p.top as number | undefined) ?? 5)) as RequestResults[N];
+        return (await this.classify(p.images as ImageId[], (p.top as number | undefined) ?? 5, context.signal)) as RequestResults[N];
       case 'images.thumbnail': {
         const image = this.image(p.image as string);
         return (await thumbnailFile(image.path, p.size as number, image.name)) as RequestResults[N];
@@ -249,13 +263,13 @@ export class EngineService {
     return folder;
   }
 
-  private async classify(ids: ImageId[], top: number): Promise<ImageResult[]> {
+  private async classify(ids: ImageId[], top: number, signal?: AbortSignal): Promise<ImageResult[]> {
     const classifier = await this.classifier();
     const known = ids.map((id) => ({ id, image: this.options.host.resolveImage(id) }));
     const results: ImageResult[] = [];
     const items = known.filter((k) => k.image).map((k) => ({ path: (k.image as { path: string }).path }));
     const byPath = new Map<string, ImageResult['result']>();
-    for await (const result of classifyFiles(classifier, items, { top })) {
+    for await (const result of classifyFiles(classifier, items, { top, ...(signal ? { signal } : {}) })) {
       byPath.set(result.path, 'error' in result ? { error: result.error } : { top: result.top, ep: result.ep, ms: result.ms });
     }
     for (const { id, image } of known) {
@@ -319,7 +333,19 @@ export class EngineService {
     return { width: map.width, height: map.height, data: map.data };
   }
 
+  private orphanTimer?: NodeJS.Timeout;
+
+  /** The host's count of connected pages changed (browser mode): see orphanBatchGraceMs. */
+  connectionsChanged(count: number): void {
+    clearTimeout(this.orphanTimer);
+    this.orphanTimer = undefined;
+    if (count > 0) return;
+    this.orphanTimer = setTimeout(() => this.batches.cancelAll(), this.options.orphanBatchGraceMs ?? DEFAULT_ORPHAN_BATCH_GRACE_MS);
+    this.orphanTimer.unref();
+  }
+
   async dispose(): Promise<void> {
+    clearTimeout(this.orphanTimer);
     await this.batches.dispose();
     await this.loaded?.classifier.dispose();
     this.loaded = undefined;

@@ -272,3 +272,66 @@ describe('WebSocket', () => {
     ws.close();
   });
 });
+
+describe('issue 14 hardening (real server, stand-in service)', () => {
+  it('#8 checks a frame’s byte length before decoding it, and bounds the decoder', async () => {
+    const { ws } = await connect(`?token=${server.token}`);
+    if (!ws) throw new Error('no connection');
+    // A 900 KB frame whose body is not valid MessagePack: decoding it first would answer "malformed";
+    // the size check first answers REQUEST_TOO_LARGE, still naming the request's id.
+    const head = Buffer.from(encodeMessage({ kind: 'request', id: 77 }));
+    head[0] = 0x84; // a map of four entries: kind, id, then 900 KB of bytes that are not MessagePack (0xc1)
+    const frame = Buffer.concat([head, Buffer.alloc(900 * 1024, 0xc1)]);
+    const before = calls.length;
+    const reply = await exchange(ws, frame);
+    expect(reply).toMatchObject({ kind: 'response', id: 77, ok: false, error: { code: 'REQUEST_TOO_LARGE' } });
+    // Deep nesting inside the size limit is refused by the decoder's depth check, not by a stack overflow.
+    // params.a = [[[[…1…]]]] 5000 deep, written by hand (encoders refuse it): 0x91 is a one-element array.
+    const shallow = Buffer.from(encodeMessage({ kind: 'request', id: 78, method: 'engine.status', params: { a: 0 } }));
+    const deepFrame = Buffer.concat([shallow.subarray(0, -1), Buffer.alloc(5000, 0x91), Buffer.from([0x01])]);
+    const nested = await exchange(ws, deepFrame);
+    expect(nested).toMatchObject({ kind: 'response', ok: false, error: { code: 'INVALID_REQUEST' } });
+    expect(calls.length).toBe(before);
+    ws.close();
+  });
+
+  it('#17 host names are case-insensitive (Host: LOCALHOST:port), other hosts still refused', async () => {
+    const t = { 'x-reslens-token': server.token };
+    expect((await request(server.port, { path: '/', headers: { ...t, host: `LOCALHOST:${server.port}` } })).status).toBe(200);
+    expect((await request(server.port, { path: '/', headers: { ...t, host: `LocalHost.evil:${server.port}` } })).status).toBe(403);
+  });
+
+  it('#3 uploads have a total quota and a count limit (QUOTA_EXCEEDED), and a released upload frees its space', async () => {
+    const small = await ReslensServer.start({
+      staticDir,
+      root,
+      uploadLimitBytes: 1000,
+      uploadQuota: { totalBytes: 2500, maxFiles: 3 },
+      log: () => undefined,
+      createService: () => ({ handle: async () => ({}) }),
+    });
+    try {
+      const t = { 'x-reslens-token': small.token };
+      const upload = (bytes: number) => request(small.port, { method: 'POST', path: '/api/upload?name=a.jpg', headers: t, body: Buffer.alloc(bytes, 1) });
+      const first = json(await upload(900)) as { image: string };
+      await upload(900);
+      const full = await upload(900);
+      expect(full.status).toBe(507);
+      expect(json(full).error).toMatchObject({ code: 'QUOTA_EXCEEDED' });
+      expect(small.uploads.used).toBe(1800);
+      const released = await request(small.port, { method: 'DELETE', path: `/api/upload?image=${first.image}`, headers: t });
+      expect(json(released)).toEqual({ released: 1 });
+      expect(small.uploads.used).toBe(900);
+      expect((await upload(900)).status).toBe(201);
+      expect((await upload(100)).status).toBe(201);
+      const tooMany = await upload(10);
+      expect(tooMany.status).toBe(507); // the fourth file: over maxFiles
+      // Nothing is left behind on stop.
+      const folder = await small.uploads.folder();
+      await small.close();
+      await expect(stat(folder)).rejects.toThrow();
+    } finally {
+      await small.close().catch(() => undefined);
+    }
+  });
+});
