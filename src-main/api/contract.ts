@@ -295,6 +295,8 @@ export interface HostApi {
   pickFolder(): Promise<FolderEntry | null>;
   /** Saves bytes the user exported (Electron: save dialog; browser: download). */
   saveFile(fileName: string, data: Uint8Array): Promise<void>;
+  /** The page no longer shows these images (browser: their uploads are deleted on the server; Electron: nothing to free). */
+  releaseImages?(images: ImageId[]): void;
   /** Commands from the desktop app's native menus (Electron only; absent in the browser). Returns an unsubscribe function. */
   onCommand?(listener: (command: HostCommand) => void): () => void;
 }

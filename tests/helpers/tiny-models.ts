@@ -60,3 +60,36 @@ export function tinyClassifier(classes = 4, externalLocation?: string): Uint8Arr
     output: [value('logits', ['N', classes])],
   });
 }
+
+/**
+ * tinyClassifier whose weight comes from a Constant node (its `value` attribute), optionally stored
+ * as external data, optionally inside an If node's subgraph: places a TensorProto can hide that are
+ * not initializers.
+ */
+export function tinyClassifierConstantWeight(classes = 4, externalLocation?: string, inSubgraph = false): Uint8Array {
+  const weight = floats('fc.weight', [classes, 3]);
+  if (externalLocation) {
+    delete weight.rawData;
+    weight.dataLocation = 1;
+    weight.externalData = [{ key: 'location', value: externalLocation }, { key: 'offset', value: '0' }, { key: 'length', value: String(classes * 3 * 4) }];
+  }
+  const constant = { opType: 'Constant', input: [], output: ['fc.weight'], attribute: [{ name: 'value', type: 4, t: weight }] };
+  const branch = (name: string) => ({ name, node: [constant], initializer: [], input: [], output: [value('fc.weight', [classes, 3])] });
+  const weightNodes = inSubgraph
+    ? [
+        { opType: 'Constant', input: [], output: ['cond'], attribute: [{ name: 'value', type: 4, t: { name: 'c', dims: [], dataType: 9, rawData: Buffer.from([1]) } }] },
+        { opType: 'If', input: ['cond'], output: ['fc.weight'], attribute: [{ name: 'then_branch', type: 5, g: branch('then') }, { name: 'else_branch', type: 5, g: branch('else') }] },
+      ]
+    : [constant];
+  return model({
+    node: [
+      ...weightNodes,
+      { opType: 'GlobalAveragePool', input: ['input'], output: ['pooled'] },
+      { opType: 'Flatten', input: ['pooled'], output: ['flat'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+      { opType: 'Gemm', input: ['flat', 'fc.weight', 'fc.bias'], output: ['logits'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+    ],
+    initializer: [floats('fc.bias', [classes], 0)],
+    input: [value('input', ['N', 3, 224, 224])],
+    output: [value('logits', ['N', classes])],
+  });
+}

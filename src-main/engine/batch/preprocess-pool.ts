@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
 import { type PreprocessSpec, preprocessFile } from '../preprocess/preprocess.js';
+import { pixelBudgetBuffer } from '../preprocess/pixel-budget.js';
 
 export interface PreprocessJob {
   file: string;
@@ -95,7 +96,8 @@ class WorkerPreprocessor implements Preprocessor {
 
   private spawn(timeoutMs: number): Promise<void> {
     const source = workerSource();
-    const worker = new Worker(source.boot, { workerData: { impl: source.impl.href, tsx: source.tsx } });
+    // pixelBudget: the process-wide decoded-pixel counter, shared with the interactive path (pixel-budget.ts).
+    const worker = new Worker(source.boot, { workerData: { impl: source.impl.href, tsx: source.tsx, pixelBudget: pixelBudgetBuffer() } });
     const slot: Slot = { worker, outstanding: new Map() };
     let started = false;
     return new Promise<void>((resolve, reject) => {

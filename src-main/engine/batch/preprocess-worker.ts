@@ -1,12 +1,16 @@
 // One preprocessing worker: file → decoded, resized, normalised tensor, off the main thread (where
 // onnxruntime's run() blocks for the whole inference). Buffers travel both ways as transfers.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { ErrorCode, toErrorInfo } from '../errors.js';
+import { attachPixelBudget } from '../preprocess/pixel-budget.js';
 import { preprocessFile } from '../preprocess/preprocess.js';
 import type { WorkerReply, WorkerRequest } from './preprocess-pool.js';
 
 const port = parentPort;
 if (!port) throw new Error('preprocess-worker must run in a worker thread');
+// Decoded pixels count against the main thread's budget, not a budget of this thread's own.
+const budget = (workerData as { pixelBudget?: SharedArrayBuffer } | null)?.pixelBudget;
+if (budget) attachPixelBudget(budget);
 
 async function handle(request: WorkerRequest): Promise<void> {
   const { id, file, spec, maxPixels, shrinkOnLoad } = request;

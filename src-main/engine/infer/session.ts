@@ -338,9 +338,11 @@ export async function createSession(modelPath: ModelSource, options: SessionOpti
   }
   await cpu?.session.release().catch(() => undefined);
   const last = attempts[attempts.length - 1];
-  if (!auto) {
+  // The CPU provider is always there: when it cannot load the model, the model is the problem.
+  if (!auto && options.ep !== 'cpu') {
     throw new EngineError(ErrorCode.EP_UNAVAILABLE, `execution provider '${options.ep}' is unavailable: ${last?.reason ?? 'unknown reason'}`);
   }
+  if (!auto) throw new EngineError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load the model on the CPU: ${last?.reason ?? 'unknown reason'}`);
   throw new EngineError(ErrorCode.INVALID_MODEL, `no execution provider could load the model: ${attempts.map((a) => `${a.ep}: ${a.reason}`).join('; ')}`);
 }
 

@@ -1,9 +1,10 @@
 // Reads an ONNX file and reports what ResLens needs to know before running it, or refuses it with
 // a reason a person can act on. Structure only: whether onnxruntime can execute it is the session's job.
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError, ErrorCode } from '../errors.js';
+import { checkExternalData } from './external-data.js';
 import { analyseShapes } from './graph-shapes.js';
 import { type OnnxModel, TensorDataType, decodeModel, toNumber, valueShape } from './onnx-proto.js';
 
@@ -39,6 +40,8 @@ export interface ModelInfo {
   nodes: number;
   /** Operator histogram, e.g. { Conv: 53, Relu: 49 }. */
   operators: Record<string, number>;
+  /** External data files the model reads (relative to its folder), each checked by external-data.ts. */
+  externalFiles?: string[];
 }
 
 /** A decoded model together with its facts, for callers that go on to edit or analyse the graph. */
@@ -51,11 +54,31 @@ const invalid = (file: string, message: string, cause?: unknown): EngineError =>
   new EngineError(ErrorCode.INVALID_MODEL, message, { item: file, cause });
 const unsupported = (file: string, message: string): EngineError => new EngineError(ErrorCode.UNSUPPORTED_MODEL, message, { item: file });
 
+/**
+ * First bytes an ONNX ModelProto can start with: the tag of one of its fields (ir_version, producer,
+ * domain, model_version, doc_string, graph, opset_import, metadata_props, training_info, functions).
+ * Every exporter writes ir_version (0x08) first; the rest keep hand-built files readable.
+ */
+const MODEL_FIRST_TAGS = new Set([0x08, 0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42, 0x72, 0xa2, 0xca]);
+/** Protobuf messages cannot exceed 2 GiB: a bigger .onnx (without external data) cannot be a model. */
+const MAX_MODEL_BYTES = 2 ** 31 - 1;
+
 async function readModelBytes(file: string): Promise<Buffer> {
   try {
     const info = await stat(file);
     if (info.isDirectory()) throw invalid(file, `${file} is a folder, not an ONNX model file`);
+    if (!info.isFile()) throw new EngineError(ErrorCode.NOT_A_FILE, `${file} is not a regular file (a FIFO, device or socket)`, { item: file });
     if (info.size === 0) throw invalid(file, `${file} is empty`);
+    if (info.size > MAX_MODEL_BYTES) throw invalid(file, `${path.basename(file)} is ${Math.round(info.size / 1048576)} MB, larger than any ONNX protobuf can be (2 GB); large models keep their weights in external data files`);
+    // A look at the first byte before reading it all: a 1.9 GB video given as --model was read whole before being refused.
+    const handle = await open(file, 'r');
+    try {
+      const head = Buffer.alloc(1);
+      await handle.read(head, 0, 1, 0);
+      if (!MODEL_FIRST_TAGS.has(head[0])) throw invalid(file, `${path.basename(file)} is not an ONNX file (it does not start like one: first byte 0x${head[0].toString(16).padStart(2, '0')})`);
+    } finally {
+      await handle.close();
+    }
     return await readFile(file);
   } catch (error) {
     if (error instanceof EngineError) throw error;
@@ -81,26 +104,6 @@ function decodeOrExplain(file: string, bytes: Buffer): OnnxModel {
     throw invalid(file, `${path.basename(file)} is not an ONNX model: no graph or IR version found`);
   }
   return model;
-}
-
-/** External data locations must stay inside the model's folder and exist. */
-async function checkExternalData(file: string, model: OnnxModel): Promise<void> {
-  const folder = path.dirname(path.resolve(file));
-  for (const tensor of model.graph.initializer) {
-    if (tensor.dataLocation !== 1) continue;
-    const location = tensor.externalData?.find((e) => e.key === 'location')?.value;
-    if (!location) throw invalid(file, `tensor ${tensor.name} is stored externally but names no location`);
-    const target = path.resolve(folder, location);
-    const relative = path.relative(folder, target);
-    if (path.isAbsolute(location) || relative.startsWith('..') || path.isAbsolute(relative)) {
-      throw invalid(file, `tensor ${tensor.name} points to external data outside the model's folder (${location}); refusing to read it`);
-    }
-    try {
-      await stat(target);
-    } catch {
-      throw invalid(file, `tensor ${tensor.name} needs external data file ${location}, which is missing next to the model`);
-    }
-  }
 }
 
 function describeInput(file: string, model: OnnxModel): ModelInput {
@@ -186,8 +189,9 @@ export function describeModel(file: string, model: OnnxModel, bytes: number, sha
 export async function loadAndInspect(file: string): Promise<InspectedModel> {
   const bytes = await readModelBytes(file);
   const model = decodeOrExplain(file, bytes);
-  await checkExternalData(file, model);
+  const externalFiles = await checkExternalData(file, model.graph);
   const info = describeModel(file, model, bytes.byteLength, createHash('sha256').update(bytes).digest('hex'));
+  if (externalFiles.length > 0) info.externalFiles = externalFiles;
   return { info, model };
 }
 

@@ -427,6 +427,15 @@ export class ModelStore {
     const source = path.resolve(file);
     if (options.name !== undefined && !this.catalogEntry(options.name)) normaliseModelName(options.name);
     const info = await inspectModelFile(source);
+    // The store holds one .onnx per model: a model that reads external data files would be copied
+    // without them and fail at load, so it is refused here (run it in place with --model PATH).
+    if (info.externalFiles?.length) {
+      throw new EngineError(
+        ErrorCode.UNSUPPORTED_MODEL,
+        `${path.basename(source)} keeps its weights in ${info.externalFiles.length} external data file(s) (${info.externalFiles.slice(0, 3).join(', ')}); the model store cannot hold those yet: run it in place with --model ${source}`,
+        { item: source },
+      );
+    }
 
     let entry: CatalogEntry | undefined;
     let name: string;

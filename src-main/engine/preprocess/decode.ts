@@ -3,6 +3,7 @@
 import sharp, { type Metadata } from 'sharp';
 import { EngineError, ErrorCode } from '../errors.js';
 import type { Rgb8Image } from './pil-resample.js';
+import { acquirePixels } from './pixel-budget.js';
 import { type RasterFormat, sniffImage } from './sniff.js';
 
 /** Default ceiling on decoded pixels: large panoramas pass, decompression bombs do not. */
@@ -99,6 +100,15 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): P
   if (sniffed.kind === 'unsupported') throw decodeError(ErrorCode.UNSUPPORTED_FORMAT, `${sniffed.format.toUpperCase()}: ${sniffed.reason}`, item);
   if (sniffed.kind === 'unknown') throw decodeError(ErrorCode.NOT_AN_IMAGE, 'not an image: the content matches no supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF)', item);
   const format = sniffed.format;
+  // A GIF's logical screen is what libvips allocates per frame, whatever the frame's own size: a
+  // 1×1 frame on a 65535×65535 screen is a 4.3 GP decompression bomb that metadata() does not show.
+  if (format === 'gif' && bytes.byteLength >= 10) {
+    const screenWidth = bytes.readUInt16LE(6);
+    const screenHeight = bytes.readUInt16LE(8);
+    if (screenWidth * screenHeight > maxPixels) {
+      throw decodeError(ErrorCode.IMAGE_TOO_LARGE, `GIF screen is ${screenWidth}×${screenHeight} (${Math.round((screenWidth * screenHeight) / 1e6)} MP), over the ${Math.round(maxPixels / 1e6)} MP limit`, item);
+    }
+  }
 
   // Header first: the size check must happen before libvips allocates anything.
   let metadata: Metadata;
@@ -120,6 +130,9 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): P
   const orientation = metadata.orientation ?? 1;
   const upright = orientation >= 5 ? { width: storedHeight, height: storedWidth } : { width: storedWidth, height: storedHeight };
   const shrink = options.shrinkOnLoad && format === 'jpeg' ? shrinkTarget(upright.width, upright.height, options.shrinkOnLoad.minShorter) : undefined;
+  // The full decode holds stored width × height pixels (before any shrink): wait for them in the
+  // process-wide budget (pixel-budget.ts).
+  const release = await acquirePixels(storedWidth * storedHeight);
   try {
     let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', ignoreIcc: !isCmyk, pages: 1 }).autoOrient();
     // Width and height are upright (after autoOrient); 'fill' because both are computed to keep the aspect.
@@ -146,5 +159,7 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): P
     };
   } catch (error) {
     throw explainSharpFailure(error, format, item);
+  } finally {
+    release();
   }
 }

@@ -82,6 +82,7 @@ export class ImagesState {
 
   clear(): void {
     for (const card of this.cards) if (card.thumb) URL.revokeObjectURL(card.thumb);
+    this.transport.host.releaseImages?.(this.cards.flatMap((card) => (card.image ? [card.image] : [])));
     this.cards = [];
     this.classifyQueue = [];
   }

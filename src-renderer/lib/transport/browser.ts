@@ -1,6 +1,6 @@
 // Browser mode's transport: contract requests and events over one WebSocket (MessagePack frames,
 // see src-main/server/codec.ts), file uploads and the folder picker over HTTP. Every request carries
-// the per-run token (the server also set it as an HttpOnly cookie when it served the page).
+// the per-run token, kept in this tab's sessionStorage (the page cookie opens static files only).
 import type {
   ClientMessage,
   EngineEvents,
@@ -175,6 +175,12 @@ export function createBrowserTransport(): Transport {
         added.push((await response.json()) as { image: ImageId; name: string });
       }
       return added;
+    },
+    releaseImages(images: ImageId[]): void {
+      // Frees the server's upload quota (issue 14 #3); a failure only means the space is freed at stop.
+      if (images.length === 0) return;
+      const query = images.map((image) => `image=${encodeURIComponent(image)}`).join('&');
+      void fetch(`/api/upload?${query}`, { method: 'DELETE', headers }).catch(() => undefined);
     },
     pickFolder: () => picker(),
     async saveFile(fileName: string, data: Uint8Array): Promise<void> {
