@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { removeDeadRunDirs } from '../engine/temp-dirs.js';
 import { EngineService } from '../service/engine-service.js';
 import { ensureRendererBuilt } from './renderer-build.js';
 import { ReslensServer, errorValue } from './server.js';
@@ -56,6 +57,9 @@ export async function serve(argv: string[]): Promise<void> {
   const staticDir = options.static ? path.resolve(options.static) : DEFAULT_STATIC_DIR;
   if (!options.static) await ensureRendererBuilt({ repoRoot: REPO_ROOT, outDir: staticDir, log: (l) => process.stderr.write(`${l}\n`) });
 
+  // Leftovers of runs that died without cleaning up (SIGKILL, a crash): their uploads and batch files.
+  for (const dir of await removeDeadRunDirs()) process.stderr.write(`removed ${dir} (left by a run that ended without cleaning up)\n`);
+
   let service: EngineService | undefined;
   const server = await ReslensServer.start({
     staticDir,
@@ -77,8 +81,23 @@ export async function serve(argv: string[]): Promise<void> {
   };
   // Last resort for the temp folder when the process ends some other way.
   process.on('exit', () => rmSync(uploadsDir, { recursive: true, force: true }));
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
+  // Signals are handled between engine calls (an inference blocks this thread for its duration, well
+  // under a second per image on a CPU); run as plain `node --import tsx` (npm run serve) so no wrapper
+  // SIGKILLs this process before it has cleaned up. A second signal quits at once.
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals > 1) process.exit(1);
+    void stop(0);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  // Orphaned (the parent that started us, e.g. npm, was killed): stop rather than keep serving with a
+  // token nobody holds. Checked every second; unref'd so it never keeps the process alive.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void stop(0);
+  }, 1000).unref();
   if (options.exitWithStdin) {
     process.stdin.on('end', () => void stop(0));
     process.stdin.on('close', () => void stop(0));
