@@ -16,6 +16,7 @@
 import type { Configuration } from 'electron-builder';
 import type { BuildOptions } from 'esbuild';
 import { builtinModules } from 'node:module';
+import { type PackedApp, flipPackagedFuses } from './scripts/electron-fuses.js';
 
 export const paths = {
   /** Bundles of main, preload and the engine process. */
@@ -124,6 +125,8 @@ export function builderConfig(platform: TargetPlatform, electronVersion: string)
     ],
     // N-API modules: the same binaries work in Electron, nothing to rebuild.
     npmRebuild: false,
+    // Electron fuses (scripts/electron-fuses.ts): no RunAsNode, NODE_OPTIONS or --inspect; asar only, integrity-checked.
+    afterPack: (context) => flipPackagedFuses(context as unknown as PackedApp),
     // The catalog and the ImageNet labels ship with the app (found by walking up from the engine
     // bundle: resources/app.asar/dist/app → resources/models). Downloaded models live in the user's
     // model store, never in the package.

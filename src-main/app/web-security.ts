@@ -70,11 +70,19 @@ export function isAllowedNavigation(target: string, current: string): boolean {
   return a !== null && a === originOf(current) && new URL(target).pathname === new URL(current).pathname;
 }
 
-/** Links the app hands to the OS browser: https only (no file:, javascript:, custom schemes, or plain http). */
-export function isExternalLinkAllowed(url: string): boolean {
+/**
+ * Hosts whose pages the app may open in the OS browser: the model catalog's (its models and their
+ * model cards live on GitHub) and the documentation the app links to. Any other https URL, however
+ * it got into the page (a label, a model's metadata, a compromised renderer), is refused: opening
+ * arbitrary URLs hands an attacker the user's default browser and its protocol handlers.
+ */
+export const EXTERNAL_LINK_HOSTS: readonly string[] = ['github.com', 'onnxruntime.ai', 'pytorch.org', 'docs.pytorch.org', 'arxiv.org'];
+
+/** Links the app hands to the OS browser: https to an allow-listed host only (no file:, javascript:, custom schemes, plain http, credentials). */
+export function isExternalLinkAllowed(url: string, hosts: readonly string[] = EXTERNAL_LINK_HOSTS): boolean {
   try {
     const u = new URL(url);
-    return u.protocol === 'https:' && u.username === '' && u.password === '';
+    return u.protocol === 'https:' && u.username === '' && u.password === '' && (u.port === '' || u.port === '443') && hosts.includes(u.hostname.toLowerCase());
   } catch {
     return false;
   }

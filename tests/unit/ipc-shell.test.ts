@@ -174,6 +174,9 @@ describe('web security', () => {
     expect(isAllowedNavigation('https://example.com/', here)).toBe(false);
     expect(isAllowedNavigation('file:///tmp/dropped.jpg', here)).toBe(false);
     expect(isExternalLinkAllowed('https://github.com/onnx/models')).toBe(true);
+    // Issue 14 #16: only allow-listed hosts (the catalog's, the docs'), not any https URL.
+    expect(isExternalLinkAllowed('https://onnxruntime.ai/docs/')).toBe(true);
+    for (const url of ['https://evil.example/phish', 'https://github.com.evil.example/', 'https://github.com:8443/x', 'https://xn--github-xxx.com/']) expect(isExternalLinkAllowed(url), url).toBe(false);
     for (const url of ['http://example.com', 'file:///etc/passwd', 'javascript:alert(1)', 'smb://host/share', 'https://user:pw@example.com/', 'ms-settings:', 'not a url']) {
       expect(isExternalLinkAllowed(url)).toBe(false);
     }
