@@ -6,6 +6,7 @@ import envPaths from 'env-paths';
 import { EngineService } from '../service/engine-service.js';
 import type { EngineToMain, ParentPortLike } from './engine-protocol.js';
 import { runEngineHost } from './engine-host.js';
+import { removeDeadRunDirs } from '../engine/temp-dirs.js';
 
 interface ElectronParentPort {
   postMessage(message: unknown): void;
@@ -42,8 +43,12 @@ process.on('unhandledRejection', (reason) => {
 // UI's models.select replaces it. Set by whoever launches the app (the Electron e2e spec does).
 const initialModel = process.env.RESLENS_MODEL?.trim() || undefined;
 
+const cacheDir = envPaths('reslens', { suffix: '' }).cache;
+// Batch working folders of an engine process that was killed (its pid is gone) go at the next start.
+void removeDeadRunDirs(cacheDir);
+
 runEngineHost(parentPort(), (host) => {
-  const service = new EngineService({ host, cacheDir: envPaths('reslens', { suffix: '' }).cache, ...(initialModel ? { initialModel } : {}) });
+  const service = new EngineService({ host, cacheDir, ...(initialModel ? { initialModel } : {}) });
   service.start().catch((error: unknown) => {
     process.stderr.write(`engine: could not load ${initialModel}: ${error instanceof Error ? error.message : String(error)}\n`);
   });

@@ -26,6 +26,7 @@ import {
 import { type FetchLike, type TransferProgress, downloadVerified, sha256File } from './download.js';
 import { inspectModelFile } from './inspect.js';
 import { checkLabelCount, loadLabels } from './labels.js';
+import { processAlive } from '../temp-dirs.js';
 
 export type ModelSource = 'catalog' | 'imported';
 
@@ -145,15 +146,6 @@ export function nameFromFile(file: string): string {
     .replace(/[-.]+$/, '')
     .slice(0, 64);
   return cleaned.length > 0 ? cleaned : 'model';
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const tempSuffix = (): string => `${process.pid}-${randomBytes(4).toString('hex')}`;
