@@ -106,13 +106,16 @@ describe('engine service batches', () => {
     await writeFile(path.join(photos, 'broken.jpg'), 'not a photo');
     folders.set('dir_photos00', photos);
     folders.set('dir_sorted00', path.join(folder, 'sorted'));
+    // The page may select the model the host was started with (serve --model PATH), not any path.
+    const model = await ensureFixture({ depth: 18, bn: 'folded' });
     service = new EngineService({
       host: { resolveImage: () => undefined, resolveFolder: (id) => folders.get(id), emit: (event, payload) => void events.push({ event, payload }) },
       modelsDir: path.join(folder, 'models'),
       cacheDir: path.join(folder, 'cache'),
       ep: 'cpu',
+      initialModel: model,
     });
-    await service.handle('models.select', { name: await ensureFixture({ depth: 18, bn: 'folded' }) });
+    await service.handle('models.select', { name: model });
   });
   afterAll(async () => {
     await service?.dispose();
