@@ -135,7 +135,7 @@ export class UploadStore {
   }
 
   private quotaError(): UploadError {
-    const gb = (n: number) => `${(n / 1024 ** 3).toFixed(n < 1024 ** 3 ? 2 : 1)} GB`;
+    const gb = (n: number) => (n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GB` : `${Math.round(n / 1024 ** 2)} MB`);
     return new UploadError(
       507,
       ErrorCode.QUOTA_EXCEEDED,

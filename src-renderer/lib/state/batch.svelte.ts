@@ -55,6 +55,22 @@ export class BatchState {
       for (let i = 0; i < rows.length; i++) this.rows[offset + i] = rows[i];
       this.scheduleBump();
     });
+    void this.recover();
+  }
+
+  /** A reloaded page finds the run still going on the host (batch.list) and shows it again. */
+  async recover(): Promise<void> {
+    let list: BatchSummary[];
+    try {
+      list = await this.transport.api.call('batch.list', {});
+    } catch {
+      return; // an engine without batch.list: nothing to recover
+    }
+    const running = list.find((b) => b.state === 'running' || b.state === 'paused');
+    if (!running || this.summary) return;
+    this.resetRows();
+    this.summary = running;
+    void this.fillGaps();
   }
 
   private resetRows(): void {
