@@ -7,7 +7,7 @@ import { registerDoctorCommand } from './commands/doctor.js';
 import { registerFeaturesCommand } from './commands/features.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerModelsCommand } from './commands/models.js';
-import { type CliContext, createCliContext } from './context.js';
+import type { CliContext } from './context.js';
 import { ExitCode } from './options.js';
 
 export function buildProgram(): Command {
@@ -17,9 +17,17 @@ export function buildProgram(): Command {
     .option('--models-dir <dir>', 'model store folder (default: per-user data folder, or $RESLENS_MODELS_DIR)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  // Commands resolve the context lazily, after global options are parsed.
+  // Commands resolve the context lazily, after global options are parsed. It is imported only
+  // when a command runs: it pulls in the engine (onnxruntime, sharp), which `--help` never needs.
   let context: CliContext | undefined;
-  const lazy = (): CliContext => (context ??= createCliContext({ modelsDir: program.opts<{ modelsDir?: string }>().modelsDir }));
+  program.hook('preAction', async () => {
+    const { createCliContext } = await import('./context.js');
+    context ??= createCliContext({ modelsDir: program.opts<{ modelsDir?: string }>().modelsDir });
+  });
+  const lazy = (): CliContext => {
+    if (!context) throw new Error('the CLI context is used before a command runs');
+    return context;
+  };
   const proxy: CliContext = {
     store: () => lazy().store(),
     modelPath: (m) => lazy().modelPath(m),

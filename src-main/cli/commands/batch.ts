@@ -8,7 +8,7 @@ import { EngineError, ErrorCode } from '../../engine/errors.js';
 import { exportFormatOf } from '../../engine/batch/export.js';
 import { journalPathFor, journalStatus, unfinishedRunError } from '../../engine/batch/journal.js';
 import type { OrganizeMode } from '../../engine/batch/organize.js';
-import { type BatchEvent, type BatchSummary, startBatch } from '../../engine/batch/run.js';
+import type { BatchEvent, BatchSummary } from '../../engine/batch/run.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
 import { createProgress, formatDuration } from '../progress.js';
@@ -111,6 +111,7 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
         throw error;
       }
 
+      const { startBatch } = await import('../../engine/batch/run.js'); // the engine loads with the command
       const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
       const progress = createProgress(flags.exact ? 'classifying (exact)' : 'classifying');
       let job;

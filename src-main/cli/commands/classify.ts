@@ -1,8 +1,5 @@
 // `reslens classify FILES...`: top-k classes per image, as a table or JSON lines.
 import type { Command } from 'commander';
-import { walkInputs } from '../../engine/batch/walk.js';
-import { classifyFiles, isFailure } from '../../engine/infer/classify-files.js';
-import { formatResult, formatSummary } from '../output.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parsePositiveInt, parseEp } from '../options.js';
 
@@ -29,6 +26,8 @@ export function registerClassifyCommand(program: Command, context: CliContext): 
     .option('--labels <file>', 'class names for a custom model, one per line')
     .option('--hidden', 'include hidden files and folders when walking folders')
     .action(async (inputs: string[], flags: ClassifyFlags) => {
+      // The engine loads with the command, not with the program (see main.ts).
+      const [{ walkInputs }, { classifyFiles, isFailure }, { formatResult, formatSummary }] = await Promise.all([import('../../engine/batch/walk.js'), import('../../engine/infer/classify-files.js'), import('../output.js')]);
       const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
       let done = 0;
       let failed = 0;

@@ -4,8 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { COLORMAPS, type ColormapName, gridPng, overlayPng } from '../../engine/features/colormap.js';
-import { extractFeatures, photoCrop } from '../../engine/features/extract.js';
+import { COLORMAPS, type ColormapName } from '../../engine/features/colormap-names.js';
 import { encodeNpy } from '../../engine/features/npy.js';
 import { EngineError, ErrorCode } from '../../engine/errors.js';
 import type { CliContext } from '../context.js';
@@ -59,6 +58,8 @@ export function registerFeaturesCommand(program: Command, context: CliContext): 
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('--labels <file>', 'class names for a custom model, one per line')
     .action(async (image: string, flags: FeaturesFlags) => {
+      // The engine loads with the command, not with the program (see main.ts).
+      const [{ gridPng, overlayPng }, { extractFeatures, photoCrop }] = await Promise.all([import('../../engine/features/colormap.js'), import('../../engine/features/extract.js')]);
       const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
       try {
         if (!classifier.stageMap) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, classifier.stagesError ?? 'feature maps unavailable for this model');
