@@ -8,7 +8,8 @@ import { registerFeaturesCommand } from './commands/features.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerModelsCommand } from './commands/models.js';
 import type { CliContext } from './context.js';
-import { ExitCode } from './options.js';
+import { registerQuantizeCommand } from './commands/quantize.js';
+import { ExitCode, UsageError } from './options.js';
 
 export function buildProgram(): Command {
   const program = new Command('reslens');
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
     store: () => lazy().store(),
     modelPath: (m) => lazy().modelPath(m),
     loadClassifier: (o) => lazy().loadClassifier(o),
+    resolve: (m) => lazy().resolve(m),
     log: (m) => lazy().log(m),
   };
   registerClassifyCommand(program, proxy);
@@ -40,6 +42,7 @@ export function buildProgram(): Command {
   registerInspectCommand(program, proxy);
   registerModelsCommand(program, proxy);
   registerDoctorCommand(program, proxy);
+  registerQuantizeCommand(program, proxy);
   // Usage errors in subcommands too must exit 2, not commander's default 1.
   for (const command of program.commands) {
     command.exitOverride();
@@ -57,6 +60,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // --help and --version are "errors" to commander; they are successes to the user.
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.Ok;
+      return ExitCode.Usage;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`error: ${error.message}\n`);
       return ExitCode.Usage;
     }
     if (error instanceof EngineError) {

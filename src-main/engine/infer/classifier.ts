@@ -28,7 +28,11 @@ export interface ClassifierOptions {
   stages?: boolean;
   /** Told when a GPU fails mid-run and the rest of the work moves to the CPU. */
   onFallback?: (event: FallbackEvent) => void;
+  /** The numbers the model computes in: 'int8' for a quantised copy (engine/quantize), shown on every result. */
+  precision?: Precision;
 }
+
+export type Precision = 'fp32' | 'int8';
 
 /** One image's stage maps, [C,H,W] float32 each, plus the head's pooled-from features. */
 export interface ImageFeatures {
@@ -86,6 +90,7 @@ export class Classifier {
   readonly epAttempts: EpAttempt[];
   readonly threads: number;
   readonly loadMs: number;
+  readonly precision: Precision;
   /** Largest batch a single run may take: 1 for models whose batch axis is fixed. */
   readonly maxRunBatch: number;
   /** Where the stages are, or why feature maps are unavailable for this model. */
@@ -113,6 +118,7 @@ export class Classifier {
     this.epAttempts = choice.attempts;
     this.threads = choice.threads;
     this.loadMs = loadMs;
+    this.precision = options.precision ?? 'fp32';
     this.outputName = info.output.name;
     this.maxRunBatch = info.input.dynamicBatch ? Number.POSITIVE_INFINITY : 1;
     this.stageMap = stages.map;

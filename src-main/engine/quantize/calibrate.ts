@@ -7,8 +7,9 @@ import * as ort from 'onnxruntime-node';
 import { type OnnxModel, TensorDataType, encodeModel } from '../model/onnx-proto.js';
 import type { Range } from './qdq-graph.js';
 
-export const CALIBRATION_METHODS = ['minmax', 'percentile'] as const;
-export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
+import type { CalibrationMethod } from './names.js';
+
+export { CALIBRATION_METHODS, type CalibrationMethod } from './names.js';
 
 const PERCENTILE = 99.99;
 const SAMPLE = 65_536;

@@ -10,6 +10,7 @@
 // other BatchNormalizations (pre-activation v2 block inputs) stay float between DQ and Q.
 // The structure is decided here; the numbers (activation ranges) come from calibrate.ts.
 import { EngineError, ErrorCode } from '../errors.js';
+import type { ActivationType } from './names.js';
 import { type OnnxModel, type OnnxNode, type OnnxTensor, TensorDataType, attributeOf, intAttribute, tensorFloats, toNumber } from '../model/onnx-proto.js';
 
 /** An activation range from calibration; the quantiser widens it to include 0. */
@@ -18,7 +19,7 @@ export interface Range {
   max: number;
 }
 
-export type ActivationType = 'uint8' | 'int8';
+export type { ActivationType } from './names.js';
 
 /** Ops whose activation inputs and outputs are quantised. */
 const QUANTISED_INPUT_OPS = new Set(['Conv', 'Gemm', 'Add']);
