@@ -9,7 +9,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-function isFresh(dir) {
+/** Whether the bundle in `dir` was built from the source files as they are now. */
+export function isFresh(dir) {
   let info;
   try {
     info = JSON.parse(readFileSync(path.join(dir, 'build-info.json'), 'utf8'));
@@ -33,14 +34,20 @@ async function fromSource(sourceEntry) {
   return import(pathToFileURL(path.join(ROOT, sourceEntry)).href);
 }
 
+/** Builds `target`'s bundle unless it is fresh; throws when esbuild is missing or the build fails. */
+export async function ensureBuilt(target) {
+  if (isFresh(path.join(ROOT, 'dist', 'node', target))) return;
+  const { buildNode } = await import('../scripts/build-node.mjs');
+  await buildNode([target]);
+}
+
 /** The entry module of `target` ('cli' or 'server'), built or from source. */
 export async function loadEntry(target, sourceEntry) {
   if (process.env.RESLENS_FROM_SOURCE === '1') return fromSource(sourceEntry);
   const dir = path.join(ROOT, 'dist', 'node', target);
   if (!isFresh(dir)) {
     try {
-      const { buildNode } = await import('../scripts/build-node.mjs');
-      await buildNode([target]);
+      await ensureBuilt(target);
     } catch (error) {
       // No esbuild (an install without dev dependencies) or a build error: run from the sources.
       if (process.env.RESLENS_VERBOSE) process.stderr.write(`note: running from sources (${error instanceof Error ? error.message.split('\n')[0] : String(error)})\n`);
