@@ -168,6 +168,8 @@ export class EngineService {
         threads: c.threads,
         featuresAvailable: c.stageMap !== undefined,
         ...(c.stagesError ? { featuresError: c.stagesError } : {}),
+        // The int8 graph has no stage taps (its Relus are folded into the quantisation): said, not hidden.
+        ...(c.precision === 'int8' ? { featuresError: 'feature maps are computed in fp32: the int8 copy has no stage outputs (switch precision to fp32 to see them)' } : {}),
         ...(loaded.architecture ? { architecture: loaded.architecture } : {}),
         ...(c.precision === 'int8' ? { precision: 'int8' as const } : {}),
         ...(loaded.int8 !== undefined ? { int8: loaded.int8 } : {}),

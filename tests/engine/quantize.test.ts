@@ -130,6 +130,12 @@ describe('reslens quantize and --precision int8', () => {
     expect(results).toHaveLength(2);
     for (const r of results) expect(r.precision).toBe('int8');
     expect(after.stderr).toMatch(/precision: int8 .*top-1 agreement/);
+    // Feature maps on int8 come from fp32, said on stderr and in the summary.
+    const out = path.join(dir, 'features-int8');
+    const features = await runCli(['--models-dir', storeDir, 'features', photos[0], '--model', model, '--precision', 'int8', '--out', out]);
+    expect(features.code, features.stderr).toBe(0);
+    expect(features.stderr).toMatch(/note: feature maps .* fp32/);
+    expect(JSON.parse(await readFile(path.join(out, 'summary.json'), 'utf8'))).toMatchObject({ precision: 'fp32' });
     // fp32 results stay as they were: no precision key.
     const fp32 = await runCli(['--models-dir', storeDir, 'classify', photos[0], '--model', model, '--json']);
     expect(jsonLines<{ precision?: string }>(fp32.stdout)[0].precision).toBeUndefined();

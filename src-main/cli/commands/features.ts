@@ -113,6 +113,8 @@ export function registerFeaturesCommand(program: Command, context: CliContext): 
           heatmap: { mode: flags.mode, colormap: flags.colormap, opacity: flags.opacity, size: photo.width },
           stages,
           cams,
+          // Asked for int8: the maps are fp32 (the note on stderr says so too).
+          ...(flags.precision === 'int8' ? { precision: 'fp32', precisionNote: 'int8 requested: feature maps come from the fp32 model (the int8 copy has no stage outputs)' } : {}),
           files: [...files, 'summary.json'],
         };
         await writeFile(out('summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
