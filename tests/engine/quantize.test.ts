@@ -151,3 +151,16 @@ describe('reslens quantize and --precision int8', () => {
     expect(run.stderr).toMatch(/no (readable photos|images)/);
   }, 60_000);
 });
+
+describe('held-back photos', () => {
+  it('never calibrate on a photo they measure', async () => {
+    const { splitHeldBack } = await import('../../src-main/engine/quantize/quantize-model.js');
+    for (let n = 0; n <= 23; n++) {
+      const items = Array.from({ length: n }, (_, i) => i);
+      const { calibration, heldBack } = splitHeldBack(items);
+      expect([...calibration, ...heldBack].sort((a, b) => a - b)).toEqual(items);
+      expect(calibration.filter((i) => heldBack.includes(i))).toEqual([]);
+      expect(heldBack.length).toBe(n < 3 ? 0 : n < 5 ? 1 : Math.floor(n / 5));
+    }
+  });
+});

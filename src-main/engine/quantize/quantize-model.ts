@@ -8,6 +8,7 @@ import { loadAndInspect } from '../model/inspect.js';
 import { encodeModel } from '../model/onnx-proto.js';
 import { type PreprocessSpec, preprocessFile } from '../preprocess/preprocess.js';
 import { type CalibrationMethod, calibrateRanges } from './calibrate.js';
+import { softmax, topK } from '../infer/topk.js';
 import { type Fidelity, type Int8Record, saveInt8Copy } from './int8-store.js';
 import { type ActivationType, absorbRelus, foldBatchNorms, insertQdq, quantisedActivations } from './qdq-graph.js';
 
@@ -35,20 +36,13 @@ export interface QuantizeResult {
 /** Held back: every fifth photo, so calibration and evaluation both span the folder. */
 export function splitHeldBack<T>(items: T[]): { calibration: T[]; heldBack: T[] } {
   if (items.length < 3) return { calibration: items, heldBack: [] };
-  return { calibration: items.filter((_, i) => i % 5 !== 4 || items.length < 5), heldBack: items.length < 5 ? items.slice(-1) : items.filter((_, i) => i % 5 === 4) };
+  // 3 or 4 photos: the last one is held back.
+  const held = (i: number): boolean => (items.length < 5 ? i === items.length - 1 : i % 5 === 4);
+  return { calibration: items.filter((_, i) => !held(i)), heldBack: items.filter((_, i) => held(i)) };
 }
 
-function softmax(logits: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  const out = new Float64Array(logits.length);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i] - max);
-  for (let i = 0; i < out.length; i++) out[i] /= sum;
-  return out;
-}
-
-const top = (values: Float32Array, k: number): number[] => Array.from(values.keys()).sort((a, b) => values[b] - values[a] || a - b).slice(0, k);
+/** The k best class indices, best first (topK's order, without labels). */
+const top = (logits: Float32Array, k: number): number[] => topK(logits, k, []).map((c) => c.index);
 
 /** Agreement of int8 logits with fp32 logits, image by image. */
 export function compareLogits(fp32: Float32Array[], int8: Float32Array[]): Fidelity {
