@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// Entry point of the `reslens` command. The CLI is TypeScript run through tsx's loader, so an
-// installed checkout needs no build step; the desktop app bundles the same sources with Vite.
-import { register } from 'tsx/esm/api';
+// Entry point of the `reslens` command: the esbuild bundle of src-main/cli (built by `prepare`, or
+// here on first run), or the TypeScript sources through tsx with RESLENS_FROM_SOURCE=1.
+import { loadEntry } from './launch.js';
 
-register();
-const { main } = await import('../src-main/cli/main.ts');
+const { main } = await loadEntry('cli', 'src-main/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

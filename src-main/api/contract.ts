@@ -77,6 +77,20 @@ export interface ArchitectureValue {
   totalParams: number;
 }
 
+/** fp32, or int8: the quantised copy `reslens quantize` made (engine/quantize). */
+export const PrecisionSchema = z.enum(['fp32', 'int8']);
+export type PrecisionValue = z.infer<typeof PrecisionSchema>;
+
+/** The int8 copy of the loaded model, and how closely it follows fp32 on held-back photos. */
+export interface Int8CopyValue {
+  calibrationImages: number;
+  method: string;
+  heldBack: number;
+  top1Agreement: number;
+  top5Overlap: number;
+  meanKl: number;
+}
+
 export interface EngineStatus {
   /** Null until a model is loaded. */
   model: null | {
@@ -95,6 +109,10 @@ export interface EngineStatus {
     featuresAvailable: boolean;
     featuresError?: string;
     architecture?: ArchitectureValue;
+    /** Absent means fp32. */
+    precision?: PrecisionValue;
+    /** The model's int8 copy, when one exists in the store (null: none yet). */
+    int8?: Int8CopyValue | null;
   };
   versions: Record<string, string>;
   /** Set when the engine process restarted after a crash: what happened, for the status bar. */
@@ -104,7 +122,7 @@ export interface EngineStatus {
 export interface ImageResult {
   image: ImageId;
   name: string;
-  result: { top: ClassScore[]; ep: string; ms: number } | { error: ErrorValue };
+  result: { top: ClassScore[]; ep: string; ms: number; precision?: 'int8' } | { error: ErrorValue };
 }
 
 export interface HeatmapValue {
@@ -184,7 +202,7 @@ export const RequestSchemas = {
   'engine.status': strict({}),
   'engine.doctor': strict({}),
   'models.list': strict({}),
-  'models.select': strict({ name: ModelNameSchema, ep: EpSchema.optional() }),
+  'models.select': strict({ name: ModelNameSchema, ep: EpSchema.optional(), precision: PrecisionSchema.optional() }),
   'images.classify': strict({ images: z.array(ImageIdSchema).min(1).max(256), top: z.number().int().min(1).max(20).optional() }),
   'images.thumbnail': strict({ image: ImageIdSchema, size: z.number().int().min(32).max(1024) }),
   'features.get': strict({

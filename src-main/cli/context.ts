@@ -5,7 +5,10 @@ import { existsSync } from 'node:fs';
 import { Classifier } from '../engine/infer/classifier.js';
 import { describeBackend } from '../engine/infer/doctor.js';
 import type { EpRequest } from '../engine/infer/providers.js';
-import { resolveModel } from '../engine/model/resolve.js';
+import { type ResolvedModel, resolveModel } from '../engine/model/resolve.js';
+import { sha256File } from '../engine/model/download.js';
+import { findInt8Copy } from '../engine/quantize/int8-store.js';
+import { type PrecisionFlag, UsageError } from './options.js';
 import { ModelStore } from '../engine/model/store.js';
 import { createDownloadProgress } from './progress.js';
 
@@ -13,7 +16,9 @@ export interface CliContext {
   store(): ModelStore;
   /** A model name or .onnx path → file path, pulling a catalog model on first use. */
   modelPath(nameOrPath: string): Promise<string>;
-  loadClassifier(options: { model: string; ep: EpRequest; labelsFile?: string }): Promise<Classifier>;
+  loadClassifier(options: { model: string; ep: EpRequest; labelsFile?: string; precision?: PrecisionFlag }): Promise<Classifier>;
+  /** A model name or path → its file, preprocessing and labels (pulling a catalog model on first use). */
+  resolve(nameOrPath: string): Promise<ResolvedModel>;
   /** Diagnostics and progress: always stderr, so stdout stays machine-readable. */
   log(message: string): void;
 }
@@ -36,19 +41,32 @@ export function createCliContext(options: CliContextOptions = {}): CliContext {
       progress.stop();
     }
   };
+  /** --precision int8: the quantised copy of the resolved model, found by its SHA-256 in the store. */
+  const int8CopyOf = async (resolved: ResolvedModel) => {
+    const { sha256 } = await sha256File(resolved.path);
+    const copy = await findInt8Copy(getStore().dir, sha256);
+    if (!copy) throw new UsageError(`no int8 copy of ${resolved.name} in ${getStore().dir}: make one with \`reslens quantize ${resolved.source === 'file' ? resolved.path : resolved.name} --calibrate <folder of photos>\``);
+    const f = copy.record.fidelity;
+    log(`precision: int8 (calibrated on ${copy.record.calibrationImages} photos, ${copy.record.method}; on ${f.images} held-back photos: top-1 agreement ${(f.top1Agreement * 100).toFixed(0)}%, top-5 overlap ${(f.top5Overlap * 100).toFixed(0)}%, mean KL ${f.meanKl.toFixed(3)})`);
+    return copy;
+  };
   return {
     store: getStore,
     log,
+    resolve: (model) => resolve(model),
     async modelPath(nameOrPath) {
       // inspect works on any file, including ones resolve would refuse for their labels.
       if (nameOrPath.endsWith('.onnx') || existsSync(nameOrPath)) return nameOrPath;
       return (await resolve(nameOrPath)).path;
     },
-    async loadClassifier({ model, ep, labelsFile }) {
+    async loadClassifier({ model, ep, labelsFile, precision }) {
       const resolved = await resolve(model, labelsFile);
+      const int8 = precision === 'int8' ? await int8CopyOf(resolved) : undefined;
       const classifier = await Classifier.load({
         name: resolved.name,
-        modelPath: resolved.path,
+        modelPath: int8?.model ?? resolved.path,
+        // The quantised graph has no Relu after its Convs and Adds (the Q clamps), so no stage taps.
+        ...(int8 ? { precision: 'int8' as const, stages: false } : {}),
         preprocessing: resolved.preprocessing,
         labels: resolved.labels,
         ep,

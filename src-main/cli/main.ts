@@ -7,8 +7,9 @@ import { registerDoctorCommand } from './commands/doctor.js';
 import { registerFeaturesCommand } from './commands/features.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerModelsCommand } from './commands/models.js';
-import { type CliContext, createCliContext } from './context.js';
-import { ExitCode } from './options.js';
+import type { CliContext } from './context.js';
+import { registerQuantizeCommand } from './commands/quantize.js';
+import { ExitCode, UsageError } from './options.js';
 
 export function buildProgram(): Command {
   const program = new Command('reslens');
@@ -17,13 +18,22 @@ export function buildProgram(): Command {
     .option('--models-dir <dir>', 'model store folder (default: per-user data folder, or $RESLENS_MODELS_DIR)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  // Commands resolve the context lazily, after global options are parsed.
+  // Commands resolve the context lazily, after global options are parsed. It is imported only
+  // when a command runs: it pulls in the engine (onnxruntime, sharp), which `--help` never needs.
   let context: CliContext | undefined;
-  const lazy = (): CliContext => (context ??= createCliContext({ modelsDir: program.opts<{ modelsDir?: string }>().modelsDir }));
+  program.hook('preAction', async () => {
+    const { createCliContext } = await import('./context.js');
+    context ??= createCliContext({ modelsDir: program.opts<{ modelsDir?: string }>().modelsDir });
+  });
+  const lazy = (): CliContext => {
+    if (!context) throw new Error('the CLI context is used before a command runs');
+    return context;
+  };
   const proxy: CliContext = {
     store: () => lazy().store(),
     modelPath: (m) => lazy().modelPath(m),
     loadClassifier: (o) => lazy().loadClassifier(o),
+    resolve: (m) => lazy().resolve(m),
     log: (m) => lazy().log(m),
   };
   registerClassifyCommand(program, proxy);
@@ -32,6 +42,7 @@ export function buildProgram(): Command {
   registerInspectCommand(program, proxy);
   registerModelsCommand(program, proxy);
   registerDoctorCommand(program, proxy);
+  registerQuantizeCommand(program, proxy);
   // Usage errors in subcommands too must exit 2, not commander's default 1.
   for (const command of program.commands) {
     command.exitOverride();
@@ -49,6 +60,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // --help and --version are "errors" to commander; they are successes to the user.
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.Ok;
+      return ExitCode.Usage;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`error: ${error.message}\n`);
       return ExitCode.Usage;
     }
     if (error instanceof EngineError) {

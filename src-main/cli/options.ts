@@ -4,6 +4,17 @@ import { type EpRequest, EP_NAMES, isEpRequest } from '../engine/infer/providers
 
 export const ExitCode = { Ok: 0, SomeFailed: 1, Usage: 2 } as const;
 
+/** A request that cannot run as asked (exit status 2), e.g. --precision int8 before `reslens quantize`. */
+export class UsageError extends Error {}
+
+export const PRECISIONS = ['fp32', 'int8'] as const;
+export type PrecisionFlag = (typeof PRECISIONS)[number];
+
+export function parsePrecision(value: string): PrecisionFlag {
+  if (!(PRECISIONS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${PRECISIONS.join(', ')}`);
+  return value as PrecisionFlag;
+}
+
 export function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');

@@ -8,12 +8,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { removeDeadRunDirs } from '../engine/temp-dirs.js';
+import { findPackageFile } from '../engine/model/package-files.js';
 import { EngineService } from '../service/engine-service.js';
 import { ensureRendererBuilt } from './renderer-build.js';
 import { ReslensServer, errorValue } from './server.js';
 import { DEFAULT_UPLOAD_LIMIT, defaultUploadQuota } from './uploads.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+// Found by walking up, so the same from the sources and from the bundle in dist/node/server.
+const REPO_ROOT = path.dirname(findPackageFile('package.json'));
 export const DEFAULT_STATIC_DIR = path.join(REPO_ROOT, 'dist', 'renderer');
 
 interface ServeOptions {

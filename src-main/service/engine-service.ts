@@ -11,7 +11,9 @@ import type {
   HeatmapValue,
   ImageId,
   ImageResult,
+  Int8CopyValue,
   ModelEntry,
+  PrecisionValue,
   RequestName,
   RequestParams,
   RequestResults,
@@ -29,6 +31,14 @@ import type { StageName } from '../engine/model/stages.js';
 import { thumbnailFile } from '../engine/preprocess/thumbnail.js';
 import * as ort from 'onnxruntime-node';
 import { BatchJobs } from './batch-jobs.js';
+import { sha256File } from '../engine/model/download.js';
+import { type Int8Record, findInt8Copy } from '../engine/quantize/int8-store.js';
+
+/** What the app shows of an int8 copy: how it was calibrated and how closely it follows fp32. */
+function int8Value(record: Int8Record): Int8CopyValue {
+  const f = record.fidelity;
+  return { calibrationImages: record.calibrationImages, method: record.method, heldBack: f.images, top1Agreement: f.top1Agreement, top5Overlap: f.top5Overlap, meanKl: f.meanKl };
+}
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
 export interface ServiceHost {
@@ -75,6 +85,10 @@ interface LoadedModel {
   title: string;
   pretrained: boolean;
   architecture?: ArchitectureValue;
+  /** The fp32 model's int8 copy, if any (what the picker offers). */
+  int8?: Int8CopyValue | null;
+  /** What it was loaded from (a name, or a path for a model given as a file): a precision switch reloads it. */
+  reference: string;
 }
 
 const versions = (): Record<string, string> => ({
@@ -119,7 +133,7 @@ export class EngineService {
       case 'models.list':
         return (await this.listModels()) as RequestResults[N];
       case 'models.select':
-        await this.select(await this.uiModelName(p.name as string), (p.ep as EngineServiceOptions['ep']) ?? 'auto');
+        await this.select(await this.uiModelName(p.name as string), (p.ep as EngineServiceOptions['ep']) ?? 'auto', (p.precision as PrecisionValue | undefined) ?? 'fp32');
         return this.status() as RequestResults[N];
       case 'images.classify':
         return (await this.classify(p.images as ImageId[], (p.top as number | undefined) ?? 5, context.signal)) as RequestResults[N];
@@ -170,7 +184,11 @@ export class EngineService {
         threads: c.threads,
         featuresAvailable: c.stageMap !== undefined,
         ...(c.stagesError ? { featuresError: c.stagesError } : {}),
+        // The int8 graph has no stage taps (its Relus are folded into the quantisation): said, not hidden.
+        ...(c.precision === 'int8' ? { featuresError: 'feature maps are computed in fp32: the int8 copy has no stage outputs (switch precision to fp32 to see them)' } : {}),
         ...(loaded.architecture ? { architecture: loaded.architecture } : {}),
+        ...(c.precision === 'int8' ? { precision: 'int8' as const } : {}),
+        ...(loaded.int8 !== undefined ? { int8: loaded.int8 } : {}),
       },
       versions: versions(),
     };
@@ -201,16 +219,23 @@ export class EngineService {
   }
 
   /** Loads a model (pulling it first when needed); the previous one keeps serving until the new one is ready. */
-  private async select(name: string, ep: NonNullable<EngineServiceOptions['ep']>): Promise<void> {
+  private async select(name: string, ep: NonNullable<EngineServiceOptions['ep']>, precision: PrecisionValue = 'fp32'): Promise<void> {
+    // Switching the precision of the loaded model reloads what it was loaded from (its name may be a file's stem).
+    const reference = this.loaded && this.loaded.classifier.name === name ? this.loaded.reference : name;
     const load = (async () => {
-      const resolved = await resolveModel(name, {
+      const resolved = await resolveModel(reference, {
         store: this.store,
         onProgress: (p: { received: number; total: number | null }) => this.options.host.emit('model.progress', { name, phase: 'download', received: p.received, total: p.total }),
       });
       this.options.host.emit('model.progress', { name, phase: 'load' });
+      // int8 is chosen by the user, never silently: the copy is found by the fp32 file's SHA-256.
+      const copy = await findInt8Copy(this.store.dir, (await sha256File(resolved.path)).sha256);
+      if (precision === 'int8' && !copy) throw new EngineError(ErrorCode.MODEL_NOT_FOUND, `${resolved.name} has no int8 copy yet: make one with \`reslens quantize ${resolved.name} --calibrate <folder of photos>\``, { item: name });
+      const int8 = copy ? int8Value(copy.record) : null;
       const classifier = await Classifier.load({
         name: resolved.name,
-        modelPath: resolved.path,
+        modelPath: precision === 'int8' && copy ? copy.model : resolved.path,
+        ...(precision === 'int8' ? { precision: 'int8' as const, stages: false } : {}),
         preprocessing: resolved.preprocessing,
         labels: resolved.labels,
         ep,
@@ -218,7 +243,7 @@ export class EngineService {
       });
       const architecture = classifier.stageMap ? architectureSummary(classifier.stageMap, classifier.info) : undefined;
       const backend = await describeBackend({ ep: classifier.ep, attempts: classifier.epAttempts, threads: classifier.threads });
-      return { classifier, backend, title: resolved.catalogEntry?.title ?? resolved.name, pretrained: resolved.pretrained, ...(architecture ? { architecture } : {}) };
+      return { classifier, backend, title: resolved.catalogEntry?.title ?? resolved.name, pretrained: resolved.pretrained, int8, reference, ...(architecture ? { architecture } : {}) };
     })();
     this.loading = load;
     try {
@@ -270,7 +295,7 @@ export class EngineService {
     const items = known.filter((k) => k.image).map((k) => ({ path: (k.image as { path: string }).path }));
     const byPath = new Map<string, ImageResult['result']>();
     for await (const result of classifyFiles(classifier, items, { top, ...(signal ? { signal } : {}) })) {
-      byPath.set(result.path, 'error' in result ? { error: result.error } : { top: result.top, ep: result.ep, ms: result.ms });
+      byPath.set(result.path, 'error' in result ? { error: result.error } : { top: result.top, ep: result.ep, ms: result.ms, ...(result.precision ? { precision: result.precision } : {}) });
     }
     for (const { id, image } of known) {
       if (!image) results.push({ image: id, name: id, result: { error: { code: ErrorCode.INVALID_ARGUMENT, message: `unknown image ${id}` } } });

@@ -9,12 +9,14 @@ import { exportFormatOf } from '../../engine/batch/export.js';
 import { journalPathFor, journalStatus, unfinishedRunError } from '../../engine/batch/journal.js';
 import { journalLockHolder, lockedError } from '../../engine/batch/journal-lock.js';
 import type { OrganizeMode } from '../../engine/batch/organize.js';
-import { type BatchEvent, type BatchSummary, startBatch } from '../../engine/batch/run.js';
+import type { BatchEvent, BatchSummary } from '../../engine/batch/run.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
+import { type PrecisionFlag, parsePrecision } from '../options.js';
 import { createProgress, formatDuration } from '../progress.js';
 
 interface BatchFlags {
+  precision: PrecisionFlag;
   out?: string;
   model: string;
   top: number;
@@ -77,6 +79,7 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
     .option('-b, --batch <n|auto>', 'images per inference run; auto: the provider default', parseBatchSize, 'auto' as const)
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('--labels <file>', 'class names for a custom model, one per line')
+    .option('--precision <fp32|int8>', 'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")', parsePrecision, 'fp32' as PrecisionFlag)
     .option('--exact', 'decode every image in full (bit-exact with torchvision); default: large JPEGs decode at reduced size (shrink-on-load), about twice as fast on large photos')
     .option('--resume', 'continue the run recorded in the journal: files already done (same path, size and time) are skipped')
     .option('--restart', 'start over even if the journal holds an unfinished run (the old journal is kept as .old)')
@@ -115,7 +118,8 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
         throw error;
       }
 
-      const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
+      const { startBatch } = await import('../../engine/batch/run.js'); // the engine loads with the command
+      const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels, precision: flags.precision });
       const progress = createProgress(flags.exact ? 'classifying (exact)' : 'classifying');
       let job;
       try {

@@ -1,12 +1,11 @@
 // `reslens classify FILES...`: top-k classes per image, as a table or JSON lines.
 import type { Command } from 'commander';
-import { walkInputs } from '../../engine/batch/walk.js';
-import { classifyFiles, isFailure } from '../../engine/infer/classify-files.js';
-import { formatResult, formatSummary } from '../output.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parsePositiveInt, parseEp } from '../options.js';
+import { type PrecisionFlag, parsePrecision } from '../options.js';
 
 interface ClassifyFlags {
+  precision: PrecisionFlag;
   model: string;
   top: number;
   json?: boolean;
@@ -27,9 +26,12 @@ export function registerClassifyCommand(program: Command, context: CliContext): 
     .option('-b, --batch <n|auto>', 'images per inference run; auto: 8 on the CPU, 16–32 on a GPU', parseBatchSize, 'auto' as const)
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('--labels <file>', 'class names for a custom model, one per line')
+    .option('--precision <fp32|int8>', 'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")', parsePrecision, 'fp32' as PrecisionFlag)
     .option('--hidden', 'include hidden files and folders when walking folders')
     .action(async (inputs: string[], flags: ClassifyFlags) => {
-      const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
+      // The engine loads with the command, not with the program (see main.ts).
+      const [{ walkInputs }, { classifyFiles, isFailure }, { formatResult, formatSummary }] = await Promise.all([import('../../engine/batch/walk.js'), import('../../engine/infer/classify-files.js'), import('../output.js')]);
+      const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels, precision: flags.precision });
       let done = 0;
       let failed = 0;
       const start = performance.now();

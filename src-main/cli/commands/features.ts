@@ -4,14 +4,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { COLORMAPS, type ColormapName, gridPng, overlayPng } from '../../engine/features/colormap.js';
-import { extractFeatures, photoCrop } from '../../engine/features/extract.js';
+import { COLORMAPS, type ColormapName } from '../../engine/features/colormap-names.js';
 import { encodeNpy } from '../../engine/features/npy.js';
 import { EngineError, ErrorCode } from '../../engine/errors.js';
 import type { CliContext } from '../context.js';
 import { parseEp, parsePositiveInt } from '../options.js';
+import { type PrecisionFlag, parsePrecision } from '../options.js';
 
 interface FeaturesFlags {
+  precision: PrecisionFlag;
   model: string;
   out: string;
   top: number;
@@ -58,7 +59,12 @@ export function registerFeaturesCommand(program: Command, context: CliContext): 
     .option('--size <px>', 'side of the overlay images in pixels', parsePositiveInt, 448)
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('--labels <file>', 'class names for a custom model, one per line')
+    .option('--precision <fp32|int8>', 'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")', parsePrecision, 'fp32' as PrecisionFlag)
     .action(async (image: string, flags: FeaturesFlags) => {
+      // The engine loads with the command, not with the program (see main.ts).
+      const [{ gridPng, overlayPng }, { extractFeatures, photoCrop }] = await Promise.all([import('../../engine/features/colormap.js'), import('../../engine/features/extract.js')]);
+      // Feature maps need the stage taps the int8 graph does not have: they come from fp32, said so.
+      if (flags.precision === 'int8') context.log('note: feature maps and class activation maps come from the fp32 model (the int8 copy has no stage outputs)');
       const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
       try {
         if (!classifier.stageMap) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, classifier.stagesError ?? 'feature maps unavailable for this model');
@@ -107,6 +113,8 @@ export function registerFeaturesCommand(program: Command, context: CliContext): 
           heatmap: { mode: flags.mode, colormap: flags.colormap, opacity: flags.opacity, size: photo.width },
           stages,
           cams,
+          // Asked for int8: the maps are fp32 (the note on stderr says so too).
+          ...(flags.precision === 'int8' ? { precision: 'fp32', precisionNote: 'int8 requested: feature maps come from the fp32 model (the int8 copy has no stage outputs)' } : {}),
           files: [...files, 'summary.json'],
         };
         await writeFile(out('summary.json'), `${JSON.stringify(summary, null, 2)}\n`);

@@ -1,8 +1,7 @@
 // `reslens inspect MODEL`: what the model file is, its ResNet stages, or why ResLens refuses it.
 import type { Command } from 'commander';
-import { type ArchitectureSummary, architectureSummary } from '../../engine/model/architecture.js';
-import { loadAndInspect } from '../../engine/model/inspect.js';
-import { discoverStages } from '../../engine/model/stages.js';
+import type { ArchitectureSummary } from '../../engine/model/architecture.js';
+import type { StageMap } from '../../engine/model/stages.js';
 import type { CliContext } from '../context.js';
 
 const millions = (n: number): string => `${(n / 1e6).toFixed(2)} M`;
@@ -29,8 +28,9 @@ export function registerInspectCommand(program: Command, context: CliContext): v
     .option('--json', 'print one JSON object')
     .action(async (model: string, flags: { json?: boolean }) => {
       const file = await context.modelPath(model);
+      const [{ architectureSummary }, { loadAndInspect }, { discoverStages }] = await Promise.all([import('../../engine/model/architecture.js'), import('../../engine/model/inspect.js'), import('../../engine/model/stages.js')]);
       const { info, model: graph } = await loadAndInspect(file);
-      let stages: ReturnType<typeof discoverStages> | undefined;
+      let stages: StageMap | undefined;
       let stagesError: string | undefined;
       try {
         stages = discoverStages(graph, info);

@@ -1,7 +1,8 @@
 // `reslens models list | pull NAME | import FILE | verify NAME | rm NAME`: the local model store.
 import { type Command, InvalidArgumentError } from 'commander';
 import { EngineError, ErrorCode } from '../../engine/errors.js';
-import { type ModelListing, normaliseModelName } from '../../engine/model/store.js';
+import { normaliseModelName } from '../../engine/model/model-name.js';
+import type { ModelListing } from '../../engine/model/store.js';
 import type { CliContext } from '../context.js';
 import { createDownloadProgress, formatBytes } from '../progress.js';
 

@@ -69,7 +69,7 @@ export const csvLine = (fields: string[]): string => `${fields.map(csvField).joi
 /** The classify --json object: exactly these keys, in this order. */
 export function resultObject(result: ClassifyResult): ClassifyResult {
   if ('error' in result) return { path: result.path, error: { code: result.error.code, message: result.error.message } };
-  return { path: result.path, top: result.top.map((t) => ({ index: t.index, label: t.label, prob: t.prob })), model: result.model, ep: result.ep, ms: result.ms };
+  return { path: result.path, top: result.top.map((t) => ({ index: t.index, label: t.label, prob: t.prob })), model: result.model, ep: result.ep, ms: result.ms, ...(result.precision ? { precision: result.precision } : {}) };
 }
 
 /** Sorts paths folder by folder, names by code unit: the order the folder walk produces. */

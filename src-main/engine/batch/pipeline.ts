@@ -20,7 +20,7 @@
 import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
-import type { ClassifyResult } from '../infer/classify-files.js';
+import { type ClassifyResult, precisionField } from '../infer/classify-files.js';
 import type { ClassScore } from '../infer/topk.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import type { FileKey, JournalRecord } from './journal.js';
@@ -38,6 +38,8 @@ export interface BatchClassifier {
   readonly imageSize: number;
   /** Images per run when the caller does not choose (the provider's preference). */
   readonly defaultBatchSize?: number;
+  /** 'int8' for a quantised copy: its results say so. */
+  readonly precision?: 'fp32' | 'int8';
   /** Batch work runs at background priority: interactive requests on the same model go first. */
   run(batch: Float32Array, count: number, options?: { priority?: 'background' }): Promise<{ logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[] }>;
   top(logits: Float32Array, k: number): ClassScore[];
@@ -485,7 +487,7 @@ export class BatchPipeline {
           const ep = run.epByImage?.[slot] ?? classifier.ep;
           const logits = run.logits[slot++];
           const ms = entry.ms + run.inferenceMs / count;
-          result = { path: p, top: classifier.top(logits, this.top), model: classifier.name, ep, ms: Math.round(ms * 10) / 10 };
+          result = { path: p, top: classifier.top(logits, this.top), model: classifier.name, ep, ms: Math.round(ms * 10) / 10, ...precisionField(classifier) };
         }
         records.push({ path: p, size: entry.key.size, mtimeMs: entry.key.mtimeMs, result });
       }

@@ -4,8 +4,9 @@ import colormap from 'colormap';
 import sharp from 'sharp';
 import type { Heatmap } from './reduce.js';
 
-export const COLORMAPS = ['viridis', 'inferno', 'magma', 'plasma', 'jet', 'greys'] as const;
-export type ColormapName = (typeof COLORMAPS)[number];
+import type { ColormapName } from './colormap-names.js';
+
+export { COLORMAPS, type ColormapName } from './colormap-names.js';
 
 const tables = new Map<ColormapName, Uint8Array>();
 

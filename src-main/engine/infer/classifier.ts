@@ -4,6 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { EngineError, ErrorCode } from '../errors.js';
 import { type ExposedTensor, discardExposedModel, exposedModelFile, withExposedTensors } from '../model/expose.js';
 import { type ModelInfo, loadAndInspect } from '../model/inspect.js';
+import { type PreparedModel, readPrepared, writePrepared } from '../model/prepared-cache.js';
 import { type StageMap, type StageName, discoverStages } from '../model/stages.js';
 import { encodeModel, tensorFloats } from '../model/onnx-proto.js';
 import { CAM_OUTPUTS, FEATURES_SWITCH, HEATMAP_MAX_SWITCH, NON_ZERO_EPSILON, REDUCTIONS_VERSION, addStageReductions, allReductionOutputs, reductionOutputs } from '../model/reduction-graph.js';
@@ -27,7 +28,11 @@ export interface ClassifierOptions {
   stages?: boolean;
   /** Told when a GPU fails mid-run and the rest of the work moves to the CPU. */
   onFallback?: (event: FallbackEvent) => void;
+  /** The numbers the model computes in: 'int8' for a quantised copy (engine/quantize), shown on every result. */
+  precision?: Precision;
 }
+
+export type Precision = 'fp32' | 'int8';
 
 /** One image's stage maps, [C,H,W] float32 each, plus the head's pooled-from features. */
 export interface ImageFeatures {
@@ -85,6 +90,7 @@ export class Classifier {
   readonly epAttempts: EpAttempt[];
   readonly threads: number;
   readonly loadMs: number;
+  readonly precision: Precision;
   /** Largest batch a single run may take: 1 for models whose batch axis is fixed. */
   readonly maxRunBatch: number;
   /** Where the stages are, or why feature maps are unavailable for this model. */
@@ -112,6 +118,7 @@ export class Classifier {
     this.epAttempts = choice.attempts;
     this.threads = choice.threads;
     this.loadMs = loadMs;
+    this.precision = options.precision ?? 'fp32';
     this.outputName = info.output.name;
     this.maxRunBatch = info.input.dynamicBatch ? Number.POSITIVE_INFINITY : 1;
     this.stageMap = stages.map;
@@ -121,7 +128,14 @@ export class Classifier {
 
   static async load(options: ClassifierOptions): Promise<Classifier> {
     const start = performance.now();
-    const { info, model } = await loadAndInspect(options.modelPath);
+    // A model loaded before starts from what that load learned (hash, inspection, stages, head):
+    // see model/prepared-cache.ts. Remembered only where the edited graph is a cached file.
+    const variant = `reductions-v${REDUCTIONS_VERSION}`;
+    const remember = options.cacheDir !== undefined && options.stages !== false;
+    const remembered = remember ? await readPrepared(options.cacheDir as string, options.modelPath, variant) : undefined;
+    const prepared: FirstLoad = remembered ?? (await prepareModel(options));
+    if (remember && !remembered && (prepared.exposed || prepared.stagesRemembered)) await writePrepared(options.cacheDir as string, options.modelPath, variant, prepared);
+    const { info } = prepared;
     const { crop, layout } = options.preprocessing;
     const { height, width } = info.input;
     if ((height !== null && height !== crop) || (width !== null && width !== crop)) {
@@ -133,33 +147,9 @@ export class Classifier {
     if (options.labels.length !== info.classes) {
       throw new EngineError(ErrorCode.LABELS_INVALID, `the label set has ${options.labels.length} names but the model outputs ${info.classes} classes; pass a labels file with one name per class`, { item: options.modelPath });
     }
-    // Stage outputs are added to the graph once, at load; plain classification then fetches the
-    // logits alone from the same session.
-    let stages: { map?: StageMap; error?: string; head?: ClassifierWeights } = {};
-    let source: string | Uint8Array = options.modelPath;
-    let sourceSha = info.sha256;
-    if (options.stages !== false) {
-      try {
-        const map = discoverStages(model, info);
-        const exposed: ExposedTensor[] = map.stages.map((s) => ({ name: s.tensor, shape: s.shape }));
-        if (map.head.features !== map.stages[map.stages.length - 1].tensor) exposed.push({ name: map.head.features, shape: map.head.featuresShape });
-        const hasExternalData = model.graph.initializer.some((t) => t.dataLocation === 1);
-        if (hasExternalData) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, 'feature maps unavailable: models with external weight files cannot be edited yet');
-        const batchAxis = info.input.dynamicBatch ? 'N' : 1;
-        const build = (): Uint8Array => encodeModel(addStageReductions(withExposedTensors(model, exposed, batchAxis), map.stages, { scores: info.output.name, head: map.head }));
-        if (options.cacheDir) {
-          const cached = await exposedModelFile(path.join(options.cacheDir, 'exposed'), info.sha256, exposed, build, `reductions-v${REDUCTIONS_VERSION}`);
-          source = cached.file;
-          sourceSha = cached.sha256;
-        } else {
-          source = build();
-          sourceSha = '';
-        }
-        stages = { map, head: headWeights(model, map) };
-      } catch (error) {
-        stages = { error: error instanceof Error ? error.message : String(error) };
-      }
-    }
+    let stages: { map?: StageMap; error?: string; head?: ClassifierWeights } = { map: prepared.stageMap, error: prepared.stagesError, head: prepared.head };
+    const source: string | Uint8Array = prepared.exposed?.file ?? prepared.exposedBytes ?? options.modelPath;
+    const sourceSha = prepared.exposed?.sha256 ?? (prepared.exposedBytes ? '' : info.sha256);
     const probeDims = layout === 'NCHW' ? [1, 3, crop, crop] : [1, crop, crop, 3];
     const open = async (from: string | Uint8Array, sha: string) => {
       const sessionOptions = { threads: options.threads, cacheDir: options.cacheDir, modelSha256: sha || undefined };
@@ -317,4 +307,33 @@ function headWeights(model: Awaited<ReturnType<typeof loadAndInspect>>['model'],
     features: map.head.featuresShape[0],
     bias: bias ? tensorFloats(bias) : undefined,
   };
+}
+
+/** A preparation as made: the edited graph in memory when there is no cache folder for it. */
+type FirstLoad = PreparedModel & { exposedBytes?: Uint8Array; stagesRemembered?: boolean };
+
+/** What a model's first load works out: its inspection, stages, head and the graph with stage outputs. */
+async function prepareModel(options: ClassifierOptions): Promise<FirstLoad> {
+  const { info, model } = await loadAndInspect(options.modelPath);
+  // Stage outputs are added to the graph once, at load; plain classification then fetches the
+  // logits alone from the same session.
+  if (options.stages === false) return { info };
+  try {
+    const map = discoverStages(model, info);
+    const exposed: ExposedTensor[] = map.stages.map((s) => ({ name: s.tensor, shape: s.shape }));
+    if (map.head.features !== map.stages[map.stages.length - 1].tensor) exposed.push({ name: map.head.features, shape: map.head.featuresShape });
+    const hasExternalData = model.graph.initializer.some((t) => t.dataLocation === 1);
+    if (hasExternalData) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, 'feature maps unavailable: models with external weight files cannot be edited yet');
+    const batchAxis = info.input.dynamicBatch ? 'N' : 1;
+    const build = (): Uint8Array => encodeModel(addStageReductions(withExposedTensors(model, exposed, batchAxis), map.stages, { scores: info.output.name, head: map.head }));
+    const head = headWeights(model, map);
+    if (options.cacheDir) {
+      const cached = await exposedModelFile(path.join(options.cacheDir, 'exposed'), info.sha256, exposed, build, `reductions-v${REDUCTIONS_VERSION}`);
+      return { info, stageMap: map, head, exposed: { file: cached.file, sha256: cached.sha256 } };
+    }
+    return { info, stageMap: map, head, exposedBytes: build() };
+  } catch (error) {
+    // A model without findable stages stays that way: remembered. A failed write is not.
+    return { info, stagesError: error instanceof Error ? error.message : String(error), stagesRemembered: error instanceof EngineError };
+  }
 }

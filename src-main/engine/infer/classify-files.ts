@@ -14,12 +14,17 @@ export interface ClassifySuccess {
   ep: string;
   /** This image's decode + preprocessing plus its share of the batch's inference time. */
   ms: number;
+  /** Present (as 'int8') when a quantised copy computed the result. */
+  precision?: 'int8';
 }
 export interface ClassifyFailure {
   path: string;
   error: Omit<ErrorInfo, 'item'>;
 }
 export type ClassifyResult = ClassifySuccess | ClassifyFailure;
+
+/** `{ precision: 'int8' }` for a quantised model's results; fp32 results stay as they always were. */
+export const precisionField = (classifier: { readonly precision?: 'fp32' | 'int8' }): { precision?: 'int8' } => (classifier.precision === 'int8' ? { precision: 'int8' } : {});
 
 export const isFailure = (result: ClassifyResult): result is ClassifyFailure => 'error' in result;
 
@@ -103,7 +108,7 @@ export async function* classifyFiles(classifier: Classifier, inputs: AsyncIterab
       else if ('error' in run) yield { path, error: run.error };
       else {
         const ms = slot.ms + run.inferenceMs / prepared.count;
-        yield { path, top: classifier.top(run.logits[slot.slot], top), model: classifier.name, ep: run.epByImage[slot.slot] ?? classifier.ep, ms: Math.round(ms * 10) / 10 };
+        yield { path, top: classifier.top(run.logits[slot.slot], top), model: classifier.name, ep: run.epByImage[slot.slot] ?? classifier.ep, ms: Math.round(ms * 10) / 10, ...precisionField(classifier) };
       }
     }
   }

@@ -1,10 +1,12 @@
 // The model catalog: which pretrained networks ResLens can download, from where, and how to verify
 // and feed them. The data lives in models/catalog.json; this module validates it and answers lookups.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { EngineError, ErrorCode } from '../errors.js';
+import { findPackageFile } from './package-files.js';
+
+export { findPackageFile } from './package-files.js';
 
 export const PreprocessingSchema = z.object({
   /** Shorter side after resizing, before the centre crop. */
@@ -90,23 +92,6 @@ export const CatalogSchema = z
   });
 export type Catalog = z.infer<typeof CatalogSchema>;
 
-/**
- * Finds a file shipped with the package (e.g. `models/catalog.json`) by walking up from this module,
- * so it works from the source tree, a bundle in `out/`, and any working directory.
- */
-export function findPackageFile(relative: string): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = path.join(dir, relative);
-    if (existsSync(candidate)) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  throw new EngineError(ErrorCode.FILE_NOT_FOUND, `cannot find ${relative} in the ResLens installation (searched upwards from ${path.dirname(fileURLToPath(import.meta.url))})`, {
-    item: relative,
-  });
-}
 
 /** Validates catalog data; throws INVALID_ARGUMENT naming every problem. */
 export function parseCatalog(data: unknown, origin = 'catalog'): Catalog {

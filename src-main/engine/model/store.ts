@@ -121,20 +121,9 @@ export interface ModelStoreOptions {
   download?: { maxRetries?: number; retryDelayMs?: number; stallTimeoutMs?: number; progressIntervalMs?: number };
 }
 
-const STORE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+import { STORE_NAME, normaliseModelName } from './model-name.js';
 
-/** Lowercased, validated store name; throws INVALID_ARGUMENT for names that could escape the folder. */
-export function normaliseModelName(name: string): string {
-  const normal = name.trim().toLowerCase();
-  if (!STORE_NAME.test(normal) || normal.endsWith('.onnx') || normal.endsWith('.json')) {
-    throw new EngineError(
-      ErrorCode.INVALID_ARGUMENT,
-      `invalid model name "${name}": use up to 64 letters, digits, ".", "_" or "-", starting with a letter or digit (no extension)`,
-      { item: name },
-    );
-  }
-  return normal;
-}
+export { normaliseModelName } from './model-name.js';
 
 /** A store name derived from a file name: "ResNet 50 (ft).onnx" → "resnet-50-ft". */
 export function nameFromFile(file: string): string {

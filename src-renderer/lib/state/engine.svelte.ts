@@ -37,10 +37,12 @@ export class EngineState {
   }
 
   private setStatus(status: EngineStatus): void {
-    const before = this.status?.model?.name;
+    // A precision switch (fp32 ↔ int8) changes the model as much as a new name does.
+    const identity = (s: EngineStatus | null | undefined): string | undefined => (s?.model ? `${s.model.name}\n${s.model.precision ?? 'fp32'}` : undefined);
+    const before = identity(this.status);
     this.status = status;
     const after = status.model?.name;
-    if (after && before && after !== before) this.onModelChange?.(after);
+    if (after && before && identity(status) !== before) this.onModelChange?.(after);
   }
 
   async refresh(): Promise<void> {
@@ -53,13 +55,14 @@ export class EngineState {
     }
   }
 
-  async select(name: string): Promise<void> {
-    if (this.selecting || name === this.model?.name) return;
+  /** Loads `name`; `precision` int8 uses its quantised copy (offered only where one exists). */
+  async select(name: string, precision: 'fp32' | 'int8' = 'fp32'): Promise<void> {
+    if (this.selecting || (name === this.model?.name && precision === (this.model?.precision ?? 'fp32'))) return;
     this.selecting = name;
     this.progress = null;
     try {
-      this.setStatus(await this.transport.api.call('models.select', { name }));
-      this.toasts.push('success', `${this.model?.title ?? name} loaded`, this.model?.epLabel);
+      this.setStatus(await this.transport.api.call('models.select', precision === 'int8' ? { name, precision } : { name }));
+      this.toasts.push('success', `${this.model?.title ?? name} loaded${precision === 'int8' ? ' (int8)' : ''}`, this.model?.epLabel);
     } catch (error) {
       const e = toErrorValue(error);
       this.toasts.push('error', `Could not load ${name}`, `${e.code}: ${e.message}`);

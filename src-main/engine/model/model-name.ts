@@ -1,0 +1,18 @@
+// Names of models in the store: the one rule for what a name may be, on its own so option parsers
+// (the CLI's --name) check it without loading the store and its schemas.
+import { EngineError, ErrorCode } from '../errors.js';
+
+export const STORE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** Lowercased, validated store name; throws INVALID_ARGUMENT for names that could escape the folder. */
+export function normaliseModelName(name: string): string {
+  const normal = name.trim().toLowerCase();
+  if (!STORE_NAME.test(normal) || normal.endsWith('.onnx') || normal.endsWith('.json')) {
+    throw new EngineError(
+      ErrorCode.INVALID_ARGUMENT,
+      `invalid model name "${name}": use up to 64 letters, digits, ".", "_" or "-", starting with a letter or digit (no extension)`,
+      { item: name },
+    );
+  }
+  return normal;
+}
