@@ -7,6 +7,7 @@ import { registerDoctorCommand } from './commands/doctor.js';
 import { registerFeaturesCommand } from './commands/features.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerModelsCommand } from './commands/models.js';
+import { registerWorkerCommand } from './commands/worker.js';
 import { type CliContext, createCliContext } from './context.js';
 import { ExitCode } from './options.js';
 
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerInspectCommand(program, proxy);
   registerModelsCommand(program, proxy);
   registerDoctorCommand(program, proxy);
+  registerWorkerCommand(program, proxy);
   // Usage errors in subcommands too must exit 2, not commander's default 1.
   for (const command of program.commands) {
     command.exitOverride();

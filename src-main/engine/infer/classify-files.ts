@@ -14,10 +14,14 @@ export interface ClassifySuccess {
   ep: string;
   /** This image's decode + preprocessing plus its share of the batch's inference time. */
   ms: number;
+  /** Queue mode only: the worker that classified the image (host:pid). */
+  worker?: string;
 }
 export interface ClassifyFailure {
   path: string;
   error: Omit<ErrorInfo, 'item'>;
+  /** Queue mode only: the worker that reported the error (host:pid), when one did. */
+  worker?: string;
 }
 export type ClassifyResult = ClassifySuccess | ClassifyFailure;
 

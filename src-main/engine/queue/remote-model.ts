@@ -1,0 +1,47 @@
+// The run's model as the coordinator knows it: never loaded into a session (the workers classify),
+// but read and checked here so the journal's identity (name, SHA-256, labels) and the chunks'
+// preprocessing are the same as a local batch of the same model would have.
+import { EngineError, ErrorCode } from '../errors.js';
+import type { BatchClassifier } from '../batch/pipeline.js';
+import type { ClassScore } from '../infer/topk.js';
+import { loadAndInspect } from '../model/inspect.js';
+import type { Preprocessing } from '../model/catalog.js';
+import { type ResolveOptions, resolveModel } from '../model/resolve.js';
+
+export interface RemoteModel extends BatchClassifier {
+  readonly labels: readonly string[];
+  readonly info: { sha256: string };
+  readonly preprocessing: Preprocessing;
+  readonly pretrained: boolean;
+}
+
+/**
+ * Resolves `reference` (catalog name, imported name or .onnx path) and reads the file once for its
+ * SHA-256 and shape checks (the same refusals as loading it locally: label count, input size).
+ */
+export async function describeRemoteModel(reference: string, options: ResolveOptions): Promise<RemoteModel> {
+  const resolved = await resolveModel(reference, options);
+  const { info } = await loadAndInspect(resolved.path);
+  const { crop } = resolved.preprocessing;
+  if ((info.input.height !== null && info.input.height !== crop) || (info.input.width !== null && info.input.width !== crop)) {
+    throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, `model expects ${info.input.width}×${info.input.height} input but its preprocessing crops ${crop}×${crop}`, { item: resolved.path });
+  }
+  if (resolved.labels.length !== info.classes) {
+    throw new EngineError(ErrorCode.LABELS_INVALID, `the label set has ${resolved.labels.length} names but the model outputs ${info.classes} classes; pass a labels file with one name per class`, { item: resolved.path });
+  }
+  const runsElsewhere = (): never => {
+    throw new EngineError(ErrorCode.INVALID_ARGUMENT, 'this model runs on the queue workers, not here');
+  };
+  return {
+    name: resolved.name,
+    ep: 'workers',
+    labels: resolved.labels,
+    info: { sha256: info.sha256 },
+    preprocessing: resolved.preprocessing,
+    pretrained: resolved.pretrained,
+    maxRunBatch: info.input.dynamicBatch ? Number.POSITIVE_INFINITY : 1,
+    imageSize: 3 * crop * crop,
+    run: runsElsewhere,
+    top: (): ClassScore[] => runsElsewhere(),
+  };
+}
