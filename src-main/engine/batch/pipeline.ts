@@ -266,8 +266,9 @@ export class BatchPipeline {
 
   /** Workers start with the first image that needs decoding (none at all when everything is resumed). */
   private preprocessor(): Promise<Preprocessor> {
+    if (this.preprocessorReady) return this.preprocessorReady;
     const created = this.options.preprocessor ? Promise.resolve(this.options.preprocessor) : createPreprocessor(this.options.preprocessIn === 'main-thread' ? 0 : this.decoders);
-    this.preprocessorReady ??= created.then((preprocessor) => {
+    this.preprocessorReady = created.then((preprocessor) => {
       this.statsValue.preprocessIn = preprocessor.kind;
       // Workers get a full batch queued beyond one image each: inference blocks the main thread, so
       // whatever is not handed out before a run starts waits for it to end. On the main thread,

@@ -1,0 +1,169 @@
+// Queue benchmark (`npx tsx tests/bench/queue.ts`; part of `npm run bench`): the cost of spreading a
+// batch over `reslens worker` processes through Redis, on this one machine, with Debian's
+// redis-server on a free loopback port.
+//
+//   1. coordinator capacity: 8 stand-in workers of fixed cost (1 ms per image, no decoding) answer
+//      chunks as fast as they come; the real coordinator (walk, stat, chunking, results queue,
+//      dedupe, journal append + fdatasync, export) must keep up with ≥ 2,000 results/s;
+//   2. real work: ResNet-50 (generated fixture, CPU) over the same photos as a local `reslens batch`,
+//      with 1 and then 2 `reslens worker` processes sharing this machine's cores: throughput against
+//      local and the overhead per image (target ≤ 2 ms and ≥ 90% of local with one worker).
+//
+// Prints a table and writes bench-results/queue-latest.json (plus a timestamped copy). Numbers taken
+// while other work loads the machine are noisy: the 1-minute load average is recorded beside each.
+// Environment: BENCH_QUEUE_SIM_IMAGES (default 20000), BENCH_QUEUE_IMAGES (default 48; 0 skips part 2).
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue, Worker, type Job } from 'bullmq';
+import { startQueueBatch } from '../../src-main/engine/queue/batch.js';
+import { queueClient } from '../../src-main/engine/queue/connection.js';
+import { CHUNKS_QUEUE, ChunkJobSchema, PROTOCOL_VERSION, QUEUE_PREFIX, type ResultsJob, resultsQueueName } from '../../src-main/engine/queue/protocol.js';
+import type { RemoteModel } from '../../src-main/engine/queue/remote-model.js';
+import { TORCHVISION_PREPROCESSING } from '../../src-main/engine/preprocess/preprocess.js';
+import { ensureFixture } from '../fixtures/generate.js';
+import { photoLike } from '../helpers/bad-inputs.js';
+import { runCli } from '../helpers/cli.js';
+import { startWorker, stopWorker } from '../helpers/queue-processes.js';
+import { RedisServer, hasRedisServer } from '../helpers/redis.js';
+import { REPO_ROOT } from '../helpers/testdata.js';
+
+const RESULTS_DIR = path.join(REPO_ROOT, 'bench-results');
+const load = (): number => Math.round(os.loadavg()[0] * 100) / 100;
+
+/** Part 1: stand-in workers in this process (8 BullMQ workers), the real coordinator beside them. */
+async function coordinatorCapacity(redis: RedisServer, root: string, images: number): Promise<Record<string, number>> {
+  const folder = path.join(root, 'sim');
+  for (let i = 0; i < images; i += 1000) {
+    const sub = path.join(folder, String(i / 1000).padStart(3, '0'));
+    await mkdir(sub, { recursive: true });
+    await Promise.all(Array.from({ length: Math.min(1000, images - i) }, (_, j) => writeFile(path.join(sub, `${j}.jpg`), '')));
+  }
+  const connection = queueClient(redis.url);
+  const results = new Map<string, Queue>();
+  const COST_MS_PER_IMAGE = 1;
+  const workers = Array.from(
+    { length: 8 },
+    (_, n) =>
+      new Worker(
+        CHUNKS_QUEUE,
+        async (job: Job) => {
+          const chunk = ChunkJobSchema.parse(job.data);
+          // The stand-in classifier: a fixed cost per image, every image "classified" as class n.
+          await new Promise((r) => setTimeout(r, COST_MS_PER_IMAGE * chunk.paths.length));
+          const message: ResultsJob = { v: PROTOCOL_VERSION, chunk: String(job.id), worker: `standin:${n}`, results: chunk.paths.map((p) => ({ path: p, top: [{ index: n, prob: 0.5 }], ep: 'cpu', ms: COST_MS_PER_IMAGE })) };
+          let queue = results.get(chunk.run);
+          if (!queue) results.set(chunk.run, (queue = new Queue(resultsQueueName(chunk.run), { connection, prefix: QUEUE_PREFIX })));
+          await queue.add('results', message, { jobId: String(job.id), removeOnComplete: true });
+        },
+        { connection, prefix: QUEUE_PREFIX, concurrency: 2, drainDelay: 1 },
+      ),
+  );
+  const labels = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
+  const model: RemoteModel = {
+    name: 'standin',
+    ep: 'workers',
+    labels,
+    info: { sha256: '0'.repeat(64) },
+    preprocessing: { ...TORCHVISION_PREPROCESSING, mean: [...TORCHVISION_PREPROCESSING.mean] as [number, number, number], std: [...TORCHVISION_PREPROCESSING.std] as [number, number, number] },
+    pretrained: false,
+    maxRunBatch: Infinity,
+    imageSize: 3 * 224 * 224,
+    run: () => Promise.reject(new Error('stand-in')),
+    top: () => [],
+  };
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  let firstAt: number | undefined;
+  const job = await startQueueBatch({ inputs: [folder], model, out: path.join(root, 'sim.csv'), top: 1, queue: { url: redis.url, chunkSize: 64 } });
+  job.on((event) => {
+    if (event.type === 'results') firstAt ??= performance.now();
+  });
+  const summary = await job.done;
+  const ended = performance.now();
+  const cpu = process.cpuUsage(cpuBefore);
+  await Promise.all(workers.map((w) => w.close()));
+  await Promise.all([...results.values()].map((q) => q.close()));
+  connection.disconnect();
+  if (summary.count !== images || summary.failed !== 0) throw new Error(`simulated run: ${summary.count} results, ${summary.failed} failed, expected ${images}`);
+  const seconds = (ended - (firstAt ?? started)) / 1000;
+  return {
+    images,
+    chunkSize: 64,
+    standInWorkers: 8,
+    standInMsPerImage: COST_MS_PER_IMAGE,
+    resultsPerSecond: Math.round(images / seconds),
+    wallSecondsIncludingWalkAndExport: Math.round((ended - started) / 10) / 100,
+    // The bench process hosts both the stand-ins and the coordinator: an upper bound for the coordinator.
+    processCpuMsPerResult: Math.round(((cpu.user + cpu.system) / 1000 / images) * 1000) / 1000,
+    loadAverage1m: load(),
+  };
+}
+
+const rateOf = (stderr: string): number => {
+  const match = /this run: (\d+) in [^·]+· ([\d.]+) images\/s/.exec(stderr);
+  return match ? Number(match[2]) : NaN;
+};
+
+/** Part 2: local batch vs 1 and 2 real workers on ResNet-50, same photos, same machine. */
+async function realWork(redis: RedisServer, root: string, images: number): Promise<Record<string, unknown>> {
+  const photos = path.join(root, 'photos');
+  await mkdir(photos, { recursive: true });
+  for (let i = 0; i < images; i++) await writeFile(path.join(photos, `p${String(i).padStart(4, '0')}.jpg`), await photoLike(640, 480, 'jpeg', i + 1));
+  const model = await ensureFixture({ depth: 50, bn: 'folded' });
+  const env = { RESLENS_MODELS_DIR: path.join(root, 'store') };
+  const warm = path.join(photos, 'p0000.jpg');
+  const rows: Record<string, unknown>[] = [];
+
+  const localRun = await runCli(['batch', photos, '--model', model, '--out', path.join(root, 'local.csv')], { env, timeoutMs: 1_800_000 });
+  const local = rateOf(localRun.stderr);
+  rows.push({ setup: 'local reslens batch', imagesPerSecond: local, loadAverage1m: load() });
+
+  for (const count of [1, 2]) {
+    const workers = [];
+    for (let i = 0; i < count; i++) workers.push(await startWorker(redis.url, ['--model', model, '--stall-timeout', '120'], env));
+    // Warm-up: every worker loads the model before the measured run (a long-running worker has).
+    for (let i = 0; i < count; i++) await runCli(['batch', warm, '--model', model, '--queue', redis.url, '--out', path.join(root, `warm-${count}-${i}.csv`)], { env, timeoutMs: 600_000 });
+    const run = await runCli(['batch', photos, '--model', model, '--queue', redis.url, '--out', path.join(root, `queue-${count}.csv`)], { env, timeoutMs: 1_800_000 });
+    const rate = rateOf(run.stderr);
+    rows.push({
+      setup: `${count} reslens worker${count > 1 ? 's' : ''} (sharing this machine's cores)`,
+      imagesPerSecond: rate,
+      ofLocal: Math.round((rate / local) * 1000) / 1000,
+      overheadMsPerImage: Math.round((1000 / rate - 1000 / local) * 100) / 100,
+      loadAverage1m: load(),
+    });
+    for (const w of workers) await stopWorker(w);
+  }
+  return { images, megapixels: 0.3, model: 'resnet50 (generated fixture, folded BN), CPU', rows };
+}
+
+async function main(): Promise<void> {
+  if (!hasRedisServer) {
+    console.log('queue bench skipped: no redis-server (apt install redis-server, as .ci/run does)');
+    return;
+  }
+  const root = await mkdtemp(path.join(os.tmpdir(), 'reslens-queue-bench-'));
+  const redis = await RedisServer.start({ appendOnly: true });
+  try {
+    const report: Record<string, unknown> = { date: new Date().toISOString(), machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model, loadAverageAtStart: os.loadavg() }, redis: 'Debian redis-server, AOF everysec, loopback' };
+    const sim = await coordinatorCapacity(redis, root, Number(process.env.BENCH_QUEUE_SIM_IMAGES ?? 20_000));
+    report.coordinator = { ...sim, target: 2000, meetsTarget: sim.resultsPerSecond >= 2000 };
+    console.log('coordinator capacity (8 stand-in workers):', report.coordinator);
+    const images = Number(process.env.BENCH_QUEUE_IMAGES ?? 48);
+    if (images > 0) {
+      report.realWork = await realWork(redis, root, images);
+      console.table((report.realWork as { rows: object[] }).rows);
+    }
+    await mkdir(RESULTS_DIR, { recursive: true });
+    const json = `${JSON.stringify(report, null, 2)}\n`;
+    await writeFile(path.join(RESULTS_DIR, 'queue-latest.json'), json);
+    await writeFile(path.join(RESULTS_DIR, `queue-${String(report.date).replace(/[:.]/g, '-')}.json`), json);
+    console.log(`results written to ${path.relative(process.cwd(), path.join(RESULTS_DIR, 'queue-latest.json'))}`);
+  } finally {
+    await redis.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();
