@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EngineService } from '../service/engine-service.js';
+import { checkQueueUrl } from '../engine/queue/connection.js';
 import { ensureRendererBuilt } from './renderer-build.js';
 import { ReslensServer, errorValue } from './server.js';
 import { DEFAULT_UPLOAD_LIMIT } from './uploads.js';
@@ -24,6 +25,7 @@ interface ServeOptions {
   static?: string;
   uploadLimitMb: number;
   exitWithStdin?: boolean;
+  queue?: string;
 }
 
 const integer = (min: number, max: number) => (value: string) => {
@@ -42,6 +44,7 @@ function program(): Command {
     .option('--models-dir <dir>', 'model store folder (default: per-user data folder, or $RESLENS_MODELS_DIR)')
     .option('--static <dir>', 'serve this built renderer instead of dist/renderer (no rebuild check)')
     .option('--upload-limit-mb <n>', 'largest file the browser may upload', integer(1, 4096), DEFAULT_UPLOAD_LIMIT / (1024 * 1024))
+    .option('--queue <url>', 'Redis URL of a batch queue: offers "Run on workers" in the Batch view (docs/queue.md); default $RESLENS_QUEUE_URL')
     .addOption(new Option('--exit-with-stdin', 'stop when stdin closes (for test harnesses)').hideHelp())
     .showHelpAfterError();
 }
@@ -54,13 +57,15 @@ export async function serve(argv: string[]): Promise<void> {
   const staticDir = options.static ? path.resolve(options.static) : DEFAULT_STATIC_DIR;
   if (!options.static) await ensureRendererBuilt({ repoRoot: REPO_ROOT, outDir: staticDir, log: (l) => process.stderr.write(`${l}\n`) });
 
+  const queueUrl = options.queue ?? (process.env.RESLENS_QUEUE_URL?.trim() || undefined);
+  if (queueUrl) checkQueueUrl(queueUrl);
   let service: EngineService | undefined;
   const server = await ReslensServer.start({
     staticDir,
     root: path.resolve(options.root),
     port: options.port,
     uploadLimitBytes: options.uploadLimitMb * 1024 * 1024,
-    createService: (host) => (service = new EngineService({ host, modelsDir: options.modelsDir, initialModel: options.model, ep: options.ep })),
+    createService: (host) => (service = new EngineService({ host, modelsDir: options.modelsDir, initialModel: options.model, ep: options.ep, queueUrl })),
   });
 
   let stopping = false;

@@ -12,6 +12,9 @@ import { type BatchJob, startBatch } from '../engine/batch/run.js';
 import { EngineError, ErrorCode } from '../engine/errors.js';
 import type { ClassifyResult } from '../engine/infer/classify-files.js';
 import type { Classifier } from '../engine/infer/classifier.js';
+import { startQueueBatch } from '../engine/queue/batch.js';
+import type { QueueProgress } from '../engine/queue/coordinator.js';
+import { remoteModelOf } from '../engine/queue/remote-model.js';
 
 interface Job {
   id: BatchId;
@@ -22,9 +25,14 @@ interface Job {
   labels: readonly string[];
   outcome?: 'done' | 'cancelled' | 'failed';
   last: BatchProgress;
+  /** Runs on queue workers (docs/queue.md). */
+  onWorkers: boolean;
 }
 
-const toRow = (result: ClassifyResult): BatchRow => ('error' in result ? { path: result.path, error: result.error } : { path: result.path, top: result.top, ep: result.ep, ms: result.ms });
+const toRow = (result: ClassifyResult): BatchRow => {
+  const worker = result.worker === undefined ? {} : { worker: result.worker };
+  return 'error' in result ? { path: result.path, error: result.error, ...worker } : { path: result.path, top: result.top, ep: result.ep, ms: result.ms, ...worker };
+};
 
 export class BatchJobs {
   private readonly jobs = new Map<BatchId, Job>();
@@ -34,18 +42,14 @@ export class BatchJobs {
     private readonly emit: <E extends EventName>(event: E, payload: EngineEvents[E]) => void,
   ) {}
 
-  async start(classifier: Classifier, folder: string, options: { top?: number; exact?: boolean }): Promise<BatchSummary> {
+  /** `queue`: a Redis URL to run the batch on `reslens worker` processes instead of here. */
+  async start(classifier: Classifier, folder: string, options: { top?: number; exact?: boolean; queue?: string }): Promise<BatchSummary> {
     const id = `batch_${randomBytes(9).toString('base64url')}` as BatchId;
     await mkdir(this.workDir, { recursive: true });
     // The UI's own working files: a .jsonl export that grows with the run, and its journal beside it.
-    const engine = await startBatch({
-      inputs: [folder],
-      classifier,
-      out: path.join(this.workDir, `${id}.jsonl`),
-      top: options.top ?? 5,
-      mode: options.exact ? 'exact' : 'fast',
-    });
-    const job: Job = { id, folder, engine, classifier, rows: [], labels: classifier.labels, last: engine.progress() };
+    const common = { inputs: [folder], out: path.join(this.workDir, `${id}.jsonl`), top: options.top ?? 5, mode: options.exact ? ('exact' as const) : ('fast' as const) };
+    const engine = options.queue ? await startQueueBatch({ ...common, model: remoteModelOf(classifier), queue: { url: options.queue } }) : await startBatch({ ...common, classifier });
+    const job: Job = { id, folder, engine, classifier, rows: [], labels: classifier.labels, last: engine.progress(), onWorkers: options.queue !== undefined };
     this.jobs.set(id, job);
     engine.on((event) => {
       if (event.type === 'progress') {
@@ -93,7 +97,7 @@ export class BatchJobs {
     const job = this.job(id);
     const file = path.join(this.workDir, `${id}-export.${format}`);
     try {
-      await exportJournal(job.engine.journalFile, file);
+      await exportJournal(job.engine.journalFile, file, { worker: job.onWorkers });
       const data = await readFile(file);
       return { fileName: `reslens-${path.basename(job.folder) || 'batch'}.${format}`, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
     } finally {
@@ -130,6 +134,7 @@ export class BatchJobs {
       total: p.totalFinal ? p.total : null,
       imagesPerSecond: p.imagesPerSecond,
       etaSeconds: p.etaSeconds,
+      ...(job.onWorkers ? { workers: (p as Partial<QueueProgress>).workers ?? [] } : {}),
     };
   }
 

@@ -31,6 +31,7 @@ import * as ort from 'onnxruntime-node';
 import os from 'node:os';
 import path from 'node:path';
 import { BatchJobs } from './batch-jobs.js';
+import { redactUrl } from '../engine/queue/connection.js';
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
 export interface ServiceHost {
@@ -46,6 +47,8 @@ export interface EngineServiceOptions {
   /** Model loaded at start (name or path), if any. */
   initialModel?: string;
   ep?: 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
+  /** Redis URL of a batch queue: enables "Run on workers" (docs/queue.md). */
+  queueUrl?: string;
 }
 
 interface FeatureCacheEntry {
@@ -119,7 +122,8 @@ export class EngineService {
         return (await this.channel(p.image as ImageId, p.stage as StageName, p.channel as number)) as RequestResults[N];
       case 'batch.start': {
         const folder = this.folder(p.folder as string);
-        return (await this.batches.start(await this.classifier(), folder, { top: p.top as number | undefined, exact: p.exact as boolean | undefined })) as RequestResults[N];
+        const queue = p.workers === true ? this.queueUrl() : undefined;
+        return (await this.batches.start(await this.classifier(), folder, { top: p.top as number | undefined, exact: p.exact as boolean | undefined, queue })) as RequestResults[N];
       }
       case 'batch.control':
         return this.batches.control(p.batch as RequestParams<'batch.control'>['batch'], p.action as 'pause' | 'resume' | 'cancel') as RequestResults[N];
@@ -136,9 +140,15 @@ export class EngineService {
     }
   }
 
+  private queueUrl(): string {
+    if (!this.options.queueUrl) throw new EngineError(ErrorCode.INVALID_ARGUMENT, 'no batch queue is configured (start the app or server with a queue URL, see docs/queue.md)');
+    return this.options.queueUrl;
+  }
+
   status(): EngineStatus {
     const loaded = this.loaded;
-    if (!loaded) return { model: null, versions: versions() };
+    const queue = this.options.queueUrl ? { queue: { url: redactUrl(this.options.queueUrl) } } : {};
+    if (!loaded) return { model: null, versions: versions(), ...queue };
     const c = loaded.classifier;
     return {
       model: {
@@ -157,6 +167,7 @@ export class EngineService {
         ...(loaded.architecture ? { architecture: loaded.architecture } : {}),
       },
       versions: versions(),
+      ...queue,
     };
   }
 

@@ -27,7 +27,9 @@ async function answers(port: number, password?: string): Promise<boolean> {
     const socket = net.connect(port, '127.0.0.1');
     let reply = '';
     socket.setTimeout(500);
-    socket.on('connect', () => socket.write(password ? `AUTH ${password}\r\nPING\r\n` : 'PING\r\n'));
+    // RESP arrays, so a password with spaces or non-ASCII characters goes through intact.
+    const command = (...parts: string[]): string => `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`;
+    socket.on('connect', () => socket.write(password ? command('AUTH', password) + command('PING') : command('PING')));
     socket.on('data', (d) => {
       reply += d.toString();
       if (reply.includes('PONG')) {

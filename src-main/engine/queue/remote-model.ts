@@ -12,7 +12,24 @@ export interface RemoteModel extends BatchClassifier {
   readonly labels: readonly string[];
   readonly info: { sha256: string };
   readonly preprocessing: Preprocessing;
-  readonly pretrained: boolean;
+  /** Catalog (ImageNet-trained) model; unknown for one taken from a loaded classifier. */
+  readonly pretrained?: boolean;
+}
+
+/** The identity of a classifier already loaded here (the app's current model). */
+export function remoteModelOf(classifier: { name: string; labels: readonly string[]; info: { sha256: string }; preprocessing: BatchClassifier['preprocessing']; maxRunBatch: number; imageSize: number }): RemoteModel {
+  const p = classifier.preprocessing;
+  return {
+    name: classifier.name,
+    ep: 'workers',
+    labels: classifier.labels,
+    info: { sha256: classifier.info.sha256 },
+    preprocessing: { resizeShorter: p.resizeShorter, crop: p.crop, mean: [p.mean[0], p.mean[1], p.mean[2]], std: [p.std[0], p.std[1], p.std[2]], layout: p.layout },
+    maxRunBatch: classifier.maxRunBatch,
+    imageSize: classifier.imageSize,
+    run: () => Promise.reject(new EngineError(ErrorCode.INVALID_ARGUMENT, 'this model runs on the queue workers, not here')),
+    top: () => [],
+  };
 }
 
 /**
