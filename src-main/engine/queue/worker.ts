@@ -134,7 +134,7 @@ export class QueueWorker {
       const message = (error as Error).message;
       this.options.log(`refused chunk ${chunkId}: ${message}`);
       // Coded, so the coordinator turns the chunk into rows with this reason once its tries are spent.
-      throw new Error(`${code === ErrorCode.MODEL_NOT_FOUND ? ErrorCode.MODEL_MISMATCH : code}: ${message}`);
+      throw new Error(`${code === ErrorCode.MODEL_NOT_FOUND ? ErrorCode.MODEL_MISMATCH : code}: ${message}`, { cause: error });
     }
     const answers = new Map<string, WorkerResult>();
     // The chunk's paths as this worker reads them; several chunk paths may be one file.
