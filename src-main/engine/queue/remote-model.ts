@@ -5,7 +5,8 @@ import { EngineError, ErrorCode } from '../errors.js';
 import type { BatchClassifier } from '../batch/pipeline.js';
 import type { ClassScore } from '../infer/topk.js';
 import { loadAndInspect } from '../model/inspect.js';
-import type { Preprocessing } from '../model/catalog.js';
+import { type Preprocessing, preprocessingOf } from '../model/catalog.js';
+import { loadLabels } from '../model/labels.js';
 import { type ResolveOptions, resolveModel } from '../model/resolve.js';
 
 export interface RemoteModel extends BatchClassifier {
@@ -37,6 +38,14 @@ export function remoteModelOf(classifier: { name: string; labels: readonly strin
  * SHA-256 and shape checks (the same refusals as loading it locally: label count, input size).
  */
 export async function describeRemoteModel(reference: string, options: ResolveOptions): Promise<RemoteModel> {
+  // A catalog model not installed here needs no download: the catalog names its SHA-256 and shape.
+  const entry = options.store.catalogEntry(reference);
+  if (entry && !(await options.store.get(entry.name))) {
+    const labels = await loadLabels(options.labelsFile);
+    if (labels.length !== entry.classes) throw new EngineError(ErrorCode.LABELS_INVALID, `the label set has ${labels.length} names but ${entry.name} outputs ${entry.classes} classes`);
+    const preprocessing = preprocessingOf(options.store.catalog, entry);
+    return remote({ name: entry.name, labels, sha256: entry.sha256, preprocessing, pretrained: true, dynamicBatch: typeof entry.input.shape?.[0] !== 'number' });
+  }
   const resolved = await resolveModel(reference, options);
   const { info } = await loadAndInspect(resolved.path);
   const { crop } = resolved.preprocessing;
@@ -46,18 +55,22 @@ export async function describeRemoteModel(reference: string, options: ResolveOpt
   if (resolved.labels.length !== info.classes) {
     throw new EngineError(ErrorCode.LABELS_INVALID, `the label set has ${resolved.labels.length} names but the model outputs ${info.classes} classes; pass a labels file with one name per class`, { item: resolved.path });
   }
+  return remote({ name: resolved.name, labels: resolved.labels, sha256: info.sha256, preprocessing: resolved.preprocessing, pretrained: resolved.pretrained, dynamicBatch: info.input.dynamicBatch });
+}
+
+function remote(model: { name: string; labels: readonly string[]; sha256: string; preprocessing: Preprocessing; pretrained: boolean; dynamicBatch: boolean }): RemoteModel {
   const runsElsewhere = (): never => {
     throw new EngineError(ErrorCode.INVALID_ARGUMENT, 'this model runs on the queue workers, not here');
   };
   return {
-    name: resolved.name,
+    name: model.name,
     ep: 'workers',
-    labels: resolved.labels,
-    info: { sha256: info.sha256 },
-    preprocessing: resolved.preprocessing,
-    pretrained: resolved.pretrained,
-    maxRunBatch: info.input.dynamicBatch ? Number.POSITIVE_INFINITY : 1,
-    imageSize: 3 * crop * crop,
+    labels: model.labels,
+    info: { sha256: model.sha256 },
+    preprocessing: model.preprocessing,
+    pretrained: model.pretrained,
+    maxRunBatch: model.dynamicBatch ? Number.POSITIVE_INFINITY : 1,
+    imageSize: 3 * model.preprocessing.crop * model.preprocessing.crop,
     run: runsElsewhere,
     top: (): ClassScore[] => runsElsewhere(),
   };
