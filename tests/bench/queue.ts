@@ -15,27 +15,25 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Queue, Worker, type Job } from 'bullmq';
+import { spawn } from 'node:child_process';
 import { startBatch } from '../../src-main/engine/batch/run.js';
 import { Classifier } from '../../src-main/engine/infer/classifier.js';
 import { resolveModel } from '../../src-main/engine/model/resolve.js';
 import { ModelStore } from '../../src-main/engine/model/store.js';
 import { startQueueBatch } from '../../src-main/engine/queue/batch.js';
 import { describeRemoteModel } from '../../src-main/engine/queue/remote-model.js';
-import { queueClient } from '../../src-main/engine/queue/connection.js';
-import { CHUNKS_QUEUE, ChunkJobSchema, PROTOCOL_VERSION, QUEUE_PREFIX, type ResultsJob, resultsQueueName } from '../../src-main/engine/queue/protocol.js';
 import type { RemoteModel } from '../../src-main/engine/queue/remote-model.js';
 import { TORCHVISION_PREPROCESSING } from '../../src-main/engine/preprocess/preprocess.js';
 import { ensureFixture } from '../fixtures/generate.js';
 import { photoLike } from '../helpers/bad-inputs.js';
-import { startWorker, stopWorker } from '../helpers/queue-processes.js';
+import { startWorker, stopWorker, waitFor } from '../helpers/queue-processes.js';
 import { RedisServer, hasRedisServer } from '../helpers/redis.js';
 import { REPO_ROOT } from '../helpers/testdata.js';
 
 const RESULTS_DIR = path.join(REPO_ROOT, 'bench-results');
 const load = (): number => Math.round(os.loadavg()[0] * 100) / 100;
 
-/** Part 1: stand-in workers in this process (8 BullMQ workers), the real coordinator beside them. */
+/** Part 1: 8 stand-in workers in a child process (tests/bench/queue-standin.ts), the real coordinator here. */
 async function coordinatorCapacity(redis: RedisServer, root: string, images: number): Promise<Record<string, number>> {
   const folder = path.join(root, 'sim');
   for (let i = 0; i < images; i += 1000) {
@@ -43,26 +41,11 @@ async function coordinatorCapacity(redis: RedisServer, root: string, images: num
     await mkdir(sub, { recursive: true });
     await Promise.all(Array.from({ length: Math.min(1000, images - i) }, (_, j) => writeFile(path.join(sub, `${j}.jpg`), '')));
   }
-  const connection = queueClient(redis.url);
-  const results = new Map<string, Queue>();
   const COST_MS_PER_IMAGE = 1;
-  const workers = Array.from(
-    { length: 8 },
-    (_, n) =>
-      new Worker(
-        CHUNKS_QUEUE,
-        async (job: Job) => {
-          const chunk = ChunkJobSchema.parse(job.data);
-          // The stand-in classifier: a fixed cost per image, every image "classified" as class n.
-          await new Promise((r) => setTimeout(r, COST_MS_PER_IMAGE * chunk.paths.length));
-          const message: ResultsJob = { v: PROTOCOL_VERSION, chunk: String(job.id), worker: `standin:${n}`, results: chunk.paths.map((p) => ({ path: p, top: [{ index: n, prob: 0.5 }], ep: 'cpu', ms: COST_MS_PER_IMAGE })) };
-          let queue = results.get(chunk.run);
-          if (!queue) results.set(chunk.run, (queue = new Queue(resultsQueueName(chunk.run), { connection, prefix: QUEUE_PREFIX })));
-          await queue.add('results', message, { jobId: String(job.id), removeOnComplete: true });
-        },
-        { connection, prefix: QUEUE_PREFIX, concurrency: 2, drainDelay: 1 },
-      ),
-  );
+  const standins = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'tests', 'bench', 'queue-standin.ts'), redis.url, '8', String(COST_MS_PER_IMAGE)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let standinOut = '';
+  standins.stdout.setEncoding('utf8').on('data', (d: string) => (standinOut += d));
+  await waitFor('the stand-in workers', () => standinOut.includes('ready'));
   const labels = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
   const model: RemoteModel = {
     name: 'standin',
@@ -86,9 +69,10 @@ async function coordinatorCapacity(redis: RedisServer, root: string, images: num
   const summary = await job.done;
   const ended = performance.now();
   const cpu = process.cpuUsage(cpuBefore);
-  await Promise.all(workers.map((w) => w.close()));
-  await Promise.all([...results.values()].map((q) => q.close()));
-  connection.disconnect();
+  const exited = new Promise((resolve) => standins.on('close', resolve));
+  standins.kill('SIGTERM');
+  await exited;
+  const standin = JSON.parse(standinOut.trim().split('\n').at(-1) ?? '{}') as { cpuMs: number; images: number };
   if (summary.count !== images || summary.failed !== 0) throw new Error(`simulated run: ${summary.count} results, ${summary.failed} failed, expected ${images}`);
   const seconds = (ended - (firstAt ?? started)) / 1000;
   return {
@@ -98,8 +82,13 @@ async function coordinatorCapacity(redis: RedisServer, root: string, images: num
     standInMsPerImage: COST_MS_PER_IMAGE,
     resultsPerSecond: Math.round(images / seconds),
     wallSecondsIncludingWalkAndExport: Math.round((ended - started) / 10) / 100,
-    // The bench process hosts both the stand-ins and the coordinator: an upper bound for the coordinator.
-    processCpuMsPerResult: Math.round(((cpu.user + cpu.system) / 1000 / images) * 1000) / 1000,
+    // CPU per image, independent of how loaded the machine is: the coordinator (this process: walk,
+    // stat, chunking, results, dedupe, journal, export) and the worker side's queue handling (the
+    // stand-in process: fetching chunks, parsing, answering; its classifier is a timer, no CPU).
+    coordinatorCpuMsPerResult: Math.round(((cpu.user + cpu.system) / 1000 / images) * 1000) / 1000,
+    workerQueueCpuMsPerImage: Math.round((standin.cpuMs / standin.images) * 1000) / 1000,
+    // What one core of coordinator sustains at that cost.
+    coordinatorCapacityPerCore: Math.round(images / ((cpu.user + cpu.system) / 1e6)),
     loadAverage1m: load(),
   };
 }
