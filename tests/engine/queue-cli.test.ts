@@ -2,6 +2,7 @@
 // 2–3 real `reslens worker` processes and the real `reslens batch --queue` coordinator. Workers are
 // SIGKILLed, Redis is restarted (AOF on) and the coordinator is killed mid-run; every time the export
 // must hold each image exactly once with the same answers as a local run of the same model.
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -225,6 +226,31 @@ describe.skipIf(!hasRedisServer)('reslens batch --queue / reslens worker (real R
         expect(line.error?.message).toMatch(/no model with sha256 [0-9a-f]{12}/);
       }
       expect(w.stderr()).toMatch(/refused chunk .*no model with sha256/);
+      await stopWorker(w);
+    } finally {
+      await secured.close();
+    }
+  });
+
+  it('rediss:// (TLS): works when the certificate is trusted, fails with exit 2 and the reason when it is not', async () => {
+    const cert = path.join(root, 'tls', 'cert.pem');
+    const key = path.join(root, 'tls', 'key.pem');
+    await mkdir(path.dirname(cert), { recursive: true });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const secured = await RedisServer.start({ tls: { cert, key } });
+    try {
+      expect(secured.url).toMatch(/^rediss:\/\//);
+      const untrusted = await runCli(['batch', path.join(photos, '2023'), '--model', model, '--queue', secured.url, '--out', path.join(root, 'tls', 'no.csv')], { env: env(), timeoutMs: 60_000 });
+      expect(untrusted.code).toBe(2);
+      expect(untrusted.stderr).toMatch(/QUEUE_UNAVAILABLE: .*(self[- ]signed|certificate)/i);
+      const trusted = { ...env(), NODE_EXTRA_CA_CERTS: cert };
+      const w = await startWorker(secured.url, ['--model', model], trusted);
+      workers.push(w);
+      const out = path.join(root, 'tls', 'results.jsonl');
+      const run = await runCli(['batch', path.join(photos, '2023'), '--model', model, '--queue', secured.url, '--out', out], { env: trusted, timeoutMs: 300_000 });
+      expect(run.code, run.stderr).toBe(0);
+      const expected = files.filter((f) => f.startsWith(`${path.join(photos, '2023')}${path.sep}`));
+      expectSameAsLocal(await readJsonl(out), expected);
       await stopWorker(w);
     } finally {
       await secured.close();

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -22,14 +23,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function answers(port: number, password?: string): Promise<boolean> {
+async function answers(port: number, password?: string, overTls = false): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    // Readiness only: the certificate itself is what the tests check, through the real clients.
+    const socket = overTls ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : net.connect(port, '127.0.0.1');
     let reply = '';
     socket.setTimeout(500);
     // RESP arrays, so a password with spaces or non-ASCII characters goes through intact.
     const command = (...parts: string[]): string => `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`;
-    socket.on('connect', () => socket.write(password ? command('AUTH', password) + command('PING') : command('PING')));
+    socket.on(overTls ? 'secureConnect' : 'connect', () => socket.write(password ? command('AUTH', password) + command('PING') : command('PING')));
     socket.on('data', (d) => {
       reply += d.toString();
       if (reply.includes('PONG')) {
@@ -49,6 +51,8 @@ export interface RedisOptions {
   /** Append-only file with fsync every second: what docs/queue.md tells users to run. */
   appendOnly?: boolean;
   password?: string;
+  /** Serve TLS only (rediss://), with this certificate and key (PEM files). */
+  tls?: { cert: string; key: string };
 }
 
 export class RedisServer {
@@ -68,17 +72,20 @@ export class RedisServer {
   }
 
   get url(): string {
-    return `redis://${this.options.password ? `:${encodeURIComponent(this.options.password)}@` : ''}127.0.0.1:${this.port}`;
+    return `${this.options.tls ? 'rediss' : 'redis'}://${this.options.password ? `:${encodeURIComponent(this.options.password)}@` : ''}127.0.0.1:${this.port}`;
   }
 
   private async launch(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', '--logfile', path.join(this.dir, 'redis.log')];
+    const ports = this.options.tls
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', this.options.tls.cert, '--tls-key-file', this.options.tls.key, '--tls-auth-clients', 'no']
+      : ['--port', String(this.port)];
+    const args = [...ports, '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', '--logfile', path.join(this.dir, 'redis.log')];
     args.push('--appendonly', this.options.appendOnly ? 'yes' : 'no', '--appendfsync', 'everysec');
     if (this.options.password) args.push('--requirepass', this.options.password);
     this.child = spawn(REDIS_SERVER, args, { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      if (await answers(this.port, this.options.password)) return;
+      if (await answers(this.port, this.options.password, this.options.tls !== undefined)) return;
       if (this.child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 50));
     }
