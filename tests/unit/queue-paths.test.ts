@@ -75,3 +75,28 @@ describe('queue URLs and failure codes', () => {
     expect(codedFailure('NOT_A_CODE: x')).toBeUndefined();
   });
 });
+
+describe('chunk messages', () => {
+  const valid = {
+    v: 1,
+    run: 'a'.repeat(24),
+    model: { name: 'resnet50', sha256: 'b'.repeat(64) },
+    preprocessing: { resizeShorter: 256, crop: 224, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], layout: 'NCHW' },
+    mode: 'fast',
+    top: 5,
+    paths: ['/photos/a.jpg'],
+  };
+  it('accepts what the coordinator sends and refuses anything else a job could ask', async () => {
+    const { ChunkJobSchema } = await import('../../src-main/engine/queue/protocol.js');
+    expect(ChunkJobSchema.safeParse(valid).success).toBe(true);
+    for (const bad of [
+      { ...valid, command: 'rm -rf /' }, // unknown keys: strict
+      { ...valid, paths: [] },
+      { ...valid, paths: Array.from({ length: 257 }, (_, i) => `/p/${i}.jpg`) },
+      { ...valid, batchSize: 1024 }, // 1024 × 3 × 224² floats: more than a job may make a worker allocate
+      { ...valid, preprocessing: { ...valid.preprocessing, crop: 100_000 } },
+      { ...valid, model: { name: 'x', sha256: 'not-a-sha' } },
+      { ...valid, v: 2 },
+    ]) expect(ChunkJobSchema.safeParse(bad).success, JSON.stringify(bad).slice(0, 80)).toBe(false);
+  });
+});
