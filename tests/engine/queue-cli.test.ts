@@ -208,6 +208,23 @@ describe.skipIf(!hasRedisServer)('reslens batch --queue / reslens worker (real R
     }
   });
 
+  it('--path-map: a worker that mounts the photos elsewhere reads them there; rows keep the coordinator\'s paths', async () => {
+    // The worker's "mount" is a copy of the folder: it may read only there (--allow-root), so a row
+    // comes back classified only if the path was rewritten.
+    const subset = path.join(photos, '2024');
+    const mount = path.join(root, 'worker-mount', '2024');
+    await mkdir(mount, { recursive: true });
+    const expected = files.filter((f) => f.startsWith(`${subset}${path.sep}`));
+    for (const f of expected) await writeFile(path.join(mount, path.basename(f)), await readFile(f));
+    const w = await worker(redis.url, ['--allow-root', mount, '--path-map', `${subset}=${mount}`]);
+    expect(w.stderr()).toContain(`path map: ${subset} → ${mount}`);
+    const out = path.join(root, 'mapped', 'results.jsonl');
+    const run = await runCli(['batch', subset, '--model', model, '--queue', redis.url, '--out', out], { env: env(), timeoutMs: 300_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expectSameAsLocal(await readJsonl(out), expected);
+    await stopWorker(w);
+  });
+
   it('a worker without the run\'s model (by SHA-256) refuses: MODEL_MISMATCH rows, never another model\'s answers; password URL', async () => {
     const secured = await RedisServer.start({ password: 'pa ss/wörd' });
     try {
