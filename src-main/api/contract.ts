@@ -117,6 +117,8 @@ export interface EngineStatus {
   versions: Record<string, string>;
   /** Set when the engine process restarted after a crash: what happened, for the status bar. */
   notice?: string;
+  /** Set when a batch queue (Redis) is configured: batches may run on `reslens worker` processes. */
+  queue?: { url: string };
 }
 
 export interface ImageResult {
@@ -166,6 +168,19 @@ export interface BatchSummary {
   total: number | null;
   imagesPerSecond: number;
   etaSeconds: number | null;
+  /** Queue runs ("Run on workers"): each worker's share so far. */
+  workers?: WorkerRateValue[];
+}
+
+/** One worker of a queue run: its results so far and its recent rate. */
+export interface WorkerRateValue {
+  /** host:pid */
+  worker: string;
+  done: number;
+  failed: number;
+  imagesPerSecond: number;
+  /** Seconds since its last result. */
+  idleSeconds: number;
 }
 
 export interface BatchRow {
@@ -174,6 +189,8 @@ export interface BatchRow {
   ep?: string;
   ms?: number;
   error?: ErrorValue;
+  /** Queue runs: the worker (host:pid) that classified the image. */
+  worker?: string;
 }
 
 export interface FolderEntry {
@@ -212,7 +229,7 @@ export const RequestSchemas = {
     classes: z.number().int().min(1).max(10).optional(),
   }),
   'features.channel': strict({ image: ImageIdSchema, stage: StageNameSchema, channel: z.number().int().min(0).max(8191) }),
-  'batch.start': strict({ folder: FolderIdSchema, top: z.number().int().min(1).max(20).optional(), exact: z.boolean().optional() }),
+  'batch.start': strict({ folder: FolderIdSchema, top: z.number().int().min(1).max(20).optional(), exact: z.boolean().optional(), workers: z.boolean().optional() }),
   'batch.control': strict({ batch: BatchIdSchema, action: z.enum(['pause', 'resume', 'cancel']) }),
   'batch.rows': strict({ batch: BatchIdSchema, offset: z.number().int().min(0), limit: z.number().int().min(1).max(5000) }),
   'batch.export': strict({ batch: BatchIdSchema, format: ExportFormatSchema }),

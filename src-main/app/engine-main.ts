@@ -42,13 +42,15 @@ process.on('unhandledRejection', (reason) => {
 // RESLENS_MODEL (a model name or .onnx path) loads a model at start, before the UI picks one; the
 // UI's models.select replaces it. Set by whoever launches the app (the Electron e2e spec does).
 const initialModel = process.env.RESLENS_MODEL?.trim() || undefined;
+/** "Run on workers" in the Batch view (docs/queue.md). */
+const queueUrl = process.env.RESLENS_QUEUE_URL?.trim() || undefined;
 
 const cacheDir = envPaths('reslens', { suffix: '' }).cache;
 // Batch working folders of an engine process that was killed (its pid is gone) go at the next start.
 void removeDeadRunDirs(cacheDir);
 
 runEngineHost(parentPort(), (host) => {
-  const service = new EngineService({ host, cacheDir, ...(initialModel ? { initialModel } : {}) });
+  const service = new EngineService({ host, cacheDir, ...(initialModel ? { initialModel } : {}), ...(queueUrl ? { queueUrl } : {}) });
   service.start().catch((error: unknown) => {
     process.stderr.write(`engine: could not load ${initialModel}: ${error instanceof Error ? error.message : String(error)}\n`);
   });

@@ -10,6 +10,7 @@ import { registerModelsCommand } from './commands/models.js';
 import type { CliContext } from './context.js';
 import { registerQuantizeCommand } from './commands/quantize.js';
 import { ExitCode, UsageError } from './options.js';
+import { registerWorkerCommand } from './commands/worker.js';
 
 export function buildProgram(): Command {
   const program = new Command('reslens');
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerModelsCommand(program, proxy);
   registerDoctorCommand(program, proxy);
   registerQuantizeCommand(program, proxy);
+  registerWorkerCommand(program, proxy);
   // Usage errors in subcommands too must exit 2, not commander's default 1.
   for (const command of program.commands) {
     command.exitOverride();

@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { removeDeadRunDirs } from '../engine/temp-dirs.js';
 import { findPackageFile } from '../engine/model/package-files.js';
 import { EngineService } from '../service/engine-service.js';
+import { checkQueueUrl } from '../engine/queue/connection.js';
 import { ensureRendererBuilt } from './renderer-build.js';
 import { ReslensServer, errorValue } from './server.js';
 import { DEFAULT_UPLOAD_LIMIT, defaultUploadQuota } from './uploads.js';
@@ -28,6 +29,7 @@ interface ServeOptions {
   uploadLimitMb: number;
   uploadQuotaMb?: number;
   exitWithStdin?: boolean;
+  queue?: string;
 }
 
 const integer = (min: number, max: number) => (value: string) => {
@@ -47,6 +49,7 @@ function program(): Command {
     .option('--static <dir>', 'serve this built renderer instead of dist/renderer (no rebuild check)')
     .option('--upload-limit-mb <n>', 'largest file the browser may upload', integer(1, 4096), DEFAULT_UPLOAD_LIMIT / (1024 * 1024))
     .option('--upload-quota-mb <n>', 'all uploads together (default: 2048, or a tenth of the temp folder’s free space if less)', integer(1, 1024 * 1024))
+    .option('--queue <url>', 'Redis URL of a batch queue: offers "Run on workers" in the Batch view (docs/queue.md); default $RESLENS_QUEUE_URL')
     .addOption(new Option('--exit-with-stdin', 'stop when stdin closes (for test harnesses)').hideHelp())
     .showHelpAfterError();
 }
@@ -62,6 +65,8 @@ export async function serve(argv: string[]): Promise<void> {
   // Leftovers of runs that died without cleaning up (SIGKILL, a crash): their uploads and batch files.
   for (const dir of await removeDeadRunDirs()) process.stderr.write(`removed ${dir} (left by a run that ended without cleaning up)\n`);
 
+  const queueUrl = options.queue ?? (process.env.RESLENS_QUEUE_URL?.trim() || undefined);
+  if (queueUrl) checkQueueUrl(queueUrl);
   let service: EngineService | undefined;
   const server = await ReslensServer.start({
     staticDir,
@@ -69,7 +74,7 @@ export async function serve(argv: string[]): Promise<void> {
     port: options.port,
     uploadLimitBytes: options.uploadLimitMb * 1024 * 1024,
     uploadQuota: { totalBytes: options.uploadQuotaMb ? options.uploadQuotaMb * 1024 * 1024 : await defaultUploadQuota() },
-    createService: (host) => (service = new EngineService({ host, modelsDir: options.modelsDir, initialModel: options.model, ep: options.ep })),
+    createService: (host) => (service = new EngineService({ host, modelsDir: options.modelsDir, initialModel: options.model, ep: options.ep, queueUrl })),
   });
 
   let stopping = false;

@@ -14,6 +14,9 @@ import { isInside, refuseDestOverInputs } from '../engine/batch/containment.js';
 import { createRunDir } from '../engine/temp-dirs.js';
 import type { ClassifyResult } from '../engine/infer/classify-files.js';
 import type { Classifier } from '../engine/infer/classifier.js';
+import { startQueueBatch } from '../engine/queue/batch.js';
+import type { QueueProgress } from '../engine/queue/coordinator.js';
+import { remoteModelOf } from '../engine/queue/remote-model.js';
 
 interface Job {
   id: BatchId;
@@ -25,9 +28,14 @@ interface Job {
   labels: readonly string[];
   outcome?: 'done' | 'cancelled' | 'failed';
   last: BatchProgress;
+  /** Runs on queue workers (docs/queue.md). */
+  onWorkers: boolean;
 }
 
-const toRow = (result: ClassifyResult): BatchRow => ('error' in result ? { path: result.path, error: result.error } : { path: result.path, top: result.top, ep: result.ep, ms: result.ms });
+const toRow = (result: ClassifyResult): BatchRow => {
+  const worker = result.worker === undefined ? {} : { worker: result.worker };
+  return 'error' in result ? { path: result.path, error: result.error, ...worker } : { path: result.path, top: result.top, ep: result.ep, ms: result.ms, ...worker };
+};
 
 /** Batches running at once per host: each already uses every decode worker and the whole model. */
 export const MAX_RUNNING_BATCHES = 2;
@@ -59,7 +67,8 @@ export class BatchJobs {
     return this.workDirReady;
   }
 
-  async start(classifier: Classifier, folder: string, options: { top?: number; exact?: boolean }): Promise<BatchSummary> {
+  /** `queue`: a Redis URL to run the batch on `reslens worker` processes instead of here. */
+  async start(classifier: Classifier, folder: string, options: { top?: number; exact?: boolean; queue?: string }): Promise<BatchSummary> {
     // Checked and reserved before the first await: ten batch.start at once must not all pass the check.
     const lexical = path.resolve(folder);
     const running = [...this.jobs.values()].filter((job) => !job.outcome);
@@ -74,22 +83,22 @@ export class BatchJobs {
     }
   }
 
-  private async startReserved(classifier: Classifier, folder: string, options: { top?: number; exact?: boolean }, running: Job[]): Promise<BatchSummary> {
+  private async startReserved(classifier: Classifier, folder: string, options: { top?: number; exact?: boolean; queue?: string }, running: Job[]): Promise<BatchSummary> {
     const real = await realpath(folder).catch(() => folder);
     const same = running.find((job) => job.realFolder === real);
     if (same) throw new EngineError(ErrorCode.BUSY, `a batch on ${path.basename(folder) || folder} is already running (${same.id}): find it with batch.list`, { item: folder });
     const id = `batch_${randomBytes(9).toString('base64url')}` as BatchId;
     const workDir = await this.workDir();
     // The UI's own working files: a .jsonl export that grows with the run, and its journal beside it.
-    const engine = await startBatch({
+    const common = {
       inputs: [folder],
-      classifier,
       out: path.join(workDir, `${id}.jsonl`),
       top: options.top ?? 5,
-      mode: options.exact ? 'exact' : 'fast',
+      mode: options.exact ? ('exact' as const) : ('fast' as const),
       ...(this.options.within ? { walk: { within: this.options.within } } : {}),
-    });
-    const job: Job = { id, folder, realFolder: real, engine, classifier, rows: [], labels: classifier.labels, last: engine.progress() };
+    };
+    const engine = options.queue ? await startQueueBatch({ ...common, model: remoteModelOf(classifier), queue: { url: options.queue } }) : await startBatch({ ...common, classifier });
+    const job: Job = { id, folder, realFolder: real, engine, classifier, rows: [], labels: classifier.labels, last: engine.progress(), onWorkers: options.queue !== undefined };
     this.jobs.set(id, job);
     engine.on((event) => {
       if (event.type === 'progress') {
@@ -156,7 +165,7 @@ export class BatchJobs {
     const job = this.job(id);
     const file = path.join(await this.workDir(), `${id}-export.${format}`);
     try {
-      await exportJournal(job.engine.journalFile, file);
+      await exportJournal(job.engine.journalFile, file, { worker: job.onWorkers });
       const data = await readFile(file);
       return { fileName: `reslens-${path.basename(job.folder) || 'batch'}.${format}`, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
     } finally {
@@ -198,6 +207,7 @@ export class BatchJobs {
       total: p.totalFinal ? p.total : null,
       imagesPerSecond: p.imagesPerSecond,
       etaSeconds: p.etaSeconds,
+      ...(job.onWorkers ? { workers: (p as Partial<QueueProgress>).workers ?? [] } : {}),
     };
   }
 

@@ -39,6 +39,7 @@ function int8Value(record: Int8Record): Int8CopyValue {
   const f = record.fidelity;
   return { calibrationImages: record.calibrationImages, method: record.method, heldBack: f.images, top1Agreement: f.top1Agreement, top5Overlap: f.top5Overlap, meanKl: f.meanKl };
 }
+import { redactUrl } from '../engine/queue/connection.js';
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
 export interface ServiceHost {
@@ -61,6 +62,8 @@ export interface EngineServiceOptions {
    * finds its runs with batch.list); after that they are cancelled, so no core stays busy for nobody.
    */
   orphanBatchGraceMs?: number;
+  /** Redis URL of a batch queue: enables "Run on workers" (docs/queue.md). */
+  queueUrl?: string;
 }
 
 /** What a host knows about the request beyond its parameters. */
@@ -147,7 +150,8 @@ export class EngineService {
         return (await this.channel(p.image as ImageId, p.stage as StageName, p.channel as number)) as RequestResults[N];
       case 'batch.start': {
         const folder = this.folder(p.folder as string);
-        return (await this.batches.start(await this.classifier(), folder, { top: p.top as number | undefined, exact: p.exact as boolean | undefined })) as RequestResults[N];
+        const queue = p.workers === true ? this.queueUrl() : undefined;
+        return (await this.batches.start(await this.classifier(), folder, { top: p.top as number | undefined, exact: p.exact as boolean | undefined, queue })) as RequestResults[N];
       }
       case 'batch.control':
         return (await this.batches.control(p.batch as RequestParams<'batch.control'>['batch'], p.action as 'pause' | 'resume' | 'cancel')) as RequestResults[N];
@@ -166,9 +170,15 @@ export class EngineService {
     }
   }
 
+  private queueUrl(): string {
+    if (!this.options.queueUrl) throw new EngineError(ErrorCode.INVALID_ARGUMENT, 'no batch queue is configured (start the app or server with a queue URL, see docs/queue.md)');
+    return this.options.queueUrl;
+  }
+
   status(): EngineStatus {
     const loaded = this.loaded;
-    if (!loaded) return { model: null, versions: versions() };
+    const queue = this.options.queueUrl ? { queue: { url: redactUrl(this.options.queueUrl) } } : {};
+    if (!loaded) return { model: null, versions: versions(), ...queue };
     const c = loaded.classifier;
     return {
       model: {
@@ -191,6 +201,7 @@ export class EngineService {
         ...(loaded.int8 !== undefined ? { int8: loaded.int8 } : {}),
       },
       versions: versions(),
+      ...queue,
     };
   }
 

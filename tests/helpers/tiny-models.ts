@@ -93,3 +93,31 @@ export function tinyClassifierConstantWeight(classes = 4, externalLocation?: str
     output: [value('logits', ['N', classes])],
   });
 }
+
+/**
+ * A fast stand-in for ResNet where the network's cost is not what a test is about (the queue tests):
+ * GlobalAveragePool → Flatten → Gemm to the 1000 ImageNet classes, weights from a seeded generator, so
+ * each image's answer depends on its colours and two seeds are two different models (SHA-256).
+ */
+export function colourClassifier(seed = 1): Uint8Array {
+  let s = seed >>> 0;
+  const next = (): number => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+  const weights = new Float32Array(1000 * 3).map(() => next() * 40);
+  const bias = new Float32Array(1000).map(() => next());
+  return model({
+    node: [
+      { opType: 'GlobalAveragePool', input: ['input'], output: ['pooled'] },
+      { opType: 'Flatten', input: ['pooled'], output: ['flat'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+      { opType: 'Gemm', input: ['flat', 'fc.weight', 'fc.bias'], output: ['logits'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+    ],
+    initializer: [
+      { name: 'fc.weight', dims: [1000, 3], dataType: FLOAT, rawData: Buffer.from(weights.buffer) },
+      { name: 'fc.bias', dims: [1000], dataType: FLOAT, rawData: Buffer.from(bias.buffer) },
+    ],
+    input: [value('input', ['N', 3, 224, 224])],
+    output: [value('logits', ['N', 1000])],
+  });
+}

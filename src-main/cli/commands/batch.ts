@@ -9,7 +9,9 @@ import { exportFormatOf } from '../../engine/batch/export.js';
 import { journalPathFor, journalStatus, unfinishedRunError } from '../../engine/batch/journal.js';
 import { journalLockHolder, lockedError } from '../../engine/batch/journal-lock.js';
 import type { OrganizeMode } from '../../engine/batch/organize.js';
-import type { BatchEvent, BatchSummary } from '../../engine/batch/run.js';
+import type { BatchEvent, BatchJob, BatchSummary } from '../../engine/batch/run.js';
+import type { QueueProgress, WorkerRate } from '../../engine/queue/coordinator.js';
+import type { Classifier } from '../../engine/infer/classifier.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
 import { type PrecisionFlag, parsePrecision } from '../options.js';
@@ -34,6 +36,12 @@ interface BatchFlags {
   hidden?: boolean;
   followSymlinks: boolean;
   jobs?: number;
+  queue?: string;
+  chunk?: number;
+}
+
+function workersLine(workers: readonly WorkerRate[]): string {
+  return `workers: ${workers.map((w) => `${w.worker} ${w.imagesPerSecond.toFixed(1)}/s (${w.done}${w.failed > 0 ? `, ${w.failed} failed` : ''})`).join(' · ')}`;
 }
 
 /** Exit status when the user interrupted the run (128 + SIGINT), as shells report it. */
@@ -91,6 +99,8 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
     .option('--hidden', 'include hidden files and folders')
     .option('--no-follow-symlinks', 'do not follow symbolic links to files or folders')
     .option('-j, --jobs <n>', 'preprocessing worker threads, i.e. images decoding at once (default: half the cores, 2–8)', parsePositiveInt)
+    .option('--queue <url>', 'classify on reslens worker processes through Redis (redis://[:password@]host[:port], rediss:// for TLS); the journal and exports stay here')
+    .option('--chunk <n>', 'with --queue: images per chunk sent to a worker (default 32)', parsePositiveInt)
     .action(async (inputs: string[], flags: BatchFlags, command: Command) => {
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
       if (!flags.out) usage('--out <file> is required (results.csv, results.json or results.jsonl)');
@@ -99,6 +109,15 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
       if (flags.resume && flags.restart) usage('--resume and --restart exclude each other');
       if (flags.retryFailed && !flags.resume) usage('--retry-failed needs --resume');
       if (!flags.organize && (flags.minProb !== undefined || flags.dryRun)) usage('--min-prob and --dry-run need --organize <dest>');
+      if (flags.chunk !== undefined && !flags.queue) usage('--chunk needs --queue <url>');
+      if (flags.queue) {
+        const { checkQueueUrl } = await import('../../engine/queue/connection.js'); // loads the Redis client only in queue mode
+        try {
+          checkQueueUrl(flags.queue);
+        } catch (error) {
+          usage((error as Error).message);
+        }
+      }
 
       const refuse = (error: unknown): boolean => {
         if (!(error instanceof EngineError) || (error.code !== ErrorCode.INVALID_ARGUMENT && error.code !== ErrorCode.JOURNAL_LOCKED)) return false;
@@ -119,35 +138,60 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
       }
 
       const { startBatch } = await import('../../engine/batch/run.js'); // the engine loads with the command
-      const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels, precision: flags.precision });
+      const { startQueueBatch } = flags.queue ? await import('../../engine/queue/batch.js') : { startQueueBatch: undefined };
+      const { describeRemoteModel } = await import('../../engine/queue/remote-model.js');
+      if (flags.queue && flags.precision === 'int8') usage('--precision int8 is not available with --queue yet: workers load the fp32 model by its SHA-256');
+      // Queue mode: the model is read here (identity, labels) but loaded by the workers.
+      const remote = flags.queue ? await describeRemoteModel(flags.model, { store: context.store(), labelsFile: flags.labels }) : undefined;
+      const local = remote ? undefined : await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels, precision: flags.precision });
+      const labels = (remote ?? (local as Classifier)).labels;
+      if (remote && !remote.pretrained && !flags.labels) context.log(`note: ${remote.name} is not a catalog model: its outputs are shown with ImageNet class names, which is only meaningful if it was trained on ImageNet-1k`);
       const progress = createProgress(flags.exact ? 'classifying (exact)' : 'classifying');
-      let job;
+      let job: BatchJob;
       try {
         try {
-          job = await startBatch({
+          const common = {
             // Absolute paths: the journal's resume key then holds whatever the working directory.
             inputs: inputs.map((input) => path.resolve(input)),
-            classifier,
             out,
             top: flags.top,
             batchSize: flags.batch === 'auto' ? undefined : flags.batch,
-            decodeConcurrency: flags.jobs,
-            mode: flags.exact ? 'exact' : 'fast',
+            mode: flags.exact ? ('exact' as const) : ('fast' as const),
             resume: flags.resume,
             restart: flags.restart,
             retryFailed: flags.retryFailed,
             walk: { includeHidden: flags.hidden, followSymlinks: flags.followSymlinks },
-            organize: flags.organize ? { dest: path.resolve(flags.organize), minProb: flags.minProb, mode: flags.organizeMode, dryRun: flags.dryRun, labels: classifier.labels } : undefined,
-          });
+            organize: flags.organize ? { dest: path.resolve(flags.organize), minProb: flags.minProb, mode: flags.organizeMode, dryRun: flags.dryRun, labels } : undefined,
+          };
+          job = remote
+            ? await (startQueueBatch as NonNullable<typeof startQueueBatch>)({ ...common, model: remote, queue: { url: flags.queue as string, chunkSize: flags.chunk } })
+            : await startBatch({ ...common, classifier: local as Classifier, decodeConcurrency: flags.jobs });
         } catch (error) {
+          if (error instanceof EngineError && error.code === ErrorCode.QUEUE_UNAVAILABLE) {
+            process.stderr.write(`error ${error.code}: ${error.message}\n`);
+            process.exitCode = ExitCode.Usage;
+            return;
+          }
           if (refuse(error)) return;
           throw error;
         }
         const running = job;
+        let workers: WorkerRate[] = [];
+        let workersShownAt = 0;
         running.on((event: BatchEvent) => {
           if (event.type === 'progress') {
             const p = event.progress;
             progress.update({ done: p.done, total: p.totalFinal || p.total > p.done ? p.total : null, rate: p.imagesPerSecond });
+            // Queue mode: per-worker rates, on their own line now and then (not on a terminal's bar).
+            const listed = (p as Partial<QueueProgress>).workers;
+            if (listed && listed.length > 0) {
+              const now = performance.now();
+              if ((listed.length !== workers.length || now - workersShownAt > 15_000) && !process.stderr.isTTY) {
+                workersShownAt = now;
+                context.log(workersLine(listed));
+              }
+              workers = listed;
+            }
           } else if (event.type === 'notice') {
             context.log(`note: ${event.message}`);
           } else if (event.type === 'organized' && flags.dryRun) {
@@ -180,12 +224,13 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
           progress.stop();
         }
         for (const line of summaryLines(summary, (performance.now() - start) / 1000, flags)) context.log(line);
+        if (workers.length > 0) context.log(workersLine(workers));
         if (summary.count === 0 && summary.state === 'finished') context.log('no images found in the given inputs');
         if (summary.state === 'cancelled') process.exitCode = EXIT_INTERRUPTED;
         else if (summary.state === 'failed') process.exitCode = ExitCode.SomeFailed;
         else process.exitCode = summary.failed > 0 || (summary.organized?.errors ?? 0) > 0 ? ExitCode.SomeFailed : ExitCode.Ok;
       } finally {
-        await classifier.dispose();
+        await local?.dispose();
       }
     });
 }

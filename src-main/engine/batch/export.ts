@@ -45,14 +45,16 @@ export function csvField(value: string | number | undefined): string {
   return /[",\r\n]/.test(text) || /^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-export function csvHeader(top: number): string[] {
+/** `worker`: a queue run's export ends each row with the worker (host:pid) that classified it. */
+export function csvHeader(top: number, worker = false): string[] {
   const columns = ['path'];
   for (let rank = 1; rank <= top; rank++) columns.push(`top${rank}_index`, `top${rank}_label`, `top${rank}_prob`);
   columns.push('model', 'ep', 'ms', 'error_code', 'error_message');
+  if (worker) columns.push('worker');
   return columns;
 }
 
-export function csvRow(result: ClassifyResult, top: number): string[] {
+export function csvRow(result: ClassifyResult, top: number, worker = false): string[] {
   const row = [result.path];
   const classes = 'top' in result ? result.top : [];
   for (let rank = 0; rank < top; rank++) {
@@ -61,15 +63,17 @@ export function csvRow(result: ClassifyResult, top: number): string[] {
   }
   if ('error' in result) row.push('', '', '', result.error.code, result.error.message);
   else row.push(result.model, result.ep, String(result.ms), '', '');
+  if (worker) row.push(result.worker ?? '');
   return row;
 }
 
 export const csvLine = (fields: string[]): string => `${fields.map(csvField).join(',')}\r\n`;
 
-/** The classify --json object: exactly these keys, in this order. */
+/** The classify --json object: exactly these keys, in this order (plus `worker` for a queue run's results). */
 export function resultObject(result: ClassifyResult): ClassifyResult {
-  if ('error' in result) return { path: result.path, error: { code: result.error.code, message: result.error.message } };
-  return { path: result.path, top: result.top.map((t) => ({ index: t.index, label: t.label, prob: t.prob })), model: result.model, ep: result.ep, ms: result.ms, ...(result.precision ? { precision: result.precision } : {}) };
+  const worker = result.worker === undefined ? {} : { worker: result.worker };
+  if ('error' in result) return { path: result.path, error: { code: result.error.code, message: result.error.message }, ...worker };
+  return { path: result.path, top: result.top.map((t) => ({ index: t.index, label: t.label, prob: t.prob })), model: result.model, ep: result.ep, ms: result.ms, ...(result.precision ? { precision: result.precision } : {}), ...worker };
 }
 
 /** Sorts paths folder by folder, names by code unit: the order the folder walk produces. */
@@ -105,7 +109,7 @@ export interface ExportSummary {
  * Writes the journal's results to `outFile` in the format its extension names. Memory holds the paths
  * and their journal offsets, not the results: records are read back one at a time.
  */
-export async function exportJournal(journalFile: string, outFile: string, options: { state?: JournalState; ep?: string; order?: 'path' | 'journal' } = {}): Promise<ExportSummary> {
+export async function exportJournal(journalFile: string, outFile: string, options: { state?: JournalState; ep?: string; order?: 'path' | 'journal'; worker?: boolean } = {}): Promise<ExportSummary> {
   const format = exportFormatOf(outFile);
   if (!format) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `cannot tell the export format from ${outFile}: use .csv, .json or .jsonl`, { item: outFile });
   const state = options.state ?? (await readJournal(journalFile));
@@ -119,7 +123,7 @@ export async function exportJournal(journalFile: string, outFile: string, option
   let failed = 0;
   let ep = options.ep;
   try {
-    if (format === 'csv') await write(stream, csvLine(csvHeader(top)));
+    if (format === 'csv') await write(stream, csvLine(csvHeader(top, options.worker)));
     if (format === 'json') {
       // The run's provider is the one most results name; a resumed run on another machine may differ per row.
       await write(stream, `{"reslens":"batch-results","model":${JSON.stringify(state.header.model.name)},"mode":${JSON.stringify(state.header.mode)},"top":${top},"results":[`);
@@ -128,7 +132,7 @@ export async function exportJournal(journalFile: string, outFile: string, option
       const result = resultObject(record.result);
       if ('error' in result) failed++;
       else ep ??= result.ep;
-      if (format === 'csv') await write(stream, csvLine(csvRow(result, top)));
+      if (format === 'csv') await write(stream, csvLine(csvRow(result, top, options.worker)));
       else if (format === 'json') await write(stream, `${count > 0 ? ',' : ''}\n${JSON.stringify(result)}`);
       else await write(stream, `${JSON.stringify(result)}\n`);
       count++;

@@ -88,6 +88,9 @@ export interface JournalState {
 
 /** Errors worth trying again on resume even when the file has not changed. */
 const TRANSIENT_ERRORS = new Set<string>([ErrorCode.FILE_NOT_FOUND, ErrorCode.READ_FAILED, ErrorCode.INFERENCE_FAILED, ErrorCode.CANCELLED, ErrorCode.EP_UNAVAILABLE]);
+// Queue mode: failures of the setup (a worker without the model or the folder, one that kept dying),
+// not of the file; a resume with the setup fixed classifies them.
+for (const code of [ErrorCode.QUEUE_UNAVAILABLE, ErrorCode.MODEL_MISMATCH, ErrorCode.PATH_NOT_ALLOWED, ErrorCode.WORKER_FAILED]) TRANSIENT_ERRORS.add(code);
 
 export const isTransientError = (code: string): boolean => TRANSIENT_ERRORS.has(code);
 

@@ -104,6 +104,11 @@ export interface PipelineOptions {
   onProgress?: (progress: BatchProgress) => void;
   /** Progress events at most this often (default 250 ms), plus one per batch and per state change. */
   progressIntervalMs?: number;
+  /**
+   * A preprocessor the caller owns and keeps open across runs (a queue worker runs one short
+   * pipeline per chunk: starting worker threads for each would cost ~50 ms a chunk). Not closed here.
+   */
+  preprocessor?: Preprocessor;
 }
 
 /** Where the time went: whether inference (the intended bottleneck) was kept busy. */
@@ -257,13 +262,15 @@ export class BatchPipeline {
     try {
       return await this.runStages();
     } finally {
-      if (this.preprocessorReady) await (await this.preprocessorReady).close();
+      if (this.preprocessorReady && !this.options.preprocessor) await (await this.preprocessorReady).close();
     }
   }
 
   /** Workers start with the first image that needs decoding (none at all when everything is resumed). */
   private preprocessor(): Promise<Preprocessor> {
-    this.preprocessorReady ??= createPreprocessor(this.options.preprocessIn === 'main-thread' ? 0 : this.decoders).then((preprocessor) => {
+    if (this.preprocessorReady) return this.preprocessorReady;
+    const created = this.options.preprocessor ? Promise.resolve(this.options.preprocessor) : createPreprocessor(this.options.preprocessIn === 'main-thread' ? 0 : this.decoders);
+    this.preprocessorReady = created.then((preprocessor) => {
       this.statsValue.preprocessIn = preprocessor.kind;
       // Workers get a full batch queued beyond one image each: inference blocks the main thread, so
       // whatever is not handed out before a run starts waits for it to end. On the main thread,

@@ -32,7 +32,16 @@ export interface BatchRunOptions extends Pick<PipelineOptions, 'inputs' | 'top' 
   retryFailed?: boolean;
   organize?: OrganizeOptions;
   onEvent?: (event: BatchEvent) => void;
+  /**
+   * Runs the classification elsewhere instead of the local pipeline (queue mode: the coordinator in
+   * engine/queue). Journal, resume, exports and organise stay exactly as for a local run; the CSV
+   * export then names the worker of each row.
+   */
+  runner?: (options: PipelineOptions) => BatchRunner;
 }
+
+/** What startBatch drives: the local BatchPipeline, or a queue coordinator. */
+export type BatchRunner = Pick<BatchPipeline, 'run' | 'pause' | 'resume' | 'cancel' | 'progress'>;
 
 export type BatchEvent =
   | { type: 'progress'; progress: BatchProgress }
@@ -133,7 +142,7 @@ export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
   };
 
   let cancelled = false;
-  const pipeline = new BatchPipeline({
+  const pipelineOptions: PipelineOptions = {
     ...options,
     // Copies organised inside the folder being classified must not be classified on the next resume.
     walk: options.organize ? { ...options.walk, exclude: [...(options.walk?.exclude ?? []), options.organize.dest] } : options.walk,
@@ -151,7 +160,8 @@ export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
     },
     onProgress: (progress) => emit({ type: 'progress', progress }),
     onNotice: (message) => emit({ type: 'notice', message }),
-  });
+  };
+  const pipeline: BatchRunner = options.runner ? options.runner(pipelineOptions) : new BatchPipeline(pipelineOptions);
 
   const finish = async (): Promise<BatchSummary> => {
     for (const message of notices) emit({ type: 'notice', message });
@@ -165,7 +175,7 @@ export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
     try {
       const state = await readJournal(journalFile, { inputs: options.inputs });
       if (format !== 'jsonl' || jsonlNeedsRewrite) {
-        exported = await exportJournal(journalFile, options.out, { state, order: format === 'jsonl' ? 'journal' : 'path' });
+        exported = await exportJournal(journalFile, options.out, { state, order: format === 'jsonl' ? 'journal' : 'path', ...(options.runner ? { worker: true } : {}) });
       } else {
         exported = { file: options.out, format, count: state.entries.size, failed: [...state.entries.values()].filter((e) => e.error).length };
       }

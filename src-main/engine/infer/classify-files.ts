@@ -16,10 +16,14 @@ export interface ClassifySuccess {
   ms: number;
   /** Present (as 'int8') when a quantised copy computed the result. */
   precision?: 'int8';
+  /** Queue mode only: the worker that classified the image (host:pid). */
+  worker?: string;
 }
 export interface ClassifyFailure {
   path: string;
   error: Omit<ErrorInfo, 'item'>;
+  /** Queue mode only: the worker that reported the error (host:pid), when one did. */
+  worker?: string;
 }
 export type ClassifyResult = ClassifySuccess | ClassifyFailure;
 

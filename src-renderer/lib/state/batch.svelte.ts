@@ -22,6 +22,8 @@ export class BatchState {
   unavailable = $state<string | null>(null);
   error = $state<ErrorValue | null>(null);
   top = $state(5);
+  /** "Run on workers": offered when the engine reports a batch queue (docs/queue.md). */
+  onWorkers = $state(false);
   rows: (BatchRow | undefined)[] = [];
   private bumpScheduled = false;
 
@@ -116,7 +118,7 @@ export class BatchState {
     this.starting = true;
     this.error = null;
     try {
-      const summary = await this.transport.api.call('batch.start', { folder: this.folder.folder, top: this.top });
+      const summary = await this.transport.api.call('batch.start', { folder: this.folder.folder, top: this.top, ...(this.onWorkers ? { workers: true } : {}) });
       this.resetRows();
       this.summary = summary;
       this.unavailable = null;
