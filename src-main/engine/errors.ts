@@ -20,6 +20,8 @@ export const ErrorCode = {
   // inference
   EP_UNAVAILABLE: 'EP_UNAVAILABLE',
   INFERENCE_FAILED: 'INFERENCE_FAILED',
+  // explanations: the model uses an operator whose backward pass ResLens cannot build
+  GRADIENTS_UNSUPPORTED: 'GRADIENTS_UNSUPPORTED',
   // generic
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   CANCELLED: 'CANCELLED',

@@ -1,0 +1,13 @@
+// HiResCAM: Draelos & Carin, "Use HiResCAM instead of Grad-CAM for faithful explanations of
+// convolutional neural networks", 2020 (arXiv:2011.08891). The gradient multiplies the activations
+// elementwise instead of being averaged first: map = ReLU(Σ_k g^k ⊙ A^k). For a global-pool +
+// fully-connected head at the last stage this is exactly the class activation map (CAM) times HW.
+import type { RawMap, StageSlice } from './maps.js';
+
+export function hiResCam({ activation, gradient, shape }: StageSlice): RawMap {
+  const [channels, height, width] = shape;
+  const plane = height * width;
+  const sums = new Float64Array(plane);
+  for (let k = 0; k < channels; k++) for (let p = 0; p < plane; p++) sums[p] += gradient[k * plane + p] * activation[k * plane + p];
+  return { width, height, data: Float32Array.from(sums, (v) => Math.max(0, v)) };
+}
