@@ -1,7 +1,8 @@
 // HiResCAM: Draelos & Carin, "Use HiResCAM instead of Grad-CAM for faithful explanations of
 // convolutional neural networks", 2020 (arXiv:2011.08891). The gradient multiplies the activations
 // elementwise instead of being averaged first: map = ReLU(Σ_k g^k ⊙ A^k). For a global-pool +
-// fully-connected head at the last stage this is exactly the class activation map (CAM) times HW.
+// fully-connected head at the last stage the gradient is w_ck/HW at every position, so HiResCAM,
+// Grad-CAM and ReLU(CAM)/HW are the same map there; they part at earlier stages.
 import type { RawMap, StageSlice } from './maps.js';
 
 export function hiResCam({ activation, gradient, shape }: StageSlice): RawMap {
