@@ -2,7 +2,11 @@
 // activations and all gradients for every requested class at once (a second, guided run gives
 // guided backprop); the method formulas turn them into maps; integrated gradients and SmoothGrad add
 // their batched runs; faithfulness re-classifies perturbed copies. Hosts only present the result.
+import { stat } from 'node:fs/promises';
 import { EngineError, ErrorCode } from '../errors.js';
+import { type FeatureResult, regionInOriginal } from '../features/extract.js';
+import { type DecodedImage, decodeImage } from '../preprocess/decode.js';
+import { type ImageFacts, readImageFile, tensorFromDecoded } from '../preprocess/preprocess.js';
 import type { Classifier } from '../infer/classifier.js';
 import { softmax } from '../infer/topk.js';
 import { STAGE_NAMES, type StageName } from '../model/stages.js';
@@ -202,4 +206,26 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
     },
     parameters: { integratedGradients: { steps: igSteps, baseline: 'zeros (the mean colour)' }, smoothGrad: { samples, noise: SMOOTHGRAD_DEFAULTS.noise } },
   };
+}
+
+export interface ExplainedImage {
+  result: ExplainResult;
+  /** The preprocessed input the explanations are of. */
+  input: Float32Array;
+  facts: ImageFacts;
+  /** The decoded upright photo and the region the network saw, for overlays. */
+  decoded: DecodedImage;
+  photoRegion: FeatureResult['photoRegion'];
+}
+
+/** Reads, decodes and preprocesses one image file, then explains it. */
+export async function explainFile(explainer: Explainer, classifier: Classifier, file: string, options: ExplainOptions & { maxPixels?: number } = {}): Promise<ExplainedImage> {
+  // A FIFO or device would block the read forever (or stream without end): only regular files.
+  const info = await stat(file).catch(() => undefined);
+  if (info && !info.isFile() && !info.isDirectory()) throw new EngineError(ErrorCode.NOT_AN_IMAGE, 'not a regular file (a pipe, socket or device)', { item: file });
+  const bytes = await readImageFile(file);
+  const decoded = await decodeImage(bytes, { item: file, maxPixels: options.maxPixels });
+  const { tensor, facts } = tensorFromDecoded(decoded, classifier.preprocessing);
+  const result = await explainTensor(explainer, classifier, tensor, options);
+  return { result, input: tensor, facts, decoded, photoRegion: regionInOriginal(facts) };
 }
