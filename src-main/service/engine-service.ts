@@ -31,6 +31,7 @@ import * as ort from 'onnxruntime-node';
 import os from 'node:os';
 import path from 'node:path';
 import { BatchJobs } from './batch-jobs.js';
+import { ExplainRequests } from './explain-requests.js';
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
 export interface ServiceHost {
@@ -84,6 +85,8 @@ export class EngineService {
   private readonly featureCache = new Map<ImageId, FeatureCacheEntry>();
 
   private readonly batches: BatchJobs;
+  /** Explanations: the gradient session of the loaded model, opened on the first request. */
+  private readonly explanations = new ExplainRequests();
 
   constructor(private readonly options: EngineServiceOptions) {
     this.store = new ModelStore(ModelStore.defaultDir({ dir: options.modelsDir }));
@@ -117,6 +120,13 @@ export class EngineService {
         return (await this.features(p.image as ImageId, p as RequestParams<'features.get'>)) as RequestResults[N];
       case 'features.channel':
         return (await this.channel(p.image as ImageId, p.stage as StageName, p.channel as number)) as RequestResults[N];
+      case 'explain.get': {
+        const params = p as RequestParams<'explain.get'>;
+        const image = this.image(params.image);
+        return (await this.explanations.explain(await this.classifier(), params, image)) as RequestResults[N];
+      }
+      case 'explain.labels':
+        return { labels: [...(await this.classifier()).labels] } as RequestResults[N];
       case 'batch.start': {
         const folder = this.folder(p.folder as string);
         return (await this.batches.start(await this.classifier(), folder, { top: p.top as number | undefined, exact: p.exact as boolean | undefined })) as RequestResults[N];
@@ -210,6 +220,7 @@ export class EngineService {
       const previous = this.loaded;
       this.loaded = next;
       this.featureCache.clear();
+      void this.explanations.release();
       this.options.host.emit('engine.status', this.status());
       // A batch still running on the previous model finishes on it; release it afterwards.
       if (previous) void this.batches.idle(previous.classifier).then(() => previous.classifier.dispose());
@@ -308,6 +319,7 @@ export class EngineService {
 
   async dispose(): Promise<void> {
     this.batches.cancelAll();
+    await this.explanations.release();
     await this.loaded?.classifier.dispose();
     this.loaded = undefined;
   }

@@ -8,7 +8,7 @@ import { type FeatureResult, regionInOriginal } from '../features/extract.js';
 import { type DecodedImage, decodeImage } from '../preprocess/decode.js';
 import { type ImageFacts, readImageFile, tensorFromDecoded } from '../preprocess/preprocess.js';
 import type { Classifier } from '../infer/classifier.js';
-import { softmax } from '../infer/topk.js';
+import { type ClassScore, softmax } from '../infer/topk.js';
 import { STAGE_NAMES, type StageName } from '../model/stages.js';
 import type { Explainer } from './explainer.js';
 import { type FaithfulnessCurves, faithfulness } from './faithfulness.js';
@@ -24,18 +24,11 @@ import type { RawMap, StageSlice } from './methods/maps.js';
 import { SMOOTHGRAD_DEFAULTS, smoothGrad } from './methods/smoothgrad.js';
 import { xGradCam } from './methods/xgrad-cam.js';
 
-/** Methods computed at every stage (maps at the stage's own resolution). */
-export const STAGE_METHODS = ['gradcam', 'gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam'] as const;
-/** Methods computed at the input's resolution. */
-export const INPUT_METHODS = ['saliency', 'guided-backprop', 'guided-gradcam', 'integrated-gradients', 'smoothgrad'] as const;
-export const EXPLAIN_METHODS = [...STAGE_METHODS, ...INPUT_METHODS] as const;
-export type StageMethod = (typeof STAGE_METHODS)[number];
-export type InputMethod = (typeof INPUT_METHODS)[number];
-export type ExplainMethod = (typeof EXPLAIN_METHODS)[number];
+import { EXPLAIN_METHODS, type ExplainMethod, INPUT_METHODS, type InputMethod, MAX_EXPLAIN_CLASSES, STAGE_METHODS, type StageMethod } from './method-names.js';
+
+export { EXPLAIN_METHODS, INPUT_METHODS, MAX_EXPLAIN_CLASSES, STAGE_METHODS, type ExplainMethod, type InputMethod, type StageMethod };
 /** What an explanation computes when the caller names no method: the cheap ones (one run each). */
 export const DEFAULT_METHODS: readonly ExplainMethod[] = ['gradcam', 'saliency', 'guided-backprop'];
-/** Most classes one request may explain (each is a backward row of the same run). */
-export const MAX_EXPLAIN_CLASSES = 8;
 
 const STAGE_FORMULAS: Record<Exclude<StageMethod, 'eigencam'>, (slice: StageSlice) => RawMap> = {
   gradcam: gradCam,
@@ -55,6 +48,8 @@ export interface ExplainOptions {
   faithfulness?: boolean;
   integratedSteps?: number;
   smoothGradSamples?: number;
+  /** Run the guided pass even when no guided method is asked (the CLI's output contract; default true). */
+  guidedGradient?: boolean;
 }
 
 export interface InputAttribution {
@@ -72,7 +67,7 @@ export interface ClassExplanation {
   prob: number;
   /** ∂ score / ∂ stage output, [C,H,W] per stage. */
   stageGradients: Record<StageName, Float32Array>;
-  /** ∂ score / ∂ input, and its guided-backprop counterpart, [3,H,W]. */
+  /** ∂ score / ∂ input, and its guided-backprop counterpart, [3,H,W] (empty when the guided pass was skipped). */
   inputGradient: Float32Array;
   guidedInputGradient: Float32Array;
   /** Stage methods' raw maps per stage (Grad-CAM always included: the output contract needs it). */
@@ -85,6 +80,8 @@ export interface ExplainResult {
   model: string;
   ep: string;
   methods: ExplainMethod[];
+  /** The image's best classes (the class picker's shortlist). */
+  top: ClassScore[];
   classes: ClassExplanation[];
   stages: { name: StageName; paperName: string; shape: [number, number, number] }[];
   /** Forward activations of the image, [C,H,W] per stage. */
@@ -122,7 +119,8 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
   const plain = await explainer.run(input, 1, { classes });
   const gradientsMs = performance.now() - t;
   t = performance.now();
-  const guided = await explainer.run(input, 1, { classes, guided: true });
+  const needsGuided = options.guidedGradient !== false || methods.includes('guided-backprop') || methods.includes('guided-gradcam');
+  const guided = needsGuided ? await explainer.run(input, 1, { classes, guided: true }) : undefined;
   const guidedMs = performance.now() - t;
 
   const logits = plain.logits[0];
@@ -146,7 +144,7 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
       stageMaps[stage.name] = maps;
     }
     const inputGradient = plain.inputGradient.slice(row * inputSize, (row + 1) * inputSize);
-    const guidedInputGradient = guided.inputGradient.slice(row * inputSize, (row + 1) * inputSize);
+    const guidedInputGradient = guided ? guided.inputGradient.slice(row * inputSize, (row + 1) * inputSize) : new Float32Array(0);
     const inputMaps: Partial<Record<InputMethod, InputAttribution>> = {};
     if (methods.includes('saliency')) inputMaps.saliency = { attribution: inputGradient, map: channelMaxAbs(inputGradient, size, size) };
     if (methods.includes('guided-backprop')) inputMaps['guided-backprop'] = { attribution: guidedInputGradient, map: channelMaxAbs(guidedInputGradient, size, size) };
@@ -192,6 +190,7 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
     model: classifier.name,
     ep: plain.ep,
     methods,
+    top: classifier.top(logits, 5),
     classes: explanations,
     stages: map.stages.map((s) => ({ name: s.name, paperName: s.paperName, shape: s.shape })),
     activations,
