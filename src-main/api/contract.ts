@@ -6,6 +6,7 @@
 // Files never travel as paths from the UI: the host hands out opaque ids for files the user chose
 // (native dialog, drop, or upload), and only those ids are accepted.
 import { z } from 'zod';
+import { EXPLAIN_METHODS, MAX_EXPLAIN_CLASSES } from '../engine/explain/method-names.js';
 
 /** Longest request payload a host accepts (bytes of the serialised message). */
 export const MAX_REQUEST_BYTES = 64 * 1024;
@@ -210,6 +211,40 @@ export interface FolderListing {
   truncated: boolean;
 }
 
+// Explanations (issue 10): class-specific maps at every stage and at the input.
+export const ExplainMethodSchema = z.enum(EXPLAIN_METHODS);
+export type ExplainMethodName = z.infer<typeof ExplainMethodSchema>;
+
+export interface FaithfulnessValue {
+  fractions: number[];
+  deletion: number[];
+  insertion: number[];
+  deletionAuc: number;
+  insertionAuc: number;
+}
+
+export interface ClassExplanationValue extends ClassScore {
+  /** The model's output for the class (the logit for the catalog models). */
+  score: number;
+  /** Per stage, each asked stage method's map (normalised), at the stage's resolution. */
+  stages: { name: StageName; paperName: string; shape: [number, number, number]; maps: Partial<Record<ExplainMethodName, HeatmapValue>> }[];
+  /** Input-resolution methods' maps (normalised). */
+  input: Partial<Record<ExplainMethodName, HeatmapValue>>;
+  /** Deletion/insertion curves per method (stage methods: of their conv5_x map). */
+  faithfulness?: Partial<Record<ExplainMethodName, FaithfulnessValue>>;
+}
+
+export interface ExplainValue {
+  image: ImageId;
+  ep: string;
+  ms: number;
+  /** The image's top-5, for the class picker. */
+  top: ClassScore[];
+  crop: { jpeg: Uint8Array; width: number; height: number };
+  methods: ExplainMethodName[];
+  classes: ClassExplanationValue[];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Requests: name → parameter schema and result type.
 
@@ -229,6 +264,13 @@ export const RequestSchemas = {
     classes: z.number().int().min(1).max(10).optional(),
   }),
   'features.channel': strict({ image: ImageIdSchema, stage: StageNameSchema, channel: z.number().int().min(0).max(8191) }),
+  'explain.get': strict({
+    image: ImageIdSchema,
+    classes: z.array(z.number().int().min(0).max(99_999)).min(1).max(MAX_EXPLAIN_CLASSES).optional(),
+    methods: z.array(ExplainMethodSchema).min(1).max(EXPLAIN_METHODS.length).optional(),
+    faithfulness: z.boolean().optional(),
+  }),
+  'explain.labels': strict({}),
   'batch.start': strict({ folder: FolderIdSchema, top: z.number().int().min(1).max(20).optional(), exact: z.boolean().optional(), workers: z.boolean().optional() }),
   'batch.control': strict({ batch: BatchIdSchema, action: z.enum(['pause', 'resume', 'cancel']) }),
   'batch.rows': strict({ batch: BatchIdSchema, offset: z.number().int().min(0), limit: z.number().int().min(1).max(5000) }),
@@ -266,6 +308,9 @@ export interface RequestResults {
   'images.thumbnail': { jpeg: Uint8Array; width: number; height: number };
   'features.get': FeaturesValue;
   'features.channel': HeatmapValue;
+  'explain.get': ExplainValue;
+  /** Every class name of the loaded model, in output order (the class picker's search). */
+  'explain.labels': { labels: string[] };
   'batch.start': BatchSummary;
   'batch.control': BatchSummary;
   'batch.rows': { rows: BatchRow[]; total: number };

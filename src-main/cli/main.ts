@@ -4,6 +4,7 @@ import { EngineError } from '../engine/errors.js';
 import { registerBatchCommand } from './commands/batch.js';
 import { registerClassifyCommand } from './commands/classify.js';
 import { registerDoctorCommand } from './commands/doctor.js';
+import { registerExplainCommand } from './commands/explain.js';
 import { registerFeaturesCommand } from './commands/features.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerModelsCommand } from './commands/models.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerClassifyCommand(program, proxy);
   registerBatchCommand(program, proxy);
   registerFeaturesCommand(program, proxy);
+  registerExplainCommand(program, proxy);
   registerInspectCommand(program, proxy);
   registerModelsCommand(program, proxy);
   registerDoctorCommand(program, proxy);

@@ -27,6 +27,8 @@ export const ErrorCode = {
   MODEL_MISMATCH: 'MODEL_MISMATCH',
   PATH_NOT_ALLOWED: 'PATH_NOT_ALLOWED',
   WORKER_FAILED: 'WORKER_FAILED',
+  // explanations: the model uses an operator whose backward pass ResLens cannot build
+  GRADIENTS_UNSUPPORTED: 'GRADIENTS_UNSUPPORTED',
   // generic
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   CANCELLED: 'CANCELLED',

@@ -40,6 +40,7 @@ function int8Value(record: Int8Record): Int8CopyValue {
   return { calibrationImages: record.calibrationImages, method: record.method, heldBack: f.images, top1Agreement: f.top1Agreement, top5Overlap: f.top5Overlap, meanKl: f.meanKl };
 }
 import { redactUrl } from '../engine/queue/connection.js';
+import { ExplainRequests } from './explain-requests.js';
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
 export interface ServiceHost {
@@ -114,6 +115,8 @@ export class EngineService {
   private readonly featureCache = new Map<ImageId, FeatureCacheEntry>();
 
   private readonly batches: BatchJobs;
+  /** Explanations: the gradient session of the loaded model, opened on the first request. */
+  private readonly explanations = new ExplainRequests();
 
   constructor(private readonly options: EngineServiceOptions) {
     this.store = new ModelStore(ModelStore.defaultDir({ dir: options.modelsDir }));
@@ -148,6 +151,13 @@ export class EngineService {
         return (await this.features(p.image as ImageId, p as RequestParams<'features.get'>)) as RequestResults[N];
       case 'features.channel':
         return (await this.channel(p.image as ImageId, p.stage as StageName, p.channel as number)) as RequestResults[N];
+      case 'explain.get': {
+        const params = p as RequestParams<'explain.get'>;
+        const image = this.image(params.image);
+        return (await this.explanations.explain(await this.classifier(), params, image)) as RequestResults[N];
+      }
+      case 'explain.labels':
+        return { labels: [...(await this.classifier()).labels] } as RequestResults[N];
       case 'batch.start': {
         const folder = this.folder(p.folder as string);
         const queue = p.workers === true ? this.queueUrl() : undefined;
@@ -262,6 +272,7 @@ export class EngineService {
       const previous = this.loaded;
       this.loaded = next;
       this.featureCache.clear();
+      void this.explanations.release();
       this.options.host.emit('engine.status', this.status());
       // A batch still running on the previous model finishes on it; release it afterwards.
       if (previous) void this.batches.idle(previous.classifier).then(() => previous.classifier.dispose());
@@ -383,6 +394,7 @@ export class EngineService {
   async dispose(): Promise<void> {
     clearTimeout(this.orphanTimer);
     await this.batches.dispose();
+    await this.explanations.release();
     await this.loaded?.classifier.dispose();
     this.loaded = undefined;
   }

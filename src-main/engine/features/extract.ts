@@ -68,7 +68,7 @@ export interface FeatureResult {
 }
 
 /** The centre crop mapped back from the resized image onto the upright original. */
-function regionInOriginal(facts: ImageFacts): FeatureResult['photoRegion'] {
+export function regionInOriginal(facts: ImageFacts): FeatureResult['photoRegion'] {
   const sx = facts.width / facts.resized.width;
   const sy = facts.height / facts.resized.height;
   const left = Math.max(0, Math.floor(facts.crop.left * sx));

@@ -98,6 +98,8 @@ export class Classifier {
   readonly stagesError?: string;
   /** The fully connected layer's weights, for class activation maps. */
   readonly headWeights?: ClassifierWeights;
+  /** Where the model came from and how it was opened (explanations open a second, gradient session alike). */
+  readonly source: Pick<ClassifierOptions, 'modelPath' | 'cacheDir' | 'ep' | 'threads' | 'onFallback'>;
   private readonly runner: SessionRunner;
   private readonly outputName: string;
   private readonly gate = new InferenceGate();
@@ -124,6 +126,7 @@ export class Classifier {
     this.stageMap = stages.map;
     this.stagesError = stages.error;
     this.headWeights = stages.head;
+    this.source = { modelPath: options.modelPath, cacheDir: options.cacheDir, ep: options.ep, threads: options.threads, onFallback: options.onFallback };
   }
 
   static async load(options: ClassifierOptions): Promise<Classifier> {

@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { EngineError, ErrorCode } from '../errors.js';
 import { pathExists } from '../files.js';
 import { SWITCH_INPUTS } from '../model/reduction-graph.js';
+import { GRADIENT_CLASSES, GUIDED_SWITCH } from '../explain/backward-graph.js';
 import { diagnoseCuda, gpuDeviceNodes } from './hardware.js';
 import { EP_TITLES, type Ep, type EpRequest, PROBE_TOLERANCE, autoOrder, describeEp, isGpuEp } from './providers.js';
 
@@ -245,6 +246,9 @@ async function runProbe(ep: Ep, session: ort.InferenceSession, cpu: ort.Inferenc
   const feeds: Record<string, ort.Tensor> = { [session.inputNames[0]]: tensor };
   // A feature graph's reduction switches stay off: the probe compares the logits alone.
   for (const name of session.inputNames) if (SWITCH_INPUTS.includes(name)) feeds[name] = new ort.Tensor('bool', [false], []);
+  // A gradient graph (explain/backward-graph.ts) needs its seed class and guided switch.
+  if (session.inputNames.includes(GRADIENT_CLASSES)) feeds[GRADIENT_CLASSES] = new ort.Tensor('int64', BigInt64Array.from([0n]), [1]);
+  if (session.inputNames.includes(GUIDED_SWITCH)) feeds[GUIDED_SWITCH] = new ort.Tensor('bool', [false], []);
   const reference = await timedRun(cpu, feeds, output);
   const tolerance = PROBE_TOLERANCE[ep];
   let first: { data: Float32Array; ms: number };

@@ -100,7 +100,7 @@ const valueInfo = (name: string, elemType: number): OnnxValueInfo => ({ name, ty
 const boolScalarInput = (name: string): OnnxValueInfo => ({ name, type: { tensorType: { elemType: TensorDataType.BOOL, shape: { dim: [] } } } });
 
 /** The model's default-domain opset: it decides how each added node spells its arguments. */
-function defaultOpset(model: OnnxModel): number {
+export function defaultOpset(model: OnnxModel): number {
   const entry = model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
   return entry ? toNumber(entry.version) : 1;
 }
@@ -110,7 +110,7 @@ function defaultOpset(model: OnnxModel): number {
  * Constants are Constant nodes, not initializers: models of IR version 3 (opset 7 exports) must
  * list every initializer as a graph input, which a subgraph cannot do.
  */
-class NodeWriter {
+export class NodeWriter {
   readonly nodes: OnnxNode[] = [];
   private readonly constants = new Set<string>();
 

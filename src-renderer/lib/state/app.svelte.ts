@@ -3,6 +3,7 @@ import { getContext, setContext } from 'svelte';
 import type { Transport } from '../transport/index.js';
 import { BatchState } from './batch.svelte.js';
 import { EngineState } from './engine.svelte.js';
+import { ExplainState } from './explain.svelte.js';
 import { FeatureState } from './features.svelte.js';
 import { ImagesState } from './images.svelte.js';
 import { Toasts } from './toasts.svelte.js';
@@ -15,15 +16,18 @@ export class AppState {
   readonly images: ImagesState;
   readonly features: FeatureState;
   readonly batch: BatchState;
+  readonly explain: ExplainState;
 
   constructor(readonly transport: Transport) {
     this.engine = new EngineState(transport, this.toasts);
     this.images = new ImagesState(transport);
     this.features = new FeatureState(transport);
     this.batch = new BatchState(transport, this.toasts);
+    this.explain = new ExplainState(transport);
     this.images.setModelName(() => this.engine.model?.name ?? '');
     this.engine.onModelChange = () => {
       this.features.close();
+      this.explain.close();
       this.images.reclassifyAll();
     };
   }

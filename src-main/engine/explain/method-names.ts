@@ -1,0 +1,13 @@
+// The explanation methods by name: the one list the engine, the contract (and so the UI) and the CLI
+// share. No imports, so the contract can carry it into every host and the renderer's types.
+
+/** Methods computed at every stage (maps at the stage's own resolution). */
+export const STAGE_METHODS = ['gradcam', 'gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam'] as const;
+/** Methods computed at the input's resolution. */
+export const INPUT_METHODS = ['saliency', 'guided-backprop', 'guided-gradcam', 'integrated-gradients', 'smoothgrad'] as const;
+export const EXPLAIN_METHODS = [...STAGE_METHODS, ...INPUT_METHODS] as const;
+export type StageMethod = (typeof STAGE_METHODS)[number];
+export type InputMethod = (typeof INPUT_METHODS)[number];
+export type ExplainMethod = (typeof EXPLAIN_METHODS)[number];
+/** Most classes one explanation may hold (each is a backward row of the same run). */
+export const MAX_EXPLAIN_CLASSES = 8;

@@ -1,0 +1,105 @@
+// Class-specific explanations in the browser: open an image's feature view, switch to "Explain a
+// class", pick methods and classes (from the top-5 and the search over every label), see the stage
+// row update, measure faithfulness, save the shown overlay. Screenshots of every method go to
+// test-results/screenshots/explain-*.png. Uses the reference ResNet-50 when ../shared/testdata is
+// present (its labels are ImageNet's), the ResNet-18 fixture otherwise.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { photoLike } from '../helpers/bad-inputs.js';
+import { REFERENCE_MODEL, REPO_ROOT, TESTDATA, hasTestdata } from '../helpers/testdata.js';
+import { type DropFile, dropFiles, expect, fileFromDisk, test, watchCsp } from './fixtures.js';
+import { type RunningServer, startServer } from './harness.js';
+
+const OUT = path.join(REPO_ROOT, 'test-results', 'screenshots');
+const METHODS = ['gradcam', 'gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam', 'saliency', 'guided-backprop', 'guided-gradcam', 'integrated-gradients', 'smoothgrad'];
+let server: RunningServer;
+let photo: DropFile;
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async () => {
+  test.setTimeout(300_000);
+  server = await startServer(hasTestdata ? { model: REFERENCE_MODEL } : {});
+  await mkdir(OUT, { recursive: true });
+  photo = hasTestdata ? await fileFromDisk(path.join(TESTDATA, 'images', 'kite_by_Risto_Saukonpaa.jpg')) : { name: 'photo.jpg', bytes: await photoLike(640, 480, 'jpeg', 3) };
+});
+
+test.afterAll(async () => {
+  await server?.stop();
+});
+
+test('pick a method and a class from the searchable box; the stage row updates; faithfulness and Save PNG', async ({ browser }) => {
+  test.setTimeout(600_000);
+  const context = await browser.newContext({ viewport: { width: 1440, height: 960 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const violations = await watchCsp(page);
+  await page.goto(server.url);
+  await dropFiles(page, [photo]);
+  await expect(page.locator('article[data-phase="done"]')).toHaveCount(1, { timeout: 120_000 });
+  await page.locator(`article[data-name="${photo.name}"]`).click();
+  const view = page.getByTestId('feature-view');
+  await expect(view.locator('[data-stage="layer4"]')).toBeVisible({ timeout: 60_000 });
+  await view.getByTestId('explain-toggle').click();
+
+  const panel = view.getByTestId('explain-panel');
+  const row = panel.getByTestId('explain-row');
+  // The top-1 by default, Grad-CAM at all five stages.
+  await expect(row).toHaveAttribute('data-method', 'gradcam', { timeout: 120_000 });
+  await expect(panel.getByTestId('explain-stage')).toHaveCount(5);
+  const top1 = await row.getAttribute('data-class');
+  await expect(panel.getByTestId('explain-top-class')).toHaveCount(5);
+  await expect(panel.getByTestId('explain-top-class').first()).toHaveAttribute('data-class', top1 ?? '');
+
+  // A class from the search over every label (not in the top-5).
+  const search = panel.getByTestId('explain-class-search');
+  await search.fill(hasTestdata ? 'impala' : 'class 352');
+  const option = panel.locator('[data-testid="explain-class-option"][data-class="352"]');
+  await expect(option).toBeVisible();
+  const before = await panel.getByTestId('explain-main').screenshot();
+  await option.click();
+  await expect(row).toHaveAttribute('data-class', '352', { timeout: 120_000 });
+  // Whether or not 352 is among the top-5 chips, no other chip stays pressed.
+  await expect(panel.locator('[data-testid="explain-top-class"][aria-pressed="true"]:not([data-class="352"])')).toHaveCount(0);
+  await expect(panel.locator('.busy')).toHaveCount(0, { timeout: 120_000 });
+  const after = await panel.getByTestId('explain-main').screenshot();
+  expect(after.equals(before), 'the map changes with the class').toBe(false);
+  await page.screenshot({ path: path.join(OUT, 'explain-class-352.png') });
+
+  // Each method: the row (or the input view) repaints for the same class.
+  const method = panel.getByTestId('explain-method');
+  for (const m of METHODS) {
+    await method.selectOption(m);
+    await expect(row).toHaveAttribute('data-method', m, { timeout: 240_000 });
+    await expect(row).toHaveAttribute('data-class', '352');
+    await expect(panel.locator('.busy')).toHaveCount(0, { timeout: 240_000 });
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: path.join(OUT, `explain-${m}.png`) });
+  }
+
+  // Back to a stage method, pick a stage, measure faithfulness.
+  await method.selectOption('layercam');
+  await expect(row).toHaveAttribute('data-method', 'layercam', { timeout: 120_000 });
+  await panel.locator('[data-testid="explain-stage"][data-stage="layer2"]').click();
+  await panel.getByTestId('explain-faithfulness').click();
+  const chart = panel.getByTestId('faithfulness-chart');
+  await expect(chart).toBeVisible({ timeout: 240_000 });
+  const deletion = Number(await panel.getByTestId('deletion-auc').textContent());
+  const insertion = Number(await panel.getByTestId('insertion-auc').textContent());
+  expect(deletion).toBeGreaterThanOrEqual(0);
+  expect(insertion).toBeLessThanOrEqual(1);
+  await page.screenshot({ path: path.join(OUT, 'explain-faithfulness.png') });
+
+  const download = page.waitForEvent('download');
+  await panel.getByTestId('explain-save').click();
+  const saved = await download;
+  expect(saved.suggestedFilename()).toMatch(/layercam-layer2-.*\.png$/);
+  const file = await saved.path();
+  const bytes = await import('node:fs/promises').then((fs) => fs.readFile(file));
+  expect(bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
+
+  expect(errors).toEqual([]);
+  expect(await violations()).toEqual([]);
+  await context.close();
+});

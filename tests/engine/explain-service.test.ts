@@ -1,0 +1,82 @@
+// explain.get and explain.labels through the engine service and the contract's validation, as a host
+// drives them: granted image ids only, schemas refusing hostile parameters, errors as values.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EngineEvents, type EventName, validateRequest } from '../../src-main/api/contract.js';
+import { EngineService, type ServiceHost } from '../../src-main/service/engine-service.js';
+import { ensureFixture } from '../fixtures/generate.js';
+import { photoLike } from '../helpers/bad-inputs.js';
+
+describe('explanations through the engine service', () => {
+  let folder: string;
+  let service: EngineService;
+  const images = new Map<string, { path: string; name: string }>();
+  const host: ServiceHost = {
+    resolveImage: (id) => images.get(id),
+    resolveFolder: () => undefined,
+    emit: <E extends EventName>(_event: E, _payload: EngineEvents[E]) => undefined,
+  };
+
+  beforeAll(async () => {
+    folder = await mkdtemp(path.join(os.tmpdir(), 'reslens-explain-service-'));
+    await writeFile(path.join(folder, 'a.jpg'), await photoLike(400, 300, 'jpeg', 1));
+    await writeFile(path.join(folder, 'bad.jpg'), 'not an image');
+    images.set('img_aaaaaaaa', { path: path.join(folder, 'a.jpg'), name: 'a.jpg' });
+    images.set('img_badbadba', { path: path.join(folder, 'bad.jpg'), name: 'bad.jpg' });
+    service = new EngineService({ host, modelsDir: path.join(folder, 'models'), cacheDir: path.join(folder, 'cache'), ep: 'cpu' });
+    await service.handle('models.select', { name: await ensureFixture({ depth: 18, bn: 'folded' }) });
+  });
+  afterAll(async () => {
+    await service?.dispose();
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  it('the top-1 by default; chosen classes and methods; maps normalised at each stage and the input', async () => {
+    const first = await service.handle('explain.get', { image: 'img_aaaaaaaa' });
+    expect(first.top).toHaveLength(5);
+    expect(first.classes.map((c) => c.index)).toEqual([first.top[0].index]);
+    expect(first.methods).toEqual(['gradcam']);
+    const value = await service.handle('explain.get', { image: 'img_aaaaaaaa', classes: [3, 900], methods: ['layercam', 'saliency'] });
+    expect(value.classes.map((c) => c.index)).toEqual([3, 900]);
+    for (const c of value.classes) {
+      expect(c.stages.map((s) => s.name)).toEqual(['stem', 'layer1', 'layer2', 'layer3', 'layer4']);
+      for (const s of c.stages) {
+        const map = s.maps.layercam!;
+        expect([map.height, map.width]).toEqual([s.shape[1], s.shape[2]]);
+        expect(Math.max(...map.data)).toBeLessThanOrEqual(1);
+      }
+      expect(c.input.saliency!.width).toBe(224);
+    }
+    expect(value.crop.jpeg.byteLength).toBeGreaterThan(1000);
+    const labels = await service.handle('explain.labels', {});
+    expect(labels.labels).toHaveLength(1000);
+  });
+
+  it('faithfulness on request', async () => {
+    const value = await service.handle('explain.get', { image: 'img_aaaaaaaa', classes: [1], methods: ['gradcam'], faithfulness: true });
+    const f = value.classes[0].faithfulness!.gradcam!;
+    expect(f.deletion).toHaveLength(17);
+    expect(f.insertionAuc).toBeGreaterThanOrEqual(0);
+  });
+
+  it('hostile and careless requests: schema refusals, errors as values, and the service keeps working', async () => {
+    for (const params of [
+      { image: 'img_aaaaaaaa', classes: [-1] },
+      { image: 'img_aaaaaaaa', classes: Array.from({ length: 9 }, (_, i) => i) },
+      { image: 'img_aaaaaaaa', methods: ['rm -rf'] },
+      { image: '../../etc/passwd' },
+      { image: 'img_aaaaaaaa', faithfulness: 'yes' },
+      { image: 'img_aaaaaaaa', extra: 1 },
+    ]) {
+      const checked = validateRequest({ kind: 'request', id: 1, method: 'explain.get', params });
+      expect(checked.ok, JSON.stringify(params)).toBe(false);
+    }
+    await expect(service.handle('explain.get', { image: 'img_aaaaaaaa', classes: [5000] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(service.handle('explain.get', { image: 'img_badbadba' })).rejects.toMatchObject({ item: 'bad.jpg' });
+    await expect(service.handle('explain.get', { image: 'img_unknown1' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const again = await service.handle('explain.get', { image: 'img_aaaaaaaa', classes: [2] });
+    expect(again.classes[0].index).toBe(2);
+  });
+});
