@@ -89,6 +89,7 @@ export class RedisServer {
       if (this.child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 50));
     }
+    this.child.kill('SIGKILL'); // never leave a half-started server behind
     throw new Error(`redis-server did not start on port ${this.port} (see ${this.dir}/redis.log)`);
   }
 

@@ -152,7 +152,8 @@ export function defaultDecodeConcurrency(cores = os.availableParallelism()): num
   return Math.max(2, Math.min(8, Math.floor(cores / 2)));
 }
 
-async function fileKey(file: string): Promise<FileKey | Omit<ErrorInfo, 'item'>> {
+/** A file's resume key (size, mtime), or why it cannot be read. Shared with the queue coordinator. */
+export async function fileKey(file: string): Promise<FileKey | Omit<ErrorInfo, 'item'>> {
   try {
     const info = await stat(file);
     return { size: info.size, mtimeMs: Math.round(info.mtimeMs) };

@@ -19,13 +19,12 @@
 // from Redis (a restart without persistence) and is what notices failures at all: no event stream
 // needs to survive anything.
 import { randomBytes } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
 import type { FileKey, JournalRecord } from '../batch/journal.js';
-import type { BatchProgress, PipelineOptions, PipelineStats, PipelineSummary } from '../batch/pipeline.js';
+import { type BatchProgress, type PipelineOptions, type PipelineStats, type PipelineSummary, fileKey } from '../batch/pipeline.js';
 import { RateMeter } from '../batch/rate.js';
 import { WakeSignal } from '../batch/sync.js';
 import { countInputs, walkInputs } from '../batch/walk.js';
@@ -78,18 +77,6 @@ interface WorkerStats {
 }
 
 const NO_KEY: FileKey = { size: -1, mtimeMs: -1 };
-
-async function fileKey(file: string): Promise<FileKey | Omit<ErrorInfo, 'item'>> {
-  try {
-    const info = await stat(file);
-    return { size: info.size, mtimeMs: Math.round(info.mtimeMs) };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { code: ErrorCode.FILE_NOT_FOUND, message: 'file not found (it was moved or deleted during the run)' };
-    if (code === 'ELOOP') return { code: ErrorCode.SYMLINK_LOOP, message: 'symbolic link loop' };
-    return { code: ErrorCode.READ_FAILED, message: `cannot read: ${(error as Error).message}` };
-  }
-}
 
 export class QueueCoordinator {
   private stateValue: BatchProgress['state'] = 'running';
