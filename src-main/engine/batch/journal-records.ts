@@ -11,10 +11,22 @@ const text = (max: number) => z.string().max(max).refine((s) => !s.includes('\0'
 const filePath = text(4096).min(1);
 
 const ClassScoreSchema = z.object({ index: z.number().int().min(0).max(1_000_000), label: text(1000), prob: z.number().min(0).max(1) });
-const SuccessSchema = z.object({ path: filePath, top: z.array(ClassScoreSchema).max(1000), model: text(1000), ep: text(100), ms: finite.min(0) });
+// Optional fields some runs write: the queue worker that answered (host:pid) and an int8 copy's mark.
+// zod drops keys a schema does not name, so each one the exports carry must be listed here.
+const worker = text(300).optional();
+const SuccessSchema = z.object({
+  path: filePath,
+  top: z.array(ClassScoreSchema).max(1000),
+  model: text(1000),
+  ep: text(100),
+  ms: finite.min(0),
+  precision: z.literal('int8').optional(),
+  worker,
+});
 const FailureSchema = z.object({
   path: filePath,
   error: z.object({ code: z.enum(Object.values(ErrorCode) as [string, ...string[]]), message: text(10_000) }),
+  worker,
 });
 
 export const JournalResultLineSchema = z.object({
