@@ -19,10 +19,12 @@
 //   BatchNorm       g · scale/√(var+ε) per channel (inference form; constants computed in float64).
 //   Relu / Clip     g · [y > 0] (Clip: [min < y < max]); the mask is taken from y, so the forward's
 //                   fused Conv+Relu kernels stay as they are.
-//   MaxPool         the argmax of every window from MaxPool's Indices output (recomputed on x, ties to
-//                   the first element as PyTorch and onnxruntime both do), one mask per kernel offset,
-//                   and a depthwise ConvTranspose with one-hot kernels that adds each masked g back
-//                   into its window position: overlapping windows that share a maximum add up.
+//   MaxPool         the argmax of every window (ties to the first element, as PyTorch and onnxruntime
+//                   pick): from opset 11 by comparing every window value, read by a one-hot depthwise
+//                   Conv, with the pooled output (runs on every provider: WebGPU's MaxPool has no
+//                   Indices output); before, from MaxPool's Indices output. One mask per kernel
+//                   offset, then a depthwise ConvTranspose with one-hot kernels adds each masked g
+//                   back into its window position: overlapping windows that share a maximum add up.
 //   GlobalAveragePool / ReduceMean(2,3) / global AveragePool   g / (H·W) broadcast over H×W.
 //   Add / Sum / Sub g to each input (−g for Sub's second); Mul / Div by a constant: g · c, g / c.
 //   Gemm / MatMul   g · Bᵀ (B constant), scaled by alpha.
@@ -40,7 +42,7 @@ export const GUIDED_SWITCH = 'reslens.grad.guided';
 /** Output holding ∂ score / ∂ input, [K, C, H, W]. */
 export const INPUT_GRADIENT = 'reslens.grad.input';
 /** Bumped whenever the emitted nodes change, so cached gradient models are rebuilt. */
-export const GRADIENTS_VERSION = 1;
+export const GRADIENTS_VERSION = 2;
 
 /** Output holding ∂ score / ∂ (a stage's output), [K, C, H, W]. */
 export const stageGradient = (stage: string): string => `reslens.grad.${stage}`;
@@ -478,6 +480,62 @@ class BackwardBuilder {
     const pads = explicitPads(node, [height, width], [outH, outW], kernel, strides, dilations);
     const offsets = kernel[0] * kernel[1];
 
+    const byComparison = this.opset >= 11 && intAttribute(node, 'ceil_mode', 0) === 0;
+    const hitFloat = byComparison ? this.windowArgmaxByComparison(node, x, channels, kernel, strides, dilations, pads, [outH, outW]) : this.windowArgmaxByIndices(node, x, channels, [height, width], kernel, strides, dilations, pads, [outH, outW]);
+    const g5 = this.fresh('g_5d');
+    this.w.reshape(g, [-1, channels, 1, outH, outW], g5);
+    const routed = this.fresh('routed');
+    this.w.node('Mul', [g5, hitFloat], [routed]);
+    const stacked = this.fresh('stacked');
+    this.w.reshape(routed, [-1, channels * offsets, outH, outW], stacked);
+    const out = this.fresh('maxpool_grad');
+    const oneHot = new Float32Array(channels * offsets * offsets);
+    for (let c = 0; c < channels; c++) for (let k = 0; k < offsets; k++) oneHot[(c * offsets + k) * offsets + k] = 1;
+    const kernelName = this.floatConstant('unpool_kernel', [channels * offsets, 1, kernel[0], kernel[1]], oneHot);
+    this.w.node('ConvTranspose', [stacked, kernelName], [out], transposeAttributes([height, width], [outH, outW], kernel, strides, dilations, pads, channels));
+    this.add(x, out);
+  }
+
+  /**
+   * [N,C,kh·kw,h,w] 0/1: which kernel offset holds each window's maximum (the first in row-major
+   * order on ties, as PyTorch and onnxruntime pick). Every window value is read by a depthwise Conv
+   * with one-hot kernels (exact: one product by 1, the rest by 0), compared with the pooled output,
+   * and only the first match along the offsets kept (a cumulative sum equal to 1). Works on every
+   * provider; onnxruntime's WebGPU MaxPool has no Indices output. Zero padding can only tie a window
+   * whose maximum is exactly 0, and then the gradient is dropped by the ReLU before it anyway.
+   */
+  private windowArgmaxByComparison(node: OnnxNode, x: string, channels: number, kernel: number[], strides: number[], dilations: number[], pads: { begin: number[]; end: number[] }, out: number[]): string {
+    const offsets = kernel[0] * kernel[1];
+    const oneHot = new Float32Array(channels * offsets * offsets);
+    for (let c = 0; c < channels; c++) for (let k = 0; k < offsets; k++) oneHot[(c * offsets + k) * offsets + k] = 1;
+    const kernelName = this.floatConstant('window_kernel', [channels * offsets, 1, kernel[0], kernel[1]], oneHot);
+    const windows = this.fresh('windows');
+    this.w.node('Conv', [x, kernelName], [windows], [ints('kernel_shape', kernel), ints('strides', strides), ints('dilations', dilations), ints('pads', [...pads.begin, ...pads.end]), int('group', channels)]);
+    const windows5 = this.fresh('windows_5d');
+    this.w.reshape(windows, [-1, channels, offsets, out[0], out[1]], windows5);
+    const pooled5 = this.fresh('pooled_5d');
+    this.w.reshape(node.output[0], [-1, channels, 1, out[0], out[1]], pooled5);
+    const equal = this.fresh('is_max');
+    const equalFloat = this.fresh('is_max_float');
+    this.w.node('Equal', [windows5, pooled5], [equal]);
+    this.w.node('Cast', [equal], [equalFloat], [int('to', FLOAT)]);
+    const axis = this.w.constant({ name: this.fresh('axis'), dims: [], dataType: TensorDataType.INT64, int64Data: [2] });
+    const running = this.fresh('running');
+    this.w.node('CumSum', [equalFloat, axis], [running]);
+    const first = this.fresh('first');
+    const firstFloat = this.fresh('first_float');
+    this.w.node('Equal', [running, this.floatConstant('one', [], [1])], [first]);
+    this.w.node('Cast', [first], [firstFloat], [int('to', FLOAT)]);
+    const hit = this.fresh('hit_float');
+    this.w.node('Mul', [equalFloat, firstFloat], [hit]);
+    return hit;
+  }
+
+  /** The same mask from MaxPool's Indices output (opset 8–10, before CumSum): flat N·C·H·W positions reduced modulo H·W. */
+  private windowArgmaxByIndices(node: OnnxNode, x: string, channels: number, size: number[], kernel: number[], strides: number[], dilations: number[], pads: { begin: number[]; end: number[] }, out: number[]): string {
+    const [height, width] = size;
+    const [outH, outW] = out;
+    const offsets = kernel[0] * kernel[1];
     const pooled = this.fresh('pooled');
     const indices = this.fresh('indices');
     this.w.node('MaxPool', [x], [pooled, indices], (node.attribute ?? []).filter((a) => a.name !== 'storage_order'));
@@ -509,18 +567,7 @@ class BackwardBuilder {
     const hitFloat = this.fresh('hit_float');
     this.w.node('Equal', [positionColumn, expectedName], [hit]);
     this.w.node('Cast', [hit], [hitFloat], [int('to', FLOAT)]);
-    const g5 = this.fresh('g_5d');
-    this.w.reshape(g, [-1, channels, 1, outH, outW], g5);
-    const routed = this.fresh('routed');
-    this.w.node('Mul', [g5, hitFloat], [routed]);
-    const stacked = this.fresh('stacked');
-    this.w.reshape(routed, [-1, channels * offsets, outH, outW], stacked);
-    const oneHot = new Float32Array(channels * offsets * offsets);
-    for (let c = 0; c < channels; c++) for (let k = 0; k < offsets; k++) oneHot[(c * offsets + k) * offsets + k] = 1;
-    const kernelName = this.floatConstant('unpool_kernel', [channels * offsets, 1, kernel[0], kernel[1]], oneHot);
-    const out = this.fresh('maxpool_grad');
-    this.w.node('ConvTranspose', [stacked, kernelName], [out], transposeAttributes([height, width], [outH, outW], kernel, strides, dilations, pads, channels));
-    this.add(x, out);
+    return hitFloat;
   }
 
   /** The gradient of a spatial mean: g / (H·W) at every position. */
