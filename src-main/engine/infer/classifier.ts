@@ -92,6 +92,9 @@ export class Classifier {
   readonly stagesError?: string;
   /** The fully connected layer's weights, for class activation maps. */
   readonly headWeights?: ClassifierWeights;
+  /** Where the model came from and where edited copies are cached (other lenses on the model, e.g. blocks/, build their own sessions from them). */
+  readonly modelPath: string;
+  readonly cacheDir?: string;
   private readonly runner: SessionRunner;
   private readonly outputName: string;
   private readonly gate = new InferenceGate();
@@ -108,6 +111,8 @@ export class Classifier {
     this.info = info;
     this.preprocessing = options.preprocessing;
     this.labels = options.labels;
+    this.modelPath = options.modelPath;
+    this.cacheDir = options.cacheDir;
     this.runner = runner;
     this.epAttempts = choice.attempts;
     this.threads = choice.threads;
@@ -257,6 +262,11 @@ export class Classifier {
     };
   }
 
+  /** Runs `work` in turn with this model's inference runs (another session on the same model, e.g. the block lens, must not compete with it for the cores). */
+  exclusive<T>(priority: RunPriority, work: () => Promise<T>): Promise<T> {
+    return this.gate.run(priority, work);
+  }
+
   top(logits: Float32Array, k: number): ClassScore[] {
     return topK(logits, k, this.labels);
   }
@@ -280,7 +290,7 @@ function splitFeatures(result: ort.InferenceSession.OnnxValueMapType, map: Stage
 }
 
 /** One image's in-graph reductions from a one-image run. */
-function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: StageMap): ImageSummary {
+export function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: StageMap): ImageSummary {
   const floats = (name: string): Float32Array => result[name].data as Float32Array;
   const scalar = (name: string): number => floats(name)[0];
   const stages = Object.fromEntries(

@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError, ErrorCode } from '../errors.js';
 import { pathExists } from '../files.js';
-import { SWITCH_INPUTS } from '../model/reduction-graph.js';
+import { GATE_INPUT_PREFIX, SWITCH_INPUTS } from '../model/reduction-graph.js';
 import { diagnoseCuda, gpuDeviceNodes } from './hardware.js';
 import { EP_TITLES, type Ep, type EpRequest, PROBE_TOLERANCE, autoOrder, describeEp, isGpuEp } from './providers.js';
 
@@ -245,6 +245,8 @@ async function runProbe(ep: Ep, session: ort.InferenceSession, cpu: ort.Inferenc
   const feeds: Record<string, ort.Tensor> = { [session.inputNames[0]]: tensor };
   // A feature graph's reduction switches stay off: the probe compares the logits alone.
   for (const name of session.inputNames) if (SWITCH_INPUTS.includes(name)) feeds[name] = new ort.Tensor('bool', [false], []);
+  // A gated graph's block gates (blocks/gated-graph.ts) stay at 1: the intact network.
+  for (const name of session.inputNames) if (name.startsWith(GATE_INPUT_PREFIX)) feeds[name] = new ort.Tensor('float32', [1], []);
   const reference = await timedRun(cpu, feeds, output);
   const tolerance = PROBE_TOLERANCE[ep];
   let first: { data: Float32Array; ms: number };

@@ -68,14 +68,14 @@ class StageDiscoveryError extends EngineError {
   }
 }
 
-interface Trunk {
+export interface Trunk {
   /** Cut tensors in graph order with the index of the node producing them (-1 for the input). */
   cuts: { tensor: string; node: number }[];
   producer: Map<string, number>;
   consumers: Map<string, number[]>;
 }
 
-function isConstant(graph: OnnxGraph): (tensor: string) => boolean {
+export function isConstant(graph: OnnxGraph): (tensor: string) => boolean {
   const constants = new Set(graph.initializer.map((t) => t.name));
   for (const node of graph.node) {
     const dynamicInput = node.input.some((i) => i !== '' && !constants.has(i));
@@ -84,7 +84,7 @@ function isConstant(graph: OnnxGraph): (tensor: string) => boolean {
   return (tensor) => tensor === '' || constants.has(tensor);
 }
 
-function findTrunk(graph: OnnxGraph, inputName: string): Trunk {
+export function findTrunk(graph: OnnxGraph, inputName: string): Trunk {
   const constant = isConstant(graph);
   const producer = new Map<string, number>();
   const consumers = new Map<string, number[]>();
