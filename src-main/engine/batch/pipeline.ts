@@ -39,7 +39,7 @@ export interface BatchClassifier {
   /** Images per run when the caller does not choose (the provider's preference). */
   readonly defaultBatchSize?: number;
   /** Batch work runs at background priority: interactive requests on the same model go first. */
-  run(batch: Float32Array, count: number, options?: { priority?: 'background' }): Promise<{ logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[] }>;
+  run(batch: Float32Array, count: number, options?: { priority?: 'background' }): Promise<{ logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[]; details?: readonly unknown[] }>;
   top(logits: Float32Array, k: number): ClassScore[];
 }
 
@@ -461,7 +461,7 @@ export class BatchPipeline {
         }
         this.slots.release();
       }
-      let run: { logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[] } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0 };
+      let run: { logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[]; details?: readonly unknown[] } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0 };
       if (count > 0) {
         const runStart = performance.now();
         try {
@@ -483,9 +483,10 @@ export class BatchPipeline {
         else if ('error' in run) result = { path: p, error: run.error };
         else {
           const ep = run.epByImage?.[slot] ?? classifier.ep;
+          const details = run.details?.[slot];
           const logits = run.logits[slot++];
           const ms = entry.ms + run.inferenceMs / count;
-          result = { path: p, top: classifier.top(logits, this.top), model: classifier.name, ep, ms: Math.round(ms * 10) / 10 };
+          result = { path: p, top: classifier.top(logits, this.top), model: classifier.name, ep, ms: Math.round(ms * 10) / 10, ...(details === undefined ? {} : { details }) };
         }
         records.push({ path: p, size: entry.key.size, mtimeMs: entry.key.mtimeMs, result });
       }

@@ -14,6 +14,8 @@ export interface ClassifySuccess {
   ep: string;
   /** This image's decode + preprocessing plus its share of the batch's inference time. */
   ms: number;
+  /** What a specialised run adds per image (a lesion study's per-block outcomes); journaled, not part of classify --json. */
+  details?: unknown;
 }
 export interface ClassifyFailure {
   path: string;
@@ -29,6 +31,8 @@ export interface ClassifyFilesOptions {
   batchSize?: number;
   maxPixels?: number;
   signal?: AbortSignal;
+  /** Runs the inferences instead of the classifier's own session (the block lens for --drop-blocks). */
+  infer?: (batch: Float32Array, count: number) => Promise<{ logits: Float32Array[]; inferenceMs: number; epByImage: string[] }>;
 }
 
 interface Prepared {
@@ -90,7 +94,8 @@ export async function* classifyFiles(classifier: Classifier, inputs: AsyncIterab
     let run: { logits: Float32Array[]; inferenceMs: number; epByImage: string[] } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0, epByImage: [] };
     if (prepared.count > 0) {
       try {
-        run = await classifier.run(prepared.tensor.subarray(0, prepared.count * classifier.imageSize), prepared.count);
+        const batch = prepared.tensor.subarray(0, prepared.count * classifier.imageSize);
+        run = await (options.infer ? options.infer(batch, prepared.count) : classifier.run(batch, prepared.count));
       } catch (error) {
         const { code, message } = toErrorInfo(error, ErrorCode.INFERENCE_FAILED);
         run = { error: { code, message } };
