@@ -31,6 +31,8 @@ import * as ort from 'onnxruntime-node';
 import os from 'node:os';
 import path from 'node:path';
 import { BatchJobs } from './batch-jobs.js';
+import { BlockRequests } from './block-requests.js';
+import { releaseBlockLens } from '../engine/blocks/lens.js';
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
 export interface ServiceHost {
@@ -84,11 +86,13 @@ export class EngineService {
   private readonly featureCache = new Map<ImageId, FeatureCacheEntry>();
 
   private readonly batches: BatchJobs;
+  private readonly blocks: BlockRequests;
 
   constructor(private readonly options: EngineServiceOptions) {
     this.store = new ModelStore(ModelStore.defaultDir({ dir: options.modelsDir }));
     const workDir = path.join(options.cacheDir ?? path.join(os.tmpdir(), `reslens-${process.pid}`), 'batches');
     this.batches = new BatchJobs(workDir, (event, payload) => options.host.emit(event, payload));
+    this.blocks = new BlockRequests(path.join(path.dirname(workDir), 'lesion-studies'), (event, payload) => options.host.emit(event, payload));
   }
 
   async start(): Promise<void> {
@@ -131,6 +135,24 @@ export class EngineService {
         const params = p as RequestParams<'batch.organize'>;
         return (await this.batches.organize(params.batch, this.folder(params.destination), params)) as RequestResults[N];
       }
+      case 'blocks.get': {
+        const params = p as RequestParams<'blocks.get'>;
+        const image = this.image(params.image);
+        try {
+          return (await this.blocks.blocks(await this.classifier(), { id: params.image, path: image.path }, params.scales)) as RequestResults[N];
+        } catch (error) {
+          const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
+          throw new EngineError(info.code, info.message, { item: image.name, cause: error });
+        }
+      }
+      case 'lesion.start': {
+        const params = p as RequestParams<'lesion.start'>;
+        return (await this.blocks.start(await this.classifier(), this.folder(params.folder), { blocks: params.blocks, exact: params.exact })) as RequestResults[N];
+      }
+      case 'lesion.control':
+        return this.blocks.control(p.study as RequestParams<'lesion.control'>['study'], p.action as 'pause' | 'resume' | 'cancel') as RequestResults[N];
+      case 'lesion.export':
+        return (await this.blocks.export(p.study as RequestParams<'lesion.export'>['study'], p.format as 'csv' | 'json')) as RequestResults[N];
       default:
         throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${method} is not available in this build`);
     }
@@ -212,7 +234,11 @@ export class EngineService {
       this.featureCache.clear();
       this.options.host.emit('engine.status', this.status());
       // A batch still running on the previous model finishes on it; release it afterwards.
-      if (previous) void this.batches.idle(previous.classifier).then(() => previous.classifier.dispose());
+      if (previous) {
+        void Promise.all([this.batches.idle(previous.classifier), this.blocks.idle(previous.classifier)])
+          .then(() => releaseBlockLens(previous.classifier))
+          .then(() => previous.classifier.dispose());
+      }
     } finally {
       if (this.loading === load) this.loading = undefined;
     }
@@ -308,6 +334,11 @@ export class EngineService {
 
   async dispose(): Promise<void> {
     this.batches.cancelAll();
+    this.blocks.cancelAll();
+    if (this.loaded) {
+      await this.blocks.idle(this.loaded.classifier);
+      await releaseBlockLens(this.loaded.classifier);
+    }
     await this.loaded?.classifier.dispose();
     this.loaded = undefined;
   }
