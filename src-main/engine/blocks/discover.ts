@@ -12,7 +12,7 @@ import { EngineError, ErrorCode } from '../errors.js';
 import { type Shape, analyseShapes } from '../model/graph-shapes.js';
 import type { ModelInfo } from '../model/inspect.js';
 import type { OnnxModel } from '../model/onnx-proto.js';
-import { type StageMap, type StageName, discoverStages, findTrunk, isConstant } from '../model/stages.js';
+import { type StageMap, type StageName, discoverStages, findBlockEnds, findTrunk } from '../model/stages.js';
 
 export type BlockStage = Exclude<StageName, 'stem'>;
 
@@ -62,7 +62,6 @@ export function discoverBlocks(model: OnnxModel, info: ModelInfo, stageMap?: Sta
     throw new BlockDiscoveryError((error as Error).message.replace(/^feature maps unavailable: /, ''));
   }
   const graph = model.graph;
-  const constant = isConstant(graph);
   const trunk = findTrunk(graph, info.input.name);
   const { shapes } = analyseShapes(graph, info.input.name, [1, 3, info.input.height ?? 224, info.input.width ?? 224]);
 
@@ -77,19 +76,7 @@ export function discoverBlocks(model: OnnxModel, info: ModelInfo, stageMap?: Sta
   const depthOf = (tensor: string): number => (cutSet.has(tensor) ? 0 : (convDepth.get(tensor) ?? 0));
 
   // Block ends among the cuts, exactly as stage discovery finds them.
-  const ends: { add: number; output: string; postActivation: boolean }[] = [];
-  for (const cut of trunk.cuts) {
-    const node = graph.node[cut.node];
-    if (!node) continue;
-    const next = trunk.consumers.get(cut.tensor) ?? [];
-    if (node.opType !== 'Relu' && next.length === 1 && graph.node[next[0]].opType === 'Relu') continue;
-    const add = node.opType === 'Relu' ? trunk.producer.get(node.input[0]) : cut.node;
-    if (add === undefined) continue;
-    const addNode = graph.node[add];
-    const dynamic = addNode.input.filter((i) => !constant(i));
-    if ((addNode.opType !== 'Add' && addNode.opType !== 'Sum') || addNode.input.length !== 2 || dynamic.length !== 2) continue;
-    ends.push({ add, output: cut.tensor, postActivation: node.opType === 'Relu' });
-  }
+  const ends = findBlockEnds(graph, trunk, info.input.name).map((end) => ({ add: end.add, output: end.tensor, postActivation: end.postActivation }));
 
   const stageOf = new Map(stages.stages.map((s) => [s.tensor, s.name]));
   const blocks: BlockInfo[] = [];
