@@ -271,6 +271,14 @@ export const RequestSchemas = {
   }),
   // Residual blocks (issue 11). Scales: the app's slider goes 0–2×; 0 removes a block's branch.
   'blocks.get': strict({ image: ImageIdSchema, scales: z.record(BlockIdSchema, z.number().min(0).max(2)).refine((r) => Object.keys(r).length <= 64, 'at most 64 blocks').optional() }),
+  /** The feature view's stages, channels and CAMs of the network with these blocks scaled (the crop stays the intact view's). */
+  'blocks.features': strict({
+    image: ImageIdSchema,
+    scales: z.record(BlockIdSchema, z.number().min(0).max(2)).refine((r) => Object.keys(r).length <= 64, 'at most 64 blocks'),
+    mode: z.enum(['mean', 'max']).optional(),
+    channels: z.number().int().min(1).max(32).optional(),
+    classes: z.number().int().min(1).max(10).optional(),
+  }),
   'lesion.start': strict({ folder: FolderIdSchema, blocks: z.array(BlockIdSchema).min(1).max(64).optional(), exact: z.boolean().optional() }),
   'lesion.control': strict({ study: StudyIdSchema, action: z.enum(['pause', 'resume', 'cancel']) }),
   'lesion.export': strict({ study: StudyIdSchema, format: z.enum(['csv', 'json']) }),
@@ -304,6 +312,7 @@ export interface RequestResults {
   'batch.export': { fileName: string; data: Uint8Array };
   'batch.organize': { planned: number; copied: number; skipped: number; destination: string };
   'blocks.get': BlocksValue;
+  'blocks.features': Omit<FeaturesValue, 'crop'>;
   'lesion.start': LesionStudyValue;
   'lesion.control': LesionStudyValue;
   'lesion.export': { fileName: string; data: Uint8Array };

@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { BlocksValue, EngineEvents, EventName, ImageId, LesionRowValue, LesionStudyValue, RequestResults, StudyId } from '../api/contract.js';
-import { inspectImageBlocks } from '../engine/blocks/image.js';
+import type { BlocksValue, EngineEvents, EventName, ImageId, LesionRowValue, LesionStudyValue, RequestParams, RequestResults, StudyId } from '../api/contract.js';
+import { inspectImageBlocks, lesionedFeatures } from '../engine/blocks/image.js';
 import { blockLens } from '../engine/blocks/lens.js';
 import { type LesionDetails, type LesionStudyJob, startLesionStudy, studyCsv, studyJson, studyTable } from '../engine/blocks/study.js';
 import type { BatchProgress } from '../engine/batch/pipeline.js';
@@ -63,6 +63,29 @@ export class BlockRequests {
       top: result.top,
       intactTop: result.intactTop,
       intactTop1: result.intactTop1,
+    };
+  }
+
+  async features(classifier: Classifier, image: { id: ImageId; path: string }, params: RequestParams<'blocks.features'>): Promise<RequestResults['blocks.features']> {
+    const lens = await blockLens(classifier);
+    const { tensor } = await preprocessFile(image.path, classifier.preprocessing);
+    const result = await lesionedFeatures(lens, tensor, params.scales, { topChannels: params.channels ?? 8, topClasses: params.classes ?? 5, heatmapMode: params.mode ?? 'mean' });
+    const heatmap = (h: { width: number; height: number; data: Float32Array }) => ({ width: h.width, height: h.height, data: h.data });
+    return {
+      image: image.id,
+      top: result.top,
+      ep: result.ep,
+      ms: Math.round(result.inferenceMs * 10) / 10,
+      stages: result.stages.map((s) => ({
+        name: s.name,
+        paperName: s.paperName,
+        shape: s.shape,
+        blocks: s.blocks,
+        stats: s.stats,
+        heatmap: heatmap(s.heatmap),
+        topChannels: s.topChannels.map((c) => ({ channel: c.channel, meanActivation: c.meanActivation, map: heatmap(c.map) })),
+      })),
+      cams: result.cams.map((c) => ({ index: c.index, label: c.label, prob: c.prob, logit: c.logit, map: heatmap(c.map) })),
     };
   }
 

@@ -145,6 +145,16 @@ export class EngineService {
           throw new EngineError(info.code, info.message, { item: image.name, cause: error });
         }
       }
+      case 'blocks.features': {
+        const params = p as RequestParams<'blocks.features'>;
+        const image = this.image(params.image);
+        try {
+          return (await this.blocks.features(await this.classifier(), { id: params.image, path: image.path }, params)) as RequestResults[N];
+        } catch (error) {
+          const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
+          throw new EngineError(info.code, info.message, { item: image.name, cause: error });
+        }
+      }
       case 'lesion.start': {
         const params = p as RequestParams<'lesion.start'>;
         return (await this.blocks.start(await this.classifier(), this.folder(params.folder), { blocks: params.blocks, exact: params.exact })) as RequestResults[N];

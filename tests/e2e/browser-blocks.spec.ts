@@ -70,6 +70,11 @@ test('block strip: switch a block off, see the top-5 change against the intact n
   await expect(top5.locator('h4')).toContainText('layer2.0');
   await expect.poll(async () => top5.locator('ol').innerText(), { timeout: 60_000 }).not.toEqual(intact);
   await expect(top5.getByTestId('intact-top1')).toContainText('→');
+  // The feature view above follows: its top class and CAMs are the lesioned network's.
+  await expect(view.getByTestId('features-lesioned')).toContainText('layer2.0');
+  const lesionedTop1 = (await top5.locator('ol li .label').first().innerText()).trim();
+  await expect(view.locator('.cam strong').first()).toHaveText(lesionedTop1, { timeout: 60_000 });
+  await expect(view.locator('header .chip.accent')).toContainText(lesionedTop1);
   await page.mouse.move(0, 0);
   await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(OUT, 'blocks-lesion.png') });
@@ -87,6 +92,7 @@ test('block strip: switch a block off, see the top-5 change against the intact n
   await strip.getByRole('button', { name: 'Restore all' }).click();
   await expect(top5.getByTestId('intact-top1')).toBeHidden({ timeout: 60_000 });
   await expect.poll(async () => top5.locator('ol').innerText(), { timeout: 60_000 }).toEqual(intact);
+  await expect(view.getByTestId('features-lesioned')).toBeHidden();
   expect(errors).toEqual([]);
   expect(await violations()).toEqual([]);
   await page.close();

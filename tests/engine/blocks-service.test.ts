@@ -57,6 +57,15 @@ describe('block requests (service)', () => {
     expect(lesioned.blocks.find((b) => b.id === 'layer3.1')?.scale).toBe(0.5);
     expect(lesioned.intactTop1.prob).not.toBeCloseTo(lesioned.intactTop1.intactProb, 4);
     expect(lesioned.top.map((t) => t.prob)).not.toEqual(intact.top.map((t) => t.prob));
+    // The feature view of the same lesioned network: same top-5, its CAMs for those classes, every stage.
+    const features = await service.handle('blocks.features', { image: 'img_aaaaaaaa', scales: { 'layer2.0': 0, 'layer3.1': 0.5 } });
+    expect(features.top.map((t) => t.index)).toEqual(lesioned.top.map((t) => t.index));
+    for (const [i, t] of features.top.entries()) expect(t.prob).toBeCloseTo(lesioned.top[i].prob, 5);
+    expect(features.cams.map((c) => c.index)).toEqual(lesioned.top.map((t) => t.index));
+    expect(features.stages.map((s) => s.name)).toEqual(['stem', 'layer1', 'layer2', 'layer3', 'layer4']);
+    const plain = await service.handle('features.get', { image: 'img_aaaaaaaa' });
+    expect(features.stages[4].stats.mean).not.toBeCloseTo(plain.stages[4].stats.mean, 5);
+    expect(features.stages[0].stats.mean).toBeCloseTo(plain.stages[0].stats.mean, 4); // the stem is before every block
   });
 
   it('blocks.get refuses ids the model lacks (listing the valid ones), and a broken photo is an error for that photo', async () => {

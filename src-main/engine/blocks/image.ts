@@ -1,6 +1,8 @@
 // One image through the block lens, as the app's block strip shows it: every block's norms and
 // hover maps in the network as run (some blocks removed or scaled), its top-5, and what the
 // lesions changed against the intact network (the intact top-1's probability and rank).
+import { EngineError, ErrorCode } from '../errors.js';
+import { type FeatureOptions, summaryFeatures } from '../features/extract.js';
 import { type Heatmap, normalise } from '../features/reduce.js';
 import { softmax } from '../infer/topk.js';
 import type { ClassScore } from '../infer/topk.js';
@@ -48,4 +50,12 @@ export async function inspectImageBlocks(lens: BlockLens, tensor: Float32Array, 
     ep: run.epByImage[0] ?? lens.ep,
     inferenceMs: run.inferenceMs + (gated ? intact.inferenceMs : 0),
   };
+}
+
+/** The feature view's stage maps, channels and CAMs of the network with `gates` applied (one run on the lens, reductions in the graph). */
+export async function lesionedFeatures(lens: BlockLens, tensor: Float32Array, gates: BlockGates, options: FeatureOptions & { heatmapMode?: 'mean' | 'max' } = {}): Promise<ReturnType<typeof summaryFeatures> & { ep: string; inferenceMs: number }> {
+  const run = await lens.run(tensor, 1, { gates, summary: { heatmapMode: options.heatmapMode ?? 'mean' } });
+  const summary = run.summaries?.[0];
+  if (!summary) throw new EngineError(ErrorCode.INFERENCE_FAILED, 'the run returned no stage summaries');
+  return { ...summaryFeatures(lens.classifier, summary, run.logits[0], options), ep: run.epByImage[0] ?? lens.ep, inferenceMs: run.inferenceMs };
 }
