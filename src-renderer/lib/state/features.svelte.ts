@@ -94,7 +94,10 @@ export class FeatureState {
   setMode(mode: 'mean' | 'max'): void {
     if (mode === this.mode) return;
     this.mode = mode;
-    if (this.card) void this.load();
+    if (!this.card) return;
+    // With blocks changed in the strip, the new heatmaps are that network's too.
+    if (Object.keys(this.lesions).length > 0) void this.setLesions(this.lesions);
+    else void this.load();
   }
 
   selectStage(stage: StageName): void {
