@@ -15,6 +15,9 @@ const id = (prefix: string) => z.string().regex(new RegExp(`^${prefix}_[A-Za-z0-
 export const ImageIdSchema = id('img');
 export const FolderIdSchema = id('dir');
 export const BatchIdSchema = id('batch');
+export const StudyIdSchema = id('study');
+/** A residual block id as torchvision names it (`layer3.1`); whether the model has it is checked by the engine. */
+export const BlockIdSchema = z.string().regex(/^layer[1-4]\.\d{1,3}$/, 'expected a block id such as layer3.1');
 export const ModelNameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'expected a model name from models.list');
 export const EpSchema = z.enum(['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml']);
 export const StageNameSchema = z.enum(['stem', 'layer1', 'layer2', 'layer3', 'layer4']);
@@ -23,6 +26,7 @@ export const ExportFormatSchema = z.enum(['csv', 'json', 'jsonl']);
 export type ImageId = z.infer<typeof ImageIdSchema>;
 export type FolderId = z.infer<typeof FolderIdSchema>;
 export type BatchId = z.infer<typeof BatchIdSchema>;
+export type StudyId = z.infer<typeof StudyIdSchema>;
 export type StageName = z.infer<typeof StageNameSchema>;
 export type EpRequest = z.infer<typeof EpSchema>;
 
@@ -245,6 +249,66 @@ export interface ExplainValue {
   classes: ClassExplanationValue[];
 }
 
+// --- Residual blocks (issue 11): the block strip, live lesions, lesion studies -------------------
+
+export interface BlockValue {
+  id: string;
+  stage: string;
+  index: number;
+  /** A projection shortcut (torchvision's `downsample`). */
+  downsample: boolean;
+  /** 2 where the block halves the resolution. */
+  stride: number;
+  inputNorm: number;
+  residualNorm: number;
+  shortcutNorm: number;
+  outputNorm: number;
+  /** The scale its residual branch ran with (1 = as trained, 0 = removed). */
+  scale: number;
+  /** Channel means of F(x) (as scaled) and of the block output, normalised to [0, 1]. */
+  residualMap: HeatmapValue;
+  outputMap: HeatmapValue;
+}
+
+export interface BlocksValue {
+  image: ImageId;
+  model: string;
+  ep: string;
+  ms: number;
+  blocks: BlockValue[];
+  /** Top-5 of the network as run (with the lesions) and of the intact network. */
+  top: ClassScore[];
+  intactTop: ClassScore[];
+  /** The intact top-1 under the lesions: its probability and its rank (1 = still first). */
+  intactTop1: { index: number; label: string; intactProb: number; prob: number; rank: number };
+}
+
+export interface LesionRowValue {
+  block: string;
+  stage: string;
+  index: number;
+  downsample: boolean;
+  stride: number;
+  images: number;
+  agreement: number;
+  meanProbDrop: number;
+}
+
+export interface LesionStudyValue {
+  study: StudyId;
+  folder: string;
+  state: 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+  blocks: string[];
+  inferencesPerImage: number;
+  done: number;
+  failed: number;
+  total: number | null;
+  imagesPerSecond: number;
+  etaSeconds: number | null;
+  rows: LesionRowValue[];
+  error?: ErrorValue;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Requests: name → parameter schema and result type.
 
@@ -284,6 +348,19 @@ export const RequestSchemas = {
   }),
   // Hardening (issue 14): a reloaded page finds the runs it started.
   'batch.list': strict({}),
+  // Residual blocks (issue 11). Scales: the app's slider goes 0–2×; 0 removes a block's branch.
+  'blocks.get': strict({ image: ImageIdSchema, scales: z.record(BlockIdSchema, z.number().min(0).max(2)).refine((r) => Object.keys(r).length <= 64, 'at most 64 blocks').optional() }),
+  /** The feature view's stages, channels and CAMs of the network with these blocks scaled (the crop stays the intact view's). */
+  'blocks.features': strict({
+    image: ImageIdSchema,
+    scales: z.record(BlockIdSchema, z.number().min(0).max(2)).refine((r) => Object.keys(r).length <= 64, 'at most 64 blocks'),
+    mode: z.enum(['mean', 'max']).optional(),
+    channels: z.number().int().min(1).max(32).optional(),
+    classes: z.number().int().min(1).max(10).optional(),
+  }),
+  'lesion.start': strict({ folder: FolderIdSchema, blocks: z.array(BlockIdSchema).min(1).max(64).optional(), exact: z.boolean().optional() }),
+  'lesion.control': strict({ study: StudyIdSchema, action: z.enum(['pause', 'resume', 'cancel']) }),
+  'lesion.export': strict({ study: StudyIdSchema, format: z.enum(['csv', 'json']) }),
 } as const;
 
 export type RequestName = keyof typeof RequestSchemas;
@@ -317,6 +394,11 @@ export interface RequestResults {
   'batch.export': { fileName: string; data: Uint8Array };
   'batch.organize': { planned: number; copied: number; skipped: number; destination: string };
   'batch.list': BatchSummary[];
+  'blocks.get': BlocksValue;
+  'blocks.features': Omit<FeaturesValue, 'crop'>;
+  'lesion.start': LesionStudyValue;
+  'lesion.control': LesionStudyValue;
+  'lesion.export': { fileName: string; data: Uint8Array };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,6 +410,8 @@ export interface EngineEvents {
   'batch.progress': BatchSummary;
   /** Results as they are produced (small groups, in order). */
   'batch.rows': { batch: BatchId; offset: number; rows: BatchRow[] };
+  /** A lesion study's progress and its table so far. */
+  'lesion.progress': LesionStudyValue;
 }
 export type EventName = keyof EngineEvents;
 

@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { EngineError } from '../engine/errors.js';
 import { registerBatchCommand } from './commands/batch.js';
+import { registerBlocksCommand } from './commands/blocks.js';
+import { registerLesionCommand } from './commands/lesion.js';
 import { registerClassifyCommand } from './commands/classify.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerExplainCommand } from './commands/explain.js';
@@ -47,6 +49,8 @@ export function buildProgram(): Command {
   registerDoctorCommand(program, proxy);
   registerQuantizeCommand(program, proxy);
   registerWorkerCommand(program, proxy);
+  registerBlocksCommand(program, proxy);
+  registerLesionCommand(program, proxy);
   // Usage errors in subcommands too must exit 2, not commander's default 1.
   for (const command of program.commands) {
     command.exitOverride();

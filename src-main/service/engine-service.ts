@@ -41,6 +41,9 @@ function int8Value(record: Int8Record): Int8CopyValue {
 }
 import { redactUrl } from '../engine/queue/connection.js';
 import { ExplainRequests } from './explain-requests.js';
+import { BlockRequests } from './block-requests.js';
+import { createRunDir } from '../engine/temp-dirs.js';
+import { releaseBlockLens } from '../engine/blocks/lens.js';
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
 export interface ServiceHost {
@@ -118,10 +121,18 @@ export class EngineService {
   /** Explanations: the gradient session of the loaded model, opened on the first request. */
   private readonly explanations = new ExplainRequests();
 
+  private readonly blocks: BlockRequests;
+
   constructor(private readonly options: EngineServiceOptions) {
     this.store = new ModelStore(ModelStore.defaultDir({ dir: options.modelsDir }));
     // A private mkdtemp folder (0700) created on first use, never a predictable shared path (temp-dirs.ts).
     this.batches = new BatchJobs({ tempBase: options.cacheDir, ...(options.host.batchRoot ? { within: options.host.batchRoot } : {}) }, (event, payload) => options.host.emit(event, payload));
+    // Lesion studies' journals and tables: a private mkdtemp folder (0700) too, created on first use.
+    this.blocks = new BlockRequests(
+      () => createRunDir('lesion-studies', options.cacheDir),
+      (event, payload) => options.host.emit(event, payload),
+      options.host.batchRoot,
+    );
   }
 
   async start(): Promise<void> {
@@ -175,6 +186,34 @@ export class EngineService {
         const params = p as RequestParams<'batch.organize'>;
         return (await this.batches.organize(params.batch, this.folder(params.destination), params)) as RequestResults[N];
       }
+      case 'blocks.get': {
+        const params = p as RequestParams<'blocks.get'>;
+        const image = this.image(params.image);
+        try {
+          return (await this.blocks.blocks(await this.classifier(), { id: params.image, path: image.path }, params.scales)) as RequestResults[N];
+        } catch (error) {
+          const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
+          throw new EngineError(info.code, info.message, { item: image.name, cause: error });
+        }
+      }
+      case 'blocks.features': {
+        const params = p as RequestParams<'blocks.features'>;
+        const image = this.image(params.image);
+        try {
+          return (await this.blocks.features(await this.classifier(), { id: params.image, path: image.path }, params)) as RequestResults[N];
+        } catch (error) {
+          const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
+          throw new EngineError(info.code, info.message, { item: image.name, cause: error });
+        }
+      }
+      case 'lesion.start': {
+        const params = p as RequestParams<'lesion.start'>;
+        return (await this.blocks.start(await this.classifier(), this.folder(params.folder), { blocks: params.blocks, exact: params.exact })) as RequestResults[N];
+      }
+      case 'lesion.control':
+        return this.blocks.control(p.study as RequestParams<'lesion.control'>['study'], p.action as 'pause' | 'resume' | 'cancel') as RequestResults[N];
+      case 'lesion.export':
+        return (await this.blocks.export(p.study as RequestParams<'lesion.export'>['study'], p.format as 'csv' | 'json')) as RequestResults[N];
       default:
         throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${method} is not available in this build`);
     }
@@ -275,7 +314,11 @@ export class EngineService {
       void this.explanations.release();
       this.options.host.emit('engine.status', this.status());
       // A batch still running on the previous model finishes on it; release it afterwards.
-      if (previous) void this.batches.idle(previous.classifier).then(() => previous.classifier.dispose());
+      if (previous) {
+        void Promise.all([this.batches.idle(previous.classifier), this.blocks.idle(previous.classifier)])
+          .then(() => releaseBlockLens(previous.classifier))
+          .then(() => previous.classifier.dispose());
+      }
     } finally {
       if (this.loading === load) this.loading = undefined;
     }
@@ -395,6 +438,11 @@ export class EngineService {
     clearTimeout(this.orphanTimer);
     await this.batches.dispose();
     await this.explanations.release();
+    this.blocks.cancelAll();
+    if (this.loaded) {
+      await this.blocks.idle(this.loaded.classifier);
+      await releaseBlockLens(this.loaded.classifier);
+    }
     await this.loaded?.classifier.dispose();
     this.loaded = undefined;
   }

@@ -1,6 +1,7 @@
 // `reslens classify FILES...`: top-k classes per image, as a table or JSON lines.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { gatesFrom, parseBlockList, parseScaleList, reportBlockUsageError } from '../block-options.js';
 import { ExitCode, parseBatchSize, parsePositiveInt, parseEp } from '../options.js';
 import { type PrecisionFlag, parsePrecision } from '../options.js';
 
@@ -13,6 +14,8 @@ interface ClassifyFlags {
   ep: ReturnType<typeof parseEp>;
   labels?: string;
   hidden?: boolean;
+  dropBlocks?: string[];
+  scaleBlocks?: Record<string, number>;
 }
 
 export function registerClassifyCommand(program: Command, context: CliContext): void {
@@ -28,21 +31,50 @@ export function registerClassifyCommand(program: Command, context: CliContext): 
     .option('--labels <file>', 'class names for a custom model, one per line')
     .option('--precision <fp32|int8>', 'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")', parsePrecision, 'fp32' as PrecisionFlag)
     .option('--hidden', 'include hidden files and folders when walking folders')
-    .action(async (inputs: string[], flags: ClassifyFlags) => {
+    .option('--drop-blocks <ids>', 'classify with these residual blocks\' branches removed (comma-separated, e.g. layer3.1,layer4.0)', parseBlockList)
+    .option('--scale-blocks <id=s,...>', 'classify with these residual branches scaled (0..4, e.g. layer2.0=0.5)', parseScaleList)
+    .action(async (inputs: string[], flags: ClassifyFlags, command: Command) => {
+      // Residual blocks removed or scaled: the inferences run on the block lens's gated graph.
+      const lesioned = flags.dropBlocks !== undefined || flags.scaleBlocks !== undefined;
+      let gates;
+      try {
+        gates = lesioned ? gatesFrom(flags.dropBlocks, flags.scaleBlocks) : undefined;
+      } catch (error) {
+        command.error(`error: ${(error as Error).message}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
+      }
+      if (lesioned && flags.precision === 'int8') command.error('error: --drop-blocks and --scale-blocks run on the fp32 model: leave out --precision int8', { exitCode: ExitCode.Usage, code: 'reslens.usage' });
       // The engine loads with the command, not with the program (see main.ts).
-      const [{ walkInputs }, { classifyFiles, isFailure }, { formatResult, formatSummary }] = await Promise.all([import('../../engine/batch/walk.js'), import('../../engine/infer/classify-files.js'), import('../output.js')]);
+      const [{ walkInputs }, { classifyFiles, isFailure }, { formatResult, formatSummary }, { blockLens, normaliseGates, releaseBlockLens }] = await Promise.all([
+        import('../../engine/batch/walk.js'),
+        import('../../engine/infer/classify-files.js'),
+        import('../output.js'),
+        import('../../engine/blocks/lens.js'),
+      ]);
       const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels, precision: flags.precision });
       let done = 0;
       let failed = 0;
       const start = performance.now();
       try {
+        let infer;
+        if (gates) {
+          try {
+            const lens = await blockLens(classifier);
+            const checked = gates;
+            normaliseGates(lens.blocks, checked); // unknown ids and bad scales fail here, before any image
+            infer = (batch: Float32Array, count: number) => lens.run(batch, count, { gates: checked });
+          } catch (error) {
+            if (reportBlockUsageError(error)) return;
+            throw error;
+          }
+        }
         const items = walkInputs(inputs, { includeHidden: flags.hidden });
-        for await (const result of classifyFiles(classifier, items, { top: flags.top, batchSize: flags.batch === 'auto' ? undefined : flags.batch })) {
+        for await (const result of classifyFiles(classifier, items, { top: flags.top, batchSize: flags.batch === 'auto' ? undefined : flags.batch, infer })) {
           if (isFailure(result)) failed++;
           else done++;
           process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatResult(result));
         }
       } finally {
+        await releaseBlockLens(classifier);
         await classifier.dispose();
       }
       if (!flags.json) context.log(formatSummary(done, failed, (performance.now() - start) / 1000));

@@ -22,6 +22,8 @@ const SuccessSchema = z.object({
   ms: finite.min(0),
   precision: z.literal('int8').optional(),
   worker,
+  // A specialised run's per-image record (a lesion study's outcomes): its owner checks its shape.
+  details: z.unknown().optional(),
 });
 const FailureSchema = z.object({
   path: filePath,

@@ -41,7 +41,7 @@ export interface BatchClassifier {
   /** 'int8' for a quantised copy: its results say so. */
   readonly precision?: 'fp32' | 'int8';
   /** Batch work runs at background priority: interactive requests on the same model go first. */
-  run(batch: Float32Array, count: number, options?: { priority?: 'background' }): Promise<{ logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[] }>;
+  run(batch: Float32Array, count: number, options?: { priority?: 'background' }): Promise<{ logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[]; details?: readonly unknown[] }>;
   top(logits: Float32Array, k: number): ClassScore[];
 }
 
@@ -471,7 +471,7 @@ export class BatchPipeline {
         }
         this.slots.release();
       }
-      let run: { logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[] } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0 };
+      let run: { logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[]; details?: readonly unknown[] } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0 };
       if (count > 0) {
         const runStart = performance.now();
         try {
@@ -493,9 +493,10 @@ export class BatchPipeline {
         else if ('error' in run) result = { path: p, error: run.error };
         else {
           const ep = run.epByImage?.[slot] ?? classifier.ep;
+          const details = run.details?.[slot];
           const logits = run.logits[slot++];
           const ms = entry.ms + run.inferenceMs / count;
-          result = { path: p, top: classifier.top(logits, this.top), model: classifier.name, ep, ms: Math.round(ms * 10) / 10, ...precisionField(classifier) };
+          result = { path: p, top: classifier.top(logits, this.top), model: classifier.name, ep, ms: Math.round(ms * 10) / 10, ...precisionField(classifier), ...(details === undefined ? {} : { details }) };
         }
         records.push({ path: p, size: entry.key.size, mtimeMs: entry.key.mtimeMs, result });
       }

@@ -100,6 +100,9 @@ export class Classifier {
   readonly headWeights?: ClassifierWeights;
   /** Where the model came from and how it was opened (explanations open a second, gradient session alike). */
   readonly source: Pick<ClassifierOptions, 'modelPath' | 'cacheDir' | 'ep' | 'threads' | 'onFallback'>;
+  /** Where the model came from and where edited copies are cached (other lenses on the model, e.g. blocks/, build their own sessions from them). */
+  readonly modelPath: string;
+  readonly cacheDir?: string;
   private readonly runner: SessionRunner;
   private readonly outputName: string;
   private readonly gate = new InferenceGate();
@@ -116,6 +119,8 @@ export class Classifier {
     this.info = info;
     this.preprocessing = options.preprocessing;
     this.labels = options.labels;
+    this.modelPath = options.modelPath;
+    this.cacheDir = options.cacheDir;
     this.runner = runner;
     this.epAttempts = choice.attempts;
     this.threads = choice.threads;
@@ -250,6 +255,11 @@ export class Classifier {
     };
   }
 
+  /** Runs `work` in turn with this model's inference runs (another session on the same model, e.g. the block lens, must not compete with it for the cores). */
+  exclusive<T>(priority: RunPriority, work: () => Promise<T>): Promise<T> {
+    return this.gate.run(priority, work);
+  }
+
   top(logits: Float32Array, k: number): ClassScore[] {
     return topK(logits, k, this.labels);
   }
@@ -273,7 +283,7 @@ function splitFeatures(result: ort.InferenceSession.OnnxValueMapType, map: Stage
 }
 
 /** One image's in-graph reductions from a one-image run. */
-function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: StageMap): ImageSummary {
+export function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: StageMap): ImageSummary {
   const floats = (name: string): Float32Array => result[name].data as Float32Array;
   const scalar = (name: string): number => floats(name)[0];
   const stages = Object.fromEntries(

@@ -18,6 +18,8 @@ export interface ClassifySuccess {
   precision?: 'int8';
   /** Queue mode only: the worker that classified the image (host:pid). */
   worker?: string;
+  /** What a specialised run adds per image (a lesion study's per-block outcomes); journaled, not part of classify --json. */
+  details?: unknown;
 }
 export interface ClassifyFailure {
   path: string;
@@ -38,6 +40,8 @@ export interface ClassifyFilesOptions {
   batchSize?: number;
   maxPixels?: number;
   signal?: AbortSignal;
+  /** Runs the inferences instead of the classifier's own session (the block lens for --drop-blocks). */
+  infer?: (batch: Float32Array, count: number) => Promise<{ logits: Float32Array[]; inferenceMs: number; epByImage: string[] }>;
 }
 
 interface Prepared {
@@ -99,7 +103,8 @@ export async function* classifyFiles(classifier: Classifier, inputs: AsyncIterab
     let run: { logits: Float32Array[]; inferenceMs: number; epByImage: string[] } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0, epByImage: [] };
     if (prepared.count > 0) {
       try {
-        run = await classifier.run(prepared.tensor.subarray(0, prepared.count * classifier.imageSize), prepared.count);
+        const batch = prepared.tensor.subarray(0, prepared.count * classifier.imageSize);
+        run = await (options.infer ? options.infer(batch, prepared.count) : classifier.run(batch, prepared.count));
       } catch (error) {
         const { code, message } = toErrorInfo(error, ErrorCode.INFERENCE_FAILED);
         run = { error: { code, message } };

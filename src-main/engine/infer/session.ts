@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError, ErrorCode } from '../errors.js';
 import { pathExists } from '../files.js';
-import { SWITCH_INPUTS } from '../model/reduction-graph.js';
+import { GATE_INPUT_PREFIX, SWITCH_INPUTS } from '../model/reduction-graph.js';
 import { GRADIENT_CLASSES, GUIDED_SWITCH } from '../explain/backward-graph.js';
 import { diagnoseCuda, gpuDeviceNodes } from './hardware.js';
 import { EP_TITLES, type Ep, type EpRequest, PROBE_TOLERANCE, autoOrder, describeEp, isGpuEp } from './providers.js';
@@ -249,6 +249,8 @@ async function runProbe(ep: Ep, session: ort.InferenceSession, cpu: ort.Inferenc
   // A gradient graph (explain/backward-graph.ts) needs its seed class and guided switch.
   if (session.inputNames.includes(GRADIENT_CLASSES)) feeds[GRADIENT_CLASSES] = new ort.Tensor('int64', BigInt64Array.from([0n]), [1]);
   if (session.inputNames.includes(GUIDED_SWITCH)) feeds[GUIDED_SWITCH] = new ort.Tensor('bool', [false], []);
+  // A gated graph's block gates (blocks/gated-graph.ts) stay at 1: the intact network.
+  for (const name of session.inputNames) if (name.startsWith(GATE_INPUT_PREFIX)) feeds[name] = new ort.Tensor('float32', [1], []);
   const reference = await timedRun(cpu, feeds, output);
   const tolerance = PROBE_TOLERANCE[ep];
   let first: { data: Float32Array; ms: number };

@@ -45,6 +45,9 @@ export interface CamSource {
   head: HeadInfo;
 }
 
+/** Scalar float graph inputs of a gated graph (blocks/gated-graph.ts) start with this; 1 = intact. */
+export const GATE_INPUT_PREFIX = 'reslens.gate.';
+
 /** The switch inputs: every run of an edited model must feed both. */
 export const SWITCH_INPUTS: readonly string[] = [FEATURES_SWITCH, HEATMAP_MAX_SWITCH];
 
@@ -96,8 +99,8 @@ export function allReductionOutputs(stageNames: readonly string[]): string[] {
 
 const ints = (name: string, values: number[]): OnnxAttribute => ({ name, type: AttributeType.INTS, ints: values });
 const int = (name: string, value: number): OnnxAttribute => ({ name, type: AttributeType.INT, i: value });
-const valueInfo = (name: string, elemType: number): OnnxValueInfo => ({ name, type: { tensorType: { elemType } } });
-const boolScalarInput = (name: string): OnnxValueInfo => ({ name, type: { tensorType: { elemType: TensorDataType.BOOL, shape: { dim: [] } } } });
+export const valueInfo = (name: string, elemType: number): OnnxValueInfo => ({ name, type: { tensorType: { elemType } } });
+export const boolScalarInput = (name: string): OnnxValueInfo => ({ name, type: { tensorType: { elemType: TensorDataType.BOOL, shape: { dim: [] } } } });
 
 /** The model's default-domain opset: it decides how each added node spells its arguments. */
 export function defaultOpset(model: OnnxModel): number {
@@ -175,7 +178,7 @@ export class NodeWriter {
 }
 
 /** A subgraph output and its shape for one image (both branches of an If must agree before opset 11). */
-interface BranchOutput {
+export interface BranchOutput {
   name: string;
   type: number;
   shape: number[];
@@ -186,7 +189,7 @@ interface BranchOutput {
  * branches must produce identical shapes, so they are zeros of the one-image shape (~1 MB for
  * ResNet-50, only read when switched off, and never shown: callers ask for reductions by switching on).
  */
-function offBranch(name: string, outputs: BranchOutput[], opset: number): OnnxGraph {
+export function offBranch(name: string, outputs: BranchOutput[], opset: number): OnnxGraph {
   const constant = (o: BranchOutput): OnnxTensor => {
     if (opset >= 11) return { name: `${o.name}.off`, dims: [0, ...o.shape.slice(1)], dataType: o.type };
     const count = o.shape.reduce((a, b) => a * b, 1);
@@ -207,7 +210,7 @@ function offBranch(name: string, outputs: BranchOutput[], opset: number): OnnxGr
   };
 }
 
-function ifNode(name: string, condition: string, outputs: string[], thenBranch: OnnxGraph, elseBranch: OnnxGraph): OnnxNode {
+export function ifNode(name: string, condition: string, outputs: string[], thenBranch: OnnxGraph, elseBranch: OnnxGraph): OnnxNode {
   return {
     opType: 'If',
     name,

@@ -68,14 +68,14 @@ class StageDiscoveryError extends EngineError {
   }
 }
 
-interface Trunk {
+export interface Trunk {
   /** Cut tensors in graph order with the index of the node producing them (-1 for the input). */
   cuts: { tensor: string; node: number }[];
   producer: Map<string, number>;
   consumers: Map<string, number[]>;
 }
 
-function isConstant(graph: OnnxGraph): (tensor: string) => boolean {
+export function isConstant(graph: OnnxGraph): (tensor: string) => boolean {
   const constants = new Set(graph.initializer.map((t) => t.name));
   for (const node of graph.node) {
     const dynamicInput = node.input.some((i) => i !== '' && !constants.has(i));
@@ -84,7 +84,7 @@ function isConstant(graph: OnnxGraph): (tensor: string) => boolean {
   return (tensor) => tensor === '' || constants.has(tensor);
 }
 
-function findTrunk(graph: OnnxGraph, inputName: string): Trunk {
+export function findTrunk(graph: OnnxGraph, inputName: string): Trunk {
   const constant = isConstant(graph);
   const producer = new Map<string, number>();
   const consumers = new Map<string, number[]>();
@@ -115,6 +115,37 @@ function findTrunk(graph: OnnxGraph, inputName: string): Trunk {
     }
   });
   return { cuts, producer, consumers };
+}
+
+/** A trunk cut that ends a residual block: the Add's output (v2) or the Relu right after the Add (v1). */
+export interface BlockEnd {
+  tensor: string;
+  node: number;
+  /** Index of the residual Add. */
+  add: number;
+  postActivation: boolean;
+}
+
+/** The residual blocks' ends on the trunk, in graph order (also used by blocks/discover.ts). */
+export function findBlockEnds(graph: OnnxGraph, trunk: Trunk, inputName: string): BlockEnd[] {
+  const constant = isConstant(graph);
+  const isResidualAdd = (nodeIndex: number | undefined): nodeIndex is number => {
+    if (nodeIndex === undefined) return false;
+    const node = graph.node[nodeIndex];
+    return (node.opType === 'Add' || node.opType === 'Sum') && node.input.length === 2 && node.input.every((i) => !constant(i) && (trunk.producer.has(i) || i === inputName));
+  };
+  const ends: BlockEnd[] = [];
+  for (const cut of trunk.cuts) {
+    const node = graph.node[cut.node];
+    if (!node) continue;
+    const next = trunk.consumers.get(cut.tensor) ?? [];
+    // v1 blocks end in Add → Relu: the Relu's output stands for the block, not the Add's.
+    if (node.opType !== 'Relu' && next.length === 1 && graph.node[next[0]].opType === 'Relu') continue;
+    const add = node.opType === 'Relu' ? trunk.producer.get(node.input[0]) : cut.node;
+    if (!isResidualAdd(add)) continue;
+    ends.push({ tensor: cut.tensor, node: cut.node, add, postActivation: node.opType === 'Relu' });
+  }
+  return ends;
 }
 
 const chw = (shape: Shape | undefined): [number, number, number] | undefined =>
@@ -214,23 +245,11 @@ export function discoverStages(model: OnnxModel, info: ModelInfo): StageMap {
     for (const o of node.output) depth.set(o, { convs });
   });
 
-  const isResidualAdd = (nodeIndex: number | undefined): boolean => {
-    if (nodeIndex === undefined) return false;
-    const node = graph.node[nodeIndex];
-    return (node.opType === 'Add' || node.opType === 'Sum') && node.input.length === 2 && node.input.every((i) => trunk.producer.has(i) || i === info.input.name);
-  };
-  for (const cut of trunk.cuts) {
-    const node = graph.node[cut.node];
-    if (!node) continue;
-    const next = trunk.consumers.get(cut.tensor) ?? [];
-    // v1 blocks end in Add → Relu: the Relu's output stands for the block, not the Add's.
-    if (node.opType !== 'Relu' && next.length === 1 && graph.node[next[0]].opType === 'Relu') continue;
-    const addIndex = node.opType === 'Relu' ? trunk.producer.get(node.input[0]) : cut.node;
-    if (!isResidualAdd(addIndex)) continue;
+  for (const end of findBlockEnds(graph, trunk, info.input.name)) {
     // The main path is the deeper of the Add's two inputs.
-    const add = graph.node[addIndex as number];
+    const add = graph.node[end.add];
     const convs = add.input.map((i) => depth.get(i)?.convs ?? []).reduce((a, b) => (b.length > a.length ? b : a));
-    blockEnds.push({ tensor: cut.tensor, node: cut.node, convs });
+    blockEnds.push({ tensor: end.tensor, node: end.node, convs });
   }
   if (blockEnds.length === 0) throw new StageDiscoveryError('no residual blocks (Add of two branches) found on the main path');
 

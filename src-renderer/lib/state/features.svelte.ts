@@ -31,6 +31,8 @@ export class FeatureState {
   opacity = $state(0.6);
   colormap = $state<ColormapName>('inferno');
   channelLoading = $state<number | null>(null);
+  /** Residual blocks scaled or removed in the block strip: the maps and CAMs shown are that network's. */
+  lesions = $state.raw<Record<string, number>>({});
   private request = 0;
 
   constructor(private readonly transport: Transport) {
@@ -52,6 +54,7 @@ export class FeatureState {
   }
 
   open(card: Card): void {
+    this.lesions = {};
     this.card = card;
     this.value = null;
     this.overlay = { kind: 'stage' };
@@ -65,10 +68,36 @@ export class FeatureState {
     this.request++;
   }
 
+  /** From the block strip: stage maps, channels and CAMs of the network with these blocks scaled (the photo crop stays). */
+  async setLesions(scales: Record<string, number>): Promise<void> {
+    const had = Object.keys(this.lesions).length > 0;
+    this.lesions = scales;
+    const image = this.card?.image;
+    const base = this.value;
+    if (!image || !base) return;
+    if (Object.keys(scales).length === 0) {
+      if (had) void this.load();
+      return;
+    }
+    const request = ++this.request;
+    this.loading = true;
+    try {
+      const value = await this.transport.api.call('blocks.features', { image, scales, mode: this.mode, channels: 12, classes: 5 });
+      if (request === this.request) this.value = { ...value, crop: base.crop };
+    } catch (error) {
+      if (request === this.request) this.error = toErrorValue(error);
+    } finally {
+      if (request === this.request) this.loading = false;
+    }
+  }
+
   setMode(mode: 'mean' | 'max'): void {
     if (mode === this.mode) return;
     this.mode = mode;
-    if (this.card) void this.load();
+    if (!this.card) return;
+    // With blocks changed in the strip, the new heatmaps are that network's too.
+    if (Object.keys(this.lesions).length > 0) void this.setLesions(this.lesions);
+    else void this.load();
   }
 
   selectStage(stage: StageName): void {
