@@ -32,6 +32,13 @@ export const paths = {
 /** Native modules: loaded by path at run time, so never bundled (and unpacked from the asar archive). */
 export const nativeExternals = ['onnxruntime-node', 'sharp'] as const;
 
+/**
+ * BullMQ's other back ends (Valkey GLIDE, PostgreSQL): it require()s their clients inside try blocks
+ * only when a run picks them, so esbuild leaves the names unresolved. ResLens's queue speaks Redis
+ * through ioredis (bundled), so these requires never run; they are listed, not silently allowed.
+ */
+const unusedQueueBackends = ['@valkey/valkey-glide', 'pg'] as const;
+
 const importMetaShim = {
   define: { 'import.meta.url': '__reslens_import_meta_url' },
   banner: { js: "const __reslens_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
@@ -65,7 +72,7 @@ export const bundles: Record<BundleName, { options: BuildOptions; mayRequire: (s
   },
   engine: {
     options: { ...common, ...importMetaShim, entryPoints: ['src-main/app/engine-main.ts'], outfile: `${paths.appOut}/engine.cjs`, external: [...nativeExternals] },
-    mayRequire: (s) => nativeExternals.includes(s as never) || isBuiltin(s),
+    mayRequire: (s) => nativeExternals.includes(s as never) || unusedQueueBackends.includes(s as never) || isBuiltin(s),
   },
   // The batch pipeline's preprocessing threads: the engine starts them from files beside its own
   // (new URL('./preprocess-worker-boot.mjs', import.meta.url), which then imports
