@@ -189,6 +189,24 @@ test('Model view: the block strip under the stage table, structure before a phot
   await expect(measured.getByTestId('block-top5').locator('ol li')).toHaveCount(5);
   await page.waitForTimeout(300);
   await strip.screenshot({ path: path.join(OUT, 'blocks-model-strip.png') });
+  await page.screenshot({ path: path.join(OUT, 'blocks-model-view.png'), fullPage: true });
+
+  // A newer photo takes over; a photo the user opened in the feature view wins over the newest.
+  const second: DropFile = hasTestdata ? await fileFromDisk(path.join(TESTDATA, 'images', 'moon_gray.jpg')) : { name: 'second.jpg', bytes: await photoLike(320, 240, 'jpeg', 9) };
+  await page.getByRole('tab', { name: /Images/ }).click();
+  await dropFiles(page, [second]);
+  await expect(page.locator(`article[data-name="${second.name}"]`)).toHaveAttribute('data-phase', 'done', { timeout: 120_000 });
+  await page.getByRole('tab', { name: /Model/ }).click();
+  await expect(strip.getByTestId('model-blocks-photo')).toContainText(`${second.name} (the most recently classified photo)`);
+  await expect(strip.getByTestId('block-strip').locator('[data-block]')).toHaveCount(BLOCKS, { timeout: 120_000 });
+  await page.getByRole('tab', { name: /Images/ }).click();
+  await page.locator(`article[data-name="${photo.name}"]`).click();
+  await expect(page.getByTestId('feature-view')).toBeVisible();
+  await page.getByRole('button', { name: 'Close feature maps (Esc)' }).click();
+  await expect(page.getByTestId('feature-view')).toBeHidden();
+  await page.getByRole('tab', { name: /Model/ }).click();
+  await expect(strip.getByTestId('model-blocks-photo')).toContainText(`${photo.name} (last opened in the feature view)`);
+  await expect(strip.getByTestId('block-strip').locator('[data-block]')).toHaveCount(BLOCKS, { timeout: 120_000 });
   expect(errors).toEqual([]);
   expect(await violations()).toEqual([]);
   await page.close();
