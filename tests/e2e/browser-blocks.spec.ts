@@ -1,6 +1,7 @@
 // The residual-block lens in browser mode: the block strip in the feature view, switching a block
 // off and scaling it with the top-5 updating against the intact network, and a lesion study over a
-// folder with its chart, table and export. Screenshots in test-results/screenshots/blocks-*.png.
+// folder with its chart, table and export; the Model view's strip under the stage table (structure
+// before a photo, the lens after). Screenshots in test-results/screenshots/blocks-*.png.
 // Uses the reference ResNet-50 (16 blocks) when ../shared/testdata is present, the ResNet-18 fixture otherwise.
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
