@@ -80,6 +80,17 @@ export interface ArchitectureValue {
   layerCount: string;
   totalMacs: number;
   totalParams: number;
+  /** Every residual block in forward order (issue 11: the Model view's block strip before a photo runs). */
+  blocks?: ArchitectureBlockValue[];
+}
+
+/** A block's place in the network, from the stage table; its norms need a photo (`blocks.get`). */
+export interface ArchitectureBlockValue {
+  id: string;
+  stage: string;
+  index: number;
+  downsample: boolean;
+  stride: number;
 }
 
 /** fp32, or int8: the quantised copy `reslens quantize` made (engine/quantize). */

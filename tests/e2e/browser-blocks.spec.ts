@@ -1,6 +1,7 @@
 // The residual-block lens in browser mode: the block strip in the feature view, switching a block
 // off and scaling it with the top-5 updating against the intact network, and a lesion study over a
-// folder with its chart, table and export. Screenshots in test-results/screenshots/blocks-*.png.
+// folder with its chart, table and export; the Model view's strip under the stage table (structure
+// before a photo, the lens after). Screenshots in test-results/screenshots/blocks-*.png.
 // Uses the reference ResNet-50 (16 blocks) when ../shared/testdata is present, the ResNet-18 fixture otherwise.
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -135,5 +136,79 @@ test('lesion study over a folder: progress, chart, table and CSV export', async 
   expect(csv.split('\r\n')[0]).toBe('block,stage,index,downsample,stride,images,top1_agreement,mean_top1_prob_drop');
   expect(csv.trim().split('\r\n')).toHaveLength(BLOCKS + 1);
   expect(errors).toEqual([]);
+  await page.close();
+});
+
+test('Model view: the block strip under the stage table, structure before a photo, norms of the latest photo after', async ({ browser }) => {
+  test.setTimeout(240_000);
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  const violations = await watchCsp(page);
+  await page.goto(server.url);
+  await page.getByRole('tab', { name: /Model/ }).click();
+  const view = page.locator('#view-model');
+  const table = view.locator('table');
+  await expect(table).toBeVisible({ timeout: 60_000 });
+  const strip = view.getByTestId('model-blocks');
+  // Under the stage table, not beside it.
+  const tableBox = await table.boundingBox();
+  const stripBox = await strip.boundingBox();
+  expect(stripBox && tableBox && stripBox.y >= tableBox.y + tableBox.height).toBe(true);
+
+  // No photo yet: the structure from the model (blocks per stage, downsampling marked) and how to get the norms.
+  const empty = strip.getByTestId('model-blocks-empty');
+  await expect(empty).toContainText('Classify a photo to see its blocks');
+  await expect(empty.locator('[data-block]')).toHaveCount(BLOCKS);
+  if (hasTestdata) {
+    const perStage = await empty.locator('.stage').evaluateAll((stages) => stages.map((s) => s.querySelectorAll('[data-block]').length));
+    expect(perStage).toEqual([3, 4, 6, 3]);
+    // ResNet-50's layer1.0 widens 64 → 256: a projection at stride 1.
+    await expect(empty.locator('[data-block="layer1.0"]')).toHaveAttribute('aria-label', 'layer1.0, projection shortcut');
+  }
+  for (const id of ['layer2.0', 'layer3.0', 'layer4.0']) await expect(empty.locator(`[data-block="${id}"]`)).toHaveAttribute('aria-label', /projection shortcut, halves the resolution/);
+  await expect(empty.locator('[data-block="layer1.1"]')).toHaveAttribute('aria-label', 'layer1.1, identity shortcut');
+  await expect(empty.locator('.cell.down')).toHaveCount(3);
+  await strip.scrollIntoViewIfNeeded();
+  await strip.screenshot({ path: path.join(OUT, 'blocks-model-empty.png') });
+
+  // Classify a photo: the strip measures it, names it, and agrees with the structure shown before.
+  await page.getByRole('tab', { name: /Images/ }).click();
+  await dropFiles(page, [photo]);
+  await expect(page.locator(`article[data-name="${photo.name}"]`)).toHaveAttribute('data-phase', 'done', { timeout: 120_000 });
+  await page.getByRole('tab', { name: /Model/ }).click();
+  await expect(strip.getByTestId('model-blocks-photo')).toContainText(photo.name);
+  await expect(strip.getByTestId('model-blocks-empty')).toHaveCount(0);
+  const measured = strip.getByTestId('block-strip');
+  await expect(measured.locator('[data-block]')).toHaveCount(BLOCKS, { timeout: 120_000 });
+  for (const id of ['layer2.0', 'layer3.0', 'layer4.0']) await expect(measured.locator(`[data-block="${id}"]`)).toHaveAttribute('aria-label', /halves the resolution/);
+  await expect(measured.locator('[data-block="layer1.1"]')).not.toHaveAttribute('aria-label', /halves the resolution/);
+  await expect(measured.locator('.cell.down')).toHaveCount(3);
+  await measured.locator('[data-block="layer4.0"]').focus();
+  await expect(measured.locator('.focus h4')).toContainText('layer4.0 · projection shortcut · stride 2');
+  await expect(measured.locator('.norms')).toContainText('‖F(x)‖');
+  await expect(measured.getByTestId('block-top5').locator('ol li')).toHaveCount(5);
+  await page.waitForTimeout(300);
+  await strip.screenshot({ path: path.join(OUT, 'blocks-model-strip.png') });
+  await page.screenshot({ path: path.join(OUT, 'blocks-model-view.png'), fullPage: true });
+
+  // A newer photo takes over; a photo the user opened in the feature view wins over the newest.
+  const second: DropFile = hasTestdata ? await fileFromDisk(path.join(TESTDATA, 'images', 'moon_gray.jpg')) : { name: 'second.jpg', bytes: await photoLike(320, 240, 'jpeg', 9) };
+  await page.getByRole('tab', { name: /Images/ }).click();
+  await dropFiles(page, [second]);
+  await expect(page.locator(`article[data-name="${second.name}"]`)).toHaveAttribute('data-phase', 'done', { timeout: 120_000 });
+  await page.getByRole('tab', { name: /Model/ }).click();
+  await expect(strip.getByTestId('model-blocks-photo')).toContainText(`${second.name} (the most recently classified photo)`);
+  await expect(strip.getByTestId('block-strip').locator('[data-block]')).toHaveCount(BLOCKS, { timeout: 120_000 });
+  await page.getByRole('tab', { name: /Images/ }).click();
+  await page.locator(`article[data-name="${photo.name}"]`).click();
+  await expect(page.getByTestId('feature-view')).toBeVisible();
+  await page.getByRole('button', { name: 'Close feature maps (Esc)' }).click();
+  await expect(page.getByTestId('feature-view')).toBeHidden();
+  await page.getByRole('tab', { name: /Model/ }).click();
+  await expect(strip.getByTestId('model-blocks-photo')).toContainText(`${photo.name} (last opened in the feature view)`);
+  await expect(strip.getByTestId('block-strip').locator('[data-block]')).toHaveCount(BLOCKS, { timeout: 120_000 });
+  expect(errors).toEqual([]);
+  expect(await violations()).toEqual([]);
   await page.close();
 });

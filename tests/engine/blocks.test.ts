@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { discoverBlocks, resolveBlockIds } from '../../src-main/engine/blocks/discover.js';
 import { addBlockGates, addBlockNorms, gateInput } from '../../src-main/engine/blocks/gated-graph.js';
 import { probeInput } from '../../src-main/engine/infer/session.js';
+import { architectureSummary } from '../../src-main/engine/model/architecture.js';
 import { describeModel } from '../../src-main/engine/model/inspect.js';
 import { type OnnxModel, encodeModel } from '../../src-main/engine/model/onnx-proto.js';
 import { FEATURES_SWITCH, HEATMAP_MAX_SWITCH, addStageReductions } from '../../src-main/engine/model/reduction-graph.js';
@@ -33,7 +34,7 @@ describe('block discovery', () => {
   ];
 
   it.each(cases.map((c) => [label(c), c]))('%s', (_, options) => {
-    const { graph, map } = discover(options);
+    const { graph, info, map } = discover(options);
     const counts = BLOCKS[options.depth];
     const ids = counts.flatMap((n, s) => Array.from({ length: n }, (_, i) => `layer${s + 1}.${i}`));
     expect(map.blocks.map((b) => b.id)).toEqual(ids);
@@ -51,6 +52,9 @@ describe('block discovery', () => {
       if (!b.downsample) expect(b.shortcut).toBe(b.input);
       expect(b.branch).not.toBe(b.input);
     });
+    // The Model view's strip shows this layout before any photo ran, from the stage table alone: it must agree with discovery.
+    const layout = architectureSummary(map.stages, info).blocks;
+    expect(layout).toEqual(map.blocks.map((b) => ({ id: b.id, stage: b.stage, index: b.index, downsample: b.downsample, stride: b.stride })));
   });
 
   it('names an unknown id with every valid one', () => {

@@ -17,6 +17,18 @@ export interface ArchitectureRow {
   macs: number;
 }
 
+/** A residual block's place in the network, known from the stage table without running a photo. */
+export interface ArchitectureBlock {
+  /** torchvision's module name, as the block lens names it (`layer3.1`). */
+  id: string;
+  stage: string;
+  index: number;
+  /** The shortcut is a projection (the block changes the width or the resolution). */
+  downsample: boolean;
+  /** 2 where the block halves the resolution. */
+  stride: number;
+}
+
 export interface ArchitectureSummary {
   /** e.g. "ResNet-50" when the layer count is a known depth. */
   name: string;
@@ -27,6 +39,8 @@ export interface ArchitectureSummary {
   layerCount: string;
   totalMacs: number;
   totalParams: number;
+  /** Every residual block in forward order, for the Model view's block strip before any photo was classified. */
+  blocks: ArchitectureBlock[];
 }
 
 const conv = (c: ConvSpec): string => `${c.kernel[0]}×${c.kernel[1]}, ${c.channels}`;
@@ -64,5 +78,24 @@ export function architectureSummary(map: StageMap, info: ModelInfo): Architectur
     layerCount,
     totalMacs: info.macs,
     totalParams: info.params,
+    blocks: blockLayout(map),
   };
+}
+
+// Stage discovery groups blocks by output resolution, so only a stage's first block can change the
+// resolution or the width; a block that changes either needs a projection shortcut (He et al. 2015,
+// option B, torchvision's `downsample`). Block discovery (blocks/discover.ts) finds the same from
+// the graph's Adds when a photo runs through the lens; this needs no graph walk at load.
+function blockLayout(map: StageMap): ArchitectureBlock[] {
+  const blocks: ArchitectureBlock[] = [];
+  map.stages.forEach((s, i) => {
+    if (s.name === 'stem' || s.blocks === 0 || i === 0) return;
+    const before = map.stages[i - 1].shape;
+    const stride = Math.max(1, Math.round(before[1] / s.shape[1]));
+    for (let index = 0; index < s.blocks; index++) {
+      const first = index === 0;
+      blocks.push({ id: `${s.name}.${index}`, stage: s.name, index, downsample: first && (stride > 1 || before[0] !== s.shape[0]), stride: first ? stride : 1 });
+    }
+  });
+  return blocks;
 }

@@ -22,6 +22,8 @@ function loadPrefs(): { opacity: number; colormap: ColormapName } {
 
 export class FeatureState {
   card = $state<Card | null>(null);
+  /** The photo the user last opened here, kept after closing: the Model view's block strip measures it. */
+  lastOpened = $state<Card | null>(null);
   value = $state.raw<FeaturesValue | null>(null);
   loading = $state(false);
   error = $state<{ code: string; message: string } | null>(null);
@@ -56,6 +58,7 @@ export class FeatureState {
   open(card: Card): void {
     this.lesions = {};
     this.card = card;
+    this.lastOpened = card;
     this.value = null;
     this.overlay = { kind: 'stage' };
     void this.load();
