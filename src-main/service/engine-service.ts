@@ -331,6 +331,9 @@ export class EngineService {
    */
   private async uiModelName(name: string): Promise<string> {
     // The model the host was started with (`serve --model PATH`) may be chosen again (e.g. another provider).
+    // The loaded model by its own name too (a precision switch of a model given as a file: `select`
+    // reloads what it was loaded from, never a path the page names).
+    if (name === this.loaded?.classifier.name) return name;
     if (name === this.options.initialModel || this.store.catalogEntry(name) || (await this.store.get(name).catch(() => undefined))) return name;
     throw new EngineError(ErrorCode.MODEL_NOT_FOUND, `no model named ${JSON.stringify(name.slice(0, 80))} in the catalog or the model store: choose one from the list`);
   }

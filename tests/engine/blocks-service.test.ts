@@ -32,8 +32,10 @@ describe('block requests (service)', () => {
     images.set('img_aaaaaaaa', { path: path.join(photos, 'p0.jpg'), name: 'p0.jpg' });
     images.set('img_badbadba', { path: path.join(photos, 'broken.jpg'), name: 'broken.jpg' });
     folders.set('dir_photos00', photos);
-    service = new EngineService({ host, modelsDir: path.join(folder, 'models'), cacheDir: path.join(folder, 'cache'), ep: 'cpu' });
-    await service.handle('models.select', { name: await ensureFixture({ depth: 18, bn: 'folded' }) });
+    // The page may select only catalog/store names or the model the host was started with (hardening #7).
+    const model = await ensureFixture({ depth: 18, bn: 'folded' });
+    service = new EngineService({ host, modelsDir: path.join(folder, 'models'), cacheDir: path.join(folder, 'cache'), ep: 'cpu', initialModel: model });
+    await service.handle('models.select', { name: model });
   });
   afterAll(async () => {
     await service?.dispose();

@@ -25,8 +25,10 @@ describe('explanations through the engine service', () => {
     await writeFile(path.join(folder, 'bad.jpg'), 'not an image');
     images.set('img_aaaaaaaa', { path: path.join(folder, 'a.jpg'), name: 'a.jpg' });
     images.set('img_badbadba', { path: path.join(folder, 'bad.jpg'), name: 'bad.jpg' });
-    service = new EngineService({ host, modelsDir: path.join(folder, 'models'), cacheDir: path.join(folder, 'cache'), ep: 'cpu' });
-    await service.handle('models.select', { name: await ensureFixture({ depth: 18, bn: 'folded' }) });
+    // The page may select only catalog/store names or the model the host was started with (hardening #7).
+    const model = await ensureFixture({ depth: 18, bn: 'folded' });
+    service = new EngineService({ host, modelsDir: path.join(folder, 'models'), cacheDir: path.join(folder, 'cache'), ep: 'cpu', initialModel: model });
+    await service.handle('models.select', { name: model });
   });
   afterAll(async () => {
     await service?.dispose();

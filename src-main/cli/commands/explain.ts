@@ -12,15 +12,12 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import sharp from 'sharp';
 import { EngineError, ErrorCode } from '../../engine/errors.js';
-import { EXPLAIN_METHODS, type ExplainMethod, MAX_EXPLAIN_CLASSES, explainFile, isStageMethod } from '../../engine/explain/explain.js';
-import { Explainer } from '../../engine/explain/explainer.js';
+// Names only at start-up; the engine (onnxruntime, sharp) loads with the command (see main.ts).
+import { EXPLAIN_METHODS, type ExplainMethod, MAX_EXPLAIN_CLASSES } from '../../engine/explain/method-names.js';
+import type { explainFile } from '../../engine/explain/explain.js';
+import type { Explainer } from '../../engine/explain/explainer.js';
 import type { RawMap } from '../../engine/explain/methods/maps.js';
-import { overlayPng } from '../../engine/features/colormap.js';
-import { photoCrop } from '../../engine/features/extract.js';
-import { encodeNpy } from '../../engine/features/npy.js';
-import { normalise } from '../../engine/features/reduce.js';
 import type { Classifier } from '../../engine/infer/classifier.js';
 import type { CliContext } from '../context.js';
 import { parseEp, parsePositiveInt } from '../options.js';
@@ -105,6 +102,7 @@ export function registerExplainCommand(program: Command, context: CliContext): v
     .option('--labels <file>', 'class names for a custom model, one per line')
     .action(async (image: string, flags: ExplainFlags) => {
       if (flags.class.length > MAX_EXPLAIN_CLASSES) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `at most ${MAX_EXPLAIN_CLASSES} classes per run (got ${flags.class.length})`);
+      const [{ explainFile }, { Explainer }] = await Promise.all([import('../../engine/explain/explain.js'), import('../../engine/explain/explainer.js')]);
       const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
       let explainer: Explainer | undefined;
       try {
@@ -136,6 +134,14 @@ export function registerExplainCommand(program: Command, context: CliContext): v
 type Explained = Awaited<ReturnType<typeof explainFile>>;
 
 async function writeExplanation(classifier: Classifier, explained: Explained, flags: ExplainFlags, image: string, perClassFolders: boolean) {
+  const [{ default: sharp }, { isStageMethod }, { overlayPng }, { photoCrop }, { encodeNpy }, { normalise }] = await Promise.all([
+    import('sharp'),
+    import('../../engine/explain/explain.js'),
+    import('../../engine/features/colormap.js'),
+    import('../../engine/features/extract.js'),
+    import('../../engine/features/npy.js'),
+    import('../../engine/features/reduce.js'),
+  ]);
   const { result } = explained;
   const photo = await photoCrop(explained.decoded, explained.photoRegion, flags.size);
   const overlay = (map: RawMap): Promise<Buffer> => overlayPng(photo, normalise(map.data, map.width, map.height), { colormap: 'jet', opacity: 0.5 });
