@@ -21,7 +21,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { type EngineEvents, type EngineStatus, type ErrorValue, type EventName, MAX_REQUEST_BYTES, type RequestName, type ServerMessage, validateRequest } from '../api/contract.js';
 import { EngineError } from '../engine/errors.js';
 import type { ServiceHost } from '../service/engine-service.js';
-import { decodeRequestFrame, encodeMessage, peekRequestId } from './codec.js';
+import { decodeRequestFrame, encodeMessage, peekRequestId } from '../api/codec.js';
 import { FolderError, FolderGrants } from './folders.js';
 import { findStatic } from './static-files.js';
 import { DEFAULT_UPLOAD_LIMIT, MAX_UPLOADS, UploadError, type UploadQuota, UploadStore } from './uploads.js';

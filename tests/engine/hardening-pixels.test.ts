@@ -15,7 +15,7 @@ import { Classifier } from '../../src-main/engine/infer/classifier.js';
 import { TORCHVISION_PREPROCESSING } from '../../src-main/engine/model/catalog.js';
 import { loadLabels } from '../../src-main/engine/model/labels.js';
 import { DEFAULT_PIXEL_BUDGET, acquirePixels, pixelBudgetStats, resetPixelBudgetPeak, setPixelBudget } from '../../src-main/engine/preprocess/pixel-budget.js';
-import { decodeMessage, encodeMessage } from '../../src-main/server/codec.js';
+import { decodeMessage, encodeMessage } from '../../src-main/api/codec.js';
 import { ReslensServer } from '../../src-main/server/server.js';
 import { EngineService } from '../../src-main/service/engine-service.js';
 import { ensureFixture } from '../fixtures/generate.js';

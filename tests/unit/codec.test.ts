@@ -1,6 +1,6 @@
 import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { FLOAT32_EXT, decodeMessage, encodeMessage } from '../../src-main/server/codec.js';
+import { FLOAT32_EXT, decodeMessage, encodeMessage } from '../../src-main/api/codec.js';
 
 describe('wire codec (MessagePack with Float32Array extension)', () => {
   it('round-trips a features-like result: Float32Array and Uint8Array keep their types and values', () => {

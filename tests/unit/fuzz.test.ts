@@ -18,7 +18,7 @@ import { APP_ORIGIN, trustedSender } from '../../src-main/app/sender.js';
 import { EngineError, ErrorCode } from '../../src-main/engine/errors.js';
 import { inspectModelFile } from '../../src-main/engine/model/inspect.js';
 import { decodeImage } from '../../src-main/engine/preprocess/decode.js';
-import { decodeMessage, encodeMessage } from '../../src-main/server/codec.js';
+import { decodeMessage, encodeMessage } from '../../src-main/api/codec.js';
 import { ReslensServer } from '../../src-main/server/server.js';
 import { ElectronDialogsStandIn, ElectronIpcMainStandIn } from '../helpers/electron-stand-in.js';
 import { type Rng, fuzz, fuzzSeed, int, mutateBytes, pick, randomValue, within } from '../helpers/fuzz.js';

@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { MAX_REQUEST_BYTES, type ServerMessage } from '../../src-main/api/contract.js';
 import { EngineError, ErrorCode } from '../../src-main/engine/errors.js';
 import type { ServiceHost } from '../../src-main/service/engine-service.js';
-import { decodeMessage, encodeMessage } from '../../src-main/server/codec.js';
+import { decodeMessage, encodeMessage } from '../../src-main/api/codec.js';
 import { ReslensServer } from '../../src-main/server/server.js';
 import { safeFileName } from '../../src-main/server/uploads.js';
 

@@ -5,11 +5,8 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError, ErrorCode } from '../errors.js';
 
-/** Whether `child` is `parent` itself or below it, comparing resolved path segments. */
-export function isSameOrBelow(child: string, parent: string): boolean {
-  const relative = path.relative(path.resolve(parent), path.resolve(child));
-  return relative === '' || (!relative.startsWith(`..${path.sep}`) && relative !== '..' && !path.isAbsolute(relative));
-}
+export { isSameOrBelow } from '../files.js';
+import { isSameOrBelow } from '../files.js';
 
 /** The real path of `file`, or of its nearest existing ancestor joined with the rest (for paths not created yet). */
 export async function realPathOrNearest(file: string): Promise<string> {

@@ -20,7 +20,8 @@ const SYSTEM_FILES = new Set(['thumbs.db', 'ehthumbs.db', 'desktop.ini', 'icon\r
 /** Folders that hold system data or thumbnails of the real photos (Windows, macOS zips, Synology/QNAP). */
 const SYSTEM_FOLDERS = new Set(['$recycle.bin', 'system volume information', 'lost+found', '__macosx', '@eadir', '.@__thumb', '@recycle', '#recycle']);
 
-export type WalkItem = { path: string } | { path: string; error: ErrorInfo };
+export type { WalkItem } from '../files.js';
+import type { WalkItem } from '../files.js';
 
 export interface WalkOptions {
   /** Follow symbolic links to files and folders (default true); each real folder is still walked once. */

@@ -35,10 +35,8 @@ import { type Shape, analyseShapes } from '../model/graph-shapes.js';
 import { AttributeType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor, TensorDataType, attributeOf, intAttribute, intsAttribute, tensorFloats, toNumber } from '../model/onnx-proto.js';
 import { NodeWriter, defaultOpset } from '../model/reduction-graph.js';
 
-/** Graph input, int64 [K]: the classes whose scores are differentiated (one backward row each). */
-export const GRADIENT_CLASSES = 'reslens.grad.classes';
-/** Graph input, bool scalar: guided backprop when true. */
-export const GUIDED_SWITCH = 'reslens.grad.guided';
+import { GRADIENT_CLASSES, GUIDED_SWITCH } from '../model/reduction-graph.js';
+export { GRADIENT_CLASSES, GUIDED_SWITCH };
 /** Output holding ∂ score / ∂ input, [K, C, H, W]. */
 export const INPUT_GRADIENT = 'reslens.grad.input';
 /** Bumped whenever the emitted nodes change, so cached gradient models are rebuilt. */

@@ -96,15 +96,8 @@ export function channelMap(map: Float32Array, shape: readonly [number, number, n
   return normalise(map.subarray(channel * plane, (channel + 1) * plane), width, height);
 }
 
-export interface ClassifierWeights {
-  /** Weight values as stored. */
-  weight: Float32Array;
-  /** Stored as [classes, features] (true) or [features, classes] (false). */
-  classesFirst: boolean;
-  classes: number;
-  features: number;
-  bias?: Float32Array;
-}
+export type { ClassifierWeights } from '../model/classifier-weights.js';
+import type { ClassifierWeights } from '../model/classifier-weights.js';
 
 /**
  * Class activation map (Zhou et al. 2016): cam_c(h,w) = Σ_k w_ck · F_k(h,w). With ResNet's global

@@ -8,7 +8,7 @@ import { type PreparedModel, readPrepared, writePrepared } from '../model/prepar
 import { type StageMap, type StageName, discoverStages } from '../model/stages.js';
 import { encodeModel, tensorFloats } from '../model/onnx-proto.js';
 import { CAM_OUTPUTS, FEATURES_SWITCH, HEATMAP_MAX_SWITCH, NON_ZERO_EPSILON, REDUCTIONS_VERSION, addStageReductions, allReductionOutputs, reductionOutputs } from '../model/reduction-graph.js';
-import type { ClassifierWeights } from '../features/reduce.js';
+import type { ClassifierWeights } from '../model/classifier-weights.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import { type EpAttempt, type FallbackEvent, type SessionRunner, createSession, runnerFor } from './session.js';
 import { type Ep, type EpRequest, defaultBatchSize } from './providers.js';
@@ -100,12 +100,17 @@ export class Classifier {
   readonly headWeights?: ClassifierWeights;
   /** Where the model came from and how it was opened (explanations open a second, gradient session alike). */
   readonly source: Pick<ClassifierOptions, 'modelPath' | 'cacheDir' | 'ep' | 'threads' | 'onFallback'>;
-  /** Where the model came from and where edited copies are cached (other lenses on the model, e.g. blocks/, build their own sessions from them). */
-  readonly modelPath: string;
-  readonly cacheDir?: string;
   private readonly runner: SessionRunner;
   private readonly outputName: string;
   private readonly gate = new InferenceGate();
+
+  /** Where the model came from and where edited copies are cached (other lenses on the model, e.g. blocks/, build their own sessions from them). */
+  get modelPath(): string {
+    return this.source.modelPath;
+  }
+  get cacheDir(): string | undefined {
+    return this.source.cacheDir;
+  }
 
   private constructor(
     options: ClassifierOptions,
@@ -119,8 +124,6 @@ export class Classifier {
     this.info = info;
     this.preprocessing = options.preprocessing;
     this.labels = options.labels;
-    this.modelPath = options.modelPath;
-    this.cacheDir = options.cacheDir;
     this.runner = runner;
     this.epAttempts = choice.attempts;
     this.threads = choice.threads;

@@ -2,7 +2,7 @@
 // current one (onnxruntime runs off the JS thread), and a bad file becomes an error result while
 // the rest continue.
 import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
-import type { WalkItem } from '../batch/walk.js';
+import type { WalkItem } from '../files.js';
 import { preprocessFile } from '../preprocess/preprocess.js';
 import type { Classifier } from './classifier.js';
 import type { ClassScore } from './topk.js';

@@ -8,8 +8,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError, ErrorCode } from '../errors.js';
 import { pathExists } from '../files.js';
-import { GATE_INPUT_PREFIX, SWITCH_INPUTS } from '../model/reduction-graph.js';
-import { GRADIENT_CLASSES, GUIDED_SWITCH } from '../explain/backward-graph.js';
+import { GATE_INPUT_PREFIX, GRADIENT_CLASSES, GUIDED_SWITCH, SWITCH_INPUTS } from '../model/reduction-graph.js';
 import { diagnoseCuda, gpuDeviceNodes } from './hardware.js';
 import { EP_TITLES, type Ep, type EpRequest, PROBE_TOLERANCE, autoOrder, describeEp, isGpuEp } from './providers.js';
 

@@ -7,7 +7,7 @@
 // real folder, as a regular file.
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isSameOrBelow } from '../batch/containment.js';
+import { isSameOrBelow } from '../files.js';
 import { EngineError, ErrorCode } from '../errors.js';
 import type { OnnxGraph, OnnxTensor } from './onnx-proto.js';
 

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ClassifierWeights } from '../features/reduce.js';
+import type { ClassifierWeights } from './classifier-weights.js';
 import type { ModelInfo } from './inspect.js';
 import type { StageMap } from './stages.js';
 

@@ -47,6 +47,10 @@ export interface CamSource {
 
 /** Scalar float graph inputs of a gated graph (blocks/gated-graph.ts) start with this; 1 = intact. */
 export const GATE_INPUT_PREFIX = 'reslens.gate.';
+/** Gradient graph (explain/backward-graph.ts) input, int64 [K]: the classes whose scores are differentiated (one backward row each). */
+export const GRADIENT_CLASSES = 'reslens.grad.classes';
+/** Gradient graph input, bool scalar: guided backprop when true. */
+export const GUIDED_SWITCH = 'reslens.grad.guided';
 
 /** The switch inputs: every run of an edited model must feed both. */
 export const SWITCH_INPUTS: readonly string[] = [FEATURES_SWITCH, HEATMAP_MAX_SWITCH];

@@ -1,5 +1,5 @@
 // Browser mode's transport: contract requests and events over one WebSocket (MessagePack frames,
-// see src-main/server/codec.ts), file uploads and the folder picker over HTTP. Every request carries
+// see src-main/api/codec.ts), file uploads and the folder picker over HTTP. Every request carries
 // the per-run token, kept in this tab's sessionStorage (the page cookie opens static files only).
 import type {
   ClientMessage,
@@ -14,7 +14,7 @@ import type {
   ReslensApi,
   ServerMessage,
 } from '../../../src-main/api/contract.js';
-import { decodeMessage, encodeMessage } from '../../../src-main/server/codec.js';
+import { decodeMessage, encodeMessage } from '../../../src-main/api/codec.js';
 import { ApiError, type ConnectionState, type FolderBrowser, type FolderListing, type Transport } from './types.js';
 
 const TOKEN_KEY = 'reslens.token';
