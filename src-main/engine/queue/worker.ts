@@ -48,11 +48,16 @@ export interface WorkerTotals {
   refused: number;
 }
 
+/** How long BullMQ may take to close once the chunks in hand are answered. */
+const CLOSE_GRACE_MS = 5000;
+
 export class QueueWorker {
   readonly id = workerId();
   readonly totals: WorkerTotals = { chunks: 0, images: 0, failed: 0, refused: 0 };
   private readonly resultQueues = new Map<string, Queue>();
   private stopping: Promise<void> | undefined;
+  /** Chunks being classified and answered now: a graceful stop waits for these, not for BullMQ. */
+  private readonly inHand = new Set<Promise<void>>();
 
   private constructor(
     private readonly options: QueueWorkerOptions,
@@ -76,7 +81,7 @@ export class QueueWorker {
     if (preprocessor.fallbackReason) options.log(`note: ${preprocessor.fallbackReason}`);
     const self = new QueueWorker(options, connection, preprocessor, undefined);
     const lockDuration = Math.max(1000, options.lockMs ?? 30_000);
-    self.worker = new Worker(CHUNKS_QUEUE, (job: Job) => self.process(job), {
+    self.worker = new Worker(CHUNKS_QUEUE, (job: Job) => self.track(self.process(job)), {
       connection,
       prefix: QUEUE_PREFIX,
       name: self.id,
@@ -104,6 +109,12 @@ export class QueueWorker {
       }
     }
     return queue;
+  }
+
+  private track(work: Promise<void>): Promise<void> {
+    this.inHand.add(work);
+    void work.finally(() => this.inHand.delete(work)).catch(() => undefined);
+    return work;
   }
 
   private async process(job: Job): Promise<void> {
@@ -179,7 +190,13 @@ export class QueueWorker {
   stop(force = false): Promise<void> {
     if (force) void this.worker?.close(true);
     this.stopping ??= (async () => {
-      await this.worker?.close(force);
+      // BullMQ's close also waits for its blocking Redis client, which was seen to hang after a Redis
+      // restart (a SIGTERMed worker still running 30 s later, its chunks long answered). So: the chunks
+      // in hand are awaited in full; BullMQ then gets a bounded grace, after which it is forced.
+      const closed = this.worker?.close(force) ?? Promise.resolve();
+      const answered = Promise.allSettled([...this.inHand]).then(() => new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref()));
+      await Promise.race([closed, answered]);
+      await Promise.race([this.worker?.close(true), new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())]);
       await Promise.allSettled([...this.resultQueues.values()].map((q) => q.close()));
       await this.options.models.dispose();
       await this.preprocessor.close();
