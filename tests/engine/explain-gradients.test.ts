@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError, ErrorCode } from '../../src-main/engine/errors.js';
-import { Explainer } from '../../src-main/engine/explain/explainer.js';
+import { Explainer, type GradientRun } from '../../src-main/engine/explain/explainer.js';
 import { gradCam } from '../../src-main/engine/explain/methods/grad-cam.js';
 import { extractFeatures } from '../../src-main/engine/features/extract.js';
 import { Classifier } from '../../src-main/engine/infer/classifier.js';
@@ -187,38 +187,70 @@ describe.runIf(hasTestdata)('gradients equal PyTorch autograd on the reference R
     ['china_orient6', [null]],
     ['flower', [null]],
   ] as const;
+  // Every reference photo and class, every stage, the input gradient and the guided one. Where the
+  // gradient is well-conditioned in float32 the bound is the issue's 1e-4 relative L2 (layer4 and,
+  // for the kite, layer3: 4e-8 and 4e-7 measured). Below that, a ReLU whose input lies within float32
+  // rounding of 0 can switch either way, and then the gradient itself is not defined to 1e-4 by a
+  // float32 forward pass: moving every input value by one ulp (jitters below) moves OUR gradient by
+  // up to 5.5e-3 (measured: kite input 5.5e-3, china layer3 2.9e-3, flower stem 3.0e-3), the size
+  // of its distance to PyTorch (4.6e-3 china stem, 3.0e-3 flower stem). Onnxruntime's optimisation
+  // level does not change that (graph optimisations off: china layer3 still 3.4e-3; see README).
+  // So each tensor must be within max(1e-4, 3 × the largest change four one-ulp jitters cause):
+  // as close to PyTorch as float32 allows, and a real defect (a wrong factor, a missing or misplaced
+  // contribution) is far outside it, since it shows on the well-conditioned stages as well.
   it.each(cases)('%s', async (name, wanted) => {
     const input = readNpy(path.join(TESTDATA, 'ref', 'inputs', `${name}.npy`)).data;
     const top1 = (JSON.parse(readFileSync(path.join(TESTDATA, 'ref', name, 'top5.json'), 'utf8')) as { top5: number[] }).top5[0];
     const classes = wanted.map((c) => c ?? top1);
-    // All classes of the photo in one run, plain and guided.
+    const JITTERS = 4;
+    // All classes of the photo in one run, plain and guided, then the same at the jittered inputs.
     const plain = await explainer.run(input, 1, { classes });
     const guided = await explainer.run(input, 1, { classes, guided: true });
+    const plainJittered: GradientRun[] = [];
+    const guidedJittered: GradientRun[] = [];
+    for (let j = 1; j <= JITTERS; j++) {
+      plainJittered.push(await explainer.run(ulpJitter(input, j), 1, { classes }));
+      guidedJittered.push(await explainer.run(ulpJitter(input, j), 1, { classes, guided: true }));
+    }
+    const rows: string[] = [];
     for (const [row, c] of classes.entries()) {
       const dir = path.join(TESTDATA, 'ref', name, 'explain', `class-${c}`);
       const ref = (file: string): Float32Array => readNpy(path.join(dir, file)).data;
       const slice = (data: Float32Array, n: number): Float32Array => data.subarray(row * n, (row + 1) * n);
+      const check = (what: string, pick: (run: GradientRun) => Float32Array, runs: { base: GradientRun; jittered: GradientRun[] }, reference: Float32Array): void => {
+        const ours = pick(runs.base);
+        const error = relativeL2(ours, reference);
+        const spread = Math.max(...runs.jittered.map((r) => relativeL2(pick(r), ours)));
+        const bound = Math.max(1e-4, 3 * spread);
+        rows.push(`${name} class ${c} ${what}: vs PyTorch ${error.toExponential(1)}, one-ulp jitter ${spread.toExponential(1)}, bound ${bound.toExponential(1)}`);
+        expect(error, `${name} class ${c} ${what} (one-ulp input jitters move it by ${spread.toExponential(1)})`).toBeLessThan(bound);
+      };
       for (const stage of STAGE_NAMES) {
         const { activation, gradient, shape } = plain.stages[stage];
         const n = shape[0] * shape[1] * shape[2];
-        const ours = slice(gradient, n);
-        const error = relativeL2(ours, ref(`grad-${stage}.npy`));
-        // The last stage is exact (≤ 1e-7 measured). Below it, a ReLU whose input lies within float32
-        // rounding of 0 can switch the other way than in PyTorch's forward (onnxruntime's fused, blocked
-        // kernels round differently from PyTorch's unfused BatchNorm): measured on the flower, the
-        // layer4 → layer3 error is 3.5e-7 with onnxruntime's graph optimisations off and 2.3e-3 with
-        // them on, concentrated on the 3×3 even positions one flipped 7×7 unit feeds through the
-        // stride-2 shortcut. Such flips move a few positions' gradients by their full value: the
-        // whole-tensor error reaches 5.5e-3 on these photos, so 1e-2 is asserted below layer4.
-        expect(error, `${name} class ${c} grad-${stage}`).toBeLessThan(stage === 'layer4' ? 1e-4 : 1e-2);
-        const cam = gradCam({ activation, gradient: ours, shape });
+        check(`grad-${stage}`, (r) => slice(r.stages[stage].gradient, n), { base: plain, jittered: plainJittered }, ref(`grad-${stage}.npy`));
+        if (stage === 'layer4') expect(relativeL2(slice(gradient, n), ref('grad-layer4.npy'))).toBeLessThan(1e-4);
+        const cam = gradCam({ activation, gradient: slice(gradient, n), shape });
         expect(cosine(cam.data, ref(`gradcam-${stage}.npy`)), `${name} class ${c} gradcam-${stage}`).toBeGreaterThan(0.9999);
       }
-      expect(relativeL2(slice(plain.inputGradient, INPUT), ref('input-grad.npy')), `${name} class ${c} input-grad`).toBeLessThan(1e-2);
-      expect(relativeL2(slice(guided.inputGradient, INPUT), ref('guided-input-grad.npy')), `${name} class ${c} guided-input-grad`).toBeLessThan(5e-4);
+      check('input-grad', (r) => slice(r.inputGradient, INPUT), { base: plain, jittered: plainJittered }, ref('input-grad.npy'));
+      check('guided-input-grad', (r) => slice(r.inputGradient, INPUT), { base: guided, jittered: guidedJittered }, ref('guided-input-grad.npy'));
     }
+    console.log(rows.join('\n'));
   });
 });
+
+/** `x` with every nonzero value moved by one ulp up or down (seeded): an input float32 cannot tell apart from x in any meaningful way. */
+function ulpJitter(x: Float32Array, seed: number): Float32Array {
+  const out = new Float32Array(x);
+  const bits = new Int32Array(out.buffer);
+  let s = seed;
+  for (let i = 0; i < out.length; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    if (out[i] !== 0) bits[i] += s & 0x80000000 ? 1 : -1;
+  }
+  return out;
+}
 
 describe('unsupported operators: a clear error, and everything else keeps working', () => {
   let folder: string;
