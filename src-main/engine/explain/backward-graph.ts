@@ -40,7 +40,7 @@ export { GRADIENT_CLASSES, GUIDED_SWITCH };
 /** Output holding ∂ score / ∂ input, [K, C, H, W]. */
 export const INPUT_GRADIENT = 'reslens.grad.input';
 /** Bumped whenever the emitted nodes change, so cached gradient models are rebuilt. */
-export const GRADIENTS_VERSION = 2;
+export const GRADIENTS_VERSION = 3;
 
 /** Output holding ∂ score / ∂ (a stage's output), [K, C, H, W]. */
 export const stageGradient = (stage: string): string => `reslens.grad.${stage}`;
@@ -496,21 +496,34 @@ class BackwardBuilder {
 
   /**
    * [N,C,kh·kw,h,w] 0/1: which kernel offset holds each window's maximum (the first in row-major
-   * order on ties, as PyTorch and onnxruntime pick). Every window value is read by a depthwise Conv
-   * with one-hot kernels (exact: one product by 1, the rest by 0), compared with the pooled output,
-   * and only the first match along the offsets kept (a cumulative sum equal to 1). Works on every
-   * provider; onnxruntime's WebGPU MaxPool has no Indices output. Zero padding can only tie a window
-   * whose maximum is exactly 0, and then the gradient is dropped by the ReLU before it anyway.
+   * order on ties, as PyTorch and onnxruntime pick). Every window value is read by a strided Slice
+   * of the input padded with the lowest float32 (pure copies: exact on every provider, and, like
+   * MaxPool, the padding never wins), compared with the pooled output, and only the first match
+   * along the offsets kept (a cumulative sum equal to 1). Works on every provider; onnxruntime's
+   * WebGPU MaxPool has no Indices output. (The windows were read by a depthwise Conv with one-hot
+   * kernels until onnxruntime 1.29's WebGPU Conv with a channel multiplier — group C, 9C outputs —
+   * was found to return wrong values: 0.45 relative on lavapipe, tests/engine/explain-webgpu.test.ts.)
    */
   private windowArgmaxByComparison(node: OnnxNode, x: string, channels: number, kernel: number[], strides: number[], dilations: number[], pads: { begin: number[]; end: number[] }, out: number[]): string {
-    const offsets = kernel[0] * kernel[1];
-    const oneHot = new Float32Array(channels * offsets * offsets);
-    for (let c = 0; c < channels; c++) for (let k = 0; k < offsets; k++) oneHot[(c * offsets + k) * offsets + k] = 1;
-    const kernelName = this.floatConstant('window_kernel', [channels * offsets, 1, kernel[0], kernel[1]], oneHot);
-    const windows = this.fresh('windows');
-    this.w.node('Conv', [x, kernelName], [windows], [ints('kernel_shape', kernel), ints('strides', strides), ints('dilations', dilations), ints('pads', [...pads.begin, ...pads.end]), int('group', channels)]);
+    const int64s = (what: string, values: number[]): string => this.w.constant({ name: this.fresh(what), dims: [values.length], dataType: TensorDataType.INT64, int64Data: values });
+    const padded = this.fresh('padded');
+    this.w.node('Pad', [x, int64s('pads', [0, 0, pads.begin[0], pads.begin[1], 0, 0, pads.end[0], pads.end[1]]), this.floatConstant('lowest', [], [LOWEST_FLOAT32])], [padded]);
+    const axes = int64s('axes', [2, 3]);
+    const steps = int64s('steps', strides);
+    const windows: string[] = [];
+    for (let kh = 0; kh < kernel[0]; kh++) {
+      for (let kw = 0; kw < kernel[1]; kw++) {
+        const start = [kh * dilations[0], kw * dilations[1]];
+        const end = [start[0] + (out[0] - 1) * strides[0] + 1, start[1] + (out[1] - 1) * strides[1] + 1];
+        const window = this.fresh('window');
+        const window5 = this.fresh('window_5d');
+        this.w.node('Slice', [padded, int64s('starts', start), int64s('ends', end), axes, steps], [window]);
+        this.w.reshape(window, [-1, channels, 1, out[0], out[1]], window5);
+        windows.push(window5);
+      }
+    }
     const windows5 = this.fresh('windows_5d');
-    this.w.reshape(windows, [-1, channels, offsets, out[0], out[1]], windows5);
+    this.w.node('Concat', windows, [windows5], [int('axis', 2)]);
     const pooled5 = this.fresh('pooled_5d');
     this.w.reshape(node.output[0], [-1, channels, 1, out[0], out[1]], pooled5);
     const equal = this.fresh('is_max');
