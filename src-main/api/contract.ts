@@ -258,6 +258,18 @@ export interface ExplainValue {
   crop: { jpeg: Uint8Array; width: number; height: number };
   methods: ExplainMethodName[];
   classes: ClassExplanationValue[];
+  /** True when no gradient run was needed: every map came from the engine's cache of this image's runs. */
+  fromCache?: boolean;
+}
+
+/** A multi-run method's progress (integrated gradients: path points; SmoothGrad: noisy samples). */
+export interface ExplainProgressValue {
+  image: ImageId;
+  method: 'integrated-gradients' | 'smoothgrad';
+  /** The class being explained. */
+  index: number;
+  done: number;
+  total: number;
 }
 
 // --- Residual blocks (issue 11): the block strip, live lesions, lesion studies -------------------
@@ -346,6 +358,8 @@ export const RequestSchemas = {
     faithfulness: z.boolean().optional(),
   }),
   'explain.labels': strict({}),
+  /** Stops the explanation of `image` in progress (its multi-run methods stop between batches: CANCELLED). */
+  'explain.cancel': strict({ image: ImageIdSchema }),
   'batch.start': strict({ folder: FolderIdSchema, top: z.number().int().min(1).max(20).optional(), exact: z.boolean().optional(), workers: z.boolean().optional() }),
   'batch.control': strict({ batch: BatchIdSchema, action: z.enum(['pause', 'resume', 'cancel']) }),
   'batch.rows': strict({ batch: BatchIdSchema, offset: z.number().int().min(0), limit: z.number().int().min(1).max(5000) }),
@@ -399,6 +413,7 @@ export interface RequestResults {
   'explain.get': ExplainValue;
   /** Every class name of the loaded model, in output order (the class picker's search). */
   'explain.labels': { labels: string[] };
+  'explain.cancel': { cancelled: boolean };
   'batch.start': BatchSummary;
   'batch.control': BatchSummary;
   'batch.rows': { rows: BatchRow[]; total: number };
@@ -423,6 +438,8 @@ export interface EngineEvents {
   'batch.rows': { batch: BatchId; offset: number; rows: BatchRow[] };
   /** A lesion study's progress and its table so far. */
   'lesion.progress': LesionStudyValue;
+  /** Integrated gradients' and SmoothGrad's runs as they complete. */
+  'explain.progress': ExplainProgressValue;
 }
 export type EventName = keyof EngineEvents;
 

@@ -48,7 +48,7 @@ export const INVOKE_CHANNELS = ['reslens:request', 'reslens:add-paths', 'reslens
 export const PUSH_CHANNELS = ['reslens:event', 'reslens:command'] as const satisfies readonly PushChannel[];
 
 /** The engine events a renderer may subscribe to (the preload refuses any other name). */
-export const EVENT_NAMES = ['model.progress', 'engine.status', 'batch.progress', 'batch.rows', 'lesion.progress'] as const satisfies readonly EventName[];
+export const EVENT_NAMES = ['model.progress', 'engine.status', 'batch.progress', 'batch.rows', 'lesion.progress', 'explain.progress'] as const satisfies readonly EventName[];
 
 // Compile-time completeness: every declared channel and event is listed above.
 type Missing<All, Listed> = Exclude<All, Listed> extends never ? true : Exclude<All, Listed>;

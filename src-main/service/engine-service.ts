@@ -119,7 +119,7 @@ export class EngineService {
 
   private readonly batches: BatchJobs;
   /** Explanations: the gradient session of the loaded model, opened on the first request. */
-  private readonly explanations = new ExplainRequests();
+  private readonly explanations: ExplainRequests;
 
   private readonly blocks: BlockRequests;
 
@@ -127,6 +127,7 @@ export class EngineService {
     this.store = new ModelStore(ModelStore.defaultDir({ dir: options.modelsDir }));
     // A private mkdtemp folder (0700) created on first use, never a predictable shared path (temp-dirs.ts).
     this.batches = new BatchJobs({ tempBase: options.cacheDir, ...(options.host.batchRoot ? { within: options.host.batchRoot } : {}) }, (event, payload) => options.host.emit(event, payload));
+    this.explanations = new ExplainRequests((event, payload) => options.host.emit(event, payload));
     // Lesion studies' journals and tables: a private mkdtemp folder (0700) too, created on first use.
     this.blocks = new BlockRequests(
       () => createRunDir('lesion-studies', options.cacheDir),
@@ -165,8 +166,10 @@ export class EngineService {
       case 'explain.get': {
         const params = p as RequestParams<'explain.get'>;
         const image = this.image(params.image);
-        return (await this.explanations.explain(await this.classifier(), params, image)) as RequestResults[N];
+        return (await this.explanations.explain(await this.classifier(), params, image, context.signal)) as RequestResults[N];
       }
+      case 'explain.cancel':
+        return this.explanations.cancel((p as RequestParams<'explain.cancel'>).image) as RequestResults[N];
       case 'explain.labels':
         return { labels: [...(await this.classifier()).labels] } as RequestResults[N];
       case 'batch.start': {

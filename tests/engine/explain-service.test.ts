@@ -16,8 +16,11 @@ describe('explanations through the engine service', () => {
   const host: ServiceHost = {
     resolveImage: (id) => images.get(id),
     resolveFolder: () => undefined,
-    emit: <E extends EventName>(_event: E, _payload: EngineEvents[E]) => undefined,
+    emit: <E extends EventName>(event: E, payload: EngineEvents[E]) => {
+      events.push({ event, payload });
+    },
   };
+  const events: { event: EventName; payload: unknown }[] = [];
 
   beforeAll(async () => {
     folder = await mkdtemp(path.join(os.tmpdir(), 'reslens-explain-service-'));
@@ -54,6 +57,53 @@ describe('explanations through the engine service', () => {
     expect(value.crop.jpeg.byteLength).toBeGreaterThan(1000);
     const labels = await service.handle('explain.labels', {});
     expect(labels.labels).toHaveLength(1000);
+  });
+
+  it('a method or class already run repaints from the cache; a changed file does not; integrated gradients report progress and stop on explain.cancel', async () => {
+    const image = 'img_aaaaaaaa';
+    const first = await service.handle('explain.get', { image, classes: [42], methods: ['gradcam'] });
+    expect(first.fromCache).toBe(false);
+    // Every stage method, and saliency, for the same class: formulas over the cached gradients.
+    const again = await service.handle('explain.get', { image, classes: [42], methods: ['gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam', 'saliency'] });
+    expect(again.fromCache).toBe(true);
+    expect(again.classes[0].stages[4].maps.hirescam!.width).toBe(again.classes[0].stages[4].shape[2]);
+    expect(again.classes[0].input.saliency!.width).toBe(224);
+    // The same Grad-CAM maps from memory as from the run.
+    const cachedCam = await service.handle('explain.get', { image, classes: [42], methods: ['gradcam'] });
+    expect(cachedCam.fromCache).toBe(true);
+    expect(cachedCam.classes[0].stages[2].maps.gradcam!.data).toEqual(first.classes[0].stages[2].maps.gradcam!.data);
+    // Another class needs a run; two cached classes together do not.
+    expect((await service.handle('explain.get', { image, classes: [43], methods: ['gradcam'] })).fromCache).toBe(false);
+    expect((await service.handle('explain.get', { image, classes: [43, 42], methods: ['layercam'] })).fromCache).toBe(true);
+    // A file changed on disk is a new image.
+    const file = path.join(folder, 'a.jpg');
+    await writeFile(file, await photoLike(400, 300, 'jpeg', 9));
+    const changed = await service.handle('explain.get', { image, classes: [42], methods: ['gradcam'] });
+    expect(changed.fromCache).toBe(false);
+    expect(changed.classes[0].stages[2].maps.gradcam!.data).not.toEqual(first.classes[0].stages[2].maps.gradcam!.data);
+
+    // Integrated gradients: progress events up to 16 of 16 path points.
+    events.length = 0;
+    const ig = await service.handle('explain.get', { image, classes: [42], methods: ['integrated-gradients'] });
+    expect(ig.fromCache).toBe(false);
+    const progress = events.filter((e) => e.event === 'explain.progress').map((e) => e.payload as { method: string; done: number; total: number; image: string; index: number });
+    expect(progress[0]).toMatchObject({ image, method: 'integrated-gradients', index: 42, done: 0, total: 16 });
+    expect(progress.at(-1)).toMatchObject({ done: 16, total: 16 });
+    // Cancelled after its first batch of 8 points: CANCELLED, and the service keeps working.
+    events.length = 0;
+    const cancelled = service.handle('explain.get', { image, classes: [7], methods: ['integrated-gradients'] });
+    const stopped = await new Promise<unknown>((resolve) => {
+      const timer = setInterval(() => {
+        if (events.some((e) => e.event === 'explain.progress' && (e.payload as { done: number }).done > 0)) {
+          clearInterval(timer);
+          resolve(service.handle('explain.cancel', { image }));
+        }
+      }, 5);
+    });
+    expect(stopped).toEqual({ cancelled: true });
+    await expect(cancelled).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(await service.handle('explain.cancel', { image })).toEqual({ cancelled: false });
+    expect((await service.handle('explain.get', { image, classes: [42], methods: ['gradcam'] })).fromCache).toBe(true);
   });
 
   it('faithfulness on request', async () => {

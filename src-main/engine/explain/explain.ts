@@ -11,6 +11,7 @@ import type { Classifier } from '../infer/classifier.js';
 import { type ClassScore, softmax } from '../infer/topk.js';
 import { STAGE_NAMES, type StageName } from '../model/stages.js';
 import type { Explainer } from './explainer.js';
+import type { GradientCache } from './gradient-cache.js';
 import { type FaithfulnessCurves, faithfulness } from './faithfulness.js';
 import { eigenCam } from './methods/eigen-cam.js';
 import { gradCamPlusPlus } from './methods/grad-cam-plus-plus.js';
@@ -50,6 +51,20 @@ export interface ExplainOptions {
   smoothGradSamples?: number;
   /** Run the guided pass even when no guided method is asked (the CLI's output contract; default true). */
   guidedGradient?: boolean;
+  /** Gradient runs kept between calls: `key` names the image and model (an app switching method or class reuses them). */
+  cache?: { store: GradientCache; key: string };
+  /** Progress of the multi-run methods: images of the path or samples done out of total. */
+  onProgress?: (progress: ExplainProgress) => void;
+  /** Stops the multi-run methods between batches (CANCELLED). */
+  signal?: AbortSignal;
+}
+
+export interface ExplainProgress {
+  method: 'integrated-gradients' | 'smoothgrad';
+  /** The class being explained. */
+  index: number;
+  done: number;
+  total: number;
 }
 
 export interface InputAttribution {
@@ -111,16 +126,19 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
   const inputSize = 3 * size * size;
 
   let t = performance.now();
+  const gradientRun = (chosen: number[], guided: boolean) =>
+    options.cache ? options.cache.store.run(explainer, options.cache.key, input.subarray(0, inputSize), chosen, guided) : explainer.run(input, 1, { classes: chosen, guided });
   if (!classes) {
-    // The top-1 from a plain inference (a third of a gradient run).
-    const first = await classifier.run(input.subarray(0, inputSize), 1);
-    classes = [classifier.top(first.logits[0], 1)[0].index];
+    // The top-1 from a plain inference (a third of a gradient run), or from the cached run of the image.
+    const known = options.cache?.store.logits(options.cache.key);
+    const logits = known ?? (await classifier.run(input.subarray(0, inputSize), 1)).logits[0];
+    classes = [classifier.top(logits, 1)[0].index];
   }
-  const plain = await explainer.run(input, 1, { classes });
+  const plain = await gradientRun(classes, false);
   const gradientsMs = performance.now() - t;
   t = performance.now();
   const needsGuided = options.guidedGradient !== false || methods.includes('guided-backprop') || methods.includes('guided-gradcam');
-  const guided = needsGuided ? await explainer.run(input, 1, { classes, guided: true }) : undefined;
+  const guided = needsGuided ? await gradientRun(classes, true) : undefined;
   const guidedMs = performance.now() - t;
 
   const logits = plain.logits[0];
@@ -154,12 +172,28 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
   const methodsMs = performance.now() - t;
 
   // Multi-run methods: one class row per image of each batch.
-  const gradientsOf = async (batch: Float32Array, count: number, target: number): Promise<Float32Array> => (await explainer.run(batch, count, { classes: new Array<number>(count).fill(target) })).inputGradient;
+  let progress: Omit<ExplainProgress, 'done'> | undefined;
+  let done = 0;
+  const gradientsOf = async (batch: Float32Array, count: number, target: number): Promise<Float32Array> => {
+    if (options.signal?.aborted) throw new EngineError(ErrorCode.CANCELLED, 'explanation cancelled');
+    const gradients = (await explainer.run(batch, count, { classes: new Array<number>(count).fill(target) })).inputGradient;
+    // Checked again after the run: a cancel that came during it stops here, not one batch later.
+    if (options.signal?.aborted) throw new EngineError(ErrorCode.CANCELLED, 'explanation cancelled');
+    done += count;
+    if (progress) options.onProgress?.({ ...progress, done });
+    return gradients;
+  };
+  const startProgress = (method: ExplainProgress['method'], index: number, total: number): void => {
+    progress = { method, index, total };
+    done = 0;
+    options.onProgress?.({ ...progress, done });
+  };
   const igSteps = options.integratedSteps ?? IG_DEFAULT_STEPS;
   const samples = options.smoothGradSamples ?? SMOOTHGRAD_DEFAULTS.samples;
   t = performance.now();
   if (methods.includes('integrated-gradients')) {
     for (const e of explanations) {
+      startProgress('integrated-gradients', e.index, igSteps);
       const attribution = await integratedGradients(input, e.index, gradientsOf, { steps: igSteps });
       e.inputMaps['integrated-gradients'] = { attribution, map: channelMaxAbs(attribution, size, size) };
     }
@@ -168,6 +202,7 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
   t = performance.now();
   if (methods.includes('smoothgrad')) {
     for (const e of explanations) {
+      startProgress('smoothgrad', e.index, samples);
       const attribution = await smoothGrad(input, e.index, gradientsOf, { samples });
       e.inputMaps.smoothgrad = { attribution, map: channelMaxAbs(attribution, size, size) };
     }
@@ -217,14 +252,20 @@ export interface ExplainedImage {
   photoRegion: FeatureResult['photoRegion'];
 }
 
-/** Reads, decodes and preprocesses one image file, then explains it. */
-export async function explainFile(explainer: Explainer, classifier: Classifier, file: string, options: ExplainOptions & { maxPixels?: number } = {}): Promise<ExplainedImage> {
+/** Reads, decodes and preprocesses one image file for explanations. */
+export async function prepareExplainImage(classifier: Classifier, file: string, options: { maxPixels?: number } = {}): Promise<Omit<ExplainedImage, 'result'>> {
   // A FIFO or device would block the read forever (or stream without end): only regular files.
   const info = await stat(file).catch(() => undefined);
   if (info && !info.isFile() && !info.isDirectory()) throw new EngineError(ErrorCode.NOT_AN_IMAGE, 'not a regular file (a pipe, socket or device)', { item: file });
   const bytes = await readImageFile(file);
   const decoded = await decodeImage(bytes, { item: file, maxPixels: options.maxPixels });
   const { tensor, facts } = tensorFromDecoded(decoded, classifier.preprocessing);
-  const result = await explainTensor(explainer, classifier, tensor, options);
-  return { result, input: tensor, facts, decoded, photoRegion: regionInOriginal(facts) };
+  return { input: tensor, facts, decoded, photoRegion: regionInOriginal(facts) };
+}
+
+/** Reads, decodes and preprocesses one image file, then explains it. */
+export async function explainFile(explainer: Explainer, classifier: Classifier, file: string, options: ExplainOptions & { maxPixels?: number } = {}): Promise<ExplainedImage> {
+  const prepared = await prepareExplainImage(classifier, file, options);
+  const result = await explainTensor(explainer, classifier, prepared.input, options);
+  return { result, ...prepared };
 }
