@@ -3,7 +3,8 @@
 // row update, measure faithfulness, save the shown overlay. Screenshots of every method go to
 // test-results/screenshots/explain-*.png. Uses the reference ResNet-50 when ../shared/testdata is
 // present (its labels are ImageNet's), the ResNet-18 fixture otherwise.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { photoLike } from '../helpers/bad-inputs.js';
 import { REFERENCE_MODEL, REPO_ROOT, TESTDATA, hasTestdata } from '../helpers/testdata.js';
@@ -67,16 +68,65 @@ test('pick a method and a class from the searchable box; the stage row updates; 
   expect(after.equals(before), 'the map changes with the class').toBe(false);
   await page.screenshot({ path: path.join(OUT, 'explain-class-352.png') });
 
-  // Each method: the row (or the input view) repaints for the same class.
+  // Each method: the row (or the input view) repaints for the same class. Repaint times (the
+  // change to the maps shown, measured in the page) go to test-results/explain-repaint.json: the
+  // stage methods and the gradient-based input methods come from the engine's cache of this class's
+  // gradient run, so no new run is made.
   const method = panel.getByTestId('explain-method');
-  for (const m of METHODS) {
-    await method.selectOption(m);
-    await expect(row).toHaveAttribute('data-method', m, { timeout: 240_000 });
-    await expect(row).toHaveAttribute('data-class', '352');
+  const timing = panel.getByTestId('explain-timing');
+  const repaints: { change: string; ms: number; fromCache: boolean }[] = [];
+  const timed = async (change: string, act: () => Promise<void>, done: () => Promise<void>): Promise<void> => {
+    const start = Date.now();
+    await act();
+    await done();
     await expect(panel.locator('.busy')).toHaveCount(0, { timeout: 240_000 });
+    repaints.push({ change, ms: Date.now() - start, fromCache: (await timing.getAttribute('data-from-cache')) === 'true' });
+  };
+  for (const m of METHODS) {
+    // (Grad-CAM is already shown: choosing it again changes nothing.)
+    if (m !== 'gradcam') await timed(`method ${m}`, () => method.selectOption(m), () => expect(row).toHaveAttribute('data-method', m, { timeout: 240_000 }));
+    await expect(row).toHaveAttribute('data-class', '352');
     await page.waitForTimeout(150);
     await page.screenshot({ path: path.join(OUT, `explain-${m}.png`) });
   }
+  // All but the first guided-backprop pass (its own run: the guided switch) and the multi-run methods.
+  for (const r of repaints) expect(r.fromCache, `${r.change}: from the cached gradients?`).toBe(!/integrated|smoothgrad|guided-backprop/.test(r.change));
+
+  // A class change: a new one needs one gradient run, one shown before comes from the cache.
+  await method.selectOption('gradcam');
+  await expect(row).toHaveAttribute('data-method', 'gradcam');
+  await expect(panel.locator('.busy')).toHaveCount(0, { timeout: 120_000 });
+  const other = panel.locator('[data-testid="explain-top-class"]:not([data-class="352"])').nth(1);
+  const otherClass = (await other.getAttribute('data-class')) ?? '';
+  await timed(`class ${otherClass} (new)`, () => other.click(), () => expect(row).toHaveAttribute('data-class', otherClass, { timeout: 120_000 }));
+  expect(repaints.at(-1)?.fromCache).toBe(false);
+  const chip352 = panel.locator('[data-testid="explain-top-class"][data-class="352"]');
+  await timed(
+    'class 352 (shown before)',
+    async () => {
+      if ((await chip352.count()) > 0) await chip352.click();
+      else {
+        await search.fill(hasTestdata ? 'impala' : 'class 352');
+        await panel.locator('[data-testid="explain-class-option"][data-class="352"]').click();
+      }
+    },
+    () => expect(row).toHaveAttribute('data-class', '352', { timeout: 120_000 }),
+  );
+  expect(repaints.at(-1)?.fromCache).toBe(true);
+  await writeFile(path.join(REPO_ROOT, 'test-results', 'explain-repaint.json'), `${JSON.stringify({ when: new Date().toISOString(), model: hasTestdata ? 'reference resnet50' : 'resnet18 fixture', loadAverage: os.loadavg(), repaints }, null, 2)}\n`);
+  console.log(repaints.map((r) => `${r.change}: ${r.ms} ms${r.fromCache ? ' (from the cache)' : ''}`).join('\n'));
+
+  // Integrated gradients show their progress and can be cancelled: the previous maps come back.
+  await timed('method integrated-gradients (cancelled)', () => method.selectOption('integrated-gradients'), async () => {
+    const progress = panel.getByTestId('explain-progress');
+    await expect(progress).toBeVisible({ timeout: 120_000 });
+    await expect(progress).toContainText(/Computing Integrated gradients: \d+\/16 path points/);
+    await page.screenshot({ path: path.join(OUT, 'explain-progress.png') });
+    await panel.getByTestId('explain-cancel').click();
+    await expect(progress).toHaveCount(0, { timeout: 120_000 });
+    await expect(row).toHaveAttribute('data-method', 'gradcam');
+  });
+  await expect(panel.getByTestId('explain-error')).toHaveCount(0);
 
   // Back to a stage method, pick a stage, measure faithfulness.
   await method.selectOption('layercam');

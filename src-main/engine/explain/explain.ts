@@ -172,13 +172,20 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
   const methodsMs = performance.now() - t;
 
   // Multi-run methods: one class row per image of each batch.
+  // onnxruntime-node's run holds the event loop: a cancel request that arrived during a run is read
+  // only once the loop turns, so turn it (setImmediate) before looking at the signal.
+  const checkCancelled = async (): Promise<void> => {
+    if (!options.signal) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (options.signal.aborted) throw new EngineError(ErrorCode.CANCELLED, 'explanation cancelled');
+  };
   let progress: Omit<ExplainProgress, 'done'> | undefined;
   let done = 0;
   const gradientsOf = async (batch: Float32Array, count: number, target: number): Promise<Float32Array> => {
-    if (options.signal?.aborted) throw new EngineError(ErrorCode.CANCELLED, 'explanation cancelled');
+    await checkCancelled();
     const gradients = (await explainer.run(batch, count, { classes: new Array<number>(count).fill(target) })).inputGradient;
-    // Checked again after the run: a cancel that came during it stops here, not one batch later.
-    if (options.signal?.aborted) throw new EngineError(ErrorCode.CANCELLED, 'explanation cancelled');
+    // Checked again after the run: a cancel that came during it (even the last) stops here.
+    await checkCancelled();
     done += count;
     if (progress) options.onProgress?.({ ...progress, done });
     return gradients;

@@ -1,7 +1,7 @@
 // Class-specific explanations of the feature view's image (issue 10): the method and class chosen,
 // the maps for all five stages (or the input), the faithfulness curves when measured, and the
 // model's whole label set for the class search.
-import type { ExplainMethodName, ExplainValue, FaithfulnessValue, ImageId, StageName } from '../../../src-main/api/contract.js';
+import type { ExplainMethodName, ExplainProgressValue, ExplainValue, FaithfulnessValue, ImageId, StageName } from '../../../src-main/api/contract.js';
 import { type Transport, toErrorValue } from '../transport/index.js';
 
 export const STAGE_METHOD_CHOICES: { id: ExplainMethodName; title: string }[] = [
@@ -34,10 +34,30 @@ export class ExplainState {
   labels = $state.raw<string[]>([]);
   faithfulness = $state.raw<FaithfulnessValue | null>(null);
   measuring = $state(false);
+  /** Integrated gradients' or SmoothGrad's runs so far, while one is computing. */
+  progress = $state.raw<ExplainProgressValue | null>(null);
+  /** How long the last answer took to arrive, and whether the engine served it from its cache. */
+  lastMs = $state<number | null>(null);
+  lastFromCache = $state(false);
+  /** The method whose maps `value` holds (a cancelled switch goes back to it). */
+  private shownMethod: ExplainMethodName = 'gradcam';
   private request = 0;
   private labelsFor = '';
 
   constructor(private readonly transport: Transport) {}
+
+  /** Subscribes to progress events; returns the unsubscribe function. */
+  listen(): () => void {
+    return this.transport.api.on('explain.progress', (p) => {
+      if (this.loading && p.image === this.image && p.method === this.method) this.progress = p;
+    });
+  }
+
+  /** Stops the integrated gradients or SmoothGrad in progress; the previous maps stay. */
+  cancel(): void {
+    if (!this.image || !this.loading) return;
+    void this.transport.api.call('explain.cancel', { image: this.image }).catch(() => undefined);
+  }
 
   get current() {
     return this.value?.classes[0] ?? null;
@@ -98,19 +118,32 @@ export class ExplainState {
     const image = this.image;
     if (!image) return;
     const request = ++this.request;
+    const method = this.method;
+    const start = performance.now();
     this.loading = true;
+    this.progress = null;
     this.error = null;
     this.faithfulness = null;
     this.measuring = false;
     try {
-      const value = await this.transport.api.call('explain.get', { image, methods: [this.method], ...(this.classIndex === null ? {} : { classes: [this.classIndex] }) });
+      const value = await this.transport.api.call('explain.get', { image, methods: [method], ...(this.classIndex === null ? {} : { classes: [this.classIndex] }) });
       if (request !== this.request) return;
       this.value = value;
+      this.shownMethod = method;
       this.classIndex = value.classes[0]?.index ?? null;
+      this.lastMs = performance.now() - start;
+      this.lastFromCache = value.fromCache === true;
     } catch (error) {
-      if (request === this.request) this.error = toErrorValue(error);
+      if (request !== this.request) return;
+      const e = toErrorValue(error);
+      // Cancelled by the user: back to the maps still shown, no error.
+      if (e.code === 'CANCELLED') this.method = this.shownMethod;
+      else this.error = e;
     } finally {
-      if (request === this.request) this.loading = false;
+      if (request === this.request) {
+        this.loading = false;
+        this.progress = null;
+      }
     }
   }
 }
