@@ -101,6 +101,21 @@ describe.each(FIXTURES)('quantised ResNet-$depth $variant BN $bn', (spec) => {
   }, 180_000);
 });
 
+describe('entropy (KL) calibration', () => {
+  it('quantises ResNet-50 with ranges clipped by KL divergence, above the same floor, and records the method', async () => {
+    const model = await ensureFixture({ depth: 50, variant: 'v1', bn: 'folded' });
+    const storeDir = path.join(dir, 'store-entropy');
+    const result = await quantizeModel({ modelPath: model, modelName: path.basename(model), storeDir, preprocessing: TORCHVISION_PREPROCESSING, images: photos, method: 'entropy' });
+    expect(result.record.method).toBe('entropy');
+    expect((await findInt8Copy(storeDir, result.record.sourceSha256))?.record.method).toBe('entropy');
+    const inputs = await Promise.all(photos.map(async (p) => (await preprocessFile(p, TORCHVISION_PREPROCESSING)).tensor));
+    const fidelity = compareLogits(await logits(model, inputs), await logits(result.path, inputs));
+    console.log(`ResNet-50 entropy: ${JSON.stringify(fidelity)}`);
+    expect(fidelity.top1Agreement).toBeGreaterThanOrEqual(FLOOR.top1Agreement);
+    expect(fidelity.top5Overlap).toBeGreaterThanOrEqual(FLOOR.top5Overlap);
+  }, 240_000);
+});
+
 describe('reslens quantize and --precision int8', () => {
   it('refuses int8 before a copy exists (exit 2 naming reslens quantize), then marks every result', async () => {
     const model = await ensureFixture({ depth: 18, bn: 'folded' });
