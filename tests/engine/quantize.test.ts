@@ -156,6 +156,29 @@ describe('reslens quantize and --precision int8', () => {
     expect(jsonLines<{ precision?: string }>(fp32.stdout)[0].precision).toBeUndefined();
   }, 240_000);
 
+  it('batch --precision int8 with no copy yet calibrates on the batch\'s first photos, says so, and marks the export', async () => {
+    const model = await ensureFixture({ depth: 18, bn: 'explicit' });
+    const storeDir = path.join(dir, 'cli-store-batch');
+    const out = path.join(dir, 'batch-int8', 'results.csv');
+    const run = await runCli(['--models-dir', storeDir, 'batch', path.join(dir, 'photos'), '--model', model, '--precision', 'int8', '--out', out], { timeoutMs: 200_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/no int8 copy of .* yet: calibrating one on the first 12 photos of the batch/);
+    expect(run.stderr).toMatch(/int8: calibrated for this run on the first 12 photos/);
+    const { csvRecords } = await import('../helpers/csv.js');
+    const rows = csvRecords(await readFile(out, 'utf8'));
+    expect(rows).toHaveLength(12);
+    for (const row of rows) expect(row.precision).toBe('int8');
+    // The copy stays in the store, with where its photos came from; the next run uses it without calibrating.
+    const { sha256File } = await import('../../src-main/engine/model/download.js');
+    const copy = await findInt8Copy(storeDir, (await sha256File(model)).sha256);
+    expect(copy?.record.calibrationSource).toMatch(/^the first 12 photos of the batch on /);
+    expect(copy?.record.calibrationImages).toBe(10);
+    const again = await runCli(['--models-dir', storeDir, 'batch', photos[0], '--model', model, '--precision', 'int8', '--out', path.join(dir, 'batch-int8', 'again.json')], { timeoutMs: 120_000 });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/calibrat(ing|ed for this run)/);
+    expect(JSON.parse(await readFile(path.join(dir, 'batch-int8', 'again.json'), 'utf8'))).toMatchObject({ precision: 'int8' });
+  }, 320_000);
+
   it('says so when the calibration folder has no readable photos', async () => {
     const model = await ensureFixture({ depth: 18, bn: 'folded' });
     const empty = path.join(dir, 'no-photos');

@@ -40,7 +40,7 @@ export function registerQuantizeCommand(program: Command, context: CliContext): 
     .option('--hidden', 'include hidden files and folders when walking the folder')
     .option('--json', 'print the stored record as one JSON object')
     .action(async (model: string, flags: QuantizeFlags) => {
-      if (!flags.calibrate) throw new UsageError('--calibrate <dir> is required: a folder of photos like the ones you will classify (50 are plenty)');
+      if (!flags.calibrate) throw new UsageError('--calibrate <dir> is required: a folder of photos like the ones you will classify (50 are plenty); or run `reslens batch DIR --precision int8`, which calibrates on the first 50 photos of the batch when there is no int8 copy yet');
       const [{ walkInputs }, { quantizeModel }] = await Promise.all([import('../../engine/batch/walk.js'), import('../../engine/quantize/quantize-model.js')]);
       const resolved = await context.resolve(model);
       const images: string[] = [];
