@@ -101,6 +101,21 @@ describe.each(FIXTURES)('quantised ResNet-$depth $variant BN $bn', (spec) => {
   }, 180_000);
 });
 
+describe('entropy (KL) calibration', () => {
+  it('quantises ResNet-50 with ranges clipped by KL divergence, above the same floor, and records the method', async () => {
+    const model = await ensureFixture({ depth: 50, variant: 'v1', bn: 'folded' });
+    const storeDir = path.join(dir, 'store-entropy');
+    const result = await quantizeModel({ modelPath: model, modelName: path.basename(model), storeDir, preprocessing: TORCHVISION_PREPROCESSING, images: photos, method: 'entropy' });
+    expect(result.record.method).toBe('entropy');
+    expect((await findInt8Copy(storeDir, result.record.sourceSha256))?.record.method).toBe('entropy');
+    const inputs = await Promise.all(photos.map(async (p) => (await preprocessFile(p, TORCHVISION_PREPROCESSING)).tensor));
+    const fidelity = compareLogits(await logits(model, inputs), await logits(result.path, inputs));
+    console.log(`ResNet-50 entropy: ${JSON.stringify(fidelity)}`);
+    expect(fidelity.top1Agreement).toBeGreaterThanOrEqual(FLOOR.top1Agreement);
+    expect(fidelity.top5Overlap).toBeGreaterThanOrEqual(FLOOR.top5Overlap);
+  }, 240_000);
+});
+
 describe('reslens quantize and --precision int8', () => {
   it('refuses int8 before a copy exists (exit 2 naming reslens quantize), then marks every result', async () => {
     const model = await ensureFixture({ depth: 18, bn: 'folded' });
@@ -140,6 +155,29 @@ describe('reslens quantize and --precision int8', () => {
     const fp32 = await runCli(['--models-dir', storeDir, 'classify', photos[0], '--model', model, '--json']);
     expect(jsonLines<{ precision?: string }>(fp32.stdout)[0].precision).toBeUndefined();
   }, 240_000);
+
+  it('batch --precision int8 with no copy yet calibrates on the batch\'s first photos, says so, and marks the export', async () => {
+    const model = await ensureFixture({ depth: 18, bn: 'explicit' });
+    const storeDir = path.join(dir, 'cli-store-batch');
+    const out = path.join(dir, 'batch-int8', 'results.csv');
+    const run = await runCli(['--models-dir', storeDir, 'batch', path.join(dir, 'photos'), '--model', model, '--precision', 'int8', '--out', out], { timeoutMs: 200_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/no int8 copy of .* yet: calibrating one on the first 12 photos of the batch/);
+    expect(run.stderr).toMatch(/int8: calibrated for this run on the first 12 photos/);
+    const { csvRecords } = await import('../helpers/csv.js');
+    const rows = csvRecords(await readFile(out, 'utf8'));
+    expect(rows).toHaveLength(12);
+    for (const row of rows) expect(row.precision).toBe('int8');
+    // The copy stays in the store, with where its photos came from; the next run uses it without calibrating.
+    const { sha256File } = await import('../../src-main/engine/model/download.js');
+    const copy = await findInt8Copy(storeDir, (await sha256File(model)).sha256);
+    expect(copy?.record.calibrationSource).toMatch(/^the first 12 photos of the batch on /);
+    expect(copy?.record.calibrationImages).toBe(10);
+    const again = await runCli(['--models-dir', storeDir, 'batch', photos[0], '--model', model, '--precision', 'int8', '--out', path.join(dir, 'batch-int8', 'again.json')], { timeoutMs: 120_000 });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/calibrat(ing|ed for this run)/);
+    expect(JSON.parse(await readFile(path.join(dir, 'batch-int8', 'again.json'), 'utf8'))).toMatchObject({ precision: 'int8' });
+  }, 320_000);
 
   it('says so when the calibration folder has no readable photos', async () => {
     const model = await ensureFixture({ depth: 18, bn: 'folded' });

@@ -61,7 +61,9 @@ describe('batch export', () => {
     expect(records[1].error_code).toBe('DECODE_FAILED');
     expect(records[1].error_message).toContain('"bad"\nline 2');
     expect(records[1].top1_index).toBe('');
-    expect(parseCsv(text)[0]).toEqual(['path', 'top1_index', 'top1_label', 'top1_prob', 'top2_index', 'top2_label', 'top2_prob', 'model', 'ep', 'ms', 'error_code', 'error_message']);
+    expect(records[0].precision).toBe('fp32');
+    expect(records[1].precision, 'an error has no precision').toBe('');
+    expect(parseCsv(text)[0]).toEqual(['path', 'top1_index', 'top1_label', 'top1_prob', 'top2_index', 'top2_label', 'top2_prob', 'model', 'ep', 'ms', 'precision', 'error_code', 'error_message']);
   });
 
   it('keeps exactly the classify --json keys', () => {
@@ -69,6 +71,24 @@ describe('batch export', () => {
     expect(Object.keys(resultObject(extra))).toEqual(['path', 'top', 'model', 'ep', 'ms']);
     expect(Object.keys(resultObject(bad('/y.jpg')))).toEqual(['path', 'error']);
     expect(Object.keys((resultObject(bad('/y.jpg')) as { error: object }).error)).toEqual(['code', 'message']);
+  });
+
+  it('names the precision of every result: a CSV column, a field of the JSON export', async () => {
+    const int8 = (p: string): ClassifyResult => ({ ...ok(p), precision: 'int8' });
+    expect(csvRecords(csvLine(csvHeader(2)) + csvLine(csvRow(int8('/q/a.jpg'), 2)))[0].precision).toBe('int8');
+    const write = async (name: string, results: ClassifyResult[]) => {
+      const journal = path.join(dir, `${name}.jsonl`);
+      await writeFile(journal, `${[JSON.stringify(header), ...results.map((r) => line(r))].join('\n')}\n`);
+      await exportJournal(journal, path.join(dir, `${name}.json`));
+      return JSON.parse(await readFile(path.join(dir, `${name}.json`), 'utf8')) as { precision: string; results: ClassifyResult[] };
+    };
+    const allInt8 = await write('int8', [int8('/q/a.jpg'), int8('/q/b.jpg'), bad('/q/c.jpg')]);
+    expect(allInt8.precision).toBe('int8');
+    expect(allInt8.results[0]).toMatchObject({ precision: 'int8' });
+    expect((await write('fp32', [ok('/q/a.jpg')])).precision).toBe('fp32');
+    // A run resumed at the other precision says so instead of naming one.
+    expect((await write('mixed', [ok('/q/a.jpg'), int8('/q/b.jpg')])).precision).toBe('mixed');
+    expect((await write('none', [bad('/q/a.jpg')])).precision).toBeNull();
   });
 
   it('orders paths the way the folder walk does', () => {

@@ -87,7 +87,7 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
     .option('-b, --batch <n|auto>', 'images per inference run; auto: the provider default', parseBatchSize, 'auto' as const)
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('--labels <file>', 'class names for a custom model, one per line')
-    .option('--precision <fp32|int8>', 'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")', parsePrecision, 'fp32' as PrecisionFlag)
+    .option('--precision <fp32|int8>', 'int8: the quantised copy made by `reslens quantize`, or, when there is none yet, one calibrated on the first 50 photos of this batch (faster on the CPU, results marked "precision":"int8")', parsePrecision, 'fp32' as PrecisionFlag)
     .option('--exact', 'decode every image in full (bit-exact with torchvision); default: large JPEGs decode at reduced size (shrink-on-load), about twice as fast on large photos')
     .option('--resume', 'continue the run recorded in the journal: files already done (same path, size and time) are skipped')
     .option('--restart', 'start over even if the journal holds an unfinished run (the old journal is kept as .old)')
@@ -143,6 +143,14 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
       if (flags.queue && flags.precision === 'int8') usage('--precision int8 is not available with --queue yet: workers load the fp32 model by its SHA-256');
       // Queue mode: the model is read here (identity, labels) but loaded by the workers.
       const remote = flags.queue ? await describeRemoteModel(flags.model, { store: context.store(), labelsFile: flags.labels }) : undefined;
+      // --precision int8 and no quantised copy yet: one is calibrated on the batch's first photos (said on stderr and in the summary).
+      let calibratedOn: string | undefined;
+      if (!remote && flags.precision === 'int8') {
+        const { calibrateOnBatchIfMissing } = await import('../../engine/quantize/auto-calibrate.js');
+        const resolved = await context.resolve(flags.model);
+        const made = await calibrateOnBatchIfMissing({ modelPath: resolved.path, modelName: resolved.name, storeDir: context.store().dir, preprocessing: resolved.preprocessing, inputs: inputs.map((input) => path.resolve(input)), walk: { includeHidden: flags.hidden, followSymlinks: flags.followSymlinks }, onProgress: (message) => context.log(message) });
+        calibratedOn = made?.source;
+      }
       const local = remote ? undefined : await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels, precision: flags.precision });
       const labels = (remote ?? (local as Classifier)).labels;
       if (remote && !remote.pretrained && !flags.labels) context.log(`note: ${remote.name} is not a catalog model: its outputs are shown with ImageNet class names, which is only meaningful if it was trained on ImageNet-1k`);
@@ -224,6 +232,7 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
           progress.stop();
         }
         for (const line of summaryLines(summary, (performance.now() - start) / 1000, flags)) context.log(line);
+        if (calibratedOn) context.log(`int8: calibrated for this run on ${calibratedOn}; the copy is kept in the model store for the next runs`);
         if (workers.length > 0) context.log(workersLine(workers));
         if (summary.count === 0 && summary.state === 'finished') context.log('no images found in the given inputs');
         if (summary.state === 'cancelled') process.exitCode = EXIT_INTERRUPTED;

@@ -50,13 +50,17 @@ export function registerClassifyCommand(program: Command, context: CliContext): 
         import('../output.js'),
         import('../../engine/blocks/lens.js'),
       ]);
-      const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels, precision: flags.precision });
+      // The model's preprocessing is known before its session starts: the first photos are decoded
+      // while it loads (see classifyFiles' `preprocessing`).
+      const { preprocessing } = await context.resolve(flags.model);
+      const loading = context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels, precision: flags.precision });
       let done = 0;
       let failed = 0;
       const start = performance.now();
       try {
         let infer;
         if (gates) {
+          const classifier = await loading;
           try {
             const lens = await blockLens(classifier);
             const checked = gates;
@@ -68,14 +72,18 @@ export function registerClassifyCommand(program: Command, context: CliContext): 
           }
         }
         const items = walkInputs(inputs, { includeHidden: flags.hidden });
-        for await (const result of classifyFiles(classifier, items, { top: flags.top, batchSize: flags.batch === 'auto' ? undefined : flags.batch, infer })) {
+        for await (const result of classifyFiles(loading, items, { top: flags.top, batchSize: flags.batch === 'auto' ? undefined : flags.batch, infer, preprocessing })) {
           if (isFailure(result)) failed++;
           else done++;
           process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatResult(result));
         }
       } finally {
-        await releaseBlockLens(classifier);
-        await classifier.dispose();
+        // A load that failed has its error thrown from the loop above; nothing to release then.
+        const classifier = await loading.catch(() => undefined);
+        if (classifier) {
+          await releaseBlockLens(classifier);
+          await classifier.dispose();
+        }
       }
       if (!flags.json) context.log(formatSummary(done, failed, (performance.now() - start) / 1000));
       if (done + failed === 0) context.log('no images found in the given inputs');

@@ -1,9 +1,12 @@
 // Exports of a batch's results, chosen by the output file's extension:
 //   .csv          one row per file: path, top-k (index, label, probability per rank), model, provider,
-//                 milliseconds, error code and message. RFC 4180 quoting (fields with a comma, quote,
+//                 milliseconds, precision (fp32 or int8: the numbers the result was computed in), error
+//                 code and message. RFC 4180 quoting (fields with a comma, quote,
 //                 CR or LF, or leading/trailing spaces are quoted, quotes doubled), UTF-8 without BOM,
 //                 CRLF line ends as the RFC says.
-//   .json         {"reslens":"batch-results","model","ep","mode","top","count","failed","results":[…]}
+//   .json         {"reslens":"batch-results","model","ep","mode","top","count","failed","precision","results":[…]}
+//                 (precision: fp32, int8, or mixed when a resumed run changed it; each int8 result also
+//                 carries "precision":"int8", as in classify --json)
 //   .jsonl/.ndjson  exactly the objects of `classify --json`, one a line, appended as results arrive.
 // .csv and .json are written from the journal when a run ends (or is cancelled), sorted by path the
 // way the folder walk orders them, each file once (its latest result), through a temporary file
@@ -49,7 +52,7 @@ export function csvField(value: string | number | undefined): string {
 export function csvHeader(top: number, worker = false): string[] {
   const columns = ['path'];
   for (let rank = 1; rank <= top; rank++) columns.push(`top${rank}_index`, `top${rank}_label`, `top${rank}_prob`);
-  columns.push('model', 'ep', 'ms', 'error_code', 'error_message');
+  columns.push('model', 'ep', 'ms', 'precision', 'error_code', 'error_message');
   if (worker) columns.push('worker');
   return columns;
 }
@@ -61,11 +64,14 @@ export function csvRow(result: ClassifyResult, top: number, worker = false): str
     const c = classes[rank];
     row.push(c ? String(c.index) : '', c ? c.label : '', c ? String(c.prob) : '');
   }
-  if ('error' in result) row.push('', '', '', result.error.code, result.error.message);
-  else row.push(result.model, result.ep, String(result.ms), '', '');
+  if ('error' in result) row.push('', '', '', '', result.error.code, result.error.message);
+  else row.push(result.model, result.ep, String(result.ms), precisionOf(result), '', '');
   if (worker) row.push(result.worker ?? '');
   return row;
 }
+
+/** What a result was computed in: results without the field are fp32 (classify --json leaves it out for them). */
+export const precisionOf = (result: { precision?: 'int8' }): 'fp32' | 'int8' => result.precision ?? 'fp32';
 
 export const csvLine = (fields: string[]): string => `${fields.map(csvField).join(',')}\r\n`;
 
@@ -122,6 +128,7 @@ export async function exportJournal(journalFile: string, outFile: string, option
   let count = 0;
   let failed = 0;
   let ep = options.ep;
+  const precisions = new Set<string>();
   try {
     if (format === 'csv') await write(stream, csvLine(csvHeader(top, options.worker)));
     if (format === 'json') {
@@ -131,13 +138,17 @@ export async function exportJournal(journalFile: string, outFile: string, option
     for await (const record of readRecords(journalFile, state.entries, paths.map(([p]) => p))) {
       const result = resultObject(record.result);
       if ('error' in result) failed++;
-      else ep ??= result.ep;
+      else {
+        ep ??= result.ep;
+        precisions.add(precisionOf(result));
+      }
       if (format === 'csv') await write(stream, csvLine(csvRow(result, top, options.worker)));
       else if (format === 'json') await write(stream, `${count > 0 ? ',' : ''}\n${JSON.stringify(result)}`);
       else await write(stream, `${JSON.stringify(result)}\n`);
       count++;
     }
-    if (format === 'json') await write(stream, `\n],"count":${count},"failed":${failed},"ep":${JSON.stringify(ep ?? null)}}\n`);
+    const precision = precisions.size > 1 ? 'mixed' : ([...precisions][0] ?? null);
+    if (format === 'json') await write(stream, `\n],"count":${count},"failed":${failed},"ep":${JSON.stringify(ep ?? null)},"precision":${JSON.stringify(precision)}}\n`);
     await closeStream(stream);
     await rename(temp, outFile);
   } catch (error) {

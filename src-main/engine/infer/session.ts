@@ -10,6 +10,7 @@ import { EngineError, ErrorCode } from '../errors.js';
 import { pathExists } from '../files.js';
 import { GATE_INPUT_PREFIX, GRADIENT_CLASSES, GUIDED_SWITCH, SWITCH_INPUTS } from '../model/reduction-graph.js';
 import { diagnoseCuda, gpuDeviceNodes } from './hardware.js';
+import { createAndSaveOrtFormat, openOrtFormat } from './ort-format-cache.js';
 import { EP_TITLES, type Ep, type EpRequest, PROBE_TOLERANCE, autoOrder, describeEp, isGpuEp } from './providers.js';
 
 // onnxruntime's process-wide logger prints provider load failures (e.g. missing CUDA libraries) to
@@ -127,21 +128,22 @@ function cachePath(options: Pick<SessionOptions, 'cacheDir' | 'modelSha256'>, ep
   if (!options.cacheDir || !options.modelSha256 || ep !== 'cpu') return undefined;
   // The optimised graph is specific to this onnxruntime build and CPU (NCHWc layouts, fused kernels).
   const key = `${options.modelSha256.slice(0, 32)}-ort${ort.env.versions.common}-${process.arch}-${os.cpus()[0]?.model.replace(/[^A-Za-z0-9]+/g, '_') ?? 'cpu'}`;
-  return path.join(options.cacheDir, 'optimized', `${key}.onnx`);
+  // .ort: onnxruntime's own format, loaded in place (see ort-format-cache.ts).
+  return path.join(options.cacheDir, 'optimized', `${key}.ort`);
 }
 
 async function createCpuSession(modelPath: ModelSource, options: Pick<SessionOptions, 'cacheDir' | 'modelSha256'>, threads: number): Promise<{ session: ort.InferenceSession; fromCache: boolean }> {
   const cached = cachePath(options, 'cpu');
   if (cached && (await pathExists(cached))) {
     try {
-      const session = await ort.InferenceSession.create(cached, { ...baseOptions('cpu', threads), graphOptimizationLevel: 'disabled' });
+      const session = await openOrtFormat(cached, baseOptions('cpu', threads));
       return { session, fromCache: true };
     } catch {
       await rm(cached, { force: true }); // stale or damaged cache entry: rebuild below
     }
   }
   if (cached) await mkdir(path.dirname(cached), { recursive: true });
-  const session = await createWith(modelPath, cached ? { ...baseOptions('cpu', threads), optimizedModelFilePath: cached } : baseOptions('cpu', threads));
+  const session = cached ? await createAndSaveOrtFormat(cached, (o) => createWith(modelPath, o), baseOptions('cpu', threads)) : await createWith(modelPath, baseOptions('cpu', threads));
   return { session, fromCache: false };
 }
 

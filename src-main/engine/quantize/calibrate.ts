@@ -2,10 +2,12 @@
 // as an extra output, reduced to one range per tensor. MinMax keeps the extremes over all photos;
 // percentile clips each photo's tails at 0.01% / 99.99% (estimated from an even subsample of at
 // most 65,536 values per tensor and photo) and averages over photos, which spends the 8 bits on
-// the values that occur instead of on rare outliers.
+// the values that occur instead of on rare outliers; entropy picks each tensor's clip by the KL
+// divergence of its 8-bit histogram (entropy.ts; it runs the photos twice: extremes, then histograms).
 import * as ort from 'onnxruntime-node';
 import { type OnnxModel, TensorDataType, encodeModel } from '../model/onnx-proto.js';
 import type { Range } from './qdq-graph.js';
+import { MagnitudeHistogram } from './entropy.js';
 
 import type { CalibrationMethod } from './names.js';
 
@@ -55,20 +57,35 @@ export async function calibrateRanges(model: OnnxModel, tensors: string[], image
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
     logSeverityLevel: 3,
   });
-  const sums = new Map<string, Range>();
-  try {
+  /** Runs every photo through the session, handing each tensor's values to `use`. */
+  const pass = async (use: (name: string, values: Float32Array) => void, progress?: (done: number) => void): Promise<void> => {
     for (const [index, image] of images.entries()) {
       const outputs = await session.run({ [input.name]: new ort.Tensor('float32', image, input.dims) }, tensors);
-      for (const name of tensors) {
-        const values = outputs[name].data as Float32Array;
-        const range = method === 'minmax' ? extremes(values) : tails(values);
-        const sum = sums.get(name);
-        if (!sum) sums.set(name, { ...range });
-        else if (method === 'minmax') sums.set(name, { min: Math.min(sum.min, range.min), max: Math.max(sum.max, range.max) });
-        else sums.set(name, { min: sum.min + range.min, max: sum.max + range.max });
-      }
-      options.onImage?.(index + 1);
+      for (const name of tensors) use(name, outputs[name].data as Float32Array);
+      progress?.(index + 1);
     }
+  };
+  const sums = new Map<string, Range>();
+  try {
+    if (method === 'entropy') {
+      // First the extremes (the histograms' top edge), then the histograms; progress counts the second pass.
+      const extremesSeen = new Map<string, Range>();
+      await pass((name, values) => {
+        const range = extremes(values);
+        const seen = extremesSeen.get(name);
+        extremesSeen.set(name, seen ? { min: Math.min(seen.min, range.min), max: Math.max(seen.max, range.max) } : range);
+      });
+      const histograms = new Map([...extremesSeen].map(([name, r]) => [name, new MagnitudeHistogram(Math.max(Math.abs(r.min), Math.abs(r.max)))]));
+      await pass((name, values) => histograms.get(name)?.add(values), options.onImage);
+      return new Map([...histograms].map(([name, histogram]) => [name, histogram.range()]));
+    }
+    await pass((name, values) => {
+      const range = method === 'minmax' ? extremes(values) : tails(values);
+      const sum = sums.get(name);
+      if (!sum) sums.set(name, { ...range });
+      else if (method === 'minmax') sums.set(name, { min: Math.min(sum.min, range.min), max: Math.max(sum.max, range.max) });
+      else sums.set(name, { min: sum.min + range.min, max: sum.max + range.max });
+    }, options.onImage);
   } finally {
     await session.release();
   }

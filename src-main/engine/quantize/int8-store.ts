@@ -6,6 +6,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { pathExists } from '../files.js';
+import { CALIBRATION_METHODS } from './names.js';
 
 export const FidelitySchema = z.object({
   /** Held-back photos the figures come from (not used for calibration). */
@@ -26,7 +27,9 @@ export const Int8RecordSchema = z.object({
   /** SHA-256 over the calibration photos' own SHA-256s, sorted: the same set gives the same hash. */
   calibrationSha256: z.string().regex(/^[0-9a-f]{64}$/),
   calibrationImages: z.number().int().positive(),
-  method: z.enum(['minmax', 'percentile']),
+  method: z.enum(CALIBRATION_METHODS),
+  /** Where the calibration photos came from, when ResLens chose them ("the first 40 photos of the batch run on /photos"). */
+  calibrationSource: z.string().optional(),
   activations: z.enum(['uint8', 'int8']),
   weights: z.literal('int8 per-channel symmetric'),
   fidelity: FidelitySchema,

@@ -22,6 +22,8 @@ export interface QuantizeOptions {
   method?: CalibrationMethod;
   activations?: ActivationType;
   threads?: number;
+  /** Where the photos came from, when ResLens chose them (stored in the record, shown beside the model). */
+  calibrationSource?: string;
   /** Progress for people: "calibrating 3/40". */
   onProgress?: (message: string) => void;
 }
@@ -120,6 +122,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
     calibrationSha256: createHash('sha256').update(calibration.map((t) => t.sha256).sort().join('\n')).digest('hex'),
     calibrationImages: calibration.length,
     method,
+    ...(options.calibrationSource ? { calibrationSource: options.calibrationSource } : {}),
     activations,
     weights: 'int8 per-channel symmetric',
     fidelity,
