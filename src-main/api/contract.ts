@@ -372,6 +372,14 @@ export const RequestSchemas = {
   'lesion.start': strict({ folder: FolderIdSchema, blocks: z.array(BlockIdSchema).min(1).max(64).optional(), exact: z.boolean().optional() }),
   'lesion.control': strict({ study: StudyIdSchema, action: z.enum(['pause', 'resume', 'cancel']) }),
   'lesion.export': strict({ study: StudyIdSchema, format: z.enum(['csv', 'json']) }),
+  // Gallery and sessions (issue 15): kept runs, reopened, resumed; results reached by run and row only.
+  'sessions.list': strict({}),
+  'sessions.open': strict({ batch: BatchIdSchema }),
+  'sessions.forget': strict({ batch: BatchIdSchema }),
+  'batch.resume': strict({ batch: BatchIdSchema, retryFailed: z.boolean() }),
+  'results.thumbnail': strict({ batch: BatchIdSchema, index: z.number().int().min(0).max(10_000_000), size: z.number().int().min(32).max(512) }),
+  /** An image id for a result's photo, for the feature view and explanations (issued by the engine, never a path). */
+  'results.open': strict({ batch: BatchIdSchema, index: z.number().int().min(0).max(10_000_000) }),
 } as const;
 
 export type RequestName = keyof typeof RequestSchemas;
@@ -410,6 +418,35 @@ export interface RequestResults {
   'lesion.start': LesionStudyValue;
   'lesion.control': LesionStudyValue;
   'lesion.export': { fileName: string; data: Uint8Array };
+  'sessions.list': SessionListValue;
+  'sessions.open': BatchSummary;
+  'sessions.forget': { forgotten: boolean };
+  'batch.resume': BatchSummary;
+  'results.thumbnail': { jpeg: Uint8Array; width: number; height: number };
+  'results.open': { image: ImageId; name: string };
+}
+
+/** A kept batch run in the History list. */
+export interface SessionValue {
+  batch: BatchId;
+  folder: string;
+  created: string;
+  updated: string;
+  model: string;
+  top: number;
+  mode: 'fast' | 'exact';
+  state: BatchSummary['state'];
+  done: number;
+  failed: number;
+  total: number | null;
+  /** Still running on this host. */
+  live: boolean;
+}
+
+export interface SessionListValue {
+  sessions: SessionValue[];
+  /** Set when the index file was damaged (and set aside) or unreadable: shown to the user. */
+  notice: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------

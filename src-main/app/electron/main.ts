@@ -33,6 +33,8 @@ const csp = contentSecurityPolicy({ devServer });
 app.setName('ResLens');
 // Separate profiles for tests running side by side (Playwright sets this).
 if (process.env.RESLENS_USER_DATA_DIR) app.setPath('userData', process.env.RESLENS_USER_DATA_DIR);
+// The engine process (which inherits this environment) keeps batch runs beside the app's own state.
+process.env.RESLENS_DATA_DIR ||= app.getPath('userData');
 app.enableSandbox();
 registerAppScheme();
 
