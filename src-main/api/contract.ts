@@ -509,6 +509,11 @@ export interface HostApi {
   saveFile(fileName: string, data: Uint8Array): Promise<void>;
   /** The page no longer shows these images (browser: their uploads are deleted on the server; Electron: nothing to free). */
   releaseImages?(images: ImageId[]): void;
+  /**
+   * Desktop app only: shows a batch result's photo in the system file manager. The renderer names the
+   * result (run and row), never a path: main looks the path up in the engine's rows. Absent in the browser.
+   */
+  showResult?(batch: BatchId, index: number): Promise<void>;
   /** Commands from the desktop app's native menus (Electron only; absent in the browser). Returns an unsubscribe function. */
   onCommand?(listener: (command: HostCommand) => void): () => void;
 }

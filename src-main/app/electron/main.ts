@@ -6,7 +6,7 @@
 //        └── utilityProcess "ResLens engine" (engine.cjs: EngineService; restarted if it dies)
 //
 // Bundled to dist/app/main.cjs by scripts/electron.ts (see electron.config.ts).
-import { BrowserWindow, Menu, app, dialog, ipcMain, nativeTheme, session } from 'electron';
+import { BrowserWindow, Menu, app, dialog, ipcMain, nativeTheme, session, shell } from 'electron';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,6 +89,7 @@ const ipcDeps = {
   grants,
   dialogs,
   log,
+  showItemInFolder: (file: string) => shell.showItemInFolder(file),
 };
 const actions = hostActions(ipcDeps);
 

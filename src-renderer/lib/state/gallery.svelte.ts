@@ -30,6 +30,8 @@ export class ResultsGalleryState {
   /** Row index → object URL (null: no preview could be made). */
   readonly thumbs = new SvelteMap<number, string | null>();
   private batch: BatchId | null = null;
+  /** Requests in flight (bookkeeping only: nothing renders from it). */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- not UI state
   private readonly pending = new Set<number>();
   private readonly queue = limiter(2);
 
