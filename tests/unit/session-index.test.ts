@@ -90,7 +90,7 @@ describe('session index', () => {
     await writeFile(path.join(dir, SESSION_INDEX_FILE), Buffer.alloc(3 * 1024 * 1024, 0x20));
     const index = new SessionIndex({ dir });
     expect(await index.list()).toEqual([]);
-    expect(index.notice).toMatch(/more than an index ever needs/);
+    expect(index.notice).toMatch(/more than it ever needs/);
     const dir2 = freshDir();
     await mkdir(path.join(dir2, SESSION_INDEX_FILE), { recursive: true });
     const index2 = new SessionIndex({ dir: dir2 });

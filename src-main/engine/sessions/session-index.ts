@@ -14,10 +14,10 @@
 // windows, a server and the app): each change re-reads the file and merges by id while holding a
 // lock file (O_EXCL; one left by a dead process is taken over after LOCK_STALE_MS), so one engine's
 // runs are not erased by the other's write.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { readJsonFile, writeJsonAtomic } from './json-file.js';
 
 export const SESSION_INDEX_FILE = 'sessions.json';
 export const SESSION_INDEX_VERSION = 1;
@@ -156,58 +156,18 @@ export class SessionIndex {
   }
 
   private async read(): Promise<SessionEntry[]> {
-    let text: string;
-    try {
-      const bytes = await readFile(this.file);
-      if (bytes.length > MAX_INDEX_BYTES) return await this.setAside(`it is ${bytes.length} bytes, more than an index ever needs`);
-      text = bytes.toString('utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return [];
-      if (code === 'EISDIR') return await this.setAside('it is a folder, not a file');
-      // Unreadable (permissions): say so, keep the file where it is, work without history.
-      this.notice = `the session list ${this.file} could not be read (${code ?? (error as Error).message}); past runs are not shown`;
-      return [];
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return this.setAside('it is not valid JSON');
-    }
-    const parsed = IndexFileSchema.safeParse(json);
-    if (!parsed.success) return this.setAside(`it does not match the expected format (${parsed.error.issues[0]?.path.join('.') || 'top level'}: ${parsed.error.issues[0]?.message ?? 'invalid'})`);
+    const { value, notice } = await readJsonFile(this.file, IndexFileSchema, MAX_INDEX_BYTES, 'the session list');
+    if (notice) this.notice = notice;
     // Duplicate ids (hand-edited or merged files): the newest update wins.
     const byId = new Map<string, SessionEntry>();
-    for (const s of parsed.data.sessions) {
+    for (const s of value?.sessions ?? []) {
       const seen = byId.get(s.id);
       if (!seen || seen.updated < s.updated) byId.set(s.id, s);
     }
     return [...byId.values()];
   }
 
-  private async setAside(why: string): Promise<SessionEntry[]> {
-    const aside = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    try {
-      await rename(this.file, aside);
-      this.notice = `the session list was damaged (${why}): it was moved to ${aside} and a new one started`;
-    } catch (error) {
-      this.notice = `the session list ${this.file} is damaged (${why}) and could not be moved aside (${(error as NodeJS.ErrnoException).code ?? 'error'}); past runs are not shown`;
-    }
-    return [];
-  }
-
   private async write(sessions: SessionEntry[]): Promise<void> {
-    await mkdir(this.options.dir, { recursive: true, mode: 0o700 });
-    const body = `${JSON.stringify({ reslens: 'session-index', version: SESSION_INDEX_VERSION, sessions }, null, 1)}\n`;
-    // wx: never follows or reuses a file someone planted under the temp name.
-    const temp = path.join(this.options.dir, `.${SESSION_INDEX_FILE}.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      await writeFile(temp, body, { flag: 'wx', mode: 0o600 });
-      await rename(temp, this.file);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
+    await writeJsonAtomic(this.file, { reslens: 'session-index', version: SESSION_INDEX_VERSION, sessions });
   }
 }
