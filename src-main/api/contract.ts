@@ -380,6 +380,10 @@ export const RequestSchemas = {
   'results.thumbnail': strict({ batch: BatchIdSchema, index: z.number().int().min(0).max(10_000_000), size: z.number().int().min(32).max(512) }),
   /** An image id for a result's photo, for the feature view and explanations (issued by the engine, never a path). */
   'results.open': strict({ batch: BatchIdSchema, index: z.number().int().min(0).max(10_000_000) }),
+  /** The Images session's cards as kept in the data folder (a reload or restart shows them again). */
+  'sessions.images': strict({}),
+  /** Clear: forgets these cards' photos (by image id), or every card. */
+  'sessions.clearImages': strict({ images: z.array(ImageIdSchema).max(10_000).optional() }),
 } as const;
 
 export type RequestName = keyof typeof RequestSchemas;
@@ -424,6 +428,18 @@ export interface RequestResults {
   'batch.resume': BatchSummary;
   'results.thumbnail': { jpeg: Uint8Array; width: number; height: number };
   'results.open': { image: ImageId; name: string };
+  'sessions.images': { cards: KeptImageValue[]; notice: string | null };
+  'sessions.clearImages': { cleared: number };
+}
+
+/** A card of the Images session as kept: its result, and an image id while the photo is still there. */
+export interface KeptImageValue {
+  /** Null when the photo is gone (moved, deleted, or an upload of a previous server run). */
+  image: ImageId | null;
+  name: string;
+  model: string;
+  at: string;
+  result: { top: ClassScore[]; ep: string; ms: number } | { error: ErrorValue };
 }
 
 /** A kept batch run in the History list. */

@@ -47,6 +47,7 @@ import { releaseBlockLens } from '../engine/blocks/lens.js';
 import { SessionIndex } from '../engine/sessions/session-index.js';
 import { ThumbnailCache } from '../engine/sessions/result-thumbnails.js';
 import { ResultImages } from './result-images.js';
+import { ImagesSession, IMAGES_SESSION_FILE } from '../engine/sessions/images-session.js';
 import path from 'node:path';
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
@@ -134,6 +135,7 @@ export class EngineService {
   /** Kept runs (issue 15), when the host gave a data folder. */
   private readonly sessions?: SessionIndex;
   private readonly thumbnails?: ThumbnailCache;
+  private readonly imagesSession?: ImagesSession;
   /** Image ids the engine issued for results' photos (results.open). */
   private readonly resultImages = new ResultImages();
 
@@ -142,6 +144,7 @@ export class EngineService {
     if (options.dataDir) {
       this.sessions = new SessionIndex({ dir: path.join(options.dataDir, 'sessions') });
       this.thumbnails = new ThumbnailCache({ dir: path.join(options.dataDir, 'thumbnails') });
+      this.imagesSession = new ImagesSession(path.join(options.dataDir, 'sessions', IMAGES_SESSION_FILE));
     }
     // A private mkdtemp folder (0700) created on first use, never a predictable shared path (temp-dirs.ts).
     this.batches = new BatchJobs(
@@ -242,6 +245,16 @@ export class EngineService {
       case 'results.thumbnail':
       case 'results.open':
         return (await this.sessionRequest(method, p)) as RequestResults[N];
+      case 'sessions.images':
+        return (await this.keptImages()) as RequestResults[N];
+      case 'sessions.clearImages': {
+        const ids = p.images as string[] | undefined;
+        const paths = ids?.flatMap((id) => {
+          const image = this.options.host.resolveImage(id) ?? this.resultImages.resolve(id);
+          return image ? [image.path] : [];
+        });
+        return { cleared: (await this.imagesSession?.clear(paths)) ?? 0 } as RequestResults[N];
+      }
       default:
         throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${method} is not available in this build`);
     }
@@ -274,6 +287,18 @@ export class EngineService {
         return { image: this.resultImages.issue(file), name: file.name };
       }
     }
+  }
+
+  /** The kept Images session: results as they were, an image id for each photo still there. */
+  private async keptImages(): Promise<RequestResults['sessions.images']> {
+    if (!this.imagesSession) return { cards: [], notice: null };
+    const entries = await this.imagesSession.list();
+    // Only ids the host still resolves to the same file: nothing the file names is opened otherwise.
+    const cards = entries.map((e) => {
+      const live = this.options.host.resolveImage(e.id)?.path === e.path;
+      return { image: live ? (e.id as RequestResults['results.open']['image']) : null, name: e.name, model: e.model, at: e.at, result: e.result };
+    });
+    return { cards, notice: this.imagesSession.notice };
   }
 
   private queueUrl(): string {
@@ -425,6 +450,16 @@ export class EngineService {
     for (const { id, image } of known) {
       if (!image) results.push({ image: id, name: id, result: { error: { code: ErrorCode.INVALID_ARGUMENT, message: `unknown image ${id}` } } });
       else results.push({ image: id, name: image.name, result: byPath.get(image.path) ?? { error: { code: ErrorCode.INFERENCE_FAILED, message: 'no result' } } });
+    }
+    // The Images session is kept (issue 15): a reload or restart shows these cards again.
+    if (this.imagesSession) {
+      const at = new Date().toISOString();
+      const kept = known.flatMap(({ id, image }) => {
+        const result = results.find((r) => r.image === id)?.result;
+        if (!image || !result || ('error' in result && result.error.code === ErrorCode.CANCELLED)) return [];
+        return [{ path: image.path, id, name: image.name.slice(0, 300), at, model: classifier.name, result: 'error' in result ? { error: { code: result.error.code, message: result.error.message.slice(0, 2000) } } : { top: result.top, ep: result.ep, ms: result.ms } }];
+      });
+      await this.imagesSession.add(kept).catch((error: unknown) => process.stderr.write(`sessions: could not keep the Images session: ${error instanceof Error ? error.message : String(error)}\n`));
     }
     return results;
   }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { type Page } from '@playwright/test';
 import { photoLike } from '../helpers/bad-inputs.js';
 import { REPO_ROOT } from '../helpers/testdata.js';
-import { expect, test } from './fixtures.js';
+import { dropFiles, expect, test } from './fixtures.js';
 
 const SHOTS = path.join(REPO_ROOT, 'test-results', 'screenshots');
 const FIXED_TIME = new Date('2026-11-30T12:00:00Z');
@@ -237,3 +237,36 @@ async function shootAll(page: Page, name: string): Promise<void> {
   await page.emulateMedia({ colorScheme: 'light' });
   if (original) await page.setViewportSize(original);
 }
+
+test('the Images session is kept: a reload shows the cards again (results, thumbnails, feature view); Clear asks, then forgets them', async ({ app }) => {
+  const photos = await Promise.all([1, 2].map(async (i) => ({ name: `kept-${i}.jpg`, bytes: await photoLike(480, 360, 'jpeg', 80 + i) })));
+  await dropFiles(app, photos);
+  for (const p of photos) await expect(app.locator(`article[data-name="${p.name}"]`)).toHaveAttribute('data-phase', 'done', { timeout: 60_000 });
+  const label = await app.locator(`article[data-name="kept-1.jpg"] .top li.first .label`).innerText();
+
+  await app.reload();
+  await expect(app.getByTestId('status-model')).toBeVisible();
+  const card = app.locator('article[data-name="kept-1.jpg"]');
+  await expect(card).toHaveAttribute('data-phase', 'done');
+  await expect(app.locator('article[data-name="kept-2.jpg"]')).toHaveAttribute('data-phase', 'done');
+  await expect(card.locator('.top li.first .label')).toHaveText(label);
+  await expect(card.locator('img')).toBeVisible();
+  // The gallery shows the same cards.
+  await app.getByRole('group', { name: 'Images view' }).getByRole('button', { name: 'Gallery' }).click();
+  await expect(app.getByTestId('results-gallery').getByTestId('gallery-tile')).toHaveCount(2);
+  await app.getByRole('group', { name: 'Images view' }).getByRole('button', { name: 'Cards' }).click();
+  await card.click();
+  await expect(app.getByTestId('feature-view')).toBeVisible();
+  await expect(app.getByTestId('feature-view').locator('canvas').first()).toBeVisible({ timeout: 60_000 });
+  await app.keyboard.press('Escape');
+
+  await app.getByRole('button', { name: 'Clear' }).click();
+  const confirm = app.getByTestId('confirm-dialog');
+  await expect(confirm).toContainText('Clear 2 images?');
+  await confirm.getByRole('button', { name: 'Clear' }).click();
+  await expect(app.locator('article')).toHaveCount(0);
+  await app.reload();
+  await expect(app.getByTestId('status-model')).toBeVisible();
+  await app.waitForTimeout(1000);
+  await expect(app.locator('article')).toHaveCount(0);
+});

@@ -46,6 +46,7 @@ export class AppState {
     this.engine.init();
     this.batch.init();
     this.sessions.init();
+    void this.images.restore();
     this.transport.host.onCommand?.((command) => {
       switch (command.kind) {
         case 'images.added':
