@@ -139,6 +139,18 @@ describe('gallery and sessions (service)', () => {
     expect((await third.handle('sessions.list', {})).sessions.map((s) => s.batch)).not.toContain(batch);
   });
 
+  it('a crafted Images session cannot make the engine open a path: only ids the host still resolves come back', async () => {
+    const service = await newService();
+    const file = path.join(dataDir, 'sessions', 'images-session.json');
+    const entry = (p: string, id: string) => ({ path: p, id, name: path.basename(p), at: '2026-12-01T10:00:00.000Z', model: 'm', result: { top: [{ index: 1, label: 'x', prob: 0.5 }], ep: 'cpu', ms: 1 } });
+    await writeFile(file, JSON.stringify({ reslens: 'images-session', version: 1, images: [entry('/etc/passwd', 'img_aaaaaaaa'), entry(path.join(base, 'secret.jpg'), 'img_bbbbbbbb')] }));
+    const { cards, notice } = await service.handle('sessions.images', {});
+    expect(notice).toBeNull();
+    expect(cards.map((c) => c.image)).toEqual([null, null]);
+    expect(cards.map((c) => c.name)).toEqual(['passwd', 'secret.jpg']);
+    expect(await service.handle('sessions.clearImages', {})).toEqual({ cleared: 2 });
+  });
+
   it('Show in folder (desktop): main finds the path in the engine rows; the renderer can only name a run and row', async () => {
     const service = await newService();
     const run = (await service.handle('batch.start', { folder: 'dir_photos00' })).batch;

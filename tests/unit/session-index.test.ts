@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Journal, journalPathFor } from '../../src-main/engine/batch/journal.js';
 import { readRunRows } from '../../src-main/engine/sessions/run-rows.js';
 import { MAX_SESSIONS, SESSION_INDEX_FILE, type SessionEntry, SessionIndex } from '../../src-main/engine/sessions/session-index.js';
+import { IMAGES_SESSION_FILE, type ImageEntry, ImagesSession, MAX_IMAGES } from '../../src-main/engine/sessions/images-session.js';
 
 const entry = (id: string, created = '2026-12-01T10:00:00.000Z', over: Partial<SessionEntry> = {}): SessionEntry => ({
   id,
@@ -157,5 +158,40 @@ describe('a kept run read back from its journal', () => {
 
   it('a deleted run folder is a clear FILE_NOT_FOUND, not a crash', async () => {
     await expect(readRunRows(path.join(dir, 'gone', 'x.jsonl.reslens-journal.jsonl'), '/photos')).rejects.toMatchObject({ code: 'FILE_NOT_FOUND', message: /journal is gone/ });
+  });
+});
+
+describe('the kept Images session', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'reslens-images-session-'));
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+  const ok = (p: string, id: string, label = 'goldfish'): ImageEntry => ({ path: p, id, name: path.basename(p), at: '2026-12-01T10:00:00.000Z', model: 'resnet50', result: { top: [{ index: 1, label, prob: 0.9 }], ep: 'cpu', ms: 12 } });
+
+  it('keeps one entry per photo (a reclassification replaces it), at most MAX_IMAGES, and forgets on Clear', async () => {
+    const session = new ImagesSession(path.join(dir, 'a', IMAGES_SESSION_FILE));
+    await session.add([ok('/p/a.jpg', 'img_aaaaaaaa'), ok('/p/b.jpg', 'img_bbbbbbbb')]);
+    await session.add([ok('/p/a.jpg', 'img_aaaaaaaa', 'tench')]);
+    const listed = await new ImagesSession(session.file).list();
+    expect(listed.map((e) => [e.name, 'top' in e.result ? e.result.top[0].label : ''])).toEqual([
+      ['b.jpg', 'goldfish'],
+      ['a.jpg', 'tench'],
+    ]);
+    await session.add(Array.from({ length: MAX_IMAGES + 5 }, (_, i) => ok(`/p/many-${i}.jpg`, `img_many${String(i).padStart(6, '0')}`)));
+    expect(await session.list()).toHaveLength(MAX_IMAGES);
+    expect(await session.clear(['/p/many-504.jpg'])).toBe(1);
+    expect(await session.clear()).toBe(MAX_IMAGES - 1);
+    expect(await session.list()).toEqual([]);
+  });
+
+  it('a crafted file (bad ids, huge fields, not JSON) is set aside with a note', async () => {
+    for (const body of ['nope', JSON.stringify({ reslens: 'images-session', version: 1, images: [{ ...ok('/etc/shadow', 'img_aaaaaaaa'), id: '../../x' }] }), JSON.stringify({ reslens: 'images-session', version: 1, images: [{ ...ok('/p/a.jpg', 'img_aaaaaaaa'), name: 'x'.repeat(5000) }] })]) {
+      const folder = await mkdtemp(path.join(dir, 'bad-'));
+      await writeFile(path.join(folder, IMAGES_SESSION_FILE), body);
+      const session = new ImagesSession(path.join(folder, IMAGES_SESSION_FILE));
+      expect(await session.list()).toEqual([]);
+      expect(session.notice).toMatch(/Images session was damaged/);
+    }
   });
 });
