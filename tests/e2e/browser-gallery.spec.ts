@@ -41,6 +41,8 @@ function broken(good: Buffer): Buffer {
 }
 
 const journalOf = async (dataDir: string, batch: string) => readFile(path.join(dataDir, 'sessions', 'runs', batch, `${batch}.jsonl.reslens-journal.jsonl`), 'utf8');
+/** Runs of the journal that ran to their end (each session appends one "finished" line). */
+const finishedRuns = async (dataDir: string, batch: string) => (await journalOf(dataDir, batch)).split('\n').filter((l) => l.startsWith('{"finished"')).length;
 const recordsFor = (journal: string, name: string) => journal.split('\n').filter((l) => l.includes(`"path":`) && l.includes(`/${name}"`) && l.includes('"result"')).length;
 
 let folder: string;
@@ -134,6 +136,7 @@ test('a reload finds the run in History and reopens its results; Resume adds onl
   await writeFile(path.join(folder, 'new-1.jpg'), await photoLike(320, 240, 'jpeg', 61));
   await writeFile(path.join(folder, 'new-2.jpg'), await photoLike(320, 240, 'jpeg', 62));
   await run.getByRole('button', { name: /only new files/ }).click();
+  await expect.poll(() => finishedRuns(server.dataDir, batch), { timeout: 120_000 }).toBe(2);
   await waitDone(app, 12);
   await expect(app.getByText('Showing 12 of 12')).toBeVisible();
   let journal = await journalOf(server.dataDir, batch);
@@ -147,9 +150,11 @@ test('a reload finds the run in History and reopens its results; Resume adds onl
   await utimes(path.join(folder, 'fixable.jpg'), FIXED_TIME, FIXED_TIME);
   expect((await stat(path.join(folder, 'fixable.jpg'))).size).toBe(fixable.length);
   await run.getByRole('button', { name: /only new files/ }).click();
+  await expect.poll(() => finishedRuns(server.dataDir, batch), { timeout: 120_000 }).toBe(3);
   await waitDone(app, 12);
   expect(recordsFor(await journalOf(server.dataDir, batch), 'fixable.jpg')).toBe(1);
   await run.getByRole('button', { name: /Retry failed/ }).click();
+  await expect.poll(() => finishedRuns(server.dataDir, batch), { timeout: 120_000 }).toBe(4);
   await waitDone(app, 12);
   journal = await journalOf(server.dataDir, batch);
   expect(recordsFor(journal, 'fixable.jpg')).toBe(2);
