@@ -32,7 +32,8 @@ export async function readJsonFile<T>(file: string, schema: z.ZodType<T>, maxByt
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return setAside(file, what, `it does not match the expected format (${issue?.path.join('.') || 'top level'}: ${issue?.message ?? 'invalid'})`);
+    // Where it went wrong, not the schema's wording (a regular expression means nothing to a user).
+    return setAside(file, what, `it does not match the expected format at ${issue?.path.join('.') || 'the top level'}`);
   }
   return { value: parsed.data, notice: null };
 }
