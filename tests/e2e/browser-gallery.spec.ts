@@ -259,6 +259,8 @@ test('the Images session is kept: a reload shows the cards again (results, thumb
   // The gallery shows the same cards.
   await app.getByRole('group', { name: 'Images view' }).getByRole('button', { name: 'Gallery' }).click();
   await expect(app.getByTestId('results-gallery').getByTestId('gallery-tile')).toHaveCount(2);
+  await expect(app.getByTestId('results-gallery').locator('img')).toHaveCount(2);
+  await shootAll(app, 'gallery-images');
   await app.getByRole('group', { name: 'Images view' }).getByRole('button', { name: 'Cards' }).click();
   await card.click();
   await expect(app.getByTestId('feature-view')).toBeVisible();
