@@ -386,6 +386,18 @@ export const RequestSchemas = {
   'lesion.start': strict({ folder: FolderIdSchema, blocks: z.array(BlockIdSchema).min(1).max(64).optional(), exact: z.boolean().optional() }),
   'lesion.control': strict({ study: StudyIdSchema, action: z.enum(['pause', 'resume', 'cancel']) }),
   'lesion.export': strict({ study: StudyIdSchema, format: z.enum(['csv', 'json']) }),
+  // Gallery and sessions (issue 15): kept runs, reopened, resumed; results reached by run and row only.
+  'sessions.list': strict({}),
+  'sessions.open': strict({ batch: BatchIdSchema }),
+  'sessions.forget': strict({ batch: BatchIdSchema }),
+  'batch.resume': strict({ batch: BatchIdSchema, retryFailed: z.boolean() }),
+  'results.thumbnail': strict({ batch: BatchIdSchema, index: z.number().int().min(0).max(10_000_000), size: z.number().int().min(32).max(512) }),
+  /** An image id for a result's photo, for the feature view and explanations (issued by the engine, never a path). */
+  'results.open': strict({ batch: BatchIdSchema, index: z.number().int().min(0).max(10_000_000) }),
+  /** The Images session's cards as kept in the data folder (a reload or restart shows them again). */
+  'sessions.images': strict({}),
+  /** Clear: forgets these cards' photos (by image id), or every card. */
+  'sessions.clearImages': strict({ images: z.array(ImageIdSchema).max(10_000).optional() }),
 } as const;
 
 export type RequestName = keyof typeof RequestSchemas;
@@ -425,6 +437,47 @@ export interface RequestResults {
   'lesion.start': LesionStudyValue;
   'lesion.control': LesionStudyValue;
   'lesion.export': { fileName: string; data: Uint8Array };
+  'sessions.list': SessionListValue;
+  'sessions.open': BatchSummary;
+  'sessions.forget': { forgotten: boolean };
+  'batch.resume': BatchSummary;
+  'results.thumbnail': { jpeg: Uint8Array; width: number; height: number };
+  'results.open': { image: ImageId; name: string };
+  'sessions.images': { cards: KeptImageValue[]; notice: string | null };
+  'sessions.clearImages': { cleared: number };
+}
+
+/** A card of the Images session as kept: its result, and an image id while the photo is still there. */
+export interface KeptImageValue {
+  /** Null when the photo is gone (moved, deleted, or an upload of a previous server run). */
+  image: ImageId | null;
+  name: string;
+  model: string;
+  at: string;
+  result: { top: ClassScore[]; ep: string; ms: number } | { error: ErrorValue };
+}
+
+/** A kept batch run in the History list. */
+export interface SessionValue {
+  batch: BatchId;
+  folder: string;
+  created: string;
+  updated: string;
+  model: string;
+  top: number;
+  mode: 'fast' | 'exact';
+  state: BatchSummary['state'];
+  done: number;
+  failed: number;
+  total: number | null;
+  /** Still running on this host. */
+  live: boolean;
+}
+
+export interface SessionListValue {
+  sessions: SessionValue[];
+  /** Set when the index file was damaged (and set aside) or unreadable: shown to the user. */
+  notice: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -489,6 +542,11 @@ export interface HostApi {
   saveFile(fileName: string, data: Uint8Array): Promise<void>;
   /** The page no longer shows these images (browser: their uploads are deleted on the server; Electron: nothing to free). */
   releaseImages?(images: ImageId[]): void;
+  /**
+   * Desktop app only: shows a batch result's photo in the system file manager. The renderer names the
+   * result (run and row), never a path: main looks the path up in the engine's rows. Absent in the browser.
+   */
+  showResult?(batch: BatchId, index: number): Promise<void>;
   /** Commands from the desktop app's native menus (Electron only; absent in the browser). Returns an unsubscribe function. */
   onCommand?(listener: (command: HostCommand) => void): () => void;
 }

@@ -31,6 +31,8 @@ export interface InvokeChannels {
   'reslens:pick-folder': { args: []; result: FolderEntry | null };
   /** Native save dialog, then main writes the bytes. `saved` is false when the user cancelled. */
   'reslens:save-file': { args: [fileName: string, data: Uint8Array]; result: { saved: boolean; path?: string } };
+  /** "Show in folder" for a batch result, named by run and row (never a path); main finds the file in the engine's rows. */
+  'reslens:show-result': { args: [batch: string, index: number]; result: { shown: boolean } };
 }
 export type InvokeChannel = keyof InvokeChannels;
 
@@ -44,7 +46,7 @@ export interface PushChannels {
 }
 export type PushChannel = keyof PushChannels;
 
-export const INVOKE_CHANNELS = ['reslens:request', 'reslens:add-paths', 'reslens:pick-folder', 'reslens:save-file'] as const satisfies readonly InvokeChannel[];
+export const INVOKE_CHANNELS = ['reslens:request', 'reslens:add-paths', 'reslens:pick-folder', 'reslens:save-file', 'reslens:show-result'] as const satisfies readonly InvokeChannel[];
 export const PUSH_CHANNELS = ['reslens:event', 'reslens:command'] as const satisfies readonly PushChannel[];
 
 /** The engine events a renderer may subscribe to (the preload refuses any other name). */

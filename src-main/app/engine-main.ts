@@ -7,6 +7,7 @@ import { EngineService } from '../service/engine-service.js';
 import type { EngineToMain, ParentPortLike } from './engine-protocol.js';
 import { runEngineHost } from './engine-host.js';
 import { removeDeadRunDirs } from '../engine/temp-dirs.js';
+import { defaultDataDir } from '../engine/sessions/data-dir.js';
 
 interface ElectronParentPort {
   postMessage(message: unknown): void;
@@ -50,7 +51,7 @@ const cacheDir = envPaths('reslens', { suffix: '' }).cache;
 void removeDeadRunDirs(cacheDir);
 
 runEngineHost(parentPort(), (host) => {
-  const service = new EngineService({ host, cacheDir, ...(initialModel ? { initialModel } : {}), ...(queueUrl ? { queueUrl } : {}) });
+  const service = new EngineService({ host, cacheDir, dataDir: defaultDataDir(), ...(initialModel ? { initialModel } : {}), ...(queueUrl ? { queueUrl } : {}) });
   service.start().catch((error: unknown) => {
     process.stderr.write(`engine: could not load ${initialModel}: ${error instanceof Error ? error.message : String(error)}\n`);
   });

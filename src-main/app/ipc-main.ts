@@ -9,9 +9,9 @@
 //
 // No Electron import: `ipc` is anything shaped like Electron's ipcMain, so this module is tested
 // without the Electron binary (and main.ts passes the real ipcMain, typechecked against Electron).
-import { writeFile } from 'node:fs/promises';
+import { realpath, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { MAX_REQUEST_BYTES, type RequestName, type RequestParams, validateRequest } from '../api/contract.js';
+import { MAX_REQUEST_BYTES, type RequestName, type RequestParams, RequestSchemas, validateRequest } from '../api/contract.js';
 import type { FolderEntry } from '../api/contract.js';
 import type { GrantedImage, InvokeChannel, InvokeChannels, IpcReply, RefusedPath } from './channels.js';
 import type { EngineLink } from './engine-bridge.js';
@@ -48,6 +48,8 @@ export interface IpcDeps {
   dialogs: Dialogs;
   write?: (file: string, data: Uint8Array) => Promise<void>;
   log?: (message: string) => void;
+  /** Electron's shell.showItemInFolder (the gallery's "Show in folder"). */
+  showItemInFolder?: (file: string) => void;
 }
 
 /** Bytes each channel accepts per message. Requests use the contract's limit; the others carry paths or file contents. */
@@ -56,6 +58,7 @@ export const CHANNEL_LIMITS: Record<InvokeChannel, number> = {
   'reslens:add-paths': 4 * 1024 * 1024,
   'reslens:pick-folder': 1024,
   'reslens:save-file': 512 * 1024 * 1024,
+  'reslens:show-result': 1024,
 };
 export const MAX_PATHS_PER_CALL = 10_000;
 export const MAX_FILE_NAME_LENGTH = 255;
@@ -66,10 +69,13 @@ const invalid = (message: string) => new HostError(HostErrorCode.INVALID_REQUEST
 const IMAGE_ID_FIELDS = ['image', 'images'] as const;
 const FOLDER_ID_FIELDS = ['folder', 'destination'] as const;
 
-/** Throws NOT_GRANTED unless every image and folder id in validated params was issued by `grants`. */
-export function assertGranted(method: RequestName, params: Record<string, unknown>, grants: GrantRegistry): void {
+/**
+ * Throws NOT_GRANTED unless every image and folder id in validated params was issued by `grants`
+ * (or, for images, by the engine for a result of a run it knows: `engineImages`, from results.open).
+ */
+export function assertGranted(method: RequestName, params: Record<string, unknown>, grants: GrantRegistry, engineImages: ReadonlySet<string> = new Set()): void {
   const check = (field: string, value: unknown, kind: 'image' | 'folder', where: string) => {
-    if (!grants.lookup(value, kind)) {
+    if (!grants.lookup(value, kind) && !(kind === 'image' && typeof value === 'string' && engineImages.has(value))) {
       throw new HostError(HostErrorCode.NOT_GRANTED, `${method}: ${where} is not a${kind === 'image' ? 'n image' : ' folder'} this app granted: add files by dropping or opening them, folders with Open Folder`);
     }
   };
@@ -98,11 +104,16 @@ export interface HostActions {
   openImages(): Promise<GrantedImage[]>;
   saveFile(fileName: unknown, data: unknown): Promise<{ saved: boolean; path?: string }>;
   request(message: unknown): Promise<unknown>;
+  showResult(batch: unknown, index: unknown): Promise<{ shown: boolean }>;
 }
+
+/** Image ids the engine issued for results (results.open) that main lets through; the oldest go first. */
+const MAX_ENGINE_IMAGES = 512;
 
 /** What the channels (and the native menus) do, after the sender and size checks. */
 export function hostActions(deps: IpcDeps): HostActions {
   const log = deps.log ?? (() => undefined);
+  const engineImages = new Set<string>();
   const grantAll = async (paths: readonly unknown[]) => {
     const granted: GrantedImage[] = [];
     const refused: RefusedPath[] = [];
@@ -147,8 +158,34 @@ export function hostActions(deps: IpcDeps): HostActions {
     async request(message) {
       const request = validateRequest(message);
       if (!request.ok) throw new HostError(request.error.code, request.error.message);
-      assertGranted(request.method, request.params as Record<string, unknown>, deps.grants);
-      return deps.engine.request(request.method, request.params as RequestParams<RequestName>);
+      assertGranted(request.method, request.params as Record<string, unknown>, deps.grants, engineImages);
+      const result = await deps.engine.request(request.method, request.params as RequestParams<RequestName>);
+      if (request.method === 'results.open') {
+        const image = (result as { image?: unknown })?.image;
+        if (typeof image === 'string') {
+          engineImages.add(image);
+          if (engineImages.size > MAX_ENGINE_IMAGES) engineImages.delete(engineImages.values().next().value as string);
+        }
+      }
+      return result;
+    },
+    async showResult(batch, index) {
+      // The renderer names a result, never a path: the path is the engine's own row of that run.
+      const parsed = RequestSchemas['results.open'].safeParse({ batch, index });
+      if (!parsed.success) throw invalid('show-result: expected a batch id and a row number');
+      if (!deps.showItemInFolder) return { shown: false };
+      const page = (await deps.engine.request('batch.rows', { batch: parsed.data.batch, offset: parsed.data.index, limit: 1 })) as { rows: { path: string }[] };
+      const file = page.rows[0]?.path;
+      if (typeof file !== 'string' || !path.isAbsolute(file)) throw invalid(`show-result: batch ${parsed.data.batch} has no row ${parsed.data.index}`);
+      let real: string;
+      try {
+        real = await realpath(file);
+        if (!(await stat(real)).isFile()) throw new Error('not a file');
+      } catch {
+        throw new HostError('FILE_NOT_FOUND', `${path.basename(file)} is no longer there (moved or deleted since the run)`);
+      }
+      deps.showItemInFolder(real);
+      return { shown: true };
     },
   };
 }
@@ -177,6 +214,10 @@ export function registerIpc(ipc: IpcMainLike, deps: IpcDeps, actions: HostAction
     'reslens:save-file': async (...args) => {
       expectArgs('reslens:save-file', args, 2);
       return actions.saveFile(args[0], args[1]);
+    },
+    'reslens:show-result': async (...args) => {
+      expectArgs('reslens:show-result', args, 2);
+      return actions.showResult(args[0], args[1]);
     },
   };
 

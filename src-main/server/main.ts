@@ -14,6 +14,7 @@ import { checkQueueUrl } from '../engine/queue/connection.js';
 import { ensureRendererBuilt } from './renderer-build.js';
 import { ReslensServer, errorValue } from './server.js';
 import { DEFAULT_UPLOAD_LIMIT, defaultUploadQuota } from './uploads.js';
+import { defaultDataDir } from '../engine/sessions/data-dir.js';
 
 // Found by walking up, so the same from the sources and from the bundle in dist/node/server.
 const REPO_ROOT = path.dirname(findPackageFile('package.json'));
@@ -30,6 +31,7 @@ interface ServeOptions {
   uploadQuotaMb?: number;
   exitWithStdin?: boolean;
   queue?: string;
+  dataDir?: string;
 }
 
 const integer = (min: number, max: number) => (value: string) => {
@@ -50,6 +52,7 @@ function program(): Command {
     .option('--upload-limit-mb <n>', 'largest file the browser may upload', integer(1, 4096), DEFAULT_UPLOAD_LIMIT / (1024 * 1024))
     .option('--upload-quota-mb <n>', 'all uploads together (default: 2048, or a tenth of the temp folder’s free space if less)', integer(1, 1024 * 1024))
     .option('--queue <url>', 'Redis URL of a batch queue: offers "Run on workers" in the Batch view (docs/queue.md); default $RESLENS_QUEUE_URL')
+    .option('--data-dir <dir>', 'where kept batch runs and thumbnails go (default: the per-user data folder, or $RESLENS_DATA_DIR)')
     .addOption(new Option('--exit-with-stdin', 'stop when stdin closes (for test harnesses)').hideHelp())
     .showHelpAfterError();
 }
@@ -74,7 +77,7 @@ export async function serve(argv: string[]): Promise<void> {
     port: options.port,
     uploadLimitBytes: options.uploadLimitMb * 1024 * 1024,
     uploadQuota: { totalBytes: options.uploadQuotaMb ? options.uploadQuotaMb * 1024 * 1024 : await defaultUploadQuota() },
-    createService: (host) => (service = new EngineService({ host, modelsDir: options.modelsDir, initialModel: options.model, ep: options.ep, queueUrl })),
+    createService: (host) => (service = new EngineService({ host, modelsDir: options.modelsDir, initialModel: options.model, ep: options.ep, queueUrl, dataDir: defaultDataDir(options.dataDir) })),
   });
 
   let stopping = false;

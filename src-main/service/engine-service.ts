@@ -44,6 +44,11 @@ import { ExplainRequests } from './explain-requests.js';
 import { BlockRequests } from './block-requests.js';
 import { createRunDir } from '../engine/temp-dirs.js';
 import { releaseBlockLens } from '../engine/blocks/lens.js';
+import { SessionIndex } from '../engine/sessions/session-index.js';
+import { ThumbnailCache } from '../engine/sessions/result-thumbnails.js';
+import { ResultImages } from './result-images.js';
+import { ImagesSession, IMAGES_SESSION_FILE } from '../engine/sessions/images-session.js';
+import path from 'node:path';
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
 export interface ServiceHost {
@@ -68,6 +73,11 @@ export interface EngineServiceOptions {
   orphanBatchGraceMs?: number;
   /** Redis URL of a batch queue: enables "Run on workers" (docs/queue.md). */
   queueUrl?: string;
+  /**
+   * The user's data folder: batch runs are kept there (sessions/: the index and each run's journal)
+   * with a thumbnail cache, so a reload or restart lists them. Without it runs live in a temp folder.
+   */
+  dataDir?: string;
 }
 
 /** What a host knows about the request beyond its parameters. */
@@ -122,11 +132,25 @@ export class EngineService {
   private readonly explanations: ExplainRequests;
 
   private readonly blocks: BlockRequests;
+  /** Kept runs (issue 15), when the host gave a data folder. */
+  private readonly sessions?: SessionIndex;
+  private readonly thumbnails?: ThumbnailCache;
+  private readonly imagesSession?: ImagesSession;
+  /** Image ids the engine issued for results' photos (results.open). */
+  private readonly resultImages = new ResultImages();
 
   constructor(private readonly options: EngineServiceOptions) {
     this.store = new ModelStore(ModelStore.defaultDir({ dir: options.modelsDir }));
+    if (options.dataDir) {
+      this.sessions = new SessionIndex({ dir: path.join(options.dataDir, 'sessions') });
+      this.thumbnails = new ThumbnailCache({ dir: path.join(options.dataDir, 'thumbnails') });
+      this.imagesSession = new ImagesSession(path.join(options.dataDir, 'sessions', IMAGES_SESSION_FILE));
+    }
     // A private mkdtemp folder (0700) created on first use, never a predictable shared path (temp-dirs.ts).
-    this.batches = new BatchJobs({ tempBase: options.cacheDir, ...(options.host.batchRoot ? { within: options.host.batchRoot } : {}) }, (event, payload) => options.host.emit(event, payload));
+    this.batches = new BatchJobs(
+      { tempBase: options.cacheDir, ...(options.host.batchRoot ? { within: options.host.batchRoot } : {}), ...(this.sessions ? { sessions: this.sessions } : {}) },
+      (event, payload) => options.host.emit(event, payload),
+    );
     this.explanations = new ExplainRequests((event, payload) => options.host.emit(event, payload));
     // Lesion studies' journals and tables: a private mkdtemp folder (0700) too, created on first use.
     this.blocks = new BlockRequests(
@@ -217,9 +241,67 @@ export class EngineService {
         return this.blocks.control(p.study as RequestParams<'lesion.control'>['study'], p.action as 'pause' | 'resume' | 'cancel') as RequestResults[N];
       case 'lesion.export':
         return (await this.blocks.export(p.study as RequestParams<'lesion.export'>['study'], p.format as 'csv' | 'json')) as RequestResults[N];
+      case 'sessions.list':
+      case 'sessions.open':
+      case 'sessions.forget':
+      case 'batch.resume':
+      case 'results.thumbnail':
+      case 'results.open':
+        return (await this.sessionRequest(method, p)) as RequestResults[N];
+      case 'sessions.images':
+        return (await this.keptImages()) as RequestResults[N];
+      case 'sessions.clearImages': {
+        const ids = p.images as string[] | undefined;
+        const paths = ids?.flatMap((id) => {
+          const image = this.options.host.resolveImage(id) ?? this.resultImages.resolve(id);
+          return image ? [image.path] : [];
+        });
+        return { cleared: (await this.imagesSession?.clear(paths)) ?? 0 } as RequestResults[N];
+      }
       default:
         throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${method} is not available in this build`);
     }
+  }
+
+  /** Gallery and sessions (issue 15): the engine's BatchJobs and SessionIndex do the work. */
+  private async sessionRequest(method: 'sessions.list' | 'sessions.open' | 'sessions.forget' | 'batch.resume' | 'results.thumbnail' | 'results.open', p: Record<string, unknown>): Promise<unknown> {
+    const batch = p.batch as RequestParams<'sessions.open'>['batch'];
+    switch (method) {
+      case 'sessions.list': {
+        const { sessions, notice } = await this.batches.sessions();
+        return { sessions: sessions.map(({ id, kind: _kind, ...rest }) => ({ batch: id, ...rest })), notice };
+      }
+      case 'sessions.open': {
+        const loaded = this.loaded?.classifier;
+        const entry = await this.sessions?.get(batch);
+        return this.batches.open(batch, loaded && entry && entry.model === loaded.name ? loaded.labels : undefined);
+      }
+      case 'sessions.forget':
+        return { forgotten: await this.batches.forget(batch) };
+      case 'batch.resume':
+        return this.batches.resume(batch, await this.classifier(), { retryFailed: p.retryFailed === true });
+      case 'results.thumbnail': {
+        const file = await this.batches.resultFile(batch, p.index as number);
+        const size = p.size as number;
+        return this.thumbnails ? this.thumbnails.get(file.path, size, file.name) : thumbnailFile(file.path, size, file.name);
+      }
+      case 'results.open': {
+        const file = await this.batches.resultFile(batch, p.index as number);
+        return { image: this.resultImages.issue(file), name: file.name };
+      }
+    }
+  }
+
+  /** The kept Images session: results as they were, an image id for each photo still there. */
+  private async keptImages(): Promise<RequestResults['sessions.images']> {
+    if (!this.imagesSession) return { cards: [], notice: null };
+    const entries = await this.imagesSession.list();
+    // Only ids the host still resolves to the same file: nothing the file names is opened otherwise.
+    const cards = entries.map((e) => {
+      const live = this.options.host.resolveImage(e.id)?.path === e.path;
+      return { image: live ? (e.id as RequestResults['results.open']['image']) : null, name: e.name, model: e.model, at: e.at, result: e.result };
+    });
+    return { cards, notice: this.imagesSession.notice };
   }
 
   private queueUrl(): string {
@@ -348,7 +430,7 @@ export class EngineService {
   }
 
   private image(id: string): { path: string; name: string } {
-    const image = this.options.host.resolveImage(id);
+    const image = this.options.host.resolveImage(id) ?? this.resultImages.resolve(id);
     if (!image) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `unknown image ${id}: add it by dropping or choosing it first`);
     return image;
   }
@@ -371,6 +453,16 @@ export class EngineService {
     for (const { id, image } of known) {
       if (!image) results.push({ image: id, name: id, result: { error: { code: ErrorCode.INVALID_ARGUMENT, message: `unknown image ${id}` } } });
       else results.push({ image: id, name: image.name, result: byPath.get(image.path) ?? { error: { code: ErrorCode.INFERENCE_FAILED, message: 'no result' } } });
+    }
+    // The Images session is kept (issue 15): a reload or restart shows these cards again.
+    if (this.imagesSession) {
+      const at = new Date().toISOString();
+      const kept = known.flatMap(({ id, image }) => {
+        const result = results.find((r) => r.image === id)?.result;
+        if (!image || !result || ('error' in result && result.error.code === ErrorCode.CANCELLED)) return [];
+        return [{ path: image.path, id, name: image.name.slice(0, 300), at, model: classifier.name, result: 'error' in result ? { error: { code: result.error.code, message: result.error.message.slice(0, 2000) } } : { top: result.top, ep: result.ep, ms: result.ms } }];
+      });
+      await this.imagesSession.add(kept).catch((error: unknown) => process.stderr.write(`sessions: could not keep the Images session: ${error instanceof Error ? error.message : String(error)}\n`));
     }
     return results;
   }

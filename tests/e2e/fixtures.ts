@@ -1,6 +1,6 @@
 // Playwright fixtures: one browser-mode server per worker (workers: 1, so one for the run), a page
 // that has opened it, and helpers to drop files the way a user does.
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type Page, test as base, expect } from '@playwright/test';
 import { ensureFixture } from '../fixtures/generate.js';
@@ -57,6 +57,8 @@ export const test = base.extend<{ app: Page }, { server: RunningServer }>({
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     const violations = await watchCsp(page);
+    // Each test starts with an empty Images view: the kept Images session (issue 15) of earlier tests on this server is forgotten.
+    await rm(path.join(server.dataDir, 'sessions', 'images-session.json'), { force: true });
     await page.goto(server.url);
     await expect(page.getByTestId('status-model')).toBeVisible();
     await use(page);

@@ -19,6 +19,7 @@ export interface RunningServer {
   port: number;
   token: string;
   root: string;
+  dataDir: string;
   stdout: () => string;
   stderr: () => string;
   stop(): Promise<void>;
@@ -32,6 +33,8 @@ export interface ServerOptions {
   modelsDir?: string;
   args?: string[];
   timeoutMs?: number;
+  /** --data-dir (kept batch runs, thumbnails); a fresh temp folder when not given (removed on stop). */
+  dataDir?: string;
   /** Models imported into the (temp) store before start: they show in the model picker. */
   importModels?: { file: string; name: string }[];
 }
@@ -41,6 +44,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const ownRoot = options.root === undefined;
   const root = options.root ?? (await mkdtemp(path.join(os.tmpdir(), 'reslens-e2e-root-')));
   const modelsDir = options.modelsDir ?? (await mkdtemp(path.join(os.tmpdir(), 'reslens-e2e-models-')));
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'reslens-e2e-data-')));
   for (const m of options.importModels ?? []) await new ModelStore(modelsDir).import(m.file, { name: m.name });
   const args = [
     '--import',
@@ -58,6 +62,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     '--static',
     path.join(REPO_ROOT, 'dist', 'renderer'),
     '--exit-with-stdin',
+    '--data-dir',
+    dataDir,
     ...(options.args ?? []),
   ];
   const child: ChildProcessWithoutNullStreams = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, CI: process.env.CI ?? '' } });
@@ -88,6 +94,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     port,
     token: match[3],
     root,
+    dataDir,
     stdout: () => out,
     stderr: () => err,
     async stop() {
@@ -100,6 +107,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       }
       if (ownRoot) await rm(root, { recursive: true, force: true });
       if (!options.modelsDir) await rm(modelsDir, { recursive: true, force: true });
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

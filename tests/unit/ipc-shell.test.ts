@@ -82,7 +82,7 @@ describe('the preload bundle', () => {
     expect(Object.keys(page.exposed)).toEqual(['reslens']);
     expect(Object.keys(reslens).sort()).toEqual(['api', 'host']);
     expect(Object.keys(reslens.api).sort()).toEqual(['call', 'on']);
-    expect(Object.keys(reslens.host).sort()).toEqual(['addFiles', 'kind', 'onCommand', 'pickFolder', 'saveFile']);
+    expect(Object.keys(reslens.host).sort()).toEqual(['addFiles', 'kind', 'onCommand', 'pickFolder', 'saveFile', 'showResult']);
     expect(reslens.host.kind).toBe('electron');
     // No channel names or generic senders leak out.
     expect(JSON.stringify(Object.values(reslens.api).map(String))).not.toMatch(/ipcRenderer\.send\(/);

@@ -97,7 +97,7 @@ const engineUntouched = () => expect(reached).toEqual({ handle: 0, resolveImage:
 
 describe('the IPC surface', () => {
   it('registers exactly the declared channels', () => {
-    expect(ipc.channels().sort()).toEqual(['reslens:add-paths', 'reslens:pick-folder', 'reslens:request', 'reslens:save-file']);
+    expect(ipc.channels().sort()).toEqual(['reslens:add-paths', 'reslens:pick-folder', 'reslens:request', 'reslens:save-file', 'reslens:show-result']);
   });
 
   it('positive control: a valid request reaches the real engine, and a granted id resolves there', async () => {

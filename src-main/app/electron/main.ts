@@ -6,7 +6,7 @@
 //        └── utilityProcess "ResLens engine" (engine.cjs: EngineService; restarted if it dies)
 //
 // Bundled to dist/app/main.cjs by scripts/electron.ts (see electron.config.ts).
-import { BrowserWindow, Menu, app, dialog, ipcMain, nativeTheme, session } from 'electron';
+import { BrowserWindow, Menu, app, dialog, ipcMain, nativeTheme, session, shell } from 'electron';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,8 @@ const csp = contentSecurityPolicy({ devServer });
 app.setName('ResLens');
 // Separate profiles for tests running side by side (Playwright sets this).
 if (process.env.RESLENS_USER_DATA_DIR) app.setPath('userData', process.env.RESLENS_USER_DATA_DIR);
+// The engine process (which inherits this environment) keeps batch runs beside the app's own state.
+process.env.RESLENS_DATA_DIR ||= app.getPath('userData');
 app.enableSandbox();
 registerAppScheme();
 
@@ -87,6 +89,7 @@ const ipcDeps = {
   grants,
   dialogs,
   log,
+  showItemInFolder: (file: string) => shell.showItemInFolder(file),
 };
 const actions = hostActions(ipcDeps);
 

@@ -65,6 +65,9 @@ const host: HostApi = {
   async saveFile(fileName, data) {
     await invoke('reslens:save-file', fileName, data);
   },
+  async showResult(batch, index) {
+    await invoke('reslens:show-result', batch, index);
+  },
   onCommand(listener) {
     if (typeof listener !== 'function') throw new Error('listener must be a function');
     const handler = (_event: IpcRendererEvent, command: HostCommand) => listener(command);

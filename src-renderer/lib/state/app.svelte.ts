@@ -8,6 +8,9 @@ import { FeatureState } from './features.svelte.js';
 import { ImagesState } from './images.svelte.js';
 import { Toasts } from './toasts.svelte.js';
 import { UiState } from './ui.svelte.js';
+import { ConfirmState } from './confirm.svelte.js';
+import { SessionsState } from './sessions.svelte.js';
+import { ResultsGalleryState } from './gallery.svelte.js';
 
 export class AppState {
   readonly toasts = new Toasts();
@@ -17,6 +20,10 @@ export class AppState {
   readonly features: FeatureState;
   readonly batch: BatchState;
   readonly explain: ExplainState;
+  // Gallery and History (issue 15).
+  readonly confirm = new ConfirmState();
+  readonly sessions: SessionsState;
+  readonly gallery: ResultsGalleryState;
 
   constructor(readonly transport: Transport) {
     this.engine = new EngineState(transport, this.toasts);
@@ -24,6 +31,8 @@ export class AppState {
     this.features = new FeatureState(transport);
     this.batch = new BatchState(transport, this.toasts);
     this.explain = new ExplainState(transport);
+    this.sessions = new SessionsState(transport, this.batch, this.confirm, this.toasts);
+    this.gallery = new ResultsGalleryState(transport, this.features, this.toasts);
     this.images.setModelName(() => this.engine.model?.name ?? '');
     this.engine.onModelChange = () => {
       this.features.close();
@@ -36,6 +45,8 @@ export class AppState {
     this.ui.init();
     this.engine.init();
     this.batch.init();
+    this.sessions.init();
+    void this.images.restore();
     this.transport.host.onCommand?.((command) => {
       switch (command.kind) {
         case 'images.added':

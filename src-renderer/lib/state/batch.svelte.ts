@@ -75,6 +75,32 @@ export class BatchState {
     void this.fillGaps();
   }
 
+  /** Shows another run (a reopened or resumed session): its rows are fetched in pages. */
+  adopt(summary: BatchSummary): void {
+    this.resetRows();
+    this.summary = summary;
+    this.error = null;
+    void this.loadAllRows();
+  }
+
+  /** Every row the engine has for the shown run (a reopened run has no events to bring them). */
+  async loadAllRows(): Promise<void> {
+    const batch = this.summary?.batch;
+    if (!batch) return;
+    try {
+      for (let offset = 0; ; ) {
+        const page = await this.transport.api.call('batch.rows', { batch, offset, limit: 5000 });
+        if (batch !== this.summary?.batch) return;
+        for (let i = 0; i < page.rows.length; i++) this.rows[offset + i] ??= page.rows[i];
+        offset += page.rows.length;
+        if (page.rows.length === 0 || offset >= page.total) break;
+      }
+      this.version++;
+    } catch (error) {
+      this.fail('Could not load the results', error);
+    }
+  }
+
   private resetRows(): void {
     this.rows = [];
     this.version++;

@@ -1,7 +1,7 @@
 // The cards: files the user dropped or chose, each uploaded (browser) or granted (desktop), then
 // thumbnailed and classified by the engine. Work is queued with small concurrency so the first
 // results appear at once and many files never flood the engine.
-import type { ClassScore, ErrorValue, ImageId } from '../../../src-main/api/contract.js';
+import type { ClassScore, ErrorValue, ImageId, KeptImageValue } from '../../../src-main/api/contract.js';
 import { type Transport, toErrorValue } from '../transport/index.js';
 import { jpegUrl } from '../util/format.js';
 import { limiter } from '../util/queue.js';
@@ -20,6 +20,8 @@ export interface Card {
   ep?: string;
   model?: string;
   error?: ErrorValue;
+  /** Shown again from the kept Images session (issue 15). */
+  restored?: boolean;
 }
 
 const THUMB_SIZE = 384;
@@ -80,7 +82,45 @@ export class ImagesState {
     }
   }
 
+  /**
+   * The kept Images session (a reload or restart): cards come back with their results; a photo that is
+   * no longer open (an upload of an earlier server run, a file from an earlier app run) says so.
+   */
+  async restore(): Promise<void> {
+    let kept: { cards: KeptImageValue[] };
+    try {
+      kept = await this.transport.api.call('sessions.images', {});
+    } catch {
+      return; // an engine without kept sessions
+    }
+    if (this.cards.length > 0) return; // the user already dropped new photos
+    for (const k of kept.cards) {
+      const card = this.newCard(k.name, 'done');
+      card.restored = true;
+      card.model = k.model;
+      if (k.image && !('error' in k.result)) {
+        card.image = k.image;
+        card.top = k.result.top;
+        card.ms = k.result.ms;
+        card.ep = k.result.ep;
+        void this.thumbnail(async () => {
+          try {
+            card.thumb = jpegUrl((await this.transport.api.call('images.thumbnail', { image: k.image as ImageId, size: THUMB_SIZE })).jpeg);
+          } catch {
+            card.thumbFailed = true;
+          }
+        });
+      } else {
+        card.phase = 'error';
+        card.thumbFailed = true;
+        const was = 'error' in k.result ? `it failed: ${k.result.error.message}` : `it was ${k.result.top[0]?.label ?? '?'} (${Math.round((k.result.top[0]?.prob ?? 0) * 100)}%)`;
+        card.error = 'error' in k.result && k.image ? k.result.error : { code: 'NOT_OPEN', message: `kept from an earlier session (${was}); the photo itself is no longer open: drop it again to see its feature maps` };
+      }
+    }
+  }
+
   clear(): void {
+    void this.transport.api.call('sessions.clearImages', {}).catch(() => undefined);
     for (const card of this.cards) if (card.thumb) URL.revokeObjectURL(card.thumb);
     this.transport.host.releaseImages?.(this.cards.flatMap((card) => (card.image ? [card.image] : [])));
     this.cards = [];
