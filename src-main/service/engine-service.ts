@@ -418,8 +418,12 @@ export class EngineService {
       });
       const crop = await photoCrop(decoded, result.photoRegion, 448);
       const jpeg = await sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } }).jpeg({ quality: 88 }).toBuffer();
-      // one image at a time: full maps are ~7 MB for ResNet-50 (a compared model's maps are not kept)
-      if (!second) this.featureCache.clear();
+      // Two images at most (the feature view's and a compared photo's): full maps are ~7 MB for
+      // ResNet-50. A compared model's maps are not kept (its channels are not asked for).
+      if (!second) {
+        this.featureCache.delete(id);
+        while (this.featureCache.size >= 2) this.featureCache.delete(this.featureCache.keys().next().value as ImageId);
+      }
       if (!second) this.featureCache.set(id, {
         classifier,
         ranked: Object.fromEntries(result.stages.map((s) => [s.name, new Map(s.topChannels.map((c) => [c.channel, c.map]))])) as FeatureCacheEntry['ranked'],

@@ -2,6 +2,7 @@
 import { getContext, setContext } from 'svelte';
 import type { Transport } from '../transport/index.js';
 import { BatchState } from './batch.svelte.js';
+import { CompareState } from './compare.svelte.js';
 import { EngineState } from './engine.svelte.js';
 import { ExplainState } from './explain.svelte.js';
 import { FeatureState } from './features.svelte.js';
@@ -17,6 +18,8 @@ export class AppState {
   readonly features: FeatureState;
   readonly batch: BatchState;
   readonly explain: ExplainState;
+  /** Compare (issue 15): the feature view's second side. */
+  readonly compare: CompareState;
 
   constructor(readonly transport: Transport) {
     this.engine = new EngineState(transport, this.toasts);
@@ -24,10 +27,12 @@ export class AppState {
     this.features = new FeatureState(transport);
     this.batch = new BatchState(transport, this.toasts);
     this.explain = new ExplainState(transport);
+    this.compare = new CompareState(transport);
     this.images.setModelName(() => this.engine.model?.name ?? '');
     this.engine.onModelChange = () => {
       this.features.close();
       this.explain.close();
+      this.compare.clear();
       this.images.reclassifyAll();
     };
   }
