@@ -7,11 +7,14 @@ import type { Card } from './images.svelte.js';
 export type CompareTarget = { kind: 'model'; model: string } | { kind: 'photo'; card: Card };
 
 /** Where the two top-5 lists differ: classes only one side has, and rank moves of shared ones. */
-export function topDifferences(left: ClassScore[], right: ClassScore[]): Map<number, { onlyHere: boolean; rankChange: number; probChange: number }> {
-  const out = new Map<number, { onlyHere: boolean; rankChange: number; probChange: number }>();
+export type TopDifference = { onlyHere: boolean; rankChange: number; probChange: number };
+
+/** Per class index of `left`: whether `right` lacks it, and how its rank and probability move. */
+export function topDifferences(left: ClassScore[], right: ClassScore[]): Record<number, TopDifference> {
+  const out: Record<number, TopDifference> = {};
   left.forEach((c, rank) => {
     const other = right.findIndex((r) => r.index === c.index);
-    out.set(c.index, { onlyHere: other < 0, rankChange: other < 0 ? 0 : other - rank, probChange: other < 0 ? c.prob : c.prob - right[other].prob });
+    out[c.index] = { onlyHere: other < 0, rankChange: other < 0 ? 0 : other - rank, probChange: other < 0 ? c.prob : c.prob - right[other].prob };
   });
   return out;
 }
