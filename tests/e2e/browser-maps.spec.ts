@@ -209,8 +209,8 @@ test('zoom, pan and the value readout with the receptive field; colour bar numbe
   await mkdir(path.join(REPO_ROOT, 'test-results'), { recursive: true });
   await writeFile(path.join(REPO_ROOT, 'test-results', 'maps-timing.json'), `${JSON.stringify(summary, null, 2)}\n`);
 
-  // Screenshot with a readout showing (zoomed, hovered).
-  await view.locator('[data-stage="layer3"]').click();
+  // Screenshot with a readout showing (zoomed, hovered): conv2_x, whose 35 px field shows as a box.
+  await view.locator('[data-stage="layer1"]').click();
   await box.focus();
   await page.keyboard.press('+');
   await shootAll(page, 'maps-zoom', async () => {
@@ -261,8 +261,13 @@ test('export report: one HTML file with the top-5, one image per stage, the CAMs
   const saved = await download;
   expect(saved.suggestedFilename()).toMatch(/-report\.html$/);
   const html = await readFile(await saved.path(), 'utf8');
-  const parsed = await page.evaluate((text) => {
-    const doc = new DOMParser().parseFromString(text, 'text/html');
+  // Opened as a page of its own (as a user opens the file), then read: the app page's CSP stays out of it.
+  const reader = await page.context().newPage();
+  const requests: string[] = [];
+  reader.on('request', (r) => requests.push(r.url()));
+  await reader.setContent(html);
+  const parsed = await reader.evaluate(() => {
+    const doc = document;
     return {
       scripts: doc.querySelectorAll('script').length,
       handlers: [...doc.querySelectorAll('*')].filter((el) => [...el.attributes].some((a) => a.name.startsWith('on'))).length,
@@ -270,9 +275,13 @@ test('export report: one HTML file with the top-5, one image per stage, the CAMs
       stages: [...doc.querySelectorAll('figure.stage')].map((f) => ({ stage: f.getAttribute('data-stage'), images: f.querySelectorAll('img').length })),
       cams: doc.querySelectorAll('figure.cam img').length,
       externalImages: [...doc.querySelectorAll('img')].filter((img) => !img.getAttribute('src')?.startsWith('data:image/')).length,
+      brokenImages: [...doc.querySelectorAll('img')].filter((img) => !img.complete || img.naturalWidth === 0).length,
       csp: doc.querySelector('meta[http-equiv="Content-Security-Policy"]')?.getAttribute('content') ?? '',
     };
-  }, html);
+  });
+  await reader.close();
+  expect(requests.filter((u) => !u.startsWith('data:') && u !== 'about:blank'), 'the report fetched nothing').toEqual([]);
+  expect(parsed.brokenImages).toBe(0);
   expect(parsed.scripts).toBe(0);
   expect(parsed.handlers).toBe(0);
   expect(parsed.top).toEqual(labels);
