@@ -95,6 +95,9 @@ test('compare: two models side by side on one photo, stages in step, top-5 diffe
   await view.locator('[data-pane="map"]').click();
   await view.locator('.channels [data-channel]').first().click();
   await expect(view.getByTestId('map-caption')).toContainText('channel');
+  await view.locator('[data-pane="compare"]').click();
+  await expect(right.locator('.top5 li')).toHaveCount(5);
+  await shootAll(page, 'maps-compare-models');
 
   // Two photos at the same stage, same model.
   await view.locator('[data-pane="compare"]').click();
