@@ -7,6 +7,8 @@
 // (native dialog, drop, or upload), and only those ids are accepted.
 import { z } from 'zod';
 import { EXPLAIN_METHODS, MAX_EXPLAIN_CLASSES } from '../engine/explain/method-names.js';
+import type { ReceptiveFieldValue } from './receptive-field.js';
+import { COLORMAPS } from '../engine/features/colormap-names.js';
 
 /** Longest request payload a host accepts (bytes of the serialised message). */
 export const MAX_REQUEST_BYTES = 64 * 1024;
@@ -70,6 +72,9 @@ export interface ArchitectureRowValue {
   layers: number;
   params: number;
   macs: number;
+  /** Side of the stage's receptive field in input pixels, and what such stages usually respond to (issue 15). */
+  receptiveField?: number;
+  note?: string;
 }
 
 export interface ArchitectureValue {
@@ -148,6 +153,9 @@ export interface HeatmapValue {
   height: number;
   /** Row-major, normalised to [0, 1]. */
   data: Float32Array;
+  /** Maps (issue 15): the values before normalisation spanned [min, max] (0 → min, 1 → max). */
+  min?: number;
+  max?: number;
 }
 
 export interface StageFeaturesValue {
@@ -159,6 +167,13 @@ export interface StageFeaturesValue {
   stats: { max: number; mean: number; zeroFraction: number; min?: number; std?: number };
   heatmap: HeatmapValue;
   topChannels: { channel: number; meanActivation: number; map: HeatmapValue }[];
+  // Maps (issue 15): explain in place, the channel grid.
+  /** What one position of this stage's map sees of the input (from the engine's kernel/stride chain). */
+  receptiveField?: ReceptiveFieldValue;
+  /** What such stages usually respond to (engine/model/stage-notes.ts). */
+  note?: string;
+  /** Every channel's spatial mean, in channel order. */
+  channelMeans?: Float32Array;
 }
 
 export interface FeaturesValue {
@@ -335,6 +350,9 @@ export interface LesionStudyValue {
 // ---------------------------------------------------------------------------------------------
 // Requests: name → parameter schema and result type.
 
+/** Channel maps per features.channels request (one page of the channel grid). */
+export const MAX_CHANNEL_PAGE = 64;
+
 const strict = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
 
 export const RequestSchemas = {
@@ -349,6 +367,8 @@ export const RequestSchemas = {
     mode: z.enum(['mean', 'max']).optional(),
     channels: z.number().int().min(1).max(32).optional(),
     classes: z.number().int().min(1).max(10).optional(),
+    /** Compare (issue 15): a second model's view of the same photo; the engine holds at most 2 models. */
+    model: ModelNameSchema.optional(),
   }),
   'features.channel': strict({ image: ImageIdSchema, stage: StageNameSchema, channel: z.number().int().min(0).max(8191) }),
   'explain.get': strict({
@@ -360,6 +380,9 @@ export const RequestSchemas = {
   'explain.labels': strict({}),
   /** Stops the explanation of `image` in progress (its multi-run methods stop between batches: CANCELLED). */
   'explain.cancel': strict({ image: ImageIdSchema }),
+  // Maps (issue 15): a page of the channel grid (channels of the feature view's image), the HTML report.
+  'features.channels': strict({ image: ImageIdSchema, stage: StageNameSchema, channels: z.array(z.number().int().min(0).max(8191)).min(1).max(MAX_CHANNEL_PAGE) }),
+  'features.report': strict({ image: ImageIdSchema, colormap: z.enum(COLORMAPS).optional() }),
   'batch.start': strict({ folder: FolderIdSchema, top: z.number().int().min(1).max(20).optional(), exact: z.boolean().optional(), workers: z.boolean().optional() }),
   'batch.control': strict({ batch: BatchIdSchema, action: z.enum(['pause', 'resume', 'cancel']) }),
   'batch.rows': strict({ batch: BatchIdSchema, offset: z.number().int().min(0), limit: z.number().int().min(1).max(5000) }),
@@ -426,6 +449,9 @@ export interface RequestResults {
   /** Every class name of the loaded model, in output order (the class picker's search). */
   'explain.labels': { labels: string[] };
   'explain.cancel': { cancelled: boolean };
+  'features.channels': HeatmapValue[];
+  /** One self-contained HTML file (UTF-8). */
+  'features.report': { fileName: string; data: Uint8Array };
   'batch.start': BatchSummary;
   'batch.control': BatchSummary;
   'batch.rows': { rows: BatchRow[]; total: number };

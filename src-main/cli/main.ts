@@ -14,6 +14,7 @@ import type { CliContext } from './context.js';
 import { registerQuantizeCommand } from './commands/quantize.js';
 import { ExitCode, UsageError } from './options.js';
 import { registerWorkerCommand } from './commands/worker.js';
+import { registerReportCommand } from './commands/report.js';
 
 export function buildProgram(): Command {
   const program = new Command('reslens');
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerWorkerCommand(program, proxy);
   registerBlocksCommand(program, proxy);
   registerLesionCommand(program, proxy);
+  registerReportCommand(program, proxy);
   // Usage errors in subcommands too must exit 2, not commander's default 1.
   for (const command of program.commands) {
     command.exitOverride();

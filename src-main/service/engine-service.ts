@@ -49,6 +49,9 @@ import { ThumbnailCache } from '../engine/sessions/result-thumbnails.js';
 import { ResultImages } from './result-images.js';
 import { ImagesSession, IMAGES_SESSION_FILE } from '../engine/sessions/images-session.js';
 import path from 'node:path';
+import { CompareModel } from './compare-model.js';
+import { makeReport } from '../engine/report/make-report.js';
+import { STAGE_NOTES } from '../engine/model/stage-notes.js';
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
 export interface ServiceHost {
@@ -117,6 +120,9 @@ const versions = (): Record<string, string> => ({
 });
 
 
+/** A stage's receptive field, as the model's stage discovery computed it. */
+const fieldOf = (classifier: Classifier, stage: StageName) => classifier.stageMap?.stages.find((s) => s.name === stage)?.receptiveField;
+
 export class EngineService {
   private readonly store: ModelStore;
   private loaded?: LoadedModel;
@@ -138,6 +144,8 @@ export class EngineService {
   private readonly imagesSession?: ImagesSession;
   /** Image ids the engine issued for results' photos (results.open). */
   private readonly resultImages = new ResultImages();
+  /** Compare (issue 15): the second model, beside the loaded one (at most two held). */
+  private readonly compare: CompareModel;
 
   constructor(private readonly options: EngineServiceOptions) {
     this.store = new ModelStore(ModelStore.defaultDir({ dir: options.modelsDir }));
@@ -146,6 +154,7 @@ export class EngineService {
       this.thumbnails = new ThumbnailCache({ dir: path.join(options.dataDir, 'thumbnails') });
       this.imagesSession = new ImagesSession(path.join(options.dataDir, 'sessions', IMAGES_SESSION_FILE));
     }
+    this.compare = new CompareModel(this.store, { ep: options.ep ?? 'auto', cacheDir: options.cacheDir });
     // A private mkdtemp folder (0700) created on first use, never a predictable shared path (temp-dirs.ts).
     this.batches = new BatchJobs(
       { tempBase: options.cacheDir, ...(options.host.batchRoot ? { within: options.host.batchRoot } : {}), ...(this.sessions ? { sessions: this.sessions } : {}) },
@@ -183,8 +192,34 @@ export class EngineService {
         const image = this.image(p.image as string);
         return (await thumbnailFile(image.path, p.size as number, image.name)) as RequestResults[N];
       }
-      case 'features.get':
-        return (await this.features(p.image as ImageId, p as RequestParams<'features.get'>)) as RequestResults[N];
+      case 'features.get': {
+        const params = p as RequestParams<'features.get'>;
+        // Compare: another model's view of the photo, from the second model slot (the loaded one stays).
+        if (params.model !== undefined && params.model !== (await this.classifier()).name) {
+          const name = await this.uiModelName(params.model);
+          return (await this.compare.use(name, (classifier) => this.features(p.image as ImageId, params, classifier))) as RequestResults[N];
+        }
+        return (await this.features(p.image as ImageId, params)) as RequestResults[N];
+      }
+      case 'features.channels': {
+        const params = p as RequestParams<'features.channels'>;
+        const maps: HeatmapValue[] = [];
+        for (const channel of params.channels) maps.push(await this.channel(params.image, params.stage, channel));
+        return maps as RequestResults[N];
+      }
+      case 'features.report': {
+        const params = p as RequestParams<'features.report'>;
+        const image = this.image(params.image);
+        const loaded = this.loaded;
+        try {
+          const report = await makeReport(await this.classifier(), image.path, { fileName: image.name, ...(params.colormap ? { colormap: params.colormap } : {}), ...(loaded ? { title: loaded.title, pretrained: loaded.pretrained } : {}) });
+          const stem = image.name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'photo';
+          return { fileName: `${stem}-report.html`, data: new TextEncoder().encode(report.html) } as RequestResults[N];
+        } catch (error) {
+          const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
+          throw new EngineError(info.code, info.message, { item: image.name, cause: error });
+        }
+      }
       case 'features.channel':
         return (await this.channel(p.image as ImageId, p.stage as StageName, p.channel as number)) as RequestResults[N];
       case 'explain.get': {
@@ -467,8 +502,8 @@ export class EngineService {
     return results;
   }
 
-  private async features(id: ImageId, params: RequestParams<'features.get'>): Promise<FeaturesValue> {
-    const classifier = await this.classifier();
+  private async features(id: ImageId, params: RequestParams<'features.get'>, second?: Classifier): Promise<FeaturesValue> {
+    const classifier = second ?? (await this.classifier());
     const image = this.image(id);
     try {
       const { result, decoded } = await extractFeatures(classifier, image.path, {
@@ -478,8 +513,13 @@ export class EngineService {
       });
       const crop = await photoCrop(decoded, result.photoRegion, 448);
       const jpeg = await sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } }).jpeg({ quality: 88 }).toBuffer();
-      this.featureCache.clear(); // one image at a time: full maps are ~7 MB for ResNet-50
-      this.featureCache.set(id, {
+      // Two images at most (the feature view's and a compared photo's): full maps are ~7 MB for
+      // ResNet-50. A compared model's maps are not kept (its channels are not asked for).
+      if (!second) {
+        this.featureCache.delete(id);
+        while (this.featureCache.size >= 2) this.featureCache.delete(this.featureCache.keys().next().value as ImageId);
+      }
+      if (!second) this.featureCache.set(id, {
         classifier,
         ranked: Object.fromEntries(result.stages.map((s) => [s.name, new Map(s.topChannels.map((c) => [c.channel, c.map]))])) as FeatureCacheEntry['ranked'],
       });
@@ -495,10 +535,13 @@ export class EngineService {
           shape: s.shape,
           blocks: s.blocks,
           stats: s.stats,
-          heatmap: { width: s.heatmap.width, height: s.heatmap.height, data: s.heatmap.data },
-          topChannels: s.topChannels.map((c) => ({ channel: c.channel, meanActivation: c.meanActivation, map: { width: c.map.width, height: c.map.height, data: c.map.data } })),
+          heatmap: { width: s.heatmap.width, height: s.heatmap.height, data: s.heatmap.data, min: s.heatmap.min, max: s.heatmap.max },
+          topChannels: s.topChannels.map((c) => ({ channel: c.channel, meanActivation: c.meanActivation, map: { width: c.map.width, height: c.map.height, data: c.map.data, min: c.map.min, max: c.map.max } })),
+          channelMeans: s.channelMeans,
+          note: STAGE_NOTES[s.name],
+          ...(fieldOf(classifier, s.name) ? { receptiveField: fieldOf(classifier, s.name) } : {}),
         })),
-        cams: result.cams.map((c) => ({ index: c.index, label: c.label, prob: c.prob, logit: c.logit, map: { width: c.map.width, height: c.map.height, data: c.map.data } })),
+        cams: result.cams.map((c) => ({ index: c.index, label: c.label, prob: c.prob, logit: c.logit, map: { width: c.map.width, height: c.map.height, data: c.map.data, min: c.map.min, max: c.map.max } })),
       };
     } catch (error) {
       const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
@@ -510,7 +553,7 @@ export class EngineService {
     const cached = this.featureCache.get(id);
     if (!cached) throw new EngineError(ErrorCode.INVALID_ARGUMENT, 'open the feature view of this image first');
     const ranked = cached.ranked[stage].get(channel);
-    if (ranked) return { width: ranked.width, height: ranked.height, data: ranked.data };
+    if (ranked) return { width: ranked.width, height: ranked.height, data: ranked.data, min: ranked.min, max: ranked.max };
     const classifier = cached.classifier;
     const shape = classifier.stageMap?.stages.find((s) => s.name === stage)?.shape;
     if (!shape) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, classifier.stagesError ?? 'feature maps unavailable for this model');
@@ -518,7 +561,7 @@ export class EngineService {
     cached.full ??= (await extractFeatures(classifier, this.image(id).path, { keepTensors: true, topChannels: 1, topClasses: 1 })).result.tensors?.stages;
     if (!cached.full) throw new EngineError(ErrorCode.INFERENCE_FAILED, 'the run returned no stage outputs');
     const map = channelMap(cached.full[stage], shape, channel);
-    return { width: map.width, height: map.height, data: map.data };
+    return { width: map.width, height: map.height, data: map.data, min: map.min, max: map.max };
   }
 
   private orphanTimer?: NodeJS.Timeout;
@@ -536,6 +579,7 @@ export class EngineService {
     clearTimeout(this.orphanTimer);
     await this.batches.dispose();
     await this.explanations.release();
+    await this.compare.dispose();
     this.blocks.cancelAll();
     if (this.loaded) {
       await this.blocks.idle(this.loaded.classifier);

@@ -114,8 +114,10 @@ test('feature view: stage heatmaps are drawn and differ per stage; channels, CAM
     await expect(view.locator(`[data-stage="${name}"]`)).toContainText(paper);
   }
 
-  // Heatmap only (opacity 100 %) so the photo under it does not mask stage differences.
+  // Heatmap only (opacity 100 %, uniform: by default transparency follows the value and low values
+  // show the photo) so the photo under it does not mask stage differences.
   await setOpacity(app, 1);
+  await view.getByLabel('Transparency').selectOption('uniform');
   const main = '[data-testid="heatmap-main"]';
   const drawn: Record<string, Awaited<ReturnType<typeof readCanvas>>> = {};
   for (const name of ['stem', 'layer1', 'layer2', 'layer3', 'layer4']) {

@@ -34,7 +34,7 @@ const loadsSharp = (native: string[]): boolean => native.some((f) => /libvips|sh
 
 describe('reslens start-up', () => {
   it('--help (and a command\'s --help) loads neither onnxruntime nor sharp', () => {
-    for (const args of [['--help'], ['classify', '--help'], ['quantize', '--help']]) {
+    for (const args of [['--help'], ['classify', '--help'], ['quantize', '--help'], ['report', '--help']]) {
       const result = run(args);
       expect(result.status, result.stderr).toBe(0);
       expect(result.stdout).toContain('Usage: reslens');

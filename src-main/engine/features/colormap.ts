@@ -56,6 +56,8 @@ export interface OverlayOptions {
   colormap?: ColormapName;
   /** Heatmap opacity over the photo, 0..1. */
   opacity?: number;
+  /** 'value': each pixel's opacity is `opacity × value`, so low values leave the photo visible (the app's default). */
+  transparency?: 'uniform' | 'value';
 }
 
 /** PNG of the heatmap over `photo` (raw RGB, photoWidth×photoHeight). */
@@ -63,7 +65,14 @@ export async function overlayPng(photo: { data: Buffer | Uint8Array; width: numb
   const opacity = Math.min(1, Math.max(0, options.opacity ?? 0.55));
   const colours = await colouredHeatmap(heatmap, photo.width, photo.height, options.colormap);
   const blended = Buffer.alloc(colours.length);
-  for (let i = 0; i < colours.length; i++) blended[i] = Math.round(photo.data[i] * (1 - opacity) + colours[i] * opacity);
+  if (options.transparency === 'value') {
+    // The upsampled value, read back from the colour's position in the table would be costly: upsample the grey once more.
+    const grey = await sharp(heatmapToGrey(heatmap), { raw: { width: heatmap.width, height: heatmap.height, channels: 1 } }).resize(photo.width, photo.height, { kernel: 'cubic', fit: 'fill' }).extractChannel(0).raw().toBuffer();
+    for (let i = 0; i < colours.length; i++) {
+      const a = opacity * (grey[Math.floor(i / 3)] / 255);
+      blended[i] = Math.round(photo.data[i] * (1 - a) + colours[i] * a);
+    }
+  } else for (let i = 0; i < colours.length; i++) blended[i] = Math.round(photo.data[i] * (1 - opacity) + colours[i] * opacity);
   return sharp(blended, { raw: { width: photo.width, height: photo.height, channels: 3 } }).png().toBuffer();
 }
 

@@ -43,6 +43,8 @@ export interface StageFeatures {
   stats: StageStatistics;
   heatmap: Heatmap;
   topChannels: (RankedChannel & { map: Heatmap })[];
+  /** Every channel's spatial mean (the channel grid sorts by it). */
+  channelMeans: Float32Array;
 }
 
 export interface ClassActivation extends ClassScore {
@@ -129,6 +131,7 @@ export function reduceFeatures(classifier: Classifier, features: ImageFeatures, 
       ...stageIdentity(stage),
       stats: reduced.stats,
       heatmap: reduced.heatmap,
+      channelMeans: Float32Array.from(reduced.channelMeans),
       topChannels: rankChannels(reduced.channelMeans, k).map((c) => ({ ...c, map: channelMap(values, stage.shape, c.channel) })),
     };
   });
@@ -150,6 +153,7 @@ export function summaryFeatures(classifier: Classifier, summary: ImageSummary, l
       ...stageIdentity(stage),
       stats: { max: s.max, mean, zeroFraction: 1 - s.nonZeroFraction },
       heatmap: normalise(s.heatmap, width, height),
+      channelMeans: Float32Array.from(s.channelMeans),
       topChannels: s.topChannels.slice(0, k).map((channel, rank) => ({
         channel,
         meanActivation: s.channelMeans[channel],

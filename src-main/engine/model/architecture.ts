@@ -2,6 +2,7 @@
 // from a loaded model rather than copied from the paper.
 import type { ModelInfo } from './inspect.js';
 import type { ConvSpec, StageMap } from './stages.js';
+import { STAGE_NOTES } from './stage-notes.js';
 
 export interface ArchitectureRow {
   stage: string;
@@ -15,6 +16,10 @@ export interface ArchitectureRow {
   layers: number;
   params: number;
   macs: number;
+  /** Side of one map position's receptive field in input pixels. */
+  receptiveField: number;
+  /** What such stages usually respond to (stage-notes.ts). */
+  note: string;
 }
 
 /** A residual block's place in the network, known from the stage table without running a photo. */
@@ -59,6 +64,8 @@ export function architectureSummary(map: StageMap, info: ModelInfo): Architectur
     layers: s.layers,
     params: s.params,
     macs: s.macs,
+    receptiveField: s.receptiveField.size,
+    note: STAGE_NOTES[s.name],
   }));
   const stageParams = rows.reduce((sum, r) => sum + r.params, 0);
   const stageMacs = rows.reduce((sum, r) => sum + r.macs, 0);

@@ -15,7 +15,7 @@ import type { ModelInfo } from './inspect.js';
 import type { StageMap } from './stages.js';
 
 /** Bumped whenever what is stored (or how a model is prepared) changes. */
-const FORMAT = 1;
+const FORMAT = 2; // 2: stages carry their receptive field
 
 export interface PreparedModel {
   info: ModelInfo;

@@ -11,6 +11,8 @@ import { EngineError, ErrorCode } from '../errors.js';
 import { type Shape, analyseShapes } from './graph-shapes.js';
 import type { ModelInfo } from './inspect.js';
 import { type OnnxGraph, type OnnxModel, intAttribute, intsAttribute, toNumber } from './onnx-proto.js';
+import type { ReceptiveFieldValue } from '../../api/receptive-field.js';
+import { type ChainLayer, INPUT_FIELD, extendField } from './receptive-field.js';
 
 export const STAGE_NAMES = ['stem', 'layer1', 'layer2', 'layer3', 'layer4'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
@@ -37,6 +39,8 @@ export interface StageInfo {
   blockConvs: ConvSpec[];
   params: number;
   macs: number;
+  /** What one position of the stage's map sees of the input (from the main path's kernel/stride chain). */
+  receptiveField: ReceptiveFieldValue;
 }
 
 export interface HeadInfo {
@@ -169,6 +173,13 @@ function macsInRange(macs: Map<number, number>, first: number, last: number): nu
   return total;
 }
 
+/** A Conv or MaxPool node as a link of the receptive-field chain. */
+function chainLayer(graph: OnnxGraph, nodeIndex: number, shapes: Map<string, Shape>): ChainLayer {
+  const node = graph.node[nodeIndex];
+  const kernel = node.opType === 'Conv' ? (shapes.get(node.input[1])?.[2] ?? intsAttribute(node, 'kernel_shape', [1])[0]) : intsAttribute(node, 'kernel_shape', [1])[0];
+  return { kernel, stride: intsAttribute(node, 'strides', [1, 1])[0], pad: intsAttribute(node, 'pads', [0, 0, 0, 0])[0] };
+}
+
 function convSpec(graph: OnnxGraph, nodeIndex: number, shapes: Map<string, Shape>): ConvSpec {
   const node = graph.node[nodeIndex];
   const w = shapes.get(node.input[1]) ?? [0, 0, 1, 1];
@@ -272,6 +283,15 @@ export function discoverStages(model: OnnxModel, info: ModelInfo): StageMap {
   if (!stemCut) throw new StageDiscoveryError('no stem output found before the first residual block');
   const stemConvs = graph.node.map((n, i) => (n.opType === 'Conv' && i <= stemCut.node ? i : -1)).filter((i) => i >= 0);
 
+  // Receptive fields grow along the chain: the stem's convolutions and pools, then each block's main path.
+  const stemChain = graph.node.map((n, i) => ((n.opType === 'Conv' || n.opType === 'MaxPool') && i <= stemCut.node ? i : -1)).filter((i) => i >= 0);
+  let field = extendField(INPUT_FIELD, stemChain.map((i) => chainLayer(graph, i, shapes)));
+  const stemField = field;
+  const groupFields = groups.map((group) => {
+    for (const block of group) field = extendField(field, block.convs.map((i) => chainLayer(graph, i, shapes)));
+    return field;
+  });
+
   const stages: StageInfo[] = [];
   const stemShape = chw(shapes.get(stemCut.tensor)) as [number, number, number];
   stages.push({
@@ -284,6 +304,7 @@ export function discoverStages(model: OnnxModel, info: ModelInfo): StageMap {
     blockConvs: stemConvs.map((i) => convSpec(graph, i, shapes)),
     params: paramsInRange(graph, 0, stemCut.node),
     macs: macsInRange(macs, 0, stemCut.node),
+    receptiveField: stemField,
   });
   let previousEnd = stemCut.node;
   groups.forEach((group, g) => {
@@ -299,6 +320,7 @@ export function discoverStages(model: OnnxModel, info: ModelInfo): StageMap {
       blockConvs: group[0].convs.map((i) => convSpec(graph, i, shapes)),
       params: paramsInRange(graph, previousEnd + 1, end.node),
       macs: macsInRange(macs, previousEnd + 1, end.node),
+      receptiveField: groupFields[g],
     });
     previousEnd = end.node;
   });

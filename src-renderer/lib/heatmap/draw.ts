@@ -4,7 +4,7 @@ import type { HeatmapValue } from '../../../src-main/api/contract.js';
 import { type ColormapName, colormapLut } from './colormaps.js';
 
 /** A heatmap coloured at its own resolution (cheap to redraw at any size or opacity). */
-export function colourHeatmap(map: HeatmapValue, colormap: ColormapName, normalise = false): HTMLCanvasElement {
+export function colourHeatmap(map: HeatmapValue, colormap: ColormapName, normalise = false, alphaByValue = false): HTMLCanvasElement {
   const { width, height, data } = map;
   const canvas = document.createElement('canvas');
   canvas.width = width;
@@ -30,7 +30,8 @@ export function colourHeatmap(map: HeatmapValue, colormap: ColormapName, normali
     image.data[i * 4] = lut[j];
     image.data[i * 4 + 1] = lut[j + 1];
     image.data[i * 4 + 2] = lut[j + 2];
-    image.data[i * 4 + 3] = 255;
+    // Transparency that follows the value: low values let the photo through instead of covering it.
+    image.data[i * 4 + 3] = alphaByValue ? Math.round(Math.min(1, Math.max(0, v)) * 255) : 255;
   }
   context.putImageData(image, 0, 0);
   return canvas;

@@ -2,6 +2,7 @@
 import { getContext, setContext } from 'svelte';
 import type { Transport } from '../transport/index.js';
 import { BatchState } from './batch.svelte.js';
+import { CompareState } from './compare.svelte.js';
 import { EngineState } from './engine.svelte.js';
 import { ExplainState } from './explain.svelte.js';
 import { FeatureState } from './features.svelte.js';
@@ -24,6 +25,8 @@ export class AppState {
   readonly confirm = new ConfirmState();
   readonly sessions: SessionsState;
   readonly gallery: ResultsGalleryState;
+  /** Compare (issue 15): the feature view's second side. */
+  readonly compare: CompareState;
 
   constructor(readonly transport: Transport) {
     this.engine = new EngineState(transport, this.toasts);
@@ -33,10 +36,12 @@ export class AppState {
     this.explain = new ExplainState(transport);
     this.sessions = new SessionsState(transport, this.batch, this.confirm, this.toasts);
     this.gallery = new ResultsGalleryState(transport, this.features, this.toasts);
+    this.compare = new CompareState(transport);
     this.images.setModelName(() => this.engine.model?.name ?? '');
     this.engine.onModelChange = () => {
       this.features.close();
       this.explain.close();
+      this.compare.clear();
       this.images.reclassifyAll();
     };
   }

@@ -8,15 +8,19 @@ export type Overlay = { kind: 'stage' } | { kind: 'channel'; channel: number; ma
 
 const PREFS = 'reslens.features';
 
-function loadPrefs(): { opacity: number; colormap: ColormapName } {
+/** How the heatmap covers the photo: 'value' (default since issue 15) lets low values show the photo. */
+export type Transparency = 'value' | 'uniform';
+
+function loadPrefs(): { opacity: number; colormap: ColormapName; transparency: Transparency } {
   try {
-    const saved = JSON.parse(localStorage.getItem(PREFS) ?? '{}') as { opacity?: unknown; colormap?: unknown };
+    const saved = JSON.parse(localStorage.getItem(PREFS) ?? '{}') as { opacity?: unknown; colormap?: unknown; transparency?: unknown };
     return {
-      opacity: typeof saved.opacity === 'number' && saved.opacity >= 0 && saved.opacity <= 1 ? saved.opacity : 0.6,
+      opacity: typeof saved.opacity === 'number' && saved.opacity >= 0 && saved.opacity <= 1 ? saved.opacity : 0.8,
       colormap: ['viridis', 'inferno', 'jet', 'gray'].includes(saved.colormap as string) ? (saved.colormap as ColormapName) : 'inferno',
+      transparency: saved.transparency === 'uniform' ? 'uniform' : 'value',
     };
   } catch {
-    return { opacity: 0.6, colormap: 'inferno' };
+    return { opacity: 0.8, colormap: 'inferno', transparency: 'value' };
   }
 }
 
@@ -32,6 +36,7 @@ export class FeatureState {
   mode = $state<'mean' | 'max'>('mean');
   opacity = $state(0.6);
   colormap = $state<ColormapName>('inferno');
+  transparency = $state<Transparency>('value');
   channelLoading = $state<number | null>(null);
   /** Residual blocks scaled or removed in the block strip: the maps and CAMs shown are that network's. */
   lesions = $state.raw<Record<string, number>>({});
@@ -41,11 +46,12 @@ export class FeatureState {
     const prefs = loadPrefs();
     this.opacity = prefs.opacity;
     this.colormap = prefs.colormap;
+    this.transparency = prefs.transparency;
   }
 
   savePrefs(): void {
     try {
-      localStorage.setItem(PREFS, JSON.stringify({ opacity: this.opacity, colormap: this.colormap }));
+      localStorage.setItem(PREFS, JSON.stringify({ opacity: this.opacity, colormap: this.colormap, transparency: this.transparency }));
     } catch {
       // private mode
     }
@@ -62,6 +68,12 @@ export class FeatureState {
     this.value = null;
     this.overlay = { kind: 'stage' };
     void this.load();
+  }
+
+  /** Opens a photo at one stage (the Model table's rows). */
+  openStage(card: Card, stage: StageName): void {
+    this.open(card);
+    this.stage = stage;
   }
 
   close(): void {
