@@ -183,7 +183,10 @@ export interface BatchSummary {
   /** Null while the walk is still counting. */
   total: number | null;
   imagesPerSecond: number;
+  /** Null until the rate has settled (a smoothed rate, engine/batch/eta.ts), and while paused. */
   etaSeconds: number | null;
+  /** Paused was asked, and the inference batch in flight is still finishing: its results still arrive (the UI says "Pausing…"). */
+  pausing?: boolean;
   /** Queue runs ("Run on workers"): each worker's share so far. */
   workers?: WorkerRateValue[];
 }
