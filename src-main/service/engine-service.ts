@@ -153,13 +153,13 @@ export class EngineService {
         await this.select(await this.uiModelName(p.name as string), (p.ep as EngineServiceOptions['ep']) ?? 'auto', (p.precision as PrecisionValue | undefined) ?? 'fp32');
         return this.status() as RequestResults[N];
       case 'images.classify':
-        return (await this.classify(p.images as ImageId[], (p.top as number | undefined) ?? 5, context.signal)) as RequestResults[N];
+        return (await this.interactive(() => this.classify(p.images as ImageId[], (p.top as number | undefined) ?? 5, context.signal))) as RequestResults[N];
       case 'images.thumbnail': {
         const image = this.image(p.image as string);
         return (await thumbnailFile(image.path, p.size as number, image.name)) as RequestResults[N];
       }
       case 'features.get':
-        return (await this.features(p.image as ImageId, p as RequestParams<'features.get'>)) as RequestResults[N];
+        return (await this.interactive(() => this.features(p.image as ImageId, p as RequestParams<'features.get'>))) as RequestResults[N];
       case 'features.channel':
         return (await this.channel(p.image as ImageId, p.stage as StageName, p.channel as number)) as RequestResults[N];
       case 'explain.get': {
@@ -216,6 +216,20 @@ export class EngineService {
         return (await this.blocks.export(p.study as RequestParams<'lesion.export'>['study'], p.format as 'csv' | 'json')) as RequestResults[N];
       default:
         throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${method} is not available in this build`);
+    }
+  }
+
+  /**
+   * The priority lane: a photo the user is waiting for holds the loaded model's background (batch)
+   * runs back from the moment its request arrives, through its decode, until its own run is done
+   * (engine/infer/gate.ts).
+   */
+  private async interactive<T>(work: () => Promise<T>): Promise<T> {
+    const release = this.loaded && !this.loading ? this.loaded.classifier.reserveInteractive() : () => undefined;
+    try {
+      return await work();
+    } finally {
+      release();
     }
   }
 
@@ -363,7 +377,7 @@ export class EngineService {
     const items = known.filter((k) => k.image).map((k) => ({ path: (k.image as { path: string }).path }));
     const byPath = new Map<string, ImageResult['result']>();
     for await (const result of classifyFiles(classifier, items, { top, ...(signal ? { signal } : {}) })) {
-      byPath.set(result.path, 'error' in result ? { error: result.error } : { top: result.top, ep: result.ep, ms: result.ms, ...(result.precision ? { precision: result.precision } : {}) });
+      byPath.set(result.path, 'error' in result ? { error: result.error } : { top: result.top, ep: result.ep, ms: result.ms, ...(result.precision ? { precision: result.precision } : {}), ...(result.timings ? { timings: result.timings } : {}) });
     }
     for (const { id, image } of known) {
       if (!image) results.push({ image: id, name: id, result: { error: { code: ErrorCode.INVALID_ARGUMENT, message: `unknown image ${id}` } } });

@@ -1,7 +1,7 @@
 // The cards: files the user dropped or chose, each uploaded (browser) or granted (desktop), then
 // thumbnailed and classified by the engine. Work is queued with small concurrency so the first
 // results appear at once and many files never flood the engine.
-import type { ClassScore, ErrorValue, ImageId } from '../../../src-main/api/contract.js';
+import type { ClassScore, ClassifyTimingsValue, ErrorValue, ImageId } from '../../../src-main/api/contract.js';
 import { type Transport, toErrorValue } from '../transport/index.js';
 import { jpegUrl } from '../util/format.js';
 import { limiter } from '../util/queue.js';
@@ -17,6 +17,8 @@ export interface Card {
   thumbFailed?: boolean;
   top?: ClassScore[];
   ms?: number;
+  /** Waiting for the model, decoding and inference apart (engines that report them). */
+  timings?: ClassifyTimingsValue;
   ep?: string;
   model?: string;
   error?: ErrorValue;
@@ -154,6 +156,7 @@ export class ImagesState {
           card.phase = 'done';
           card.top = result.result.top;
           card.ms = result.result.ms;
+          card.timings = result.result.timings;
           card.ep = result.result.ep;
           card.model = model;
         }
