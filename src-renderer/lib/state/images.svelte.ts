@@ -93,6 +93,18 @@ export class ImagesState {
     return this.cards.find((c) => c.key === key);
   }
 
+  /** A card that failed for a reason other than its file (the engine was unreachable): classify it again. */
+  retry(card: Card): void {
+    if (!card.image || card.phase !== 'error' || (card.error && FILE_ERRORS.has(card.error.code))) return;
+    card.phase = 'classifying';
+    card.error = undefined;
+    this.enqueueClassify(card);
+    if (!card.thumb) {
+      card.thumbFailed = false;
+      this.loadThumb(card);
+    }
+  }
+
   /** After a model switch: classify everything again with the new model. */
   reclassifyAll(): void {
     for (const card of this.cards) {
@@ -112,6 +124,10 @@ export class ImagesState {
   private startWork(card: Card): void {
     card.phase = 'classifying';
     this.enqueueClassify(card);
+    this.loadThumb(card);
+  }
+
+  private loadThumb(card: Card): void {
     void this.thumbnail(async () => {
       if (!card.image) return;
       try {
