@@ -77,6 +77,8 @@ export interface RequestContext {
 }
 
 export const DEFAULT_ORPHAN_BATCH_GRACE_MS = 60_000;
+/** How long an upload holds batch runs back for the classify request that follows it (a page round trip, with room for a loaded machine). */
+export const EXPECT_INTERACTIVE_MS = 1500;
 
 interface FeatureCacheEntry {
   /** The model the maps came from (a model switch clears the cache, but a run may be in flight). */
@@ -231,6 +233,16 @@ export class EngineService {
     } finally {
       release();
     }
+  }
+
+  /**
+   * A host saw interactive work start before its request (browser mode: a photo's upload). Holds the
+   * batch back for a moment (EXPECT_INTERACTIVE_MS, expiring by itself) so the request that follows is
+   * not queued behind another batch run: onnxruntime blocks this thread for each run, so every run
+   * that slips in between costs the waiting user a whole run.
+   */
+  expectInteractive(): void {
+    if (this.loaded && !this.loading) this.loaded.classifier.reserveInteractive(EXPECT_INTERACTIVE_MS);
   }
 
   private queueUrl(): string {
