@@ -2,9 +2,10 @@
 // Two limits around every call, for both transports:
 //  - a liveness check: once a call has waited `probeAfterMs`, the engine is asked for its status
 //    (a cheap request); no answer within `probeTimeoutMs` means the engine is gone or stuck, and
-//    every waiting call fails with TIMEOUT. A busy engine still answers: onnxruntime blocks the
-//    engine's thread for one inference run at most (a few seconds for ResNet-152 on a CPU), which
-//    `probeTimeoutMs` allows for;
+//    every waiting call fails with TIMEOUT. `probeTimeoutMs` is long on purpose: onnxruntime blocks
+//    the engine's thread for each run, and a chain of runs (the block strip measuring all 16 blocks
+//    of ResNet-50, on a loaded machine) kept the probe unanswered for over 8 s in a screenshot run,
+//    which a shorter limit reported as a dead engine;
 //  - a hard limit per kind of request, far above what the request takes on a slow machine, for a
 //    live engine that never answers one request.
 // A dropped connection (the server killed, the desktop engine crashed) fails calls at once in the
@@ -17,7 +18,8 @@ export interface TimeoutOptions {
   probeTimeoutMs?: number;
   /** Hard limits by request name; `defaultLimitMs` for others. `null`: no hard limit (liveness only). */
   limits?: Partial<Record<string, number | null>>;
-  defaultLimitMs?: number;
+  /** Requests not in the table (added later by other features): liveness only unless given. */
+  defaultLimitMs?: number | null;
 }
 
 /** Quick answers: the engine only looks something up. */
@@ -36,9 +38,10 @@ export const DEFAULT_LIMITS: Record<string, number | null> = {
   'images.classify': HEAVY_MS,
   'features.get': HEAVY_MS,
   'features.channel': HEAVY_MS,
-  'explain.get': HEAVY_MS,
-  'blocks.get': HEAVY_MS,
-  'blocks.features': HEAVY_MS,
+  // Chains of inference runs (every block, every class's gradients): as long as the engine is alive.
+  'explain.get': null,
+  'blocks.get': null,
+  'blocks.features': null,
   'batch.rows': HEAVY_MS,
   // A model download, an organise of 10,000 files, an export: as long as the engine is alive.
   'models.select': null,
@@ -49,10 +52,10 @@ export const DEFAULT_LIMITS: Record<string, number | null> = {
 };
 
 export function withTimeouts(api: ReslensApi, options: TimeoutOptions = {}): ReslensApi {
-  const probeAfterMs = options.probeAfterMs ?? 4000;
-  const probeTimeoutMs = options.probeTimeoutMs ?? 8000;
+  const probeAfterMs = options.probeAfterMs ?? 5000;
+  const probeTimeoutMs = options.probeTimeoutMs ?? 45_000;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const defaultLimit = options.defaultLimitMs ?? HEAVY_MS;
+  const defaultLimit = options.defaultLimitMs === undefined ? null : options.defaultLimitMs;
   const waiting = new Set<(error: ApiError) => void>();
   let probing = false;
 
