@@ -60,6 +60,20 @@ describe('time-left smoother', () => {
     for (let i = 1; i < etas.length; i++) expect(Math.abs(etas[i] - etas[i - 1]) / etas[i - 1]).toBeLessThan(0.15);
   });
 
+  it('is not fooled by results that arrive in bursts (several runs committed within milliseconds)', () => {
+    const clock = { t: 0 };
+    const smoother = new EtaSmoother({ now: () => clock.t });
+    // 10 images/s on average, delivered as two 8-image batches 2 ms apart every 1.6 s.
+    const schedule: [number, number][] = [[3000, 8]];
+    for (let i = 0; i < 20; i++) schedule.push([1598, 8], [2, 8]);
+    const etas = run(smoother, clock, schedule, 2000);
+    const done = 8 + 16 * 20;
+    const last = etas[etas.length - 1] as number;
+    expect(last).not.toBeNull();
+    // True time left: (2000 - 328) / 10 ≈ 167 s.
+    expect(Math.abs(last - (2000 - done) / 10)).toBeLessThan(0.25 * ((2000 - done) / 10));
+  });
+
   it('starts over after a restart (a resume): no estimate until the rate settles again', () => {
     const clock = { t: 0 };
     const smoother = new EtaSmoother({ now: () => clock.t });

@@ -6,6 +6,9 @@
 //  - the rate is an exponentially weighted moving average (time-based, so the smoothing does not
 //    depend on how often results arrive) that skips the first interval (warm-up) entirely.
 
+/** The rate's first value is the average over this long after the warm-up. */
+const SEED_MS = 1000;
+
 export interface EtaOptions {
   /** Seconds of work before any estimate (the start is dominated by warm-up). */
   minSeconds?: number;
@@ -34,6 +37,8 @@ export class EtaSmoother {
   private settled = false;
   private pendingItems = 0;
   private firstSampleSeen = false;
+  private seedAt = 0;
+  private seedItems = 0;
 
   constructor(options: EtaOptions = {}) {
     this.minSeconds = options.minSeconds ?? 3;
@@ -72,10 +77,19 @@ export class EtaSmoother {
     this.lastAt = t;
     if (!this.firstSampleSeen) {
       this.firstSampleSeen = true;
+      this.seedAt = t;
+      this.seedItems = this.items;
       return;
     }
-    const alpha = 1 - Math.exp(-dt / this.tauMs);
-    this.ewma = this.ewma === undefined ? instant : this.ewma + alpha * (instant - this.ewma);
+    if (this.ewma === undefined) {
+      // Seeded by the average over the first second after the warm-up, never by one interval: results
+      // come in bursts (a 300-image run showed "3 s" left for 20 s when one 2 ms burst seeded it).
+      if (t - this.seedAt < SEED_MS) return;
+      this.ewma = ((this.items - this.seedItems) * 1000) / (t - this.seedAt);
+    } else {
+      const alpha = 1 - Math.exp(-dt / this.tauMs);
+      this.ewma += alpha * (instant - this.ewma);
+    }
     this.recent.push(this.ewma);
     if (this.recent.length > this.settleSamples) this.recent.shift();
     if (!this.settled && this.recent.length >= this.settleSamples && t - this.startedAt >= this.minSeconds * 1000 && this.items >= this.minItems) {

@@ -232,7 +232,8 @@ export class BatchPipeline {
       failed: this.processedFailed + this.resumedFailed,
       resumed: this.resumed,
       imagesPerSecond: Math.round(this.rate.rate() * 100) / 100,
-      etaSeconds: this.stateValue === 'paused' ? null : this.eta.eta(total - done),
+      // While the walk is still counting, "time left" would be for the images found so far ("0 s" at the start): none yet.
+      etaSeconds: this.stateValue === 'paused' || !this.totalFinal ? null : this.eta.eta(total - done),
       elapsedSeconds: Math.round((performance.now() - this.started) / 100) / 10,
       ...(this.stateValue === 'paused' && this.inFlight > 0 ? { pausing: true } : {}),
     };
