@@ -145,7 +145,17 @@ export interface EngineStatus {
 export interface ImageResult {
   image: ImageId;
   name: string;
-  result: { top: ClassScore[]; ep: string; ms: number; precision?: 'int8' } | { error: ErrorValue };
+  result: { top: ClassScore[]; ep: string; ms: number; precision?: 'int8'; timings?: ClassifyTimingsValue } | { error: ErrorValue };
+}
+
+/** Where an image's time went (the card shows them apart): waiting in line for the model, decoding, inference. */
+export interface ClassifyTimingsValue {
+  /** Waiting for the model (a batch's run in progress) after the request arrived. */
+  waitMs: number;
+  /** Reading, decoding and resizing the photo. */
+  decodeMs: number;
+  /** This image's share of its inference run. */
+  inferenceMs: number;
 }
 
 export interface HeatmapValue {
@@ -198,7 +208,10 @@ export interface BatchSummary {
   /** Null while the walk is still counting. */
   total: number | null;
   imagesPerSecond: number;
+  /** Null until the rate has settled (a smoothed rate, engine/batch/eta.ts), and while paused. */
   etaSeconds: number | null;
+  /** Paused was asked, and the inference batch in flight is still finishing: its results still arrive (the UI says "Pausing…"). */
+  pausing?: boolean;
   /** Queue runs ("Run on workers"): each worker's share so far. */
   workers?: WorkerRateValue[];
 }

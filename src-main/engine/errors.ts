@@ -38,6 +38,11 @@ export const ErrorCode = {
   JOURNAL_LOCKED: 'JOURNAL_LOCKED',
   /** More batches at once than the host allows. */
   BUSY: 'BUSY',
+  // transports (produced in the app's page: src-renderer/lib/transport/, which imports only the contract)
+  /** The connection to the engine dropped or could not be made (browser mode: the server stopped or restarted). */
+  DISCONNECTED: 'DISCONNECTED',
+  /** No answer within the request's time limit: the engine is gone or stuck. */
+  TIMEOUT: 'TIMEOUT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

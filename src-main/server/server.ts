@@ -31,6 +31,8 @@ export interface ServiceLike {
   handle(method: RequestName, params: never, context?: { signal?: AbortSignal }): Promise<unknown>;
   /** How many pages are connected now (the service cancels orphaned batches after a grace period). */
   connectionsChanged?(count: number): void;
+  /** A photo is being uploaded: the user waits for it (the engine's priority lane, EngineService.expectInteractive). */
+  expectInteractive?(): void;
 }
 
 export interface ReslensServerOptions {
@@ -227,7 +229,11 @@ export class ReslensServer {
       if (method !== 'POST') return this.fail(res, 405, 'METHOD_NOT_ALLOWED', 'POST the file’s bytes');
       const name = url.searchParams.get('name') ?? 'image';
       try {
-        this.json(res, 201, await this.uploads.receive(req, name));
+        // Held from the upload's start and again at its end: its classify request follows at once.
+        this.service.expectInteractive?.();
+        const received = await this.uploads.receive(req, name);
+        this.service.expectInteractive?.();
+        this.json(res, 201, received);
       } catch (error) {
         if (!(error instanceof UploadError)) throw error;
         res.setHeader('Connection', 'close'); // do not read the rest of an oversized body

@@ -385,6 +385,7 @@ export class BatchJobs {
       total: p.totalFinal ? p.total : null,
       imagesPerSecond: p.imagesPerSecond,
       etaSeconds: p.etaSeconds,
+      ...((p as { pausing?: boolean }).pausing ? { pausing: true } : {}),
       ...(job.onWorkers ? { workers: (p as Partial<QueueProgress>).workers ?? [] } : {}),
     };
   }

@@ -90,6 +90,8 @@ export interface RequestContext {
 }
 
 export const DEFAULT_ORPHAN_BATCH_GRACE_MS = 60_000;
+/** How long an upload holds batch runs back for the classify request that follows it (a page round trip, with room for a loaded machine). */
+export const EXPECT_INTERACTIVE_MS = 1500;
 
 interface FeatureCacheEntry {
   /** The model the maps came from (a model switch clears the cache, but a run may be in flight). */
@@ -187,7 +189,7 @@ export class EngineService {
         await this.select(await this.uiModelName(p.name as string), (p.ep as EngineServiceOptions['ep']) ?? 'auto', (p.precision as PrecisionValue | undefined) ?? 'fp32');
         return this.status() as RequestResults[N];
       case 'images.classify':
-        return (await this.classify(p.images as ImageId[], (p.top as number | undefined) ?? 5, context.signal)) as RequestResults[N];
+        return (await this.interactive(() => this.classify(p.images as ImageId[], (p.top as number | undefined) ?? 5, context.signal))) as RequestResults[N];
       case 'images.thumbnail': {
         const image = this.image(p.image as string);
         return (await thumbnailFile(image.path, p.size as number, image.name)) as RequestResults[N];
@@ -199,7 +201,7 @@ export class EngineService {
           const name = await this.uiModelName(params.model);
           return (await this.compare.use(name, (classifier) => this.features(p.image as ImageId, params, classifier))) as RequestResults[N];
         }
-        return (await this.features(p.image as ImageId, params)) as RequestResults[N];
+        return (await this.interactive(() => this.features(p.image as ImageId, params))) as RequestResults[N];
       }
       case 'features.channels': {
         const params = p as RequestParams<'features.channels'>;
@@ -337,6 +339,30 @@ export class EngineService {
       return { image: live ? (e.id as RequestResults['results.open']['image']) : null, name: e.name, model: e.model, at: e.at, result: e.result };
     });
     return { cards, notice: this.imagesSession.notice };
+  }
+
+  /**
+   * The priority lane: a photo the user is waiting for holds the loaded model's background (batch)
+   * runs back from the moment its request arrives, through its decode, until its own run is done
+   * (engine/infer/gate.ts).
+   */
+  private async interactive<T>(work: () => Promise<T>): Promise<T> {
+    const release = this.loaded && !this.loading ? this.loaded.classifier.reserveInteractive() : () => undefined;
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * A host saw interactive work start before its request (browser mode: a photo's upload). Holds the
+   * batch back for a moment (EXPECT_INTERACTIVE_MS, expiring by itself) so the request that follows is
+   * not queued behind another batch run: onnxruntime blocks this thread for each run, so every run
+   * that slips in between costs the waiting user a whole run.
+   */
+  expectInteractive(): void {
+    if (this.loaded && !this.loading) this.loaded.classifier.reserveInteractive(EXPECT_INTERACTIVE_MS);
   }
 
   private queueUrl(): string {
@@ -483,7 +509,7 @@ export class EngineService {
     const items = known.filter((k) => k.image).map((k) => ({ path: (k.image as { path: string }).path }));
     const byPath = new Map<string, ImageResult['result']>();
     for await (const result of classifyFiles(classifier, items, { top, ...(signal ? { signal } : {}) })) {
-      byPath.set(result.path, 'error' in result ? { error: result.error } : { top: result.top, ep: result.ep, ms: result.ms, ...(result.precision ? { precision: result.precision } : {}) });
+      byPath.set(result.path, 'error' in result ? { error: result.error } : { top: result.top, ep: result.ep, ms: result.ms, ...(result.precision ? { precision: result.precision } : {}), ...(result.timings ? { timings: result.timings } : {}) });
     }
     for (const { id, image } of known) {
       if (!image) results.push({ image: id, name: id, result: { error: { code: ErrorCode.INVALID_ARGUMENT, message: `unknown image ${id}` } } });

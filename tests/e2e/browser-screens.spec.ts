@@ -1,4 +1,4 @@
-// Screenshots of the main views at 1280×800 and 1920×1080, light and dark, saved as test artifacts
+// Screenshots of the main views at 1024×640, 1280×800 and 1920×1080, light and dark, saved as test artifacts
 // in test-results/screenshots/. Uses the reference ResNet-50 (real ImageNet weights, so the labels
 // make sense) when ../shared/testdata is present, the ResNet-18 fixture otherwise.
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
@@ -49,9 +49,32 @@ async function shoot(page: Page, name: string, size: string): Promise<void> {
     await page.screenshot({ path: path.join(OUT, `${name}-${size}-${scheme}.png`), animations: 'disabled' });
   }
   await page.emulateMedia({ colorScheme: 'light' });
+  expect(await cutOff(page), `${name} at ${size}: content cut off`).toEqual([]);
+}
+
+/**
+ * Content that does not fit (issue 15: stage tabs, the Model table, the colour legend at 1024 wide):
+ * the page scrolling sideways, and the header's or a dialog's own controls overflowing their box.
+ * A scroll area that scrolls on purpose (a table's wrapper, the stage strip) is not counted.
+ */
+function cutOff(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const problems: string[] = [];
+    const root = document.documentElement;
+    if (root.scrollWidth > root.clientWidth + 1) problems.push(`the page scrolls sideways (${root.scrollWidth} > ${root.clientWidth})`);
+    const boxes = document.querySelectorAll<HTMLElement>('header, .toolbar, .legend, .controls, [role="tablist"], dialog[open] header');
+    for (const el of boxes) {
+      const style = getComputedStyle(el);
+      const scrolls = ['auto', 'scroll'].includes(style.overflowX);
+      if (!scrolls && el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1) problems.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} overflows (${el.scrollWidth} > ${el.clientWidth})`);
+    }
+    return problems;
+  });
 }
 
 for (const viewport of [
+  // The smallest window the app is laid out for (issue 15).
+  { width: 1024, height: 640 },
   { width: 1280, height: 800 },
   { width: 1920, height: 1080 },
 ]) {

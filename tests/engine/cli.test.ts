@@ -57,7 +57,13 @@ describe('reslens CLI', () => {
     const results = jsonLines<JsonResult>(run.stdout);
     expect(results.map((r) => r.path)).toEqual(images.map((i) => i.file));
     for (const [i, result] of results.entries()) {
-      expect(Object.keys(result).sort()).toEqual(['ep', 'model', 'ms', 'path', 'top']);
+      expect(Object.keys(result).sort()).toEqual(['ep', 'model', 'ms', 'path', 'timings', 'top']);
+      // Decode and inference apart (issue 15): together they are the image's ms.
+      const timings = (result as { timings?: { waitMs: number; decodeMs: number; inferenceMs: number } }).timings;
+      expect(timings?.decodeMs).toBeGreaterThan(0);
+      expect(timings?.inferenceMs).toBeGreaterThan(0);
+      expect(timings?.waitMs).toBeGreaterThanOrEqual(0);
+      expect(Math.abs((timings?.decodeMs ?? 0) + (timings?.inferenceMs ?? 0) - (result.ms ?? 0))).toBeLessThanOrEqual(0.2);
       expect(result.top?.map((t) => t.index)).toEqual(images[i].top5);
       expect(result.top?.every((t) => typeof t.label === 'string' && t.label.length > 0 && t.prob > 0 && t.prob < 1)).toBe(true);
       expect(result.model).toBe('resnet50');

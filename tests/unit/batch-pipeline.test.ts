@@ -149,6 +149,38 @@ describe('batch pipeline', () => {
     expect(records).toHaveLength(24);
   });
 
+  it('says "pausing" while the batch in flight finishes, then "paused" with its results in', async () => {
+    const classifier = new FakeClassifier();
+    let release: () => void = () => undefined;
+    const records: JournalRecord[] = [];
+    const states: BatchProgress[] = [];
+    const pipeline = new BatchPipeline({ inputs: [dir], classifier, batchSize: 2, preprocessIn: 'main-thread', onResults: (b) => void records.push(...b), onProgress: (p) => void states.push(p) });
+    classifier.onRun = (n) => {
+      if (n === 3) {
+        classifier.gate = new Promise((r) => (release = r));
+        pipeline.pause(); // asked while run 3 is in flight
+      }
+    };
+    const running = pipeline.run();
+    for (let i = 0; i < 200 && pipeline.state !== 'paused'; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(pipeline.progress()).toMatchObject({ state: 'paused', pausing: true });
+    const before = records.length;
+    classifier.gate = undefined;
+    release();
+    for (let i = 0; i < 200 && pipeline.progress().pausing; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(pipeline.progress().pausing).toBeUndefined();
+    // The run in flight delivered its 2 results after the pause; nothing more arrives while paused.
+    expect(records.length).toBe(before + 2);
+    expect(states.at(-1)).toMatchObject({ state: 'paused' });
+    expect(states.at(-1)?.pausing).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 150));
+    expect(records.length).toBe(before + 2);
+    expect(classifier.runs).toHaveLength(3);
+    pipeline.resume();
+    expect((await running).state).toBe('finished');
+    expect(records).toHaveLength(24);
+  });
+
   it('cancels within one batch and keeps what is done', async () => {
     const classifier = new FakeClassifier();
     let release: () => void = () => undefined;

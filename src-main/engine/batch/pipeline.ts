@@ -26,6 +26,7 @@ import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import type { FileKey, JournalRecord } from './journal.js';
 import { type Preprocessor, createPreprocessor } from './preprocess-pool.js';
 import { RateMeter } from './rate.js';
+import { EtaSmoother } from './eta.js';
 import { Semaphore, WakeSignal } from './sync.js';
 import { type WalkItem, type WalkOptions, countInputs, walkInputs } from './walk.js';
 
@@ -66,9 +67,11 @@ export interface BatchProgress {
   resumed: number;
   /** Images per second over the last seconds of this session. */
   imagesPerSecond: number;
-  /** Seconds left at that rate; null while unknown. */
+  /** Seconds left at the smoothed rate (eta.ts); null until that rate has settled, and while paused. */
   etaSeconds: number | null;
   elapsedSeconds: number;
+  /** Paused, but the inference batch in flight is still finishing: its results are still to come ("Pausing…"). */
+  pausing?: boolean;
 }
 
 export interface PipelineOptions {
@@ -183,6 +186,10 @@ export class BatchPipeline {
   private preprocessorReady: Promise<Preprocessor> | undefined;
   private readonly decoders: number;
   private readonly rate = new RateMeter();
+  /** Time left from a settled, smoothed rate: no wild first estimate (issue 15). */
+  private readonly eta = new EtaSmoother();
+  /** Batches taken for inference whose results are not committed yet (pause drains them). */
+  private inFlight = 0;
   private readonly started = performance.now();
   private readonly abortCount = new AbortController();
   private total = 0;
@@ -225,8 +232,10 @@ export class BatchPipeline {
       failed: this.processedFailed + this.resumedFailed,
       resumed: this.resumed,
       imagesPerSecond: Math.round(this.rate.rate() * 100) / 100,
-      etaSeconds: this.stateValue === 'paused' ? null : this.rate.eta(total - done),
+      // While the walk is still counting, "time left" would be for the images found so far ("0 s" at the start): none yet.
+      etaSeconds: this.stateValue === 'paused' || !this.totalFinal ? null : this.eta.eta(total - done),
       elapsedSeconds: Math.round((performance.now() - this.started) / 100) / 10,
+      ...(this.stateValue === 'paused' && this.inFlight > 0 ? { pausing: true } : {}),
     };
   }
 
@@ -240,6 +249,7 @@ export class BatchPipeline {
     if (this.stateValue !== 'paused') return;
     this.paused = false;
     this.rate.restart();
+    this.eta.restart();
     this.setState('running');
     this.unpause.notify();
     this.wake.notify();
@@ -259,6 +269,7 @@ export class BatchPipeline {
 
   async run(): Promise<PipelineSummary> {
     this.rate.restart();
+    this.eta.restart();
     this.emitProgress(true);
     try {
       return await this.runStages();
@@ -472,6 +483,7 @@ export class BatchPipeline {
         this.slots.release();
       }
       let run: { logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[]; details?: readonly unknown[] } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0 };
+      this.inFlight++;
       if (count > 0) {
         const runStart = performance.now();
         try {
@@ -503,16 +515,21 @@ export class BatchPipeline {
       // Commit (durable) then report; the next batch's inference overlaps this batch's sync.
       const previous = committing;
       committing = (async () => {
-        await previous;
-        await this.options.commit?.(records);
-        let failed = 0;
-        for (const r of records) if ('error' in r.result) failed++;
-        this.processed += records.length;
-        this.processedFailed += failed;
-        this.rate.add(records.length);
-        if (this.firstAdmitAt !== undefined) this.statsValue.activeSeconds = (performance.now() - this.firstAdmitAt) / 1000;
-        await this.options.onResults?.(records);
-        this.emitProgress(true);
+        try {
+          await previous;
+          await this.options.commit?.(records);
+          let failed = 0;
+          for (const r of records) if ('error' in r.result) failed++;
+          this.processed += records.length;
+          this.processedFailed += failed;
+          this.rate.add(records.length);
+          this.eta.add(records.length);
+          if (this.firstAdmitAt !== undefined) this.statsValue.activeSeconds = (performance.now() - this.firstAdmitAt) / 1000;
+          await this.options.onResults?.(records);
+        } finally {
+          this.inFlight--;
+        }
+        this.emitProgress(true); // with its last results in, a pause is no longer "pausing"
       })();
       committing.catch((error: unknown) => this.fail(error));
     }

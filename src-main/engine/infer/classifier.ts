@@ -263,6 +263,11 @@ export class Classifier {
     return this.gate.run(priority, work);
   }
 
+  /** The priority lane (gate.ts): an interactive request holds background runs back from its arrival until its own runs are done. */
+  reserveInteractive(maxMs?: number): () => void {
+    return this.gate.reserve(maxMs);
+  }
+
   top(logits: Float32Array, k: number): ClassScore[] {
     return topK(logits, k, this.labels);
   }

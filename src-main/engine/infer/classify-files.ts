@@ -15,6 +15,8 @@ export interface ClassifySuccess {
   ep: string;
   /** This image's decode + preprocessing plus its share of the batch's inference time. */
   ms: number;
+  /** `ms` apart, plus the time its run waited for the model (another run in progress): what a card shows. */
+  timings?: ClassifyTimings;
   /** Present (as 'int8') when a quantised copy computed the result. */
   precision?: 'int8';
   /** Queue mode only: the worker that classified the image (host:pid). */
@@ -29,6 +31,17 @@ export interface ClassifyFailure {
   worker?: string;
 }
 export type ClassifyResult = ClassifySuccess | ClassifyFailure;
+
+export interface ClassifyTimings {
+  /** Waiting in line: the run waited this long for the model (a batch's run in progress). */
+  waitMs: number;
+  /** Reading, decoding, resizing and normalising the photo. */
+  decodeMs: number;
+  /** This image's share of its run's inference. */
+  inferenceMs: number;
+}
+
+const tenth = (ms: number): number => Math.round(ms * 10) / 10;
 
 /** `{ precision: 'int8' }` for a quantised model's results; fp32 results stay as they always were. */
 export const precisionField = (classifier: { readonly precision?: 'fp32' | 'int8' }): { precision?: 'int8' } => (classifier.precision === 'int8' ? { precision: 'int8' } : {});
@@ -117,10 +130,13 @@ export async function* classifyFiles(loading: Classifier | Promise<Classifier>, 
     pending = prepareNext(); // decode the next batch while this one runs
     // Holes from failed items are skipped: the tensor holds `count` packed images.
     let run: { logits: Float32Array[]; inferenceMs: number; epByImage: string[] } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0, epByImage: [] };
+    let waitMs = 0;
     if (prepared.count > 0) {
       try {
         const batch = prepared.tensor.subarray(0, prepared.count * classifier.imageSize);
+        const asked = performance.now();
         run = await (options.infer ? options.infer(batch, prepared.count) : classifier.run(batch, prepared.count));
+        waitMs = Math.max(0, performance.now() - asked - run.inferenceMs);
       } catch (error) {
         const { code, message } = toErrorInfo(error, ErrorCode.INFERENCE_FAILED);
         run = { error: { code, message } };
@@ -133,7 +149,8 @@ export async function* classifyFiles(loading: Classifier | Promise<Classifier>, 
       else if ('error' in run) yield { path, error: run.error };
       else {
         const ms = slot.ms + run.inferenceMs / prepared.count;
-        yield { path, top: classifier.top(run.logits[slot.slot], top), model: classifier.name, ep: run.epByImage[slot.slot] ?? classifier.ep, ms: Math.round(ms * 10) / 10, ...precisionField(classifier) };
+        const timings = { waitMs: tenth(waitMs), decodeMs: tenth(slot.ms), inferenceMs: tenth(run.inferenceMs / prepared.count) };
+        yield { path, top: classifier.top(run.logits[slot.slot], top), model: classifier.name, ep: run.epByImage[slot.slot] ?? classifier.ep, ms: tenth(ms), timings, ...precisionField(classifier) };
       }
     }
   }

@@ -26,6 +26,7 @@ import type { ClassifyResult } from '../infer/classify-files.js';
 import type { FileKey, JournalRecord } from '../batch/journal.js';
 import { type BatchProgress, type PipelineOptions, type PipelineStats, type PipelineSummary, fileKey } from '../batch/pipeline.js';
 import { RateMeter } from '../batch/rate.js';
+import { EtaSmoother } from '../batch/eta.js';
 import { WakeSignal } from '../batch/sync.js';
 import { countInputs, walkInputs } from '../batch/walk.js';
 import { queueClient, redactUrl } from './connection.js';
@@ -91,6 +92,8 @@ export class QueueCoordinator {
   private readonly outstanding = new Map<string, Outstanding>();
   private readonly workers = new Map<string, WorkerStats>();
   private readonly rate = new RateMeter();
+  /** Time left from a settled, smoothed rate (batch/eta.ts), as for local runs. */
+  private readonly eta = new EtaSmoother();
   private readonly started = performance.now();
   private readonly abortCount = new AbortController();
   /** Ids unique to this session: a chunk id of a crashed session may still sit in Redis as failed. */
@@ -142,7 +145,7 @@ export class QueueCoordinator {
       failed: this.processedFailed + this.resumedFailed,
       resumed: this.resumed,
       imagesPerSecond: Math.round(this.rate.rate() * 100) / 100,
-      etaSeconds: this.stateValue === 'paused' ? null : this.rate.eta(total - done),
+      etaSeconds: this.stateValue === 'paused' ? null : this.eta.eta(total - done),
       elapsedSeconds: Math.round((now - this.started) / 100) / 10,
       workers,
     };
@@ -158,6 +161,7 @@ export class QueueCoordinator {
     if (this.stateValue !== 'paused') return;
     this.paused = false;
     this.rate.restart();
+    this.eta.restart();
     this.setState('running');
     this.wake.notify();
   }
@@ -173,6 +177,7 @@ export class QueueCoordinator {
 
   async run(): Promise<PipelineSummary> {
     this.rate.restart();
+    this.eta.restart();
     this.emitProgress(true);
     const connection = queueClient(this.settings.url);
     this.connection = connection;
@@ -427,6 +432,7 @@ export class QueueCoordinator {
     this.processed += records.length;
     this.processedFailed += failed;
     this.rate.add(records.length);
+    this.eta.add(records.length);
     if (!worker) return;
     let stats = this.workers.get(worker);
     if (!stats) {

@@ -76,6 +76,14 @@ export class FeatureState {
     this.stage = stage;
   }
 
+  /** After an error (the engine was unreachable, a timeout): ask again for the same photo. */
+  retry(): void {
+    if (!this.card) return;
+    this.error = null;
+    if (Object.keys(this.lesions).length > 0 && this.value) void this.setLesions(this.lesions);
+    else void this.load();
+  }
+
   close(): void {
     this.card = null;
     this.value = null;

@@ -1,7 +1,7 @@
 // The cards: files the user dropped or chose, each uploaded (browser) or granted (desktop), then
 // thumbnailed and classified by the engine. Work is queued with small concurrency so the first
 // results appear at once and many files never flood the engine.
-import type { ClassScore, ErrorValue, ImageId, KeptImageValue } from '../../../src-main/api/contract.js';
+import type { ClassScore, ClassifyTimingsValue, ErrorValue, ImageId, KeptImageValue } from '../../../src-main/api/contract.js';
 import { type Transport, toErrorValue } from '../transport/index.js';
 import { jpegUrl } from '../util/format.js';
 import { limiter } from '../util/queue.js';
@@ -17,6 +17,8 @@ export interface Card {
   thumbFailed?: boolean;
   top?: ClassScore[];
   ms?: number;
+  /** Waiting for the model, decoding and inference apart (engines that report them). */
+  timings?: ClassifyTimingsValue;
   ep?: string;
   model?: string;
   error?: ErrorValue;
@@ -131,6 +133,18 @@ export class ImagesState {
     return this.cards.find((c) => c.key === key);
   }
 
+  /** A card that failed for a reason other than its file (the engine was unreachable): classify it again. */
+  retry(card: Card): void {
+    if (!card.image || card.phase !== 'error' || (card.error && FILE_ERRORS.has(card.error.code))) return;
+    card.phase = 'classifying';
+    card.error = undefined;
+    this.enqueueClassify(card);
+    if (!card.thumb) {
+      card.thumbFailed = false;
+      this.loadThumb(card);
+    }
+  }
+
   /** After a model switch: classify everything again with the new model. */
   reclassifyAll(): void {
     for (const card of this.cards) {
@@ -150,6 +164,10 @@ export class ImagesState {
   private startWork(card: Card): void {
     card.phase = 'classifying';
     this.enqueueClassify(card);
+    this.loadThumb(card);
+  }
+
+  private loadThumb(card: Card): void {
     void this.thumbnail(async () => {
       if (!card.image) return;
       try {
@@ -194,6 +212,7 @@ export class ImagesState {
           card.phase = 'done';
           card.top = result.result.top;
           card.ms = result.result.ms;
+          card.timings = result.result.timings;
           card.ep = result.result.ep;
           card.model = model;
         }

@@ -18,6 +18,14 @@ import { decodeMessage, encodeMessage } from '../../../src-main/api/codec.js';
 import { ApiError, type ConnectionState, type FolderBrowser, type FolderListing, type Transport } from './types.js';
 
 const TOKEN_KEY = 'reslens.token';
+/** How long a call waits for a dropped connection to come back before it fails (issue 15: never for ever). */
+const CONNECT_WAIT_MS = 3000;
+/**
+ * What to do when the server is gone. A restarted `reslens serve` listens on a new port with a new
+ * token, so this page can never reconnect to it: only the new address it printed works.
+ */
+export const SERVER_GONE_MESSAGE =
+  'ResLens is not answering at this address. If its server stopped, start it again (reslens serve, or npm run serve) and open the new address it prints: each start has a new port and token, so this page cannot reconnect by itself.';
 
 /** Takes the token from the address bar (then hides it there) or from this tab's session storage. */
 function takeToken(): string {
@@ -108,7 +116,7 @@ export function createBrowserTransport(): Transport {
     ws.onclose = () => {
       if (socket !== ws) return;
       socket = undefined;
-      for (const [, waiter] of pending) waiter.reject(new ApiError('DISCONNECTED', 'the connection to ResLens dropped; try again'));
+      for (const [, waiter] of pending) waiter.reject(new ApiError('DISCONNECTED', `the connection to ResLens dropped. ${SERVER_GONE_MESSAGE}`));
       pending.clear();
       opened = waitForOpen();
       setState('reconnecting');
@@ -120,7 +128,12 @@ export function createBrowserTransport(): Transport {
 
   const api: ReslensApi = {
     async call<N extends RequestName>(method: N, params: RequestParams<N>): Promise<RequestResults[N]> {
-      await opened;
+      if (state !== 'open') {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const connected = await Promise.race([opened.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CONNECT_WAIT_MS)))]);
+        clearTimeout(timer);
+        if (!connected) throw new ApiError('DISCONNECTED', SERVER_GONE_MESSAGE);
+      }
       const ws = socket;
       if (!ws || ws.readyState !== WebSocket.OPEN) throw new ApiError('DISCONNECTED', 'not connected to ResLens');
       const id = nextId++;
