@@ -6,7 +6,7 @@
 // Files never travel as paths from the UI: the host hands out opaque ids for files the user chose
 // (native dialog, drop, or upload), and only those ids are accepted.
 import { z } from 'zod';
-import { EXPLAIN_METHODS, MAX_EXPLAIN_CLASSES } from '../engine/explain/method-names.js';
+import { EXPLAIN_METHODS, MAX_EXPLAIN_CLASSES } from '../engine/vocabulary.js';
 
 /** Longest request payload a host accepts (bytes of the serialised message). */
 export const MAX_REQUEST_BYTES = 64 * 1024;

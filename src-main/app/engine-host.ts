@@ -2,7 +2,7 @@
 // validated every request and checked its ids; this side validates again (cheap, and the process
 // boundary is a trust boundary too) and resolves ids only through grants main sent.
 import { type EngineEvents, type ErrorValue, type EventName, type RequestName, type RequestParams, validateRequest } from '../api/contract.js';
-import { EngineError } from '../engine/errors.js';
+import { EngineError } from '../engine/index.js';
 import type { ServiceHost } from '../service/engine-service.js';
 import type { ParentPortLike } from './engine-protocol.js';
 import type { Grant } from './grants.js';

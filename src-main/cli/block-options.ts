@@ -1,8 +1,7 @@
 // Options shared by the commands that act on residual blocks (blocks, classify, lesion): block id
 // lists and scales, and turning a bad id (known only once the model is loaded) into a usage error.
 import { InvalidArgumentError } from 'commander';
-import type { BlockGates } from '../engine/blocks/lens.js';
-import { EngineError, ErrorCode } from '../engine/errors.js';
+import { type BlockGates, EngineError, ErrorCode } from '../engine/index.js';
 import { ExitCode } from './options.js';
 
 /** A block id as typed: `layer3.1`; whether the model has it is checked once it is loaded. */

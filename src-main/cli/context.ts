@@ -2,14 +2,8 @@
 // catalog model on first use, with progress on stderr), the caches, and a logger on stderr.
 import envPaths from 'env-paths';
 import { existsSync } from 'node:fs';
-import { Classifier } from '../engine/infer/classifier.js';
-import { describeBackend } from '../engine/infer/doctor.js';
-import type { EpRequest } from '../engine/infer/providers.js';
-import { type ResolvedModel, resolveModel } from '../engine/model/resolve.js';
-import { sha256File } from '../engine/model/download.js';
-import { findInt8Copy } from '../engine/quantize/int8-store.js';
+import { type Classifier, type EpRequest, findInt8Copy, load, type ModelStore, type ResolvedModel, resolveModel, sha256File } from '../engine/index.js';
 import { type PrecisionFlag, UsageError } from './options.js';
-import { ModelStore } from '../engine/model/store.js';
 import { createDownloadProgress } from './progress.js';
 
 export interface CliContext {
@@ -27,7 +21,8 @@ export interface CliContextOptions {
   modelsDir?: string;
 }
 
-export function createCliContext(options: CliContextOptions = {}): CliContext {
+export async function createCliContext(options: CliContextOptions = {}): Promise<CliContext> {
+  const { ModelStore } = await load.modelStore();
   let store: ModelStore | undefined;
   const getStore = (): ModelStore => (store ??= new ModelStore(ModelStore.defaultDir({ dir: options.modelsDir })));
   const log = (message: string): void => {
@@ -62,6 +57,7 @@ export function createCliContext(options: CliContextOptions = {}): CliContext {
     async loadClassifier({ model, ep, labelsFile, precision }) {
       const resolved = await resolve(model, labelsFile);
       const int8 = precision === 'int8' ? await int8CopyOf(resolved) : undefined;
+      const [{ Classifier }, { describeBackend }] = await Promise.all([load.classifier(), load.doctor()]);
       const classifier = await Classifier.load({
         name: resolved.name,
         modelPath: int8?.model ?? resolved.path,

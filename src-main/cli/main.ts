@@ -1,6 +1,6 @@
 // The `reslens` command line: one commander program, one module per command.
 import { Command, CommanderError } from 'commander';
-import { EngineError } from '../engine/errors.js';
+import { EngineError } from '../engine/index.js';
 import { registerBatchCommand } from './commands/batch.js';
 import { registerBlocksCommand } from './commands/blocks.js';
 import { registerLesionCommand } from './commands/lesion.js';
@@ -27,7 +27,7 @@ export function buildProgram(): Command {
   let context: CliContext | undefined;
   program.hook('preAction', async () => {
     const { createCliContext } = await import('./context.js');
-    context ??= createCliContext({ modelsDir: program.opts<{ modelsDir?: string }>().modelsDir });
+    context ??= await createCliContext({ modelsDir: program.opts<{ modelsDir?: string }>().modelsDir });
   });
   const lazy = (): CliContext => {
     if (!context) throw new Error('the CLI context is used before a command runs');

@@ -1,6 +1,6 @@
 // Option parsers shared by commands; a bad value is a usage error (exit status 2).
 import { InvalidArgumentError } from 'commander';
-import { type EpRequest, EP_NAMES, isEpRequest } from '../engine/infer/providers.js';
+import { type EpRequest, EP_NAMES, isEpRequest } from '../engine/index.js';
 
 export const ExitCode = { Ok: 0, SomeFailed: 1, Usage: 2 } as const;
 

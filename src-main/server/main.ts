@@ -7,10 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { removeDeadRunDirs } from '../engine/temp-dirs.js';
-import { findPackageFile } from '../engine/model/package-files.js';
+import { findPackageFile, load, removeDeadRunDirs } from '../engine/index.js';
 import { EngineService } from '../service/engine-service.js';
-import { checkQueueUrl } from '../engine/queue/connection.js';
 import { ensureRendererBuilt } from './renderer-build.js';
 import { ReslensServer, errorValue } from './server.js';
 import { DEFAULT_UPLOAD_LIMIT, defaultUploadQuota } from './uploads.js';
@@ -66,7 +64,7 @@ export async function serve(argv: string[]): Promise<void> {
   for (const dir of await removeDeadRunDirs()) process.stderr.write(`removed ${dir} (left by a run that ended without cleaning up)\n`);
 
   const queueUrl = options.queue ?? (process.env.RESLENS_QUEUE_URL?.trim() || undefined);
-  if (queueUrl) checkQueueUrl(queueUrl);
+  if (queueUrl) (await load.queueConnection()).checkQueueUrl(queueUrl);
   let service: EngineService | undefined;
   const server = await ReslensServer.start({
     staticDir,

@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { type EngineEvents, type EngineStatus, type ErrorValue, type EventName, MAX_REQUEST_BYTES, type RequestName, type ServerMessage, validateRequest } from '../api/contract.js';
-import { EngineError } from '../engine/errors.js';
+import { EngineError } from '../engine/index.js';
 import type { ServiceHost } from '../service/engine-service.js';
 import { decodeRequestFrame, encodeMessage, peekRequestId } from '../api/codec.js';
 import { FolderError, FolderGrants } from './folders.js';

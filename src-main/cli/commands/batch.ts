@@ -4,14 +4,7 @@
 // summary go to stderr.
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { EngineError, ErrorCode } from '../../engine/errors.js';
-import { exportFormatOf } from '../../engine/batch/export.js';
-import { journalPathFor, journalStatus, unfinishedRunError } from '../../engine/batch/journal.js';
-import { journalLockHolder, lockedError } from '../../engine/batch/journal-lock.js';
-import type { OrganizeMode } from '../../engine/batch/organize.js';
-import type { BatchEvent, BatchJob, BatchSummary } from '../../engine/batch/run.js';
-import type { QueueProgress, WorkerRate } from '../../engine/queue/coordinator.js';
-import type { Classifier } from '../../engine/infer/classifier.js';
+import { type BatchEvent, type BatchJob, type BatchSummary, type Classifier, EngineError, ErrorCode, exportFormatOf, journalLockHolder, journalPathFor, journalStatus, load, lockedError, type OrganizeMode, type QueueProgress, unfinishedRunError, type WorkerRate } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
 import { type PrecisionFlag, parsePrecision } from '../options.js';
@@ -111,7 +104,7 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
       if (!flags.organize && (flags.minProb !== undefined || flags.dryRun)) usage('--min-prob and --dry-run need --organize <dest>');
       if (flags.chunk !== undefined && !flags.queue) usage('--chunk needs --queue <url>');
       if (flags.queue) {
-        const { checkQueueUrl } = await import('../../engine/queue/connection.js'); // loads the Redis client only in queue mode
+        const { checkQueueUrl } = await load.queueConnection(); // loads the Redis client only in queue mode
         try {
           checkQueueUrl(flags.queue);
         } catch (error) {
@@ -137,9 +130,9 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
         throw error;
       }
 
-      const { startBatch } = await import('../../engine/batch/run.js'); // the engine loads with the command
-      const { startQueueBatch } = flags.queue ? await import('../../engine/queue/batch.js') : { startQueueBatch: undefined };
-      const { describeRemoteModel } = await import('../../engine/queue/remote-model.js');
+      const { startBatch } = await load.batchRun(); // the engine loads with the command
+      const { startQueueBatch } = flags.queue ? await load.queueBatch() : { startQueueBatch: undefined };
+      const { describeRemoteModel } = await load.queueRemoteModel();
       if (flags.queue && flags.precision === 'int8') usage('--precision int8 is not available with --queue yet: workers load the fp32 model by its SHA-256');
       // Queue mode: the model is read here (identity, labels) but loaded by the workers.
       const remote = flags.queue ? await describeRemoteModel(flags.model, { store: context.store(), labelsFile: flags.labels }) : undefined;

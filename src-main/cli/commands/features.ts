@@ -4,9 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { COLORMAPS, type ColormapName } from '../../engine/features/colormap-names.js';
-import { encodeNpy } from '../../engine/features/npy.js';
-import { EngineError, ErrorCode } from '../../engine/errors.js';
+import { type ColormapName, COLORMAPS, encodeNpy, EngineError, ErrorCode, load } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { parseEp, parsePositiveInt } from '../options.js';
 import { type PrecisionFlag, parsePrecision } from '../options.js';
@@ -62,7 +60,7 @@ export function registerFeaturesCommand(program: Command, context: CliContext): 
     .option('--precision <fp32|int8>', 'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")', parsePrecision, 'fp32' as PrecisionFlag)
     .action(async (image: string, flags: FeaturesFlags) => {
       // The engine loads with the command, not with the program (see main.ts).
-      const [{ gridPng, overlayPng }, { extractFeatures, photoCrop }] = await Promise.all([import('../../engine/features/colormap.js'), import('../../engine/features/extract.js')]);
+      const [{ gridPng, overlayPng }, { extractFeatures, photoCrop }] = await Promise.all([load.colormap(), load.featuresExtract()]);
       // Feature maps need the stage taps the int8 graph does not have: they come from fp32, said so.
       if (flags.precision === 'int8') context.log('note: feature maps and class activation maps come from the fp32 model (the int8 copy has no stage outputs)');
       const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });

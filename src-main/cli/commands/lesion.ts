@@ -4,10 +4,7 @@
 // intact top-1 loses. Journaled like a batch: --resume continues a study that was stopped or killed.
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { LesionStudySummary } from '../../engine/blocks/study.js';
-import { EngineError, ErrorCode } from '../../engine/errors.js';
-import { journalPathFor, journalStatus, unfinishedRunError } from '../../engine/batch/journal.js';
-import type { BatchEvent } from '../../engine/batch/run.js';
+import { type BatchEvent, EngineError, ErrorCode, journalPathFor, journalStatus, type LesionStudySummary, load, unfinishedRunError } from '../../engine/index.js';
 import { parseBlockList, reportBlockUsageError } from '../block-options.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
@@ -65,7 +62,7 @@ export function registerLesionCommand(program: Command, context: CliContext): vo
     .option('-j, --jobs <n>', 'preprocessing worker threads', parsePositiveInt)
     .action(async (inputs: string[], flags: LesionFlags, command: Command) => {
       // The engine loads with the command, not with the program (see main.ts).
-      const [{ blockLens, releaseBlockLens }, { startLesionStudy, studyFormatOf }] = await Promise.all([import('../../engine/blocks/lens.js'), import('../../engine/blocks/study.js')]);
+      const [{ blockLens, releaseBlockLens }, { startLesionStudy, studyFormatOf }] = await Promise.all([load.blocksLens(), load.blocksStudy()]);
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
       if (!flags.out) usage('--out <file> is required (study.csv or study.json)');
       const out = path.resolve(flags.out as string);

@@ -3,10 +3,7 @@
 // workers). Logs go to stderr; with --json, one JSON line per chunk on stdout.
 import envPaths from 'env-paths';
 import { type Command, InvalidArgumentError } from 'commander';
-import { EngineError, ErrorCode } from '../../engine/errors.js';
-import { type PathMapping, PathAccess, parsePathMapping } from '../../engine/queue/path-access.js';
-import type { WorkerModels } from '../../engine/queue/worker-models.js';
-import type { EpRequest } from '../../engine/infer/providers.js';
+import { EngineError, type EpRequest, ErrorCode, load, parsePathMapping, PathAccess, type PathMapping, type WorkerModels } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseEp, parsePositiveInt } from '../options.js';
 
@@ -54,9 +51,9 @@ export function registerWorkerCommand(program: Command, context: CliContext): vo
     .action(async (flags: WorkerFlags, command: Command) => {
       const url = flags.queue as string;
       // Loaded with the command, not at start-up: `reslens --help` needs neither Redis nor onnxruntime.
-      const { checkQueueReachable, redactUrl } = await import('../../engine/queue/connection.js');
-      const { QueueWorker } = await import('../../engine/queue/worker.js');
-      const { WorkerModels } = await import('../../engine/queue/worker-models.js');
+      const { checkQueueReachable, redactUrl } = await load.queueConnection();
+      const { QueueWorker } = await load.queueWorker();
+      const { WorkerModels } = await load.queueWorkerModels();
       try {
         await checkQueueReachable(url);
       } catch (error) {
