@@ -6,7 +6,7 @@
 // Files never travel as paths from the UI: the host hands out opaque ids for files the user chose
 // (native dialog, drop, or upload), and only those ids are accepted.
 import { z } from 'zod';
-import { EXPLAIN_METHODS, MAX_EXPLAIN_CLASSES } from '../engine/vocabulary.js';
+import { EP_NAMES, ERROR_CODES, type ErrorCode, type ErrorHint, EXPLAIN_METHODS, MAX_EXPLAIN_CLASSES, MODEL_NAME_PATTERN, STAGE_NAMES } from '../engine/vocabulary.js';
 
 /** Longest request payload a host accepts (bytes of the serialised message). */
 export const MAX_REQUEST_BYTES = 64 * 1024;
@@ -18,9 +18,10 @@ export const BatchIdSchema = id('batch');
 export const StudyIdSchema = id('study');
 /** A residual block id as torchvision names it (`layer3.1`); whether the model has it is checked by the engine. */
 export const BlockIdSchema = z.string().regex(/^layer[1-4]\.\d{1,3}$/, 'expected a block id such as layer3.1');
-export const ModelNameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'expected a model name from models.list');
-export const EpSchema = z.enum(['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml']);
-export const StageNameSchema = z.enum(['stem', 'layer1', 'layer2', 'layer3', 'layer4']);
+export const ModelNameSchema = z.string().regex(MODEL_NAME_PATTERN, 'expected a model name from models.list');
+export const EpSchema = z.enum(EP_NAMES);
+export const StageNameSchema = z.enum(STAGE_NAMES);
+export const ErrorCodeSchema = z.enum(ERROR_CODES);
 export const ExportFormatSchema = z.enum(['csv', 'json', 'jsonl']);
 
 export type ImageId = z.infer<typeof ImageIdSchema>;
@@ -34,8 +35,10 @@ export type EpRequest = z.infer<typeof EpSchema>;
 // Plain data returned to the UI. Big arrays are typed arrays (structured clone / binary frames).
 
 export interface ErrorValue {
-  code: string;
+  code: ErrorCode;
   message: string;
+  /** What the user can do about it, as data: the app words it as a button or a sentence. */
+  hint?: ErrorHint;
 }
 
 export interface ClassScore {

@@ -13,6 +13,7 @@ import { registerModelsCommand } from './commands/models.js';
 import type { CliContext } from './context.js';
 import { registerQuantizeCommand } from './commands/quantize.js';
 import { ExitCode, UsageError } from './options.js';
+import { withHint } from './hints.js';
 import { registerWorkerCommand } from './commands/worker.js';
 
 export function buildProgram(): Command {
@@ -75,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.Usage;
     }
     if (error instanceof EngineError) {
-      process.stderr.write(`error ${error.code}: ${error.message}\n`);
+      process.stderr.write(`error ${error.code}: ${withHint(error.message, error.hint)}\n`);
       return ExitCode.SomeFailed;
     }
     process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -10,17 +10,16 @@
 
 // ---- light values ----
 export * from './vocabulary.js';
-export { EngineError, ErrorCode, type ErrorInfo, toErrorInfo } from './errors.js';
+export { EngineError, type ErrorInfo, toErrorInfo } from './errors.js';
 export { createRunDir, removeDeadRunDirs } from './temp-dirs.js';
 export { findPackageFile } from './model/package-files.js';
 export { normaliseModelName } from './model/model-name.js';
 export { type ResolvedModel, resolveModel } from './model/resolve.js';
 export { sha256File, type TransferProgress } from './model/download.js';
-export { COLORMAPS, type ColormapName } from './features/colormap-names.js';
 export { encodeNpy } from './features/npy.js';
 export { ACTIVATION_TYPES, type ActivationType, CALIBRATION_METHODS, type CalibrationMethod } from './quantize/names.js';
 export { findInt8Copy } from './quantize/int8-store.js';
-export { EP_NAMES, type EpRequest, isEpRequest } from './infer/providers.js';
+export { isEpRequest } from './infer/providers.js';
 export { type PathMapping, PathAccess, parsePathMapping } from './queue/path-access.js';
 export { journalPathFor, journalStatus, unfinishedRunError } from './batch/journal.js';
 export { journalLockHolder, lockedError } from './batch/journal-lock.js';

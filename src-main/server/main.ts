@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { findPackageFile, load, removeDeadRunDirs } from '../engine/index.js';
+import { EP_NAMES, type EpRequest, findPackageFile, load, removeDeadRunDirs } from '../engine/index.js';
 import { EngineService } from '../service/engine-service.js';
 import { ensureRendererBuilt } from './renderer-build.js';
 import { ReslensServer, errorValue } from './server.js';
@@ -21,7 +21,7 @@ interface ServeOptions {
   model: string;
   port: number;
   root: string;
-  ep: 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
+  ep: EpRequest;
   modelsDir?: string;
   static?: string;
   uploadLimitMb: number;
@@ -42,7 +42,7 @@ function program(): Command {
     .option('--model <name|path>', 'model loaded at start: a catalog name, an imported name or an .onnx file', 'resnet50')
     .option('--port <n>', 'TCP port on 127.0.0.1 (0 picks a free one)', integer(0, 65535), 0)
     .option('--root <dir>', 'batch mode may open folders under this one only', os.homedir())
-    .addOption(new Option('--ep <ep>', 'execution provider').choices(['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml']).default('auto'))
+    .addOption(new Option('--ep <ep>', 'execution provider').choices(EP_NAMES).default('auto'))
     .option('--models-dir <dir>', 'model store folder (default: per-user data folder, or $RESLENS_MODELS_DIR)')
     .option('--static <dir>', 'serve this built renderer instead of dist/renderer (no rebuild check)')
     .option('--upload-limit-mb <n>', 'largest file the browser may upload', integer(1, 4096), DEFAULT_UPLOAD_LIMIT / (1024 * 1024))

@@ -215,7 +215,7 @@ export class EngineService {
       case 'lesion.export':
         return (await this.blocks.export(p.study as RequestParams<'lesion.export'>['study'], p.format as 'csv' | 'json')) as RequestResults[N];
       default:
-        throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${method} is not available in this build`);
+        throw new EngineError(ErrorCode.NOT_AVAILABLE, `${method} is not available in this build`);
     }
   }
 

@@ -9,6 +9,7 @@ import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
 import { type PrecisionFlag, parsePrecision } from '../options.js';
 import { createProgress, formatDuration } from '../progress.js';
+import { withHint } from '../hints.js';
 
 interface BatchFlags {
   precision: PrecisionFlag;
@@ -65,7 +66,7 @@ function summaryLines(summary: BatchSummary, seconds: number, flags: BatchFlags)
     else lines.push(`organised into ${where}: ${o.copied} copied, ${o.linked} linked, ${o.already} already there${o.errors > 0 ? `, ${o.errors} failed` : ''}`);
   }
   if (summary.state === 'cancelled') lines.push(`stopped: run the same command with --resume to continue`);
-  if (summary.error) lines.push(`error ${summary.error.code}: ${summary.error.message}`);
+  if (summary.error) lines.push(`error ${summary.error.code}: ${withHint(summary.error.message, summary.error.hint)}`);
   return lines;
 }
 
@@ -114,7 +115,7 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
 
       const refuse = (error: unknown): boolean => {
         if (!(error instanceof EngineError) || (error.code !== ErrorCode.INVALID_ARGUMENT && error.code !== ErrorCode.JOURNAL_LOCKED)) return false;
-        process.stderr.write(`error ${error.code}: ${error.message}\n`);
+        process.stderr.write(`error ${error.code}: ${withHint(error.message, error.hint)}\n`);
         process.exitCode = ExitCode.Usage;
         return true;
       };

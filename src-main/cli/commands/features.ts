@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { type ColormapName, COLORMAPS, encodeNpy, EngineError, ErrorCode, load } from '../../engine/index.js';
+import { type ColormapName, colormapNamed, COLORMAPS, encodeNpy, EngineError, ErrorCode, load } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { parseEp, parsePositiveInt } from '../options.js';
 import { type PrecisionFlag, parsePrecision } from '../options.js';
@@ -30,8 +30,10 @@ function parseOpacity(value: string): number {
 }
 
 function parseColormap(value: string): ColormapName {
-  if (!(COLORMAPS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${COLORMAPS.join(', ')}`);
-  return value as ColormapName;
+  // `greys`, the CLI's name before the app's `gray` became the one name, still works.
+  const name = colormapNamed(value);
+  if (!name) throw new InvalidArgumentError(`expected one of ${COLORMAPS.join(', ')}`);
+  return name;
 }
 
 function parseMode(value: string): 'mean' | 'max' {

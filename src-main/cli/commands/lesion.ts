@@ -9,6 +9,7 @@ import { parseBlockList, reportBlockUsageError } from '../block-options.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
 import { createProgress, formatDuration } from '../progress.js';
+import { withHint } from '../hints.js';
 
 interface LesionFlags {
   out?: string;
@@ -40,7 +41,7 @@ function report(summary: LesionStudySummary, out: string, seconds: number): stri
   const thisRun = summary.progress.done - summary.progress.resumed;
   lines.push(`${thisRun} images this run in ${formatDuration(seconds)}${summary.progress.resumed > 0 ? ` (${summary.progress.resumed} done in an earlier run)` : ''} · study: ${out} · journal: ${summary.journal}`);
   if (summary.state === 'cancelled') lines.push('stopped: run the same command with --resume to continue');
-  if (summary.error) lines.push(`error ${summary.error.code}: ${summary.error.message}`);
+  if (summary.error) lines.push(`error ${summary.error.code}: ${withHint(summary.error.message, summary.error.hint)}`);
   return lines;
 }
 

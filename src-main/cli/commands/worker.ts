@@ -6,6 +6,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { EngineError, type EpRequest, ErrorCode, load, parsePathMapping, PathAccess, type PathMapping, type WorkerModels } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseEp, parsePositiveInt } from '../options.js';
+import { withHint } from '../hints.js';
 
 interface WorkerFlags {
   queue?: string;
@@ -68,7 +69,7 @@ export function registerWorkerCommand(program: Command, context: CliContext): vo
         access = await PathAccess.create({ allowRoots: flags.allowRoot, pathMap: flags.pathMap });
         models = await WorkerModels.create({ store: context.store(), offered: flags.model, ep: flags.ep, cacheDir: envPaths('reslens', { suffix: '' }).cache, log: context.log });
       } catch (error) {
-        if (error instanceof EngineError && (error.code === ErrorCode.INVALID_ARGUMENT || error.code === ErrorCode.MODEL_NOT_FOUND)) command.error(`error: ${error.message}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
+        if (error instanceof EngineError && (error.code === ErrorCode.INVALID_ARGUMENT || error.code === ErrorCode.MODEL_NOT_FOUND)) command.error(`error: ${withHint(error.message, error.hint)}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
         throw error;
       }
       const worker = await QueueWorker.start({
