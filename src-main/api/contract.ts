@@ -41,6 +41,24 @@ export interface ErrorValue {
   hint?: ErrorHint;
 }
 
+/**
+ * An organise (or its preview, a dry run): the engine's summary — the same numbers `reslens batch
+ * --organize --json` reports — with the files per class folder and every failed placement.
+ */
+export interface OrganizeValue {
+  copied: number;
+  linked: number;
+  planned: number;
+  already: number;
+  errors: number;
+  /** Files per class folder (and `_uncertain`): planned in a preview, placed otherwise. */
+  folders: Record<string, number>;
+  /** Photos that could not be classified: never organised. */
+  unclassified: number;
+  failures: { path: string; folder: string; error: ErrorValue }[];
+  destination: string;
+}
+
 export interface ClassScore {
   index: number;
   label: string;
@@ -406,7 +424,7 @@ export interface RequestResults {
   'batch.control': BatchSummary;
   'batch.rows': { rows: BatchRow[]; total: number };
   'batch.export': { fileName: string; data: Uint8Array };
-  'batch.organize': { planned: number; copied: number; skipped: number; destination: string };
+  'batch.organize': OrganizeValue;
   'batch.list': BatchSummary[];
   'blocks.get': BlocksValue;
   'blocks.features': Omit<FeaturesValue, 'crop'>;

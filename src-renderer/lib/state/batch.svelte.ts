@@ -1,13 +1,14 @@
 // Batch mode: one folder through the engine's streaming pipeline, with progress, pause/cancel and a
 // results table that fills as rows arrive. Rows live in a plain array (10,000+ of them): the table
 // re-reads it when `version` changes, at most a few times a second.
-import type { BatchRow, BatchSummary, ErrorValue, FolderEntry } from '../../../src-main/api/contract.js';
+import type { BatchRow, BatchSummary, ErrorValue, FolderEntry, OrganizeValue } from '../../../src-main/api/contract.js';
 import { ErrorCode } from '../../../src-main/api/vocabulary.js';
 import { errorText } from '../util/hint.js';
 import { type Transport, toErrorValue } from '../transport/index.js';
 import type { Toasts } from './toasts.svelte.js';
 
-export type OrganizeResult = { planned: number; copied: number; skipped: number; destination: string; dryRun: boolean };
+/** The engine's organise report (a preview is its dry run: the same planner, nothing touched). */
+export type OrganizeResult = OrganizeValue & { dryRun: boolean };
 
 export type ExportFormat = 'csv' | 'json' | 'jsonl';
 
