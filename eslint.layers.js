@@ -20,7 +20,7 @@
 // tests/unit/layer-rules.test.ts lints one offending import per rule and asserts it is refused.
 
 /** Engine folders from the bottom up: a folder may import only the folders before it. */
-export const ENGINE_FOLDERS = ['model', 'preprocess', 'infer', 'features', 'explain', 'batch', 'quantize', 'blocks', 'queue'];
+export const ENGINE_FOLDERS = ['model', 'preprocess', 'infer', 'features', 'explain', 'batch', 'quantize', 'opening', 'blocks', 'queue'];
 export const HOSTS = ['app', 'server', 'cli'];
 
 const UP = '^(?:\\.\\./)+';

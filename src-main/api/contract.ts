@@ -135,6 +135,8 @@ export interface EngineStatus {
     title: string;
     /** False for imported files: the UI must not present them as ImageNet-trained. */
     pretrained: boolean;
+    /** Facts to show beside the model, the same the CLI prints as `note:` lines (ImageNet names on a non-catalog model). */
+    notes?: string[];
     classes: number;
     params: number;
     macs: number;

@@ -9,6 +9,7 @@ const WORDS: Record<HintAction, (hint: ErrorHint) => string> = {
   import: (hint) => `import a model file with: reslens models import FILE --name ${hint.model ?? 'NAME'}`,
   pull: (hint) => `download it with: reslens models pull ${hint.model ?? 'NAME'}`,
   remove: (hint) => `remove it first (reslens models rm ${hint.model ?? 'NAME'}) or choose another --name`,
+  quantize: (hint) => `make one with \`reslens quantize ${hint.model ?? 'NAME'} --calibrate <folder of photos>\``,
 };
 
 /** "continue it with --resume, or start over with --restart"; undefined without a hint. */

@@ -27,6 +27,7 @@ export { exportFormatOf } from './batch/export.js';
 
 // ---- types of the heavy modules (erased at run time) ----
 export type { Classifier } from './infer/classifier.js';
+export type { OpenedModel } from './opening/open-model.js';
 export type { ClassifyResult } from './infer/classify-files.js';
 export type { ModelListing, ModelStore } from './model/store.js';
 export type { ArchitectureSummary } from './model/architecture.js';
@@ -60,6 +61,7 @@ export const load = {
   npy: () => import('./features/npy.js'),
   batchRun: () => import('./batch/run.js'),
   quantizeModel: () => import('./quantize/quantize-model.js'),
+  openModel: () => import('./opening/open-model.js'),
   blocksLens: () => import('./blocks/lens.js'),
   blocksStudy: () => import('./blocks/study.js'),
   queueConnection: () => import('./queue/connection.js'),

@@ -158,8 +158,9 @@ export function errorCodeOf(code: string): ErrorCode {
  *   import  — bring a model file in by hand (CLI `reslens models import FILE --name NAME`; the app's Import)
  *   pull    — download a catalog model (CLI `reslens models pull NAME`; the app's Download)
  *   remove  — remove what is in the way (CLI `reslens models rm NAME`)
+ *   quantize — make the model's int8 copy first (CLI `reslens quantize NAME --calibrate FOLDER`)
  */
-export const HINT_ACTIONS = ['resume', 'restart', 'import', 'pull', 'remove'] as const;
+export const HINT_ACTIONS = ['resume', 'restart', 'import', 'pull', 'remove', 'quantize'] as const;
 export type HintAction = (typeof HINT_ACTIONS)[number];
 export interface ErrorHint {
   /** What the user can do, first choice first. */

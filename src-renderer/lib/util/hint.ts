@@ -9,6 +9,7 @@ const WORDS: Record<HintAction, (hint: ErrorHint) => string> = {
   import: () => 'Import a model file (.onnx) from the model picker',
   pull: (hint) => `Download ${hint.model ?? 'the model'} from the model picker`,
   remove: (hint) => `Remove ${hint.model ?? 'the model'} from the model list first, or choose another name`,
+  quantize: () => 'Make an int8 copy first (it is calibrated on a folder of your photos), or choose fp32',
 };
 
 export function hintWords(hint: ErrorHint | undefined): string | undefined {
