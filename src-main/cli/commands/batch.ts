@@ -10,6 +10,7 @@ import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.
 import { type PrecisionFlag, parsePrecision } from '../options.js';
 import { createProgress, formatDuration } from '../progress.js';
 import { withHint } from '../hints.js';
+import { EXIT_INTERRUPTED, waitInterruptibly } from '../interrupt.js';
 
 interface BatchFlags {
   precision: PrecisionFlag;
@@ -39,7 +40,6 @@ function workersLine(workers: readonly WorkerRate[]): string {
 }
 
 /** Exit status when the user interrupted the run (128 + SIGINT), as shells report it. */
-const EXIT_INTERRUPTED = 130;
 
 function parseProbability(value: string): number {
   const p = Number(value);
@@ -195,29 +195,8 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
           }
         });
         // Ctrl-C: stop after the batch running (its results are kept); a second Ctrl-C quits at once.
-        let interrupts = 0;
-        const onSignal = (): void => {
-          interrupts++;
-          if (interrupts === 1) {
-            progress.stop();
-            context.log('stopping after the current batch… (press Ctrl-C again to quit now; --resume continues either way)');
-            running.cancel();
-          } else {
-            process.exit(EXIT_INTERRUPTED);
-          }
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-        const start = performance.now();
-        let summary: BatchSummary;
-        try {
-          summary = await running.done;
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          progress.stop();
-        }
-        for (const line of summaryLines(summary, (performance.now() - start) / 1000, flags)) context.log(line);
+        const { summary, seconds } = await waitInterruptibly<BatchSummary>(running, progress, context.log);
+        for (const line of summaryLines(summary, seconds, flags)) context.log(line);
         if (workers.length > 0) context.log(workersLine(workers));
         if (summary.count === 0 && summary.state === 'finished') context.log('no images found in the given inputs');
         if (summary.state === 'cancelled') process.exitCode = EXIT_INTERRUPTED;

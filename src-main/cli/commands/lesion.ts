@@ -10,6 +10,7 @@ import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
 import { createProgress, formatDuration } from '../progress.js';
 import { withHint } from '../hints.js';
+import { EXIT_INTERRUPTED, waitInterruptibly } from '../interrupt.js';
 
 interface LesionFlags {
   out?: string;
@@ -25,7 +26,6 @@ interface LesionFlags {
   jobs?: number;
 }
 
-const EXIT_INTERRUPTED = 130;
 
 function report(summary: LesionStudySummary, out: string, seconds: number): string[] {
   const lines: string[] = [];
@@ -107,26 +107,8 @@ export function registerLesionCommand(program: Command, context: CliContext): vo
             progress.update({ done: p.done, total: p.totalFinal || p.total > p.done ? p.total : null, rate: p.imagesPerSecond });
           } else if (event.type === 'notice') context.log(`note: ${event.message}`);
         });
-        let interrupts = 0;
-        const onSignal = (): void => {
-          interrupts++;
-          if (interrupts > 1) process.exit(EXIT_INTERRUPTED);
-          progress.stop();
-          context.log('stopping after the current batch… (press Ctrl-C again to quit now; --resume continues either way)');
-          running.cancel();
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-        const start = performance.now();
-        let summary: LesionStudySummary;
-        try {
-          summary = await running.done;
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          progress.stop();
-        }
-        for (const line of report(summary, out, (performance.now() - start) / 1000)) context.log(line);
+        const { summary, seconds } = await waitInterruptibly<LesionStudySummary>(running, progress, context.log);
+        for (const line of report(summary, out, seconds)) context.log(line);
         if (summary.state === 'cancelled') process.exitCode = EXIT_INTERRUPTED;
         else if (summary.state === 'failed') process.exitCode = ExitCode.SomeFailed;
         else if ((summary.table?.images ?? 0) === 0) {
