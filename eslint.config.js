@@ -4,6 +4,7 @@ import globals from 'globals';
 import svelte from 'eslint-plugin-svelte';
 import tseslint from 'typescript-eslint';
 import svelteConfig from './svelte.config.js';
+import { layerZones } from './eslint.layers.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'out/', '.scratch/', 'tests/fixtures/generated/', 'test-results/', 'bench-results/'] },
@@ -18,15 +19,13 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'Only src-main/app/electron may import electron.' }] }],
     },
   },
-  // Electron may be imported only by the desktop shell's Electron-facing modules (src-main/app/electron);
-  // the rest of src-main/app (IPC validation, grants, engine bridge) stays Electron-free and is tested without the binary.
-  {
-    files: ['src-main/app/electron/**/*.ts'],
-    rules: { 'no-restricted-imports': 'off' },
-  },
+  // The layers (engine < api < service < hosts) as lint rules: see eslint.layers.js. Electron may be
+  // imported only by the desktop shell's Electron-facing modules (src-main/app/electron); the rest of
+  // src-main/app (IPC validation, grants, engine bridge) stays Electron-free and is tested without the binary.
+  ...layerZones,
   // The renderer (src-renderer): Svelte 5 components and browser code. It reaches the engine only
-  // through its transport (ReslensApi + HostApi): from src-main it imports the contract's types and
-  // the wire codec, nothing else.
+  // through its transport (ReslensApi + HostApi): from src-main it imports src-main/api (the
+  // contract and the wire codec), nothing else.
   ...svelte.configs.recommended,
   {
     files: ['src-renderer/**/*.svelte', 'src-renderer/**/*.svelte.ts'],
@@ -42,7 +41,7 @@ export default tseslint.config(
           paths: [{ name: 'electron', message: 'The renderer never imports electron: the preload exposes window.reslens.' }],
           patterns: [
             { group: ['node:*'], message: 'The renderer runs in a browser.' },
-            { group: ['**/src-main/*/**', '!**/src-main/api/contract.js', '!**/src-main/api/codec.js', '!**/src-main/api/receptive-field.js'], message: 'The renderer reaches the engine only through its transport.' },
+            { group: ['**/src-main/*/**', '!**/src-main/api/**'], message: 'The renderer imports src-main/api only: it reaches the engine through its transport.' },
           ],
         },
       ],

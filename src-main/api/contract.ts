@@ -6,9 +6,8 @@
 // Files never travel as paths from the UI: the host hands out opaque ids for files the user chose
 // (native dialog, drop, or upload), and only those ids are accepted.
 import { z } from 'zod';
-import { EXPLAIN_METHODS, MAX_EXPLAIN_CLASSES } from '../engine/explain/method-names.js';
+import { COLORMAPS, EP_NAMES, ERROR_CODES, type ErrorCode, type ErrorHint, EXPLAIN_METHODS, MAX_EXPLAIN_CLASSES, MODEL_NAME_PATTERN, STAGE_NAMES } from '../engine/vocabulary.js';
 import type { ReceptiveFieldValue } from './receptive-field.js';
-import { COLORMAPS } from '../engine/features/colormap-names.js';
 
 /** Longest request payload a host accepts (bytes of the serialised message). */
 export const MAX_REQUEST_BYTES = 64 * 1024;
@@ -20,9 +19,10 @@ export const BatchIdSchema = id('batch');
 export const StudyIdSchema = id('study');
 /** A residual block id as torchvision names it (`layer3.1`); whether the model has it is checked by the engine. */
 export const BlockIdSchema = z.string().regex(/^layer[1-4]\.\d{1,3}$/, 'expected a block id such as layer3.1');
-export const ModelNameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'expected a model name from models.list');
-export const EpSchema = z.enum(['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml']);
-export const StageNameSchema = z.enum(['stem', 'layer1', 'layer2', 'layer3', 'layer4']);
+export const ModelNameSchema = z.string().regex(MODEL_NAME_PATTERN, 'expected a model name from models.list');
+export const EpSchema = z.enum(EP_NAMES);
+export const StageNameSchema = z.enum(STAGE_NAMES);
+export const ErrorCodeSchema = z.enum(ERROR_CODES);
 export const ExportFormatSchema = z.enum(['csv', 'json', 'jsonl']);
 
 export type ImageId = z.infer<typeof ImageIdSchema>;
@@ -36,8 +36,28 @@ export type EpRequest = z.infer<typeof EpSchema>;
 // Plain data returned to the UI. Big arrays are typed arrays (structured clone / binary frames).
 
 export interface ErrorValue {
-  code: string;
+  code: ErrorCode;
   message: string;
+  /** What the user can do about it, as data: the app words it as a button or a sentence. */
+  hint?: ErrorHint;
+}
+
+/**
+ * An organise (or its preview, a dry run): the engine's summary — the same numbers `reslens batch
+ * --organize --json` reports — with the files per class folder and every failed placement.
+ */
+export interface OrganizeValue {
+  copied: number;
+  linked: number;
+  planned: number;
+  already: number;
+  errors: number;
+  /** Files per class folder (and `_uncertain`): planned in a preview, placed otherwise. */
+  folders: Record<string, number>;
+  /** Photos that could not be classified: never organised. */
+  unclassified: number;
+  failures: { path: string; folder: string; error: ErrorValue }[];
+  destination: string;
 }
 
 export interface ClassScore {
@@ -119,6 +139,8 @@ export interface EngineStatus {
     title: string;
     /** False for imported files: the UI must not present them as ImageNet-trained. */
     pretrained: boolean;
+    /** Facts to show beside the model, the same the CLI prints as `note:` lines (ImageNet names on a non-catalog model). */
+    notes?: string[];
     classes: number;
     params: number;
     macs: number;
@@ -469,7 +491,7 @@ export interface RequestResults {
   'batch.control': BatchSummary;
   'batch.rows': { rows: BatchRow[]; total: number };
   'batch.export': { fileName: string; data: Uint8Array };
-  'batch.organize': { planned: number; copied: number; skipped: number; destination: string };
+  'batch.organize': OrganizeValue;
   'batch.list': BatchSummary[];
   'blocks.get': BlocksValue;
   'blocks.features': Omit<FeaturesValue, 'crop'>;

@@ -2,7 +2,7 @@
 // validated every request and checked its ids; this side validates again (cheap, and the process
 // boundary is a trust boundary too) and resolves ids only through grants main sent.
 import { type EngineEvents, type ErrorValue, type EventName, type RequestName, type RequestParams, validateRequest } from '../api/contract.js';
-import { EngineError } from '../engine/errors.js';
+import { EngineError, ErrorCode } from '../engine/index.js';
 import type { ServiceHost } from '../service/engine-service.js';
 import type { ParentPortLike } from './engine-protocol.js';
 import type { Grant } from './grants.js';
@@ -13,8 +13,8 @@ export interface EngineServiceLike {
 }
 
 function toEngineErrorValue(error: unknown): ErrorValue {
-  if (error instanceof EngineError) return { code: error.code, message: error.message };
-  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+  if (error instanceof EngineError) return { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+  return { code: ErrorCode.INTERNAL, message: error instanceof Error ? error.message : String(error) };
 }
 
 function isGrant(value: unknown): value is Grant {

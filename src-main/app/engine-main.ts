@@ -6,8 +6,7 @@ import envPaths from 'env-paths';
 import { EngineService } from '../service/engine-service.js';
 import type { EngineToMain, ParentPortLike } from './engine-protocol.js';
 import { runEngineHost } from './engine-host.js';
-import { removeDeadRunDirs } from '../engine/temp-dirs.js';
-import { defaultDataDir } from '../engine/sessions/data-dir.js';
+import { defaultDataDir, removeDeadRunDirs } from '../engine/index.js';
 
 interface ElectronParentPort {
   postMessage(message: unknown): void;

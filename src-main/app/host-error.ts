@@ -1,28 +1,23 @@
 // Errors the desktop host itself produces (as opposed to the engine's error values). They travel to
 // the renderer as plain { code, message } values like every other error.
+// The codes are the vocabulary's (engine/vocabulary.ts documents each); this is the desktop host's share.
 import type { ErrorValue } from '../api/contract.js';
+import { ErrorCode, errorCodeOf } from '../engine/index.js';
 
 export const HostErrorCode = {
-  /** The message failed the contract's schema, size limit, or the channel's argument rules. */
-  INVALID_REQUEST: 'INVALID_REQUEST',
-  /** An id that this app never issued (or issued for another kind of thing). */
-  NOT_GRANTED: 'NOT_GRANTED',
-  /** The message did not come from the app's own page. */
-  FORBIDDEN: 'FORBIDDEN',
-  /** The engine process died while working on the request; it has been restarted. */
-  ENGINE_CRASHED: 'ENGINE_CRASHED',
-  /** The engine process kept crashing and is no longer restarted. */
-  ENGINE_UNAVAILABLE: 'ENGINE_UNAVAILABLE',
-  /** Writing an exported file failed. */
-  WRITE_FAILED: 'WRITE_FAILED',
-  /** A bug: anything else that was thrown. */
-  INTERNAL: 'INTERNAL',
+  INVALID_REQUEST: ErrorCode.INVALID_REQUEST,
+  NOT_GRANTED: ErrorCode.NOT_GRANTED,
+  FORBIDDEN: ErrorCode.FORBIDDEN,
+  ENGINE_CRASHED: ErrorCode.ENGINE_CRASHED,
+  ENGINE_UNAVAILABLE: ErrorCode.ENGINE_UNAVAILABLE,
+  WRITE_FAILED: ErrorCode.WRITE_FAILED,
+  INTERNAL: ErrorCode.INTERNAL,
 } as const;
 export type HostErrorCode = (typeof HostErrorCode)[keyof typeof HostErrorCode];
 
 export class HostError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
   ) {
     super(message);
@@ -38,7 +33,8 @@ export class HostError extends Error {
 export function toErrorValue(error: unknown): ErrorValue {
   if (error instanceof HostError) return error.toValue();
   if (typeof error === 'object' && error !== null && typeof (error as ErrorValue).code === 'string' && typeof (error as ErrorValue).message === 'string') {
-    return { code: (error as ErrorValue).code, message: (error as ErrorValue).message };
+    const value = error as ErrorValue;
+    return { code: errorCodeOf(value.code), message: value.message, ...(value.hint ? { hint: value.hint } : {}) };
   }
   return { code: HostErrorCode.INTERNAL, message: error instanceof Error ? error.message : String(error) };
 }

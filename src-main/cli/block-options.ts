@@ -1,9 +1,9 @@
 // Options shared by the commands that act on residual blocks (blocks, classify, lesion): block id
 // lists and scales, and turning a bad id (known only once the model is loaded) into a usage error.
 import { InvalidArgumentError } from 'commander';
-import type { BlockGates } from '../engine/blocks/lens.js';
-import { EngineError, ErrorCode } from '../engine/errors.js';
+import { type BlockGates, EngineError, ErrorCode } from '../engine/index.js';
 import { ExitCode } from './options.js';
+import { withHint } from './hints.js';
 
 /** A block id as typed: `layer3.1`; whether the model has it is checked once it is loaded. */
 const BLOCK_ID = /^[A-Za-z][A-Za-z0-9_]*\.\d+$/;
@@ -44,7 +44,7 @@ export function reportBlockUsageError(error: unknown): boolean {
   if (!(error instanceof EngineError)) return false;
   if (error.code !== ErrorCode.INVALID_ARGUMENT && !(error.code === ErrorCode.UNSUPPORTED_MODEL && /residual blocks unavailable/.test(error.message))) return false;
   const none = error.code === ErrorCode.UNSUPPORTED_MODEL ? ' (valid block ids: none)' : '';
-  process.stderr.write(`error ${error.code}: ${error.message}${none}\n`);
+  process.stderr.write(`error ${error.code}: ${withHint(error.message, error.hint)}${none}\n`);
   process.exitCode = ExitCode.Usage;
   return true;
 }

@@ -2,14 +2,9 @@
 // catalog model on first use, with progress on stderr), the caches, and a logger on stderr.
 import envPaths from 'env-paths';
 import { existsSync } from 'node:fs';
-import { Classifier } from '../engine/infer/classifier.js';
-import { describeBackend } from '../engine/infer/doctor.js';
-import type { EpRequest } from '../engine/infer/providers.js';
-import { type ResolvedModel, resolveModel } from '../engine/model/resolve.js';
-import { sha256File } from '../engine/model/download.js';
-import { findInt8Copy } from '../engine/quantize/int8-store.js';
+import { type Classifier, EngineError, type EpRequest, load, type ModelStore, type OpenedModel, type ResolvedModel, resolveModel } from '../engine/index.js';
+import { withHint } from './hints.js';
 import { type PrecisionFlag, UsageError } from './options.js';
-import { ModelStore } from '../engine/model/store.js';
 import { createDownloadProgress } from './progress.js';
 
 export interface CliContext {
@@ -27,7 +22,8 @@ export interface CliContextOptions {
   modelsDir?: string;
 }
 
-export function createCliContext(options: CliContextOptions = {}): CliContext {
+export async function createCliContext(options: CliContextOptions = {}): Promise<CliContext> {
+  const { ModelStore } = await load.modelStore();
   let store: ModelStore | undefined;
   const getStore = (): ModelStore => (store ??= new ModelStore(ModelStore.defaultDir({ dir: options.modelsDir })));
   const log = (message: string): void => {
@@ -41,15 +37,6 @@ export function createCliContext(options: CliContextOptions = {}): CliContext {
       progress.stop();
     }
   };
-  /** --precision int8: the quantised copy of the resolved model, found by its SHA-256 in the store. */
-  const int8CopyOf = async (resolved: ResolvedModel) => {
-    const { sha256 } = await sha256File(resolved.path);
-    const copy = await findInt8Copy(getStore().dir, sha256);
-    if (!copy) throw new UsageError(`no int8 copy of ${resolved.name} in ${getStore().dir}: make one with \`reslens quantize ${resolved.source === 'file' ? resolved.path : resolved.name} --calibrate <folder of photos>\``);
-    const f = copy.record.fidelity;
-    log(`precision: int8 (calibrated on ${copy.record.calibrationImages} photos, ${copy.record.method}; on ${f.images} held-back photos: top-1 agreement ${(f.top1Agreement * 100).toFixed(0)}%, top-5 overlap ${(f.top5Overlap * 100).toFixed(0)}%, mean KL ${f.meanKl.toFixed(3)})`);
-    return copy;
-  };
   return {
     store: getStore,
     log,
@@ -60,25 +47,37 @@ export function createCliContext(options: CliContextOptions = {}): CliContext {
       return (await resolve(nameOrPath)).path;
     },
     async loadClassifier({ model, ep, labelsFile, precision }) {
-      const resolved = await resolve(model, labelsFile);
-      const int8 = precision === 'int8' ? await int8CopyOf(resolved) : undefined;
-      const classifier = await Classifier.load({
-        name: resolved.name,
-        modelPath: int8?.model ?? resolved.path,
-        // The quantised graph has no Relu after its Convs and Adds (the Q clamps), so no stage taps.
-        ...(int8 ? { precision: 'int8' as const, stages: false } : {}),
-        preprocessing: resolved.preprocessing,
-        labels: resolved.labels,
-        ep,
-        cacheDir: envPaths('reslens', { suffix: '' }).cache,
-        onFallback: (event) => log(`warning: ${event.message}`),
-      });
-      if (!resolved.pretrained && !labelsFile) {
-        // Never let an unknown (possibly random-weight) model pass for an ImageNet-trained one.
-        log(`note: ${resolved.name} is not a catalog model: its outputs are shown with ImageNet class names, which is only meaningful if it was trained on ImageNet-1k`);
+      // The engine's one way to open a model (the app's is the same call, through the service).
+      const { openModel } = await load.openModel();
+      const progress = createDownloadProgress(`downloading ${model}`);
+      let opened: OpenedModel;
+      try {
+        opened = await openModel(model, {
+          store: getStore(),
+          ep,
+          ...(precision ? { precision } : {}),
+          ...(labelsFile ? { labelsFile } : {}),
+          cacheDir: envPaths('reslens', { suffix: '' }).cache,
+          onDownload: progress.update,
+          onLoading: () => progress.stop(),
+          onFallback: (event) => log(`warning: ${event.message}`),
+        });
+      } catch (error) {
+        // A missing int8 copy is a usage error (exit 2), as before the engine learned to say so.
+        if (error instanceof EngineError && error.hint?.actions.includes('quantize')) throw new UsageError(withHint(error.message, error.hint));
+        throw error;
+      } finally {
+        progress.stop();
       }
+      const { classifier } = opened;
+      if (precision === 'int8' && opened.int8) {
+        const r = opened.int8.record;
+        const f = r.fidelity;
+        log(`precision: int8 (calibrated on ${r.calibrationImages} photos, ${r.method}; on ${f.images} held-back photos: top-1 agreement ${(f.top1Agreement * 100).toFixed(0)}%, top-5 overlap ${(f.top5Overlap * 100).toFixed(0)}%, mean KL ${f.meanKl.toFixed(3)})`);
+      }
+      for (const note of opened.notes) log(`note: ${note}`);
       // Which backend runs, and why not a GPU when one was half set up or failed its probe.
-      log(`backend: ${await describeBackend({ ep: classifier.ep, attempts: classifier.epAttempts, threads: classifier.threads })}`);
+      log(`backend: ${opened.backend}`);
       const passedOver = classifier.epAttempts.filter((a) => a.status === 'unavailable').map((a) => `${a.ep} unavailable: ${a.reason}`);
       if (passedOver.length > 0 && process.env.RESLENS_VERBOSE) log(`note: ${passedOver.join('; ')}`);
       return classifier;

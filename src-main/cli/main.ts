@@ -1,6 +1,6 @@
 // The `reslens` command line: one commander program, one module per command.
 import { Command, CommanderError } from 'commander';
-import { EngineError } from '../engine/errors.js';
+import { EngineError } from '../engine/index.js';
 import { registerBatchCommand } from './commands/batch.js';
 import { registerBlocksCommand } from './commands/blocks.js';
 import { registerLesionCommand } from './commands/lesion.js';
@@ -13,6 +13,7 @@ import { registerModelsCommand } from './commands/models.js';
 import type { CliContext } from './context.js';
 import { registerQuantizeCommand } from './commands/quantize.js';
 import { ExitCode, UsageError } from './options.js';
+import { withHint } from './hints.js';
 import { registerWorkerCommand } from './commands/worker.js';
 import { registerReportCommand } from './commands/report.js';
 
@@ -28,7 +29,7 @@ export function buildProgram(): Command {
   let context: CliContext | undefined;
   program.hook('preAction', async () => {
     const { createCliContext } = await import('./context.js');
-    context ??= createCliContext({ modelsDir: program.opts<{ modelsDir?: string }>().modelsDir });
+    context ??= await createCliContext({ modelsDir: program.opts<{ modelsDir?: string }>().modelsDir });
   });
   const lazy = (): CliContext => {
     if (!context) throw new Error('the CLI context is used before a command runs');
@@ -77,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.Usage;
     }
     if (error instanceof EngineError) {
-      process.stderr.write(`error ${error.code}: ${error.message}\n`);
+      process.stderr.write(`error ${error.code}: ${withHint(error.message, error.hint)}\n`);
       return ExitCode.SomeFailed;
     }
     process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -1,6 +1,6 @@
 // Option parsers shared by commands; a bad value is a usage error (exit status 2).
 import { InvalidArgumentError } from 'commander';
-import { type EpRequest, EP_NAMES, isEpRequest } from '../engine/infer/providers.js';
+import { COLORMAPS, type ColormapName, colormapNamed, type EpRequest, EP_NAMES, isEpRequest } from '../engine/index.js';
 
 export const ExitCode = { Ok: 0, SomeFailed: 1, Usage: 2 } as const;
 
@@ -32,4 +32,11 @@ export function parseBatchSize(value: string): number | 'auto' {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number or "auto"');
   return n;
+}
+
+export function parseColormap(value: string): ColormapName {
+  // `greys`, the CLI's name before the app's `gray` became the one name, still works.
+  const name = colormapNamed(value);
+  if (!name) throw new InvalidArgumentError(`expected one of ${COLORMAPS.join(', ')}`);
+  return name;
 }

@@ -1,6 +1,6 @@
 // Human-readable rendering of results for the terminal. JSON output lives with the commands.
 import path from 'node:path';
-import type { ClassifyResult } from '../engine/infer/classify-files.js';
+import type { ClassifyResult } from '../engine/index.js';
 
 const BAR_WIDTH = 20;
 

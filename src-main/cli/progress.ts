@@ -1,7 +1,7 @@
 // Progress on stderr: a cli-progress bar (amount, percent, speed, ETA) on a terminal, an occasional
 // plain line otherwise (logs, CI, pipes), so stdout stays clean for results.
 import cliProgress from 'cli-progress';
-import type { TransferProgress } from '../engine/model/download.js';
+import type { TransferProgress } from '../engine/index.js';
 
 export type ProgressUnits = 'bytes' | 'items';
 

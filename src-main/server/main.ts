@@ -7,14 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { removeDeadRunDirs } from '../engine/temp-dirs.js';
-import { findPackageFile } from '../engine/model/package-files.js';
+import { EP_NAMES, type EpRequest, findPackageFile, load, removeDeadRunDirs } from '../engine/index.js';
 import { EngineService } from '../service/engine-service.js';
-import { checkQueueUrl } from '../engine/queue/connection.js';
 import { ensureRendererBuilt } from './renderer-build.js';
 import { ReslensServer, errorValue } from './server.js';
 import { DEFAULT_UPLOAD_LIMIT, defaultUploadQuota } from './uploads.js';
-import { defaultDataDir } from '../engine/sessions/data-dir.js';
+import { defaultDataDir } from '../engine/index.js';
 
 // Found by walking up, so the same from the sources and from the bundle in dist/node/server.
 const REPO_ROOT = path.dirname(findPackageFile('package.json'));
@@ -24,7 +22,7 @@ interface ServeOptions {
   model: string;
   port: number;
   root: string;
-  ep: 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
+  ep: EpRequest;
   modelsDir?: string;
   static?: string;
   uploadLimitMb: number;
@@ -46,7 +44,7 @@ function program(): Command {
     .option('--model <name|path>', 'model loaded at start: a catalog name, an imported name or an .onnx file', 'resnet50')
     .option('--port <n>', 'TCP port on 127.0.0.1 (0 picks a free one)', integer(0, 65535), 0)
     .option('--root <dir>', 'batch mode may open folders under this one only', os.homedir())
-    .addOption(new Option('--ep <ep>', 'execution provider').choices(['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml']).default('auto'))
+    .addOption(new Option('--ep <ep>', 'execution provider').choices(EP_NAMES).default('auto'))
     .option('--models-dir <dir>', 'model store folder (default: per-user data folder, or $RESLENS_MODELS_DIR)')
     .option('--static <dir>', 'serve this built renderer instead of dist/renderer (no rebuild check)')
     .option('--upload-limit-mb <n>', 'largest file the browser may upload', integer(1, 4096), DEFAULT_UPLOAD_LIMIT / (1024 * 1024))
@@ -69,7 +67,7 @@ export async function serve(argv: string[]): Promise<void> {
   for (const dir of await removeDeadRunDirs()) process.stderr.write(`removed ${dir} (left by a run that ended without cleaning up)\n`);
 
   const queueUrl = options.queue ?? (process.env.RESLENS_QUEUE_URL?.trim() || undefined);
-  if (queueUrl) checkQueueUrl(queueUrl);
+  if (queueUrl) (await load.queueConnection()).checkQueueUrl(queueUrl);
   let service: EngineService | undefined;
   const server = await ReslensServer.start({
     staticDir,

@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { type EngineEvents, type EngineStatus, type ErrorValue, type EventName, MAX_REQUEST_BYTES, type RequestName, type ServerMessage, validateRequest } from '../api/contract.js';
-import { EngineError } from '../engine/errors.js';
+import { EngineError, ErrorCode } from '../engine/index.js';
 import type { ServiceHost } from '../service/engine-service.js';
 import { decodeRequestFrame, encodeMessage, peekRequestId } from '../api/codec.js';
 import { FolderError, FolderGrants } from './folders.js';
@@ -93,7 +93,7 @@ export class ReslensServer {
     this.http = createServer((req, res) => {
       this.route(req, res).catch((error: unknown) => {
         this.log(`request ${req.method} ${req.url} failed: ${(error as Error).stack ?? String(error)}`);
-        if (!res.headersSent) this.json(res, 500, { error: { code: 'INTERNAL_ERROR', message: (error as Error).message } });
+        if (!res.headersSent) this.json(res, 500, { error: { code: ErrorCode.INTERNAL, message: (error as Error).message } });
         else res.destroy();
       });
     });
@@ -305,7 +305,7 @@ export class ReslensServer {
       frame = encodeMessage(message);
     } catch (error) {
       if (message.kind !== 'response') throw error;
-      frame = encodeMessage({ kind: 'response', id: message.id, ok: false, error: { code: 'INTERNAL_ERROR', message: `result could not be encoded: ${(error as Error).message}` } });
+      frame = encodeMessage({ kind: 'response', id: message.id, ok: false, error: { code: ErrorCode.INTERNAL, message: `result could not be encoded: ${(error as Error).message}` } });
     }
     ws.send(frame, { binary: true });
   }
@@ -349,5 +349,5 @@ export class ReslensServer {
 /** A thrown value as the contract's error value (engine errors keep their code). */
 export function errorValue(error: unknown): ErrorValue {
   if (error instanceof EngineError) return error.toInfo();
-  return { code: 'INTERNAL_ERROR', message: error instanceof Error ? error.message : String(error) };
+  return { code: ErrorCode.INTERNAL, message: error instanceof Error ? error.message : String(error) };
 }

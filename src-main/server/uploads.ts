@@ -13,8 +13,7 @@ import { mkdir, rm, statfs } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { ErrorCode } from '../engine/errors.js';
-import { createRunDir } from '../engine/temp-dirs.js';
+import { createRunDir, ErrorCode } from '../engine/index.js';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 

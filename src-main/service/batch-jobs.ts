@@ -5,8 +5,8 @@ import { mkdir, readFile, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BatchId, BatchRow, BatchSummary, EngineEvents, EventName, RequestResults } from '../api/contract.js';
 import { exportJournal } from '../engine/batch/export.js';
-import { JOURNAL_SUFFIX, journalPathFor, readJournal, readRecords } from '../engine/batch/journal.js';
-import { organizeOne } from '../engine/batch/organize.js';
+import { JOURNAL_SUFFIX, journalPathFor } from '../engine/batch/journal.js';
+import { organizeJournal, organizeSummary } from '../engine/batch/organize-journal.js';
 import type { BatchProgress } from '../engine/batch/pipeline.js';
 import { type BatchJob, startBatch } from '../engine/batch/run.js';
 import { EngineError, ErrorCode } from '../engine/errors.js';
@@ -217,22 +217,15 @@ export class BatchJobs {
   async organize(id: BatchId, destination: string, options: { minProb: number; mode: 'copy' | 'link'; dryRun: boolean }): Promise<RequestResults['batch.organize']> {
     const job = this.job(id);
     await refuseDestOverInputs(destination, [job.folder]);
-    const state = await readJournal(job.journalFile, { inputs: [job.folder] });
-    const paths = [...state.entries.entries()].filter(([, entry]) => !entry.error).map(([file]) => file);
-    const taken = new Set<string>();
-    const counts = { planned: 0, copied: 0, skipped: 0 };
-    for await (const record of readRecords(job.journalFile, state.entries, paths)) {
-      if (this.options.within && !(await isInside(record.path, this.options.within, { real: true }))) {
-        counts.skipped++;
-        continue;
-      }
-      const action = await organizeOne(record.result, { dest: destination, minProb: options.minProb, mode: options.mode === 'copy' ? 'copy' : 'hardlink', dryRun: options.dryRun, labels: job.labels }, taken);
-      if (!action) counts.skipped++;
-      else if (action.status === 'planned') counts.planned++;
-      else if (action.status === 'copied' || action.status === 'linked') counts.copied++;
-      else counts.skipped++;
-    }
-    return { ...counts, destination };
+    // The engine's organise, the same call `reslens batch --organize` makes (a preview is its dry run).
+    const within = this.options.within;
+    const report = await organizeJournal(
+      job.journalFile,
+      { dest: destination, minProb: options.minProb, mode: options.mode === 'copy' ? 'copy' : 'hardlink', dryRun: options.dryRun, labels: job.labels },
+      { inputs: [job.folder], ...(within ? { allow: (file: string) => isInside(file, within, { real: true }) } : {}) },
+    );
+    const failures = report.failures.map((a) => ({ path: a.path, folder: a.folder, error: { code: a.error?.code ?? ErrorCode.INTERNAL, message: a.error?.message ?? 'failed' } }));
+    return { ...organizeSummary(report), folders: report.folders, unclassified: report.unclassified, failures, destination };
   }
 
   /** Where a run's journal and export go: its own folder in the data folder (kept), or the private temp folder. */

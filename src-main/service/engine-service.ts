@@ -21,18 +21,16 @@ import type {
 import { EngineError, ErrorCode, toErrorInfo } from '../engine/errors.js';
 import { extractFeatures, photoCrop } from '../engine/features/extract.js';
 import { type Heatmap, channelMap } from '../engine/features/reduce.js';
-import { Classifier } from '../engine/infer/classifier.js';
+import type { Classifier } from '../engine/infer/classifier.js';
 import { classifyFiles } from '../engine/infer/classify-files.js';
-import { describeBackend, runDoctor } from '../engine/infer/doctor.js';
-import { architectureSummary } from '../engine/model/architecture.js';
-import { resolveModel } from '../engine/model/resolve.js';
+import { runDoctor } from '../engine/infer/doctor.js';
+import { openModel } from '../engine/opening/open-model.js';
 import { ModelStore } from '../engine/model/store.js';
 import type { StageName } from '../engine/model/stages.js';
 import { thumbnailFile } from '../engine/preprocess/thumbnail.js';
 import * as ort from 'onnxruntime-node';
 import { BatchJobs } from './batch-jobs.js';
-import { sha256File } from '../engine/model/download.js';
-import { type Int8Record, findInt8Copy } from '../engine/quantize/int8-store.js';
+import type { Int8Record } from '../engine/quantize/int8-store.js';
 
 /** What the app shows of an int8 copy: how it was calibrated and how closely it follows fp32. */
 function int8Value(record: Int8Record): Int8CopyValue {
@@ -106,6 +104,8 @@ interface LoadedModel {
   backend: string;
   title: string;
   pretrained: boolean;
+  /** Facts to show beside the model (engine/opening/open-model.ts), e.g. ImageNet names on a non-catalog model. */
+  notes: string[];
   architecture?: ArchitectureValue;
   /** The fp32 model's int8 copy, if any (what the picker offers). */
   int8?: Int8CopyValue | null;
@@ -296,7 +296,7 @@ export class EngineService {
         return { cleared: (await this.imagesSession?.clear(paths)) ?? 0 } as RequestResults[N];
       }
       default:
-        throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${method} is not available in this build`);
+        throw new EngineError(ErrorCode.NOT_AVAILABLE, `${method} is not available in this build`);
     }
   }
 
@@ -380,6 +380,7 @@ export class EngineService {
         name: c.name,
         title: loaded.title,
         pretrained: loaded.pretrained,
+        ...(loaded.notes.length > 0 ? { notes: loaded.notes } : {}),
         classes: c.info.classes,
         params: c.info.params,
         macs: c.info.macs,
@@ -429,27 +430,19 @@ export class EngineService {
     // Switching the precision of the loaded model reloads what it was loaded from (its name may be a file's stem).
     const reference = this.loaded && this.loaded.classifier.name === name ? this.loaded.reference : name;
     const load = (async () => {
-      const resolved = await resolveModel(reference, {
+      // The engine's one way to open a model (the CLI's is the same call); int8 is chosen by the
+      // user, never silently: the copy is found by the fp32 file's SHA-256.
+      const opened = await openModel(reference, {
         store: this.store,
-        onProgress: (p: { received: number; total: number | null }) => this.options.host.emit('model.progress', { name, phase: 'download', received: p.received, total: p.total }),
-      });
-      this.options.host.emit('model.progress', { name, phase: 'load' });
-      // int8 is chosen by the user, never silently: the copy is found by the fp32 file's SHA-256.
-      const copy = await findInt8Copy(this.store.dir, (await sha256File(resolved.path)).sha256);
-      if (precision === 'int8' && !copy) throw new EngineError(ErrorCode.MODEL_NOT_FOUND, `${resolved.name} has no int8 copy yet: make one with \`reslens quantize ${resolved.name} --calibrate <folder of photos>\``, { item: name });
-      const int8 = copy ? int8Value(copy.record) : null;
-      const classifier = await Classifier.load({
-        name: resolved.name,
-        modelPath: precision === 'int8' && copy ? copy.model : resolved.path,
-        ...(precision === 'int8' ? { precision: 'int8' as const, stages: false } : {}),
-        preprocessing: resolved.preprocessing,
-        labels: resolved.labels,
         ep,
-        cacheDir: this.options.cacheDir,
+        precision,
+        ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}),
+        onDownload: (p) => this.options.host.emit('model.progress', { name, phase: 'download', received: p.received, total: p.total }),
+        onLoading: () => this.options.host.emit('model.progress', { name, phase: 'load' }),
       });
-      const architecture = classifier.stageMap ? architectureSummary(classifier.stageMap, classifier.info) : undefined;
-      const backend = await describeBackend({ ep: classifier.ep, attempts: classifier.epAttempts, threads: classifier.threads });
-      return { classifier, backend, title: resolved.catalogEntry?.title ?? resolved.name, pretrained: resolved.pretrained, int8, reference, ...(architecture ? { architecture } : {}) };
+      const { classifier, architecture } = opened;
+      const int8 = opened.int8 ? int8Value(opened.int8.record) : null;
+      return { classifier, backend: opened.backend, title: opened.title, pretrained: opened.resolved.pretrained, notes: opened.notes, int8, reference, ...(architecture ? { architecture } : {}) };
     })();
     this.loading = load;
     try {

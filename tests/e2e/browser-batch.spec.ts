@@ -87,12 +87,28 @@ test('a small batch runs to completion, fills a sortable, filterable table and e
     (input as HTMLInputElement).value = '0';
     input.dispatchEvent(new Event('input', { bubbles: true }));
   });
+  // The preview is the engine's organise planner as a dry run: its counts, per class folder and in
+  // total, are exactly what Organise then does (and what lands on disk).
+  const folderCounts = async () =>
+    Object.fromEntries(await dialog.locator('.folders li').evaluateAll((items) => items.map((li) => [li.getAttribute('data-folder'), Number(li.querySelector('.n')?.textContent?.replace(/\D/g, ''))])));
   await dialog.getByRole('button', { name: 'Preview' }).click();
   await expect(dialog.getByRole('status')).toContainText('would be organised');
+  await expect(dialog.getByRole('status')).toContainText('1 not classified'); // notes.jpg
+  const planned = Number((await dialog.locator('[data-count="planned"]').textContent())?.replace(/\D/g, ''));
+  const previewFolders = await folderCounts();
+  expect(planned).toBeGreaterThan(0);
+  expect(Object.values(previewFolders).reduce((a, b) => a + b, 0)).toBe(planned);
   await dialog.getByRole('button', { name: 'Organise', exact: true }).click();
   await expect(dialog.getByRole('status')).toContainText('organised into');
+  const placed = Number((await dialog.locator('[data-count="placed"]').textContent())?.replace(/\D/g, ''));
+  expect(placed).toBe(planned);
+  expect(await folderCounts()).toEqual(previewFolders);
+  await expect(dialog.locator('[data-count="failed"]')).toHaveCount(0);
+  await dialog.screenshot({ path: test.info().outputPath('organise-result.png') });
   const sorted = await readdir(path.join(server.root, 'sorted'));
-  expect(sorted.length).toBeGreaterThan(0);
+  const onDisk: Record<string, number> = {};
+  for (const folder of sorted) onDisk[folder] = (await readdir(path.join(server.root, 'sorted', folder))).length;
+  expect(onDisk).toEqual(previewFolders);
 });
 
 test('the UI never blocks: while a 1,000-image batch runs, a dropped image still returns its result', async ({ app, server }) => {

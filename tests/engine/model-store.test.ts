@@ -178,7 +178,7 @@ describe('ModelStore.pull', () => {
     const port = await closedPort();
     const catalog = parseCatalog({ version: 1, models: [entry('offline-v1', { url: `http://127.0.0.1:${port}/m.onnx`, bytes: 1000, sha256: randomSha256() })] });
     const error = await rejectsWith(newStore(catalog).pull('offline-v1'), 'DOWNLOAD_FAILED');
-    expect(error.message).toContain('reslens models import FILE --name offline-v1');
+    expect(error.hint).toEqual({ actions: ['import'], model: 'offline-v1' }); // the host words it (reslens models import …, or the app's Import)
     expect(await storeFiles()).toEqual([]);
   });
 
@@ -196,7 +196,7 @@ describe('ModelStore.pull', () => {
   it('refuses unknown names with MODEL_NOT_FOUND listing the catalog', async () => {
     const error = await rejectsWith(newStore().pull('resnet9000'), 'MODEL_NOT_FOUND');
     expect(error.message).toContain('tiny-v1');
-    expect(error.message).toContain('reslens models import');
+    expect(error.hint?.actions).toEqual(['import']);
   });
 });
 
@@ -340,6 +340,6 @@ describe('resolveModel', () => {
     const catalog = parseCatalog({ version: 1, models: [entry('offline-v1', { aliases: ['offline'], url: `http://127.0.0.1:${port}/m.onnx`, bytes: 1000, sha256: randomSha256() })] });
     const error = await rejectsWith(resolveModel('offline', { store: newStore(catalog) }), 'DOWNLOAD_FAILED');
     expect(error.message).toMatch(/cannot reach 127\.0\.0\.1/);
-    expect(error.message).toContain('reslens models import FILE --name offline-v1');
+    expect(error.hint).toEqual({ actions: ['import'], model: 'offline-v1' }); // the host words it (reslens models import …, or the app's Import)
   });
 });

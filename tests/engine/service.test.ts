@@ -53,6 +53,8 @@ describe('engine service', () => {
     expect(status.model).toMatchObject({ classes: 1000, ep: 'cpu', pretrained: false, featuresAvailable: true });
     expect(status.model?.epLabel).toMatch(/^CPU · \d+ threads/);
     expect(status.model?.architecture?.name).toBe('ResNet-18');
+    // The same note the CLI prints (engine/opening/open-model.ts), for the app to show.
+    expect(status.model?.notes).toEqual([expect.stringMatching(/is not a catalog model: its outputs are shown with ImageNet class names/)]);
     expect(events.some((e) => e.event === 'engine.status')).toBe(true);
     expect(events.some((e) => e.event === 'model.progress')).toBe(true);
   });

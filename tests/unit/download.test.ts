@@ -152,7 +152,7 @@ describe('downloadVerified', () => {
     );
     expect(error.message).toContain(wrong);
     expect(error.message).toContain(payload.sha256);
-    expect(error.message).toContain('reslens models import FILE --name m');
+    expect(error.hint).toEqual({ actions: ['import'], model: 'm' }); // the host words it (reslens models import …, or the app's Import)
     expect(await leftovers()).toEqual([]);
   });
 
@@ -184,7 +184,7 @@ describe('downloadVerified', () => {
       'DOWNLOAD_FAILED',
     );
     expect(error.message).toContain('HTTP 404');
-    expect(error.message).toContain('reslens models import FILE --name resnet50-v1');
+    expect(error.hint).toEqual({ actions: ['import'], model: 'resnet50-v1' }); // the host words it (reslens models import …, or the app's Import)
     expect(server.requests).toHaveLength(1);
     expect(await leftovers()).toEqual([]);
   });
@@ -214,7 +214,7 @@ describe('downloadVerified', () => {
     );
     expect(error.message).toContain('ECONNREFUSED');
     expect(error.message).toContain('cannot reach');
-    expect(error.message).toContain('reslens models import FILE --name resnet50-v1');
+    expect(error.hint).toEqual({ actions: ['import'], model: 'resnet50-v1' }); // the host words it (reslens models import …, or the app's Import)
     expect(await leftovers()).toEqual([]);
   });
 

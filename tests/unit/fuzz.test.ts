@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RequestSchemas, type RequestName, type ServerMessage } from '../../src-main/api/contract.js';
 import { GrantRegistry } from '../../src-main/app/grants.js';
-import { HostErrorCode } from '../../src-main/app/host-error.js';
 import { registerIpc } from '../../src-main/app/ipc-main.js';
 import { APP_ORIGIN, trustedSender } from '../../src-main/app/sender.js';
 import { EngineError, ErrorCode } from '../../src-main/engine/errors.js';
+import { ERROR_CODES } from '../../src-main/engine/vocabulary.js';
 import { inspectModelFile } from '../../src-main/engine/model/inspect.js';
 import { decodeImage } from '../../src-main/engine/preprocess/decode.js';
 import { decodeMessage, encodeMessage } from '../../src-main/api/codec.js';
@@ -26,8 +26,8 @@ import { tinyClassifier } from '../helpers/tiny-models.js';
 
 const SEED = fuzzSeed();
 const METHODS = Object.keys(RequestSchemas) as RequestName[];
-/** Codes a host may answer with: the engine's list, the desktop host's, and the browser server's transport codes. */
-const KNOWN_CODES = new Set<string>([...Object.values(ErrorCode), ...Object.values(HostErrorCode), 'REQUEST_TOO_LARGE', 'INTERNAL_ERROR']);
+/** Codes a host may answer with: the one list (engine and hosts alike, engine/vocabulary.ts). */
+const KNOWN_CODES = new Set<string>(ERROR_CODES);
 
 /** Valid requests to start mutations from (ids the hosts never issued: they must be refused by the engine side, not crash). */
 const VALID: { method: RequestName; params: unknown }[] = [

@@ -4,18 +4,13 @@
 // summary go to stderr.
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { EngineError, ErrorCode } from '../../engine/errors.js';
-import { exportFormatOf } from '../../engine/batch/export.js';
-import { journalPathFor, journalStatus, unfinishedRunError } from '../../engine/batch/journal.js';
-import { journalLockHolder, lockedError } from '../../engine/batch/journal-lock.js';
-import type { OrganizeMode } from '../../engine/batch/organize.js';
-import type { BatchEvent, BatchJob, BatchSummary } from '../../engine/batch/run.js';
-import type { QueueProgress, WorkerRate } from '../../engine/queue/coordinator.js';
-import type { Classifier } from '../../engine/infer/classifier.js';
+import { type BatchEvent, type BatchJob, type BatchSummary, type Classifier, EngineError, ErrorCode, exportFormatOf, journalLockHolder, journalPathFor, journalStatus, load, lockedError, type OrganizeMode, type QueueProgress, unfinishedRunError, type WorkerRate } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
 import { type PrecisionFlag, parsePrecision } from '../options.js';
 import { createProgress, formatDuration } from '../progress.js';
+import { withHint } from '../hints.js';
+import { EXIT_INTERRUPTED, waitInterruptibly } from '../interrupt.js';
 
 interface BatchFlags {
   precision: PrecisionFlag;
@@ -45,7 +40,6 @@ function workersLine(workers: readonly WorkerRate[]): string {
 }
 
 /** Exit status when the user interrupted the run (128 + SIGINT), as shells report it. */
-const EXIT_INTERRUPTED = 130;
 
 function parseProbability(value: string): number {
   const p = Number(value);
@@ -72,7 +66,7 @@ function summaryLines(summary: BatchSummary, seconds: number, flags: BatchFlags)
     else lines.push(`organised into ${where}: ${o.copied} copied, ${o.linked} linked, ${o.already} already there${o.errors > 0 ? `, ${o.errors} failed` : ''}`);
   }
   if (summary.state === 'cancelled') lines.push(`stopped: run the same command with --resume to continue`);
-  if (summary.error) lines.push(`error ${summary.error.code}: ${summary.error.message}`);
+  if (summary.error) lines.push(`error ${summary.error.code}: ${withHint(summary.error.message, summary.error.hint)}`);
   return lines;
 }
 
@@ -111,7 +105,7 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
       if (!flags.organize && (flags.minProb !== undefined || flags.dryRun)) usage('--min-prob and --dry-run need --organize <dest>');
       if (flags.chunk !== undefined && !flags.queue) usage('--chunk needs --queue <url>');
       if (flags.queue) {
-        const { checkQueueUrl } = await import('../../engine/queue/connection.js'); // loads the Redis client only in queue mode
+        const { checkQueueUrl } = await load.queueConnection(); // loads the Redis client only in queue mode
         try {
           checkQueueUrl(flags.queue);
         } catch (error) {
@@ -121,7 +115,7 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
 
       const refuse = (error: unknown): boolean => {
         if (!(error instanceof EngineError) || (error.code !== ErrorCode.INVALID_ARGUMENT && error.code !== ErrorCode.JOURNAL_LOCKED)) return false;
-        process.stderr.write(`error ${error.code}: ${error.message}\n`);
+        process.stderr.write(`error ${error.code}: ${withHint(error.message, error.hint)}\n`);
         process.exitCode = ExitCode.Usage;
         return true;
       };
@@ -137,16 +131,16 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
         throw error;
       }
 
-      const { startBatch } = await import('../../engine/batch/run.js'); // the engine loads with the command
-      const { startQueueBatch } = flags.queue ? await import('../../engine/queue/batch.js') : { startQueueBatch: undefined };
-      const { describeRemoteModel } = await import('../../engine/queue/remote-model.js');
+      const { startBatch } = await load.batchRun(); // the engine loads with the command
+      const { startQueueBatch } = flags.queue ? await load.queueBatch() : { startQueueBatch: undefined };
+      const { describeRemoteModel } = await load.queueRemoteModel();
       if (flags.queue && flags.precision === 'int8') usage('--precision int8 is not available with --queue yet: workers load the fp32 model by its SHA-256');
       // Queue mode: the model is read here (identity, labels) but loaded by the workers.
       const remote = flags.queue ? await describeRemoteModel(flags.model, { store: context.store(), labelsFile: flags.labels }) : undefined;
       // --precision int8 and no quantised copy yet: one is calibrated on the batch's first photos (said on stderr and in the summary).
       let calibratedOn: string | undefined;
       if (!remote && flags.precision === 'int8') {
-        const { calibrateOnBatchIfMissing } = await import('../../engine/quantize/auto-calibrate.js');
+        const { calibrateOnBatchIfMissing } = await load.quantizeAutoCalibrate();
         const resolved = await context.resolve(flags.model);
         const made = await calibrateOnBatchIfMissing({ modelPath: resolved.path, modelName: resolved.name, storeDir: context.store().dir, preprocessing: resolved.preprocessing, inputs: inputs.map((input) => path.resolve(input)), walk: { includeHidden: flags.hidden, followSymlinks: flags.followSymlinks }, onProgress: (message) => context.log(message) });
         calibratedOn = made?.source;
@@ -209,29 +203,8 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
           }
         });
         // Ctrl-C: stop after the batch running (its results are kept); a second Ctrl-C quits at once.
-        let interrupts = 0;
-        const onSignal = (): void => {
-          interrupts++;
-          if (interrupts === 1) {
-            progress.stop();
-            context.log('stopping after the current batch… (press Ctrl-C again to quit now; --resume continues either way)');
-            running.cancel();
-          } else {
-            process.exit(EXIT_INTERRUPTED);
-          }
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-        const start = performance.now();
-        let summary: BatchSummary;
-        try {
-          summary = await running.done;
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          progress.stop();
-        }
-        for (const line of summaryLines(summary, (performance.now() - start) / 1000, flags)) context.log(line);
+        const { summary, seconds } = await waitInterruptibly<BatchSummary>(running, progress, context.log);
+        for (const line of summaryLines(summary, seconds, flags)) context.log(line);
         if (calibratedOn) context.log(`int8: calibrated for this run on ${calibratedOn}; the copy is kept in the model store for the next runs`);
         if (workers.length > 0) context.log(workersLine(workers));
         if (summary.count === 0 && summary.state === 'finished') context.log('no images found in the given inputs');

@@ -2,7 +2,7 @@
 // input, residual branch F(x), shortcut and output, and ‖F(x)‖ / ‖shortcut‖, optionally with
 // blocks removed or scaled.
 import type { Command } from 'commander';
-import type { BlockNorms } from '../../engine/blocks/lens.js';
+import { type BlockNorms, load } from '../../engine/index.js';
 import { gatesFrom, parseBlockList, parseScaleList, reportBlockUsageError } from '../block-options.js';
 import type { CliContext } from '../context.js';
 import { parseEp } from '../options.js';
@@ -52,7 +52,7 @@ export function registerBlocksCommand(program: Command, context: CliContext): vo
     .option('--labels <file>', 'class names for a custom model, one per line')
     .action(async (image: string, flags: BlocksFlags, command: Command) => {
       // The engine loads with the command, not with the program (see main.ts).
-      const [{ blockLens, releaseBlockLens }, { preprocessFile }] = await Promise.all([import('../../engine/blocks/lens.js'), import('../../engine/preprocess/preprocess.js')]);
+      const [{ blockLens, releaseBlockLens }, { preprocessFile }] = await Promise.all([load.blocksLens(), load.preprocess()]);
       let gates;
       try {
         gates = gatesFrom(flags.dropBlocks, flags.scaleBlocks);

@@ -1,5 +1,6 @@
 // `reslens classify FILES...`: top-k classes per image, as a table or JSON lines.
 import type { Command } from 'commander';
+import { load } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { gatesFrom, parseBlockList, parseScaleList, reportBlockUsageError } from '../block-options.js';
 import { ExitCode, parseBatchSize, parsePositiveInt, parseEp } from '../options.js';
@@ -45,10 +46,10 @@ export function registerClassifyCommand(program: Command, context: CliContext): 
       if (lesioned && flags.precision === 'int8') command.error('error: --drop-blocks and --scale-blocks run on the fp32 model: leave out --precision int8', { exitCode: ExitCode.Usage, code: 'reslens.usage' });
       // The engine loads with the command, not with the program (see main.ts).
       const [{ walkInputs }, { classifyFiles, isFailure }, { formatResult, formatSummary }, { blockLens, normaliseGates, releaseBlockLens }] = await Promise.all([
-        import('../../engine/batch/walk.js'),
-        import('../../engine/infer/classify-files.js'),
+        load.walk(),
+        load.classifyFiles(),
         import('../output.js'),
-        import('../../engine/blocks/lens.js'),
+        load.blocksLens(),
       ]);
       // The model's preprocessing is known before its session starts: the first photos are decoded
       // while it loads (see classifyFiles' `preprocessing`).

@@ -2,7 +2,7 @@
 // CPU and GPUs, and library versions. `--json` prints the same report as one JSON object.
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { findPackageFile } from '../../engine/model/package-files.js';
+import { load, findPackageFile } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseEp, parsePositiveInt } from '../options.js';
 
@@ -32,7 +32,7 @@ export function registerDoctorCommand(program: Command, context: CliContext): vo
     .option('-m, --model <name|path>', 'probe with this model instead of the built-in probe network')
     .option('--threads <n>', 'CPU inference threads (default: all cores)', parsePositiveInt)
     .action(async (flags: DoctorFlags) => {
-      const { formatDoctorReport, runDoctor } = await import('../../engine/infer/doctor.js'); // the engine loads with the command
+      const { formatDoctorReport, runDoctor } = await load.doctor(); // the engine loads with the command
       const model = flags.model ? await context.modelPath(flags.model) : undefined;
       if (!flags.json) context.log('probing execution providers…');
       const report = await runDoctor({ ep: flags.ep, model, modelName: flags.model, threads: flags.threads, appVersion: packageVersion() });

@@ -12,13 +12,8 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { EngineError, ErrorCode } from '../../engine/errors.js';
+import { type Classifier, EngineError, ErrorCode, EXPLAIN_METHODS, type Explainer, type explainFile, type ExplainMethod, load, MAX_EXPLAIN_CLASSES, type RawMap } from '../../engine/index.js';
 // Names only at start-up; the engine (onnxruntime, sharp) loads with the command (see main.ts).
-import { EXPLAIN_METHODS, type ExplainMethod, MAX_EXPLAIN_CLASSES } from '../../engine/explain/method-names.js';
-import type { explainFile } from '../../engine/explain/explain.js';
-import type { Explainer } from '../../engine/explain/explainer.js';
-import type { RawMap } from '../../engine/explain/methods/maps.js';
-import type { Classifier } from '../../engine/infer/classifier.js';
 import type { CliContext } from '../context.js';
 import { parseEp, parsePositiveInt } from '../options.js';
 
@@ -102,7 +97,7 @@ export function registerExplainCommand(program: Command, context: CliContext): v
     .option('--labels <file>', 'class names for a custom model, one per line')
     .action(async (image: string, flags: ExplainFlags) => {
       if (flags.class.length > MAX_EXPLAIN_CLASSES) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `at most ${MAX_EXPLAIN_CLASSES} classes per run (got ${flags.class.length})`);
-      const [{ explainFile }, { Explainer }] = await Promise.all([import('../../engine/explain/explain.js'), import('../../engine/explain/explainer.js')]);
+      const [{ explainFile }, { Explainer }] = await Promise.all([load.explain(), load.explainer()]);
       const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
       let explainer: Explainer | undefined;
       try {
@@ -136,11 +131,11 @@ type Explained = Awaited<ReturnType<typeof explainFile>>;
 async function writeExplanation(classifier: Classifier, explained: Explained, flags: ExplainFlags, image: string, perClassFolders: boolean) {
   const [{ default: sharp }, { isStageMethod }, { overlayPng }, { photoCrop }, { encodeNpy }, { normalise }] = await Promise.all([
     import('sharp'),
-    import('../../engine/explain/explain.js'),
-    import('../../engine/features/colormap.js'),
-    import('../../engine/features/extract.js'),
-    import('../../engine/features/npy.js'),
-    import('../../engine/features/reduce.js'),
+    load.explain(),
+    load.colormap(),
+    load.featuresExtract(),
+    load.npy(),
+    load.featuresReduce(),
   ]);
   const { result } = explained;
   const photo = await photoCrop(explained.decoded, explained.photoRegion, flags.size);

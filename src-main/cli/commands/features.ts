@@ -4,11 +4,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { COLORMAPS, type ColormapName } from '../../engine/features/colormap-names.js';
-import { encodeNpy } from '../../engine/features/npy.js';
-import { EngineError, ErrorCode } from '../../engine/errors.js';
+import { type ColormapName, COLORMAPS, encodeNpy, EngineError, ErrorCode, load } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
-import { parseEp, parsePositiveInt } from '../options.js';
+import { parseEp, parsePositiveInt, parseColormap } from '../options.js';
 import { type PrecisionFlag, parsePrecision } from '../options.js';
 
 interface FeaturesFlags {
@@ -31,10 +29,6 @@ function parseOpacity(value: string): number {
   return n;
 }
 
-function parseColormap(value: string): ColormapName {
-  if (!(COLORMAPS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${COLORMAPS.join(', ')}`);
-  return value as ColormapName;
-}
 
 function parseMode(value: string): 'mean' | 'max' {
   if (value !== 'mean' && value !== 'max') throw new InvalidArgumentError('expected mean or max');
@@ -62,7 +56,7 @@ export function registerFeaturesCommand(program: Command, context: CliContext): 
     .option('--precision <fp32|int8>', 'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")', parsePrecision, 'fp32' as PrecisionFlag)
     .action(async (image: string, flags: FeaturesFlags) => {
       // The engine loads with the command, not with the program (see main.ts).
-      const [{ gridPng, overlayPng }, { extractFeatures, photoCrop }] = await Promise.all([import('../../engine/features/colormap.js'), import('../../engine/features/extract.js')]);
+      const [{ gridPng, overlayPng }, { extractFeatures, photoCrop }] = await Promise.all([load.colormap(), load.featuresExtract()]);
       // Feature maps need the stage taps the int8 graph does not have: they come from fp32, said so.
       if (flags.precision === 'int8') context.log('note: feature maps and class activation maps come from the fp32 model (the int8 copy has no stage outputs)');
       const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });

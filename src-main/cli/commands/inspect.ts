@@ -1,7 +1,6 @@
 // `reslens inspect MODEL`: what the model file is, its ResNet stages, or why ResLens refuses it.
 import type { Command } from 'commander';
-import type { ArchitectureSummary } from '../../engine/model/architecture.js';
-import type { StageMap } from '../../engine/model/stages.js';
+import { type ArchitectureSummary, load, type StageMap } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 
 const millions = (n: number): string => `${(n / 1e6).toFixed(2)} M`;
@@ -28,7 +27,7 @@ export function registerInspectCommand(program: Command, context: CliContext): v
     .option('--json', 'print one JSON object')
     .action(async (model: string, flags: { json?: boolean }) => {
       const file = await context.modelPath(model);
-      const [{ architectureSummary }, { loadAndInspect }, { discoverStages }] = await Promise.all([import('../../engine/model/architecture.js'), import('../../engine/model/inspect.js'), import('../../engine/model/stages.js')]);
+      const [{ architectureSummary }, { loadAndInspect }, { discoverStages }] = await Promise.all([load.modelArchitecture(), load.modelInspect(), load.modelStages()]);
       const { info, model: graph } = await loadAndInspect(file);
       let stages: StageMap | undefined;
       let stagesError: string | undefined;

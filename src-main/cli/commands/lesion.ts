@@ -4,14 +4,13 @@
 // intact top-1 loses. Journaled like a batch: --resume continues a study that was stopped or killed.
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { LesionStudySummary } from '../../engine/blocks/study.js';
-import { EngineError, ErrorCode } from '../../engine/errors.js';
-import { journalPathFor, journalStatus, unfinishedRunError } from '../../engine/batch/journal.js';
-import type { BatchEvent } from '../../engine/batch/run.js';
+import { type BatchEvent, EngineError, ErrorCode, journalPathFor, journalStatus, type LesionStudySummary, load, unfinishedRunError } from '../../engine/index.js';
 import { parseBlockList, reportBlockUsageError } from '../block-options.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
 import { createProgress, formatDuration } from '../progress.js';
+import { withHint } from '../hints.js';
+import { EXIT_INTERRUPTED, waitInterruptibly } from '../interrupt.js';
 
 interface LesionFlags {
   out?: string;
@@ -27,7 +26,6 @@ interface LesionFlags {
   jobs?: number;
 }
 
-const EXIT_INTERRUPTED = 130;
 
 function report(summary: LesionStudySummary, out: string, seconds: number): string[] {
   const lines: string[] = [];
@@ -43,7 +41,7 @@ function report(summary: LesionStudySummary, out: string, seconds: number): stri
   const thisRun = summary.progress.done - summary.progress.resumed;
   lines.push(`${thisRun} images this run in ${formatDuration(seconds)}${summary.progress.resumed > 0 ? ` (${summary.progress.resumed} done in an earlier run)` : ''} · study: ${out} · journal: ${summary.journal}`);
   if (summary.state === 'cancelled') lines.push('stopped: run the same command with --resume to continue');
-  if (summary.error) lines.push(`error ${summary.error.code}: ${summary.error.message}`);
+  if (summary.error) lines.push(`error ${summary.error.code}: ${withHint(summary.error.message, summary.error.hint)}`);
   return lines;
 }
 
@@ -65,7 +63,7 @@ export function registerLesionCommand(program: Command, context: CliContext): vo
     .option('-j, --jobs <n>', 'preprocessing worker threads', parsePositiveInt)
     .action(async (inputs: string[], flags: LesionFlags, command: Command) => {
       // The engine loads with the command, not with the program (see main.ts).
-      const [{ blockLens, releaseBlockLens }, { startLesionStudy, studyFormatOf }] = await Promise.all([import('../../engine/blocks/lens.js'), import('../../engine/blocks/study.js')]);
+      const [{ blockLens, releaseBlockLens }, { startLesionStudy, studyFormatOf }] = await Promise.all([load.blocksLens(), load.blocksStudy()]);
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
       if (!flags.out) usage('--out <file> is required (study.csv or study.json)');
       const out = path.resolve(flags.out as string);
@@ -109,26 +107,8 @@ export function registerLesionCommand(program: Command, context: CliContext): vo
             progress.update({ done: p.done, total: p.totalFinal || p.total > p.done ? p.total : null, rate: p.imagesPerSecond });
           } else if (event.type === 'notice') context.log(`note: ${event.message}`);
         });
-        let interrupts = 0;
-        const onSignal = (): void => {
-          interrupts++;
-          if (interrupts > 1) process.exit(EXIT_INTERRUPTED);
-          progress.stop();
-          context.log('stopping after the current batch… (press Ctrl-C again to quit now; --resume continues either way)');
-          running.cancel();
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-        const start = performance.now();
-        let summary: LesionStudySummary;
-        try {
-          summary = await running.done;
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          progress.stop();
-        }
-        for (const line of report(summary, out, (performance.now() - start) / 1000)) context.log(line);
+        const { summary, seconds } = await waitInterruptibly<LesionStudySummary>(running, progress, context.log);
+        for (const line of report(summary, out, seconds)) context.log(line);
         if (summary.state === 'cancelled') process.exitCode = EXIT_INTERRUPTED;
         else if (summary.state === 'failed') process.exitCode = ExitCode.SomeFailed;
         else if ((summary.table?.images ?? 0) === 0) {

@@ -1,8 +1,6 @@
 // `reslens models list | pull NAME | import FILE | verify NAME | rm NAME`: the local model store.
 import { type Command, InvalidArgumentError } from 'commander';
-import { EngineError, ErrorCode } from '../../engine/errors.js';
-import { normaliseModelName } from '../../engine/model/model-name.js';
-import type { ModelListing } from '../../engine/model/store.js';
+import { EngineError, ErrorCode, type ModelListing, normaliseModelName } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { createDownloadProgress, formatBytes } from '../progress.js';
 

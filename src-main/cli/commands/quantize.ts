@@ -3,7 +3,7 @@
 // with its agreement with fp32 on photos held back from calibration printed and stored.
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { ACTIVATION_TYPES, type ActivationType, CALIBRATION_METHODS, type CalibrationMethod } from '../../engine/quantize/names.js';
+import { load, ACTIVATION_TYPES, type ActivationType, CALIBRATION_METHODS, type CalibrationMethod } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError, parsePositiveInt } from '../options.js';
 
@@ -41,7 +41,7 @@ export function registerQuantizeCommand(program: Command, context: CliContext): 
     .option('--json', 'print the stored record as one JSON object')
     .action(async (model: string, flags: QuantizeFlags) => {
       if (!flags.calibrate) throw new UsageError('--calibrate <dir> is required: a folder of photos like the ones you will classify (50 are plenty); or run `reslens batch DIR --precision int8`, which calibrates on the first 50 photos of the batch when there is no int8 copy yet');
-      const [{ walkInputs }, { quantizeModel }] = await Promise.all([import('../../engine/batch/walk.js'), import('../../engine/quantize/quantize-model.js')]);
+      const [{ walkInputs }, { quantizeModel }] = await Promise.all([load.walk(), load.quantizeModel()]);
       const resolved = await context.resolve(model);
       const images: string[] = [];
       for await (const item of walkInputs([flags.calibrate], { includeHidden: flags.hidden })) {

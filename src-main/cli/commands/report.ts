@@ -3,10 +3,9 @@
 import { rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { COLORMAPS, type ColormapName } from '../../engine/features/colormap-names.js';
+import { COLORMAPS, type ColormapName, load } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
-import { UsageError, parseEp, parsePositiveInt } from '../options.js';
+import { UsageError, parseEp, parsePositiveInt, parseColormap } from '../options.js';
 
 interface ReportFlags {
   model: string;
@@ -18,10 +17,6 @@ interface ReportFlags {
   json?: boolean;
 }
 
-function parseColormap(value: string): ColormapName {
-  if (!(COLORMAPS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${COLORMAPS.join(', ')}`);
-  return value as ColormapName;
-}
 
 /** The output must be a new or regular file, and not the photo itself (a careless --out). */
 async function checkOut(out: string, image: string): Promise<void> {
@@ -44,7 +39,7 @@ export function registerReportCommand(program: Command, context: CliContext): vo
     .option('--json', 'print a JSON summary on stdout (logs go to stderr)')
     .action(async (image: string, flags: ReportFlags) => {
       await checkOut(flags.out, image);
-      const { makeReport } = await import('../../engine/report/make-report.js');
+      const { makeReport } = await load.report();
       const resolved = await context.resolve(flags.model);
       const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
       try {

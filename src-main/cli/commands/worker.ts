@@ -3,12 +3,10 @@
 // workers). Logs go to stderr; with --json, one JSON line per chunk on stdout.
 import envPaths from 'env-paths';
 import { type Command, InvalidArgumentError } from 'commander';
-import { EngineError, ErrorCode } from '../../engine/errors.js';
-import { type PathMapping, PathAccess, parsePathMapping } from '../../engine/queue/path-access.js';
-import type { WorkerModels } from '../../engine/queue/worker-models.js';
-import type { EpRequest } from '../../engine/infer/providers.js';
+import { EngineError, type EpRequest, ErrorCode, load, parsePathMapping, PathAccess, type PathMapping, type WorkerModels } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseEp, parsePositiveInt } from '../options.js';
+import { withHint } from '../hints.js';
 
 interface WorkerFlags {
   queue?: string;
@@ -54,9 +52,9 @@ export function registerWorkerCommand(program: Command, context: CliContext): vo
     .action(async (flags: WorkerFlags, command: Command) => {
       const url = flags.queue as string;
       // Loaded with the command, not at start-up: `reslens --help` needs neither Redis nor onnxruntime.
-      const { checkQueueReachable, redactUrl } = await import('../../engine/queue/connection.js');
-      const { QueueWorker } = await import('../../engine/queue/worker.js');
-      const { WorkerModels } = await import('../../engine/queue/worker-models.js');
+      const { checkQueueReachable, redactUrl } = await load.queueConnection();
+      const { QueueWorker } = await load.queueWorker();
+      const { WorkerModels } = await load.queueWorkerModels();
       try {
         await checkQueueReachable(url);
       } catch (error) {
@@ -71,7 +69,7 @@ export function registerWorkerCommand(program: Command, context: CliContext): vo
         access = await PathAccess.create({ allowRoots: flags.allowRoot, pathMap: flags.pathMap });
         models = await WorkerModels.create({ store: context.store(), offered: flags.model, ep: flags.ep, cacheDir: envPaths('reslens', { suffix: '' }).cache, log: context.log });
       } catch (error) {
-        if (error instanceof EngineError && (error.code === ErrorCode.INVALID_ARGUMENT || error.code === ErrorCode.MODEL_NOT_FOUND)) command.error(`error: ${error.message}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
+        if (error instanceof EngineError && (error.code === ErrorCode.INVALID_ARGUMENT || error.code === ErrorCode.MODEL_NOT_FOUND)) command.error(`error: ${withHint(error.message, error.hint)}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
         throw error;
       }
       const worker = await QueueWorker.start({

@@ -180,7 +180,7 @@ export async function readJournal(file: string, options: { repair?: boolean; inp
       damagedLines++;
     }
   }
-  if (!header) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${file} has no journal header (it is empty or damaged); remove it or use --restart`, { item: file });
+  if (!header) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${file} has no journal header (it is empty or damaged)`, { item: file, hint: { actions: ['restart'], file } });
   return { header, entries, organized, sessions, finished, damagedLines, truncatedBytes };
 }
 
@@ -237,7 +237,7 @@ export async function journalStatus(file: string): Promise<{ finished: boolean; 
 
 /** The refusal for a new run over an unfinished journal (shared by Journal.open and hosts' early checks). */
 export function unfinishedRunError(file: string, done: number): EngineError {
-  return new EngineError(ErrorCode.INVALID_ARGUMENT, `${file} holds an unfinished run (${done} images done); use --resume to continue it or --restart to start over`, { item: file });
+  return new EngineError(ErrorCode.INVALID_ARGUMENT, `${file} holds an unfinished run (${done} images done)`, { item: file, hint: { actions: ['resume', 'restart'], file } });
 }
 
 export interface OpenJournalOptions {
@@ -293,7 +293,7 @@ export class Journal {
       previous = await readJournal(file, { repair: options.resume, inputs: options.inputs });
       if (options.resume) {
         const mismatch = sameIdentity(previous.header, options.identity);
-        if (mismatch) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `cannot resume from ${file}: ${mismatch}. Use --restart to start over, or another --out`, { item: file });
+        if (mismatch) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `cannot resume from ${file}: ${mismatch}`, { item: file, hint: { actions: ['restart'], file } });
       } else if (!previous.finished) {
         throw unfinishedRunError(file, previous.entries.size);
       } else {

@@ -11,10 +11,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError, ErrorCode, type ErrorInfo, toErrorInfo } from '../errors.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
-import { type ExportSummary, JsonlAppender, comparePaths, exportFormatOf, exportJournal } from './export.js';
-import { type FileKey, Journal, type JournalIdentity, type JournalRecord, isTransientError, journalPathFor, readJournal, readRecords } from './journal.js';
+import { type ExportSummary, JsonlAppender, exportFormatOf, exportJournal } from './export.js';
+import { type FileKey, Journal, type JournalIdentity, type JournalRecord, isTransientError, journalPathFor, readJournal } from './journal.js';
 import { isSameOrBelow, refuseDestOverInputs } from './containment.js';
-import { type OrganizeAction, type OrganizeOptions, organizeOne } from './organize.js';
+import type { OrganizeAction, OrganizeOptions } from './organize.js';
+import { type OrganizeSummary, organizeJournal, organizeSummary } from './organize-journal.js';
 import { type BatchClassifier, type BatchMode, type BatchProgress, BatchPipeline, type PipelineOptions, type PipelineStats } from './pipeline.js';
 
 export interface BatchRunOptions extends Pick<PipelineOptions, 'inputs' | 'top' | 'batchSize' | 'decodeConcurrency' | 'preprocessIn' | 'maxPixels' | 'walk' | 'lingerMs' | 'progressIntervalMs'> {
@@ -50,13 +51,7 @@ export type BatchEvent =
   | { type: 'exported'; export: ExportSummary }
   | { type: 'notice'; message: string };
 
-export interface OrganizeSummary {
-  copied: number;
-  linked: number;
-  planned: number;
-  already: number;
-  errors: number;
-}
+export type { OrganizeSummary } from './organize-journal.js';
 
 export interface BatchSummary {
   state: 'finished' | 'cancelled' | 'failed';
@@ -183,7 +178,14 @@ export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
       failed = exported.failed;
       emit({ type: 'exported', export: exported });
       if (options.organize && outcome.state !== 'failed') {
-        organized = await organize(journal, journalFile, state, options.organize, () => cancelled, emit);
+        organized = organizeSummary(
+          await organizeJournal(journalFile, options.organize, {
+            state,
+            appendOrganized: (records) => journal.appendOrganized(records),
+            isCancelled: () => cancelled,
+            onActions: (actions) => emit({ type: 'organized', actions }),
+          }),
+        );
       }
       if (outcome.state === 'finished' && !cancelled) await journal.markFinished({ done: count, failed });
     } catch (caught) {
@@ -214,41 +216,4 @@ export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
     progress: () => pipeline.progress(),
     done,
   };
-}
-
-async function organize(
-  journal: Journal,
-  journalFile: string,
-  state: Awaited<ReturnType<typeof readJournal>>,
-  options: OrganizeOptions,
-  isCancelled: () => boolean,
-  emit: (event: BatchEvent) => void,
-): Promise<OrganizeSummary> {
-  const summary: OrganizeSummary = { copied: 0, linked: 0, planned: 0, already: 0, errors: 0 };
-  const taken = new Set<string>(options.dryRun ? [] : state.organized.values());
-  const paths = [...state.entries.entries()].filter(([p, e]) => !e.error && (options.dryRun || !state.organized.has(p))).map(([p]) => p);
-  summary.already = options.dryRun ? 0 : [...state.entries.keys()].filter((p) => state.organized.has(p)).length;
-  paths.sort(comparePaths);
-  let pending: OrganizeAction[] = [];
-  const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    const actions = pending;
-    pending = [];
-    if (!options.dryRun) await journal.appendOrganized(actions.filter((a) => a.status !== 'error').map((a) => ({ path: a.path, to: a.to })));
-    emit({ type: 'organized', actions });
-  };
-  for await (const record of readRecords(journalFile, state.entries, paths)) {
-    if (isCancelled()) break;
-    const action = await organizeOne(record.result, options, taken);
-    if (!action) continue;
-    if (action.status === 'copied') summary.copied++;
-    else if (action.status === 'linked') summary.linked++;
-    else if (action.status === 'planned') summary.planned++;
-    else if (action.status === 'already') summary.already++;
-    else summary.errors++;
-    pending.push(action);
-    if (pending.length >= 64) await flush();
-  }
-  await flush();
-  return summary;
 }

@@ -25,7 +25,7 @@ import type { RawMap, StageSlice } from './methods/maps.js';
 import { SMOOTHGRAD_DEFAULTS, smoothGrad } from './methods/smoothgrad.js';
 import { xGradCam } from './methods/xgrad-cam.js';
 
-import { EXPLAIN_METHODS, type ExplainMethod, INPUT_METHODS, type InputMethod, MAX_EXPLAIN_CLASSES, STAGE_METHODS, type StageMethod } from './method-names.js';
+import { EXPLAIN_METHODS, type ExplainMethod, INPUT_METHODS, type InputMethod, MAX_EXPLAIN_CLASSES, STAGE_METHODS, type StageMethod } from '../vocabulary.js';
 
 export { EXPLAIN_METHODS, INPUT_METHODS, MAX_EXPLAIN_CLASSES, STAGE_METHODS, type ExplainMethod, type InputMethod, type StageMethod };
 /** What an explanation computes when the caller names no method: the cheap ones (one run each). */

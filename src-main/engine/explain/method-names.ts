@@ -1,13 +1,3 @@
-// The explanation methods by name: the one list the engine, the contract (and so the UI) and the CLI
-// share. No imports, so the contract can carry it into every host and the renderer's types.
-
-/** Methods computed at every stage (maps at the stage's own resolution). */
-export const STAGE_METHODS = ['gradcam', 'gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam'] as const;
-/** Methods computed at the input's resolution. */
-export const INPUT_METHODS = ['saliency', 'guided-backprop', 'guided-gradcam', 'integrated-gradients', 'smoothgrad'] as const;
-export const EXPLAIN_METHODS = [...STAGE_METHODS, ...INPUT_METHODS] as const;
-export type StageMethod = (typeof STAGE_METHODS)[number];
-export type InputMethod = (typeof INPUT_METHODS)[number];
-export type ExplainMethod = (typeof EXPLAIN_METHODS)[number];
-/** Most classes one explanation may hold (each is a backward row of the same run). */
-export const MAX_EXPLAIN_CLASSES = 8;
+// Moved to engine/vocabulary.ts (the one list the engine, the contract and the CLI share); this
+// re-export keeps the old path working while parallel branches merge.
+export { EXPLAIN_METHODS, type ExplainMethod, INPUT_METHODS, type InputMethod, MAX_EXPLAIN_CLASSES, STAGE_METHODS, type StageMethod } from '../vocabulary.js';

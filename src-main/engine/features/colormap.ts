@@ -4,9 +4,9 @@ import colormap from 'colormap';
 import sharp from 'sharp';
 import type { Heatmap } from './reduce.js';
 
-import type { ColormapName } from './colormap-names.js';
+import { type ColormapName, DEFAULT_OVERLAY_OPACITY } from '../vocabulary.js';
 
-export { COLORMAPS, type ColormapName } from './colormap-names.js';
+export { COLORMAPS, type ColormapName } from '../vocabulary.js';
 
 const tables = new Map<ColormapName, Uint8Array>();
 
@@ -14,7 +14,8 @@ const tables = new Map<ColormapName, Uint8Array>();
 export function colormapTable(name: ColormapName): Uint8Array {
   let table = tables.get(name);
   if (!table) {
-    const rgba = colormap({ colormap: name, nshades: 256, format: 'rgba' }) as number[][];
+    // The colormap package calls the grey ramp `greys`.
+    const rgba = colormap({ colormap: name === 'gray' ? 'greys' : name, nshades: 256, format: 'rgba' }) as number[][];
     table = new Uint8Array(256 * 3);
     rgba.forEach(([r, g, b], i) => table!.set([r, g, b], i * 3));
     tables.set(name, table);
@@ -62,7 +63,7 @@ export interface OverlayOptions {
 
 /** PNG of the heatmap over `photo` (raw RGB, photoWidth×photoHeight). */
 export async function overlayPng(photo: { data: Buffer | Uint8Array; width: number; height: number }, heatmap: Heatmap, options: OverlayOptions = {}): Promise<Buffer> {
-  const opacity = Math.min(1, Math.max(0, options.opacity ?? 0.55));
+  const opacity = Math.min(1, Math.max(0, options.opacity ?? DEFAULT_OVERLAY_OPACITY));
   const colours = await colouredHeatmap(heatmap, photo.width, photo.height, options.colormap);
   const blended = Buffer.alloc(colours.length);
   if (options.transparency === 'value') {

@@ -5,6 +5,7 @@ import { EngineError, ErrorCode } from '../errors.js';
 import type { Classifier, ImageFeatures, ImageSummary } from '../infer/classifier.js';
 import type { ClassScore } from '../infer/topk.js';
 import { GRAPH_TOP_CHANNELS } from '../model/reduction-graph.js';
+import { DEFAULT_RANKED_CHANNELS } from '../vocabulary.js';
 import { STAGE_NAMES, type StageInfo, type StageName } from '../model/stages.js';
 import { type DecodedImage, decodeImage } from '../preprocess/decode.js';
 import { type ImageFacts, readImageFile, tensorFromDecoded } from '../preprocess/preprocess.js';
@@ -123,7 +124,7 @@ function stageIdentity(stage: StageInfo): Pick<StageFeatures, 'name' | 'paperNam
 /** Everything reduced in JavaScript from the full stage tensors (the reference implementation). */
 export function reduceFeatures(classifier: Classifier, features: ImageFeatures, logits: Float32Array, options: FeatureOptions = {}): Reduced {
   const { map } = requireStages(classifier);
-  const k = options.topChannels ?? 8;
+  const k = options.topChannels ?? DEFAULT_RANKED_CHANNELS;
   const stages = map.stages.map((stage: StageInfo) => {
     const values = features.stages[stage.name];
     const reduced = reduceStage(values, stage.shape, options.heatmapMode ?? 'mean');
@@ -141,7 +142,7 @@ export function reduceFeatures(classifier: Classifier, features: ImageFeatures, 
 /** The same result from the reductions onnxruntime computed inside the graph. */
 export function summaryFeatures(classifier: Classifier, summary: ImageSummary, logits: Float32Array, options: FeatureOptions = {}): Reduced {
   const { map } = requireStages(classifier);
-  const k = options.topChannels ?? 8;
+  const k = options.topChannels ?? DEFAULT_RANKED_CHANNELS;
   const stages = map.stages.map((stage: StageInfo) => {
     const s = summary.stages[stage.name];
     const [channels, height, width] = stage.shape;
@@ -178,7 +179,7 @@ export async function extractFeatures(classifier: Classifier, file: string, opti
   const decoded = await decodeImage(bytes, { item: file, maxPixels: options.maxPixels });
   const { tensor, facts } = tensorFromDecoded(decoded, classifier.preprocessing);
   // More ranked channels than the graph keeps means the full tensors are needed anyway.
-  const full = options.keepTensors === true || (options.topChannels ?? 8) > GRAPH_TOP_CHANNELS;
+  const full = options.keepTensors === true || (options.topChannels ?? DEFAULT_RANKED_CHANNELS) > GRAPH_TOP_CHANNELS;
   const mode = options.heatmapMode ?? 'mean';
   const run = await classifier.run(tensor, 1, full ? { features: true } : { summary: { heatmapMode: mode } });
   const features = run.features?.[0];

@@ -15,9 +15,9 @@
 //      software adapter behind a hardware device node (and any GPU path slower than the CPU).
 //      A forced provider (--ep webgpu) is held to correctness only.
 
-export const EP_NAMES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
-export type EpRequest = (typeof EP_NAMES)[number];
-export type Ep = Exclude<EpRequest, 'auto'>;
+import { EP_NAMES, type Ep, type EpRequest } from '../vocabulary.js';
+
+export { EP_NAMES, type Ep, type EpRequest };
 
 /** Tried one at a time, first that loads (and passes its probe) wins; CPU always last. */
 export function autoOrder(platform: NodeJS.Platform = process.platform): Ep[] {

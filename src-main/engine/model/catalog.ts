@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { EngineError, ErrorCode } from '../errors.js';
 import { findPackageFile } from './package-files.js';
+import { MODEL_NAME_PATTERN } from '../vocabulary.js';
 
 export { findPackageFile } from './package-files.js';
 
@@ -35,7 +36,7 @@ function isAllowedUrl(url: string): boolean {
   return parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname));
 }
 
-const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const NAME_PATTERN = MODEL_NAME_PATTERN;
 const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits');
 const ShapeSchema = z.array(z.union([z.number().int(), z.string()]));
 

@@ -54,10 +54,12 @@ export interface DownloadResult {
   attempts: number;
 }
 
-/** The hint every failed download ends with: the way in that needs no network. */
-export function importHint(name: string | undefined, url: string): string {
-  const target = name ?? 'NAME';
-  return `If this computer is offline or cannot reach ${hostOf(url)}, download ${url} on another machine and run: reslens models import FILE --name ${target}`;
+/**
+ * The fact every failed download ends with: the way in that needs no network. How to import is the
+ * host's to say (the error's hint: `import`): a CLI command, or the app's Import button.
+ */
+export function importHint(_name: string | undefined, url: string): string {
+  return `If this computer is offline or cannot reach ${hostOf(url)}, the file can be downloaded from ${url} on another machine and imported`;
 }
 
 function hostOf(url: string): string {
@@ -162,7 +164,7 @@ export async function downloadVerified(options: DownloadOptions): Promise<Downlo
   const expectedSha256 = options.expectedSha256.toLowerCase();
   const fetchImpl: FetchLike = options.fetchImpl ?? ((input, init) => fetch(input, init));
   const label = name ?? path.basename(destination);
-  const item = name === undefined ? undefined : { item: name };
+  const item = { ...(name === undefined ? {} : { item: name }), hint: { actions: ['import' as const], ...(name === undefined ? {} : { model: name }) } };
 
   if (signal?.aborted) throw cancelled(name, 0);
   await mkdir(path.dirname(partial), { recursive: true });
@@ -347,7 +349,7 @@ export async function downloadVerified(options: DownloadOptions): Promise<Downlo
     await discard();
     throw new EngineError(
       ErrorCode.CHECKSUM_MISMATCH,
-      `checksum mismatch for ${label}: expected sha256 ${expectedSha256}, got ${sha256} (${expectedBytes} bytes from ${url}). The download was discarded; try again, or import a copy you trust with: reslens models import FILE --name ${name ?? 'NAME'}`,
+      `checksum mismatch for ${label}: expected sha256 ${expectedSha256}, got ${sha256} (${expectedBytes} bytes from ${url}). The download was discarded; try again, or import a copy you trust`,
       item,
     );
   }

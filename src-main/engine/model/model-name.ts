@@ -2,7 +2,9 @@
 // (the CLI's --name) check it without loading the store and its schemas.
 import { EngineError, ErrorCode } from '../errors.js';
 
-export const STORE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+import { MODEL_NAME_PATTERN } from '../vocabulary.js';
+
+export const STORE_NAME = MODEL_NAME_PATTERN;
 
 /** Lowercased, validated store name; throws INVALID_ARGUMENT for names that could escape the folder. */
 export function normaliseModelName(name: string): string {

@@ -11,13 +11,13 @@ import { EngineError, ErrorCode } from '../errors.js';
 import { type Shape, analyseShapes } from './graph-shapes.js';
 import type { ModelInfo } from './inspect.js';
 import { type OnnxGraph, type OnnxModel, intAttribute, intsAttribute, toNumber } from './onnx-proto.js';
-import type { ReceptiveFieldValue } from '../../api/receptive-field.js';
+import type { ReceptiveFieldValue } from '../receptive-field-box.js';
 import { type ChainLayer, INPUT_FIELD, extendField } from './receptive-field.js';
 
-export const STAGE_NAMES = ['stem', 'layer1', 'layer2', 'layer3', 'layer4'] as const;
-export type StageName = (typeof STAGE_NAMES)[number];
+import { PAPER_NAMES, STAGE_NAMES, type StageName } from '../vocabulary.js';
+
+export { PAPER_NAMES, STAGE_NAMES, type StageName };
 /** The ResNet paper's names for the same stages. */
-export const PAPER_NAMES: Record<StageName, string> = { stem: 'conv1', layer1: 'conv2_x', layer2: 'conv3_x', layer3: 'conv4_x', layer4: 'conv5_x' };
 
 export interface ConvSpec {
   kernel: [number, number];

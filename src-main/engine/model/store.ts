@@ -223,8 +223,8 @@ export class ModelStore {
     return new EngineError(
       ErrorCode.MODEL_NOT_FOUND,
       `unknown model "${name}". Catalog models: ${catalogNames(this.catalog).join(', ')}${imported.length ? `; imported: ${imported.join(', ')}` : ''}. ` +
-        'Give a path to an .onnx file instead, or import one with: reslens models import FILE --name NAME',
-      { item: name },
+        'Give a path to an .onnx file instead, or import one',
+      { item: name, hint: { actions: ['import'] } },
     );
   }
 
@@ -438,8 +438,8 @@ export class ModelStore {
     if (!entry && (await pathExists(destination))) {
       throw new EngineError(
         ErrorCode.INVALID_ARGUMENT,
-        `a model named "${name}" is already in the store; remove it first (reslens models rm ${name}) or choose another --name`,
-        { item: name },
+        `a model named "${name}" is already in the store; remove it first or choose another name`,
+        { item: name, hint: { actions: ['remove'], model: name } },
       );
     }
 
@@ -564,10 +564,11 @@ export class ModelStore {
       } catch (error) {
         return error as EngineError;
       }
-      return new EngineError(ErrorCode.MODEL_NOT_FOUND, `no model named "${name}" in the store (${this.dir}); see: reslens models list`, { item: name });
+      return new EngineError(ErrorCode.MODEL_NOT_FOUND, `no model named "${name}" in the store (${this.dir})`, { item: name, hint: { actions: ['import'] } });
     }
-    return new EngineError(ErrorCode.MODEL_NOT_FOUND, `${this.canonicalName(name)} is not installed; download it with: reslens models pull ${this.canonicalName(name)}`, {
+    return new EngineError(ErrorCode.MODEL_NOT_FOUND, `${this.canonicalName(name)} is not installed`, {
       item: name,
+      hint: { actions: ['pull'], model: this.canonicalName(name) },
     });
   }
 }

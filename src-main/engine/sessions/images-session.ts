@@ -8,6 +8,7 @@
 // file cannot make the engine read a path the user never chose in this run.
 import { z } from 'zod';
 import { readJsonFile, writeJsonAtomic } from './json-file.js';
+import { ERROR_CODES, ErrorCode } from '../vocabulary.js';
 
 export const IMAGES_SESSION_FILE = 'images-session.json';
 export const MAX_IMAGES = 500;
@@ -24,7 +25,7 @@ export const ImageEntrySchema = z
     model: z.string().max(200),
     result: z.union([
       z.object({ top: z.array(ScoreSchema).max(20), ep: z.string().max(40), ms: z.number().min(0).max(1e9) }).strict(),
-      z.object({ error: z.object({ code: z.string().max(60), message: z.string().max(2000) }).strict() }).strict(),
+      z.object({ error: z.object({ code: z.enum(ERROR_CODES).catch(ErrorCode.INTERNAL), message: z.string().max(2000) }).strict() }).strict(),
     ]),
   })
   .strict();

@@ -1,7 +1,10 @@
 // Colormaps as 256-entry RGB lookup tables, interpolated from a few anchor colours (matplotlib's
 // viridis and inferno sampled every 10 %, MATLAB's jet at its breakpoints).
 
-export type ColormapName = 'viridis' | 'inferno' | 'jet' | 'gray';
+import type { ColormapName as AnyColormapName } from '../../../src-main/api/vocabulary.js';
+
+/** The maps the renderer has tables for: a subset of the vocabulary's (the CLI renders them all). */
+export type ColormapName = Extract<AnyColormapName, 'viridis' | 'inferno' | 'jet' | 'gray'>;
 
 export const COLORMAPS: { name: ColormapName; label: string }[] = [
   { name: 'viridis', label: 'Viridis' },

@@ -1,15 +1,17 @@
 // Batch mode: one folder through the engine's streaming pipeline, with progress, pause/cancel and a
 // results table that fills as rows arrive. Rows live in a plain array (10,000+ of them): the table
 // re-reads it when `version` changes, at most a few times a second.
-import type { BatchRow, BatchSummary, ErrorValue, FolderEntry } from '../../../src-main/api/contract.js';
+import type { BatchRow, BatchSummary, ErrorValue, FolderEntry, OrganizeValue } from '../../../src-main/api/contract.js';
+import { ErrorCode } from '../../../src-main/api/vocabulary.js';
+import { errorText } from '../util/hint.js';
 import { type Transport, toErrorValue } from '../transport/index.js';
 import type { Toasts } from './toasts.svelte.js';
 
-export type OrganizeResult = { planned: number; copied: number; skipped: number; destination: string; dryRun: boolean };
+/** The engine's organise report (a preview is its dry run: the same planner, nothing touched). */
+export type OrganizeResult = OrganizeValue & { dryRun: boolean };
 
 export type ExportFormat = 'csv' | 'json' | 'jsonl';
 
-const NOT_AVAILABLE = /not available in this build/i;
 
 export class BatchState {
   folder = $state.raw<FolderEntry | null>(null);
@@ -118,12 +120,12 @@ export class BatchState {
 
   private fail(title: string, error: unknown): void {
     const e = toErrorValue(error);
-    if (NOT_AVAILABLE.test(e.message)) {
+    if (e.code === ErrorCode.NOT_AVAILABLE) {
       this.unavailable = e.message;
       return;
     }
     this.error = e;
-    this.toasts.push('error', title, `${e.code}: ${e.message}`);
+    this.toasts.push('error', title, errorText(e));
   }
 
   async chooseFolder(): Promise<void> {
@@ -183,7 +185,7 @@ export class BatchState {
       this.version++;
     } catch (error) {
       const e = toErrorValue(error);
-      if (!NOT_AVAILABLE.test(e.message)) console.warn('ResLens: could not fetch batch rows', e);
+      if (e.code !== ErrorCode.NOT_AVAILABLE) console.warn('ResLens: could not fetch batch rows', e);
     }
   }
 

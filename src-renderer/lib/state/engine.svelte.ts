@@ -2,6 +2,7 @@
 import type { EngineEvents, EngineStatus, ModelEntry } from '../../../src-main/api/contract.js';
 import { type ConnectionState, type Transport, toErrorValue } from '../transport/index.js';
 import type { Toasts } from './toasts.svelte.js';
+import { errorText } from '../util/hint.js';
 
 export class EngineState {
   status = $state.raw<EngineStatus | null>(null);
@@ -65,7 +66,7 @@ export class EngineState {
       this.toasts.push('success', `${this.model?.title ?? name} loaded${precision === 'int8' ? ' (int8)' : ''}`, this.model?.epLabel);
     } catch (error) {
       const e = toErrorValue(error);
-      this.toasts.push('error', `Could not load ${name}`, `${e.code}: ${e.message}`);
+      this.toasts.push('error', `Could not load ${name}`, errorText(e));
     } finally {
       this.selecting = null;
       this.progress = null;

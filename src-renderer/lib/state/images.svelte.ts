@@ -2,6 +2,7 @@
 // thumbnailed and classified by the engine. Work is queued with small concurrency so the first
 // results appear at once and many files never flood the engine.
 import type { ClassScore, ClassifyTimingsValue, ErrorValue, ImageId, KeptImageValue } from '../../../src-main/api/contract.js';
+import { isFileError } from '../../../src-main/api/vocabulary.js';
 import { type Transport, toErrorValue } from '../transport/index.js';
 import { jpegUrl } from '../util/format.js';
 import { limiter } from '../util/queue.js';
@@ -27,7 +28,6 @@ export interface Card {
 }
 
 const THUMB_SIZE = 384;
-const FILE_ERRORS = new Set(['FILE_NOT_FOUND', 'READ_FAILED', 'EMPTY_FILE', 'NOT_AN_IMAGE', 'UNSUPPORTED_FORMAT', 'DECODE_FAILED', 'IMAGE_TOO_LARGE', 'FILE_TOO_LARGE', 'UPLOAD_FAILED']);
 const CLASSIFY_GROUP = 4;
 
 export class ImagesState {
@@ -149,7 +149,7 @@ export class ImagesState {
   reclassifyAll(): void {
     for (const card of this.cards) {
       if (!card.image || card.phase === 'uploading' || card.phase === 'classifying') continue;
-      if (card.error && FILE_ERRORS.has(card.error.code)) continue; // the file is the problem, not the model
+      if (card.error && isFileError(card.error.code)) continue; // the file is the problem, not the model
       card.phase = 'classifying';
       card.error = undefined;
       this.enqueueClassify(card);

@@ -15,6 +15,7 @@ import type {
   ServerMessage,
 } from '../../../src-main/api/contract.js';
 import { decodeMessage, encodeMessage } from '../../../src-main/api/codec.js';
+import { errorCodeOf } from '../../../src-main/api/vocabulary.js';
 import { ApiError, type ConnectionState, type FolderBrowser, type FolderListing, type Transport } from './types.js';
 
 const TOKEN_KEY = 'reslens.token';
@@ -51,7 +52,7 @@ function takeToken(): string {
 async function httpError(response: Response): Promise<ApiError> {
   try {
     const body = (await response.json()) as { error?: { code?: string; message?: string } };
-    if (body.error?.code) return new ApiError(body.error.code, body.error.message ?? response.statusText);
+    if (body.error?.code) return new ApiError(errorCodeOf(body.error.code), body.error.message ?? response.statusText);
   } catch {
     // not JSON
   }

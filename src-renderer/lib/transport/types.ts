@@ -2,6 +2,7 @@
 // calls and events) and HostApi (files, folders, saving). Electron's preload exposes exactly
 // `{ api, host }` as window.reslens; browser mode builds one over WebSocket + HTTP.
 import type { ErrorValue, FolderEntry, FolderListing, HostApi, ReslensApi } from '../../../src-main/api/contract.js';
+import { ErrorCode, errorCodeOf } from '../../../src-main/api/vocabulary.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting';
 
@@ -36,7 +37,7 @@ declare global {
 /** An error from the engine or the host, with the contract's code. */
 export class ApiError extends Error implements ErrorValue {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
   ) {
     super(message);
@@ -47,10 +48,11 @@ export class ApiError extends Error implements ErrorValue {
 /** Any rejection as an error value: ApiError keeps its code; errors that crossed contextBridge keep only a message. */
 export function toErrorValue(error: unknown): ErrorValue {
   if (error && typeof error === 'object' && typeof (error as { code?: unknown }).code === 'string') {
-    return { code: (error as { code: string }).code, message: String((error as { message?: unknown }).message ?? '') };
+    const hint = (error as Partial<ErrorValue>).hint;
+    return { code: errorCodeOf((error as { code: string }).code), message: String((error as { message?: unknown }).message ?? ''), ...(hint ? { hint } : {}) };
   }
   const message = error instanceof Error ? error.message : String(error);
   // Electron's ipcRenderer.invoke wraps errors as "Error invoking remote method 'x': CODE: message".
   const match = /(?:^|: )([A-Z][A-Z0-9_]{2,}): (.*)$/s.exec(message);
-  return match ? { code: match[1], message: match[2] } : { code: 'ERROR', message };
+  return match ? { code: errorCodeOf(match[1]!), message: match[2]! } : { code: ErrorCode.INTERNAL, message };
 }

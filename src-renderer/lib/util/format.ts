@@ -1,3 +1,4 @@
+import { PAPER_NAMES as STAGE_PAPER_NAMES } from '../../../src-main/api/vocabulary.js';
 const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 const oneDecimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1, minimumFractionDigits: 1 });
 
@@ -41,7 +42,8 @@ export function formatDuration(seconds: number | null | undefined): string {
 }
 
 /** stem → "conv1", layer1 → "conv2_x" (fallback when the engine did not say). */
-export const PAPER_NAMES: Record<string, string> = { stem: 'conv1', layer1: 'conv2_x', layer2: 'conv3_x', layer3: 'conv4_x', layer4: 'conv5_x' };
+/** Stage → the ResNet paper's name (looked up by any string: stage names arrive as data). */
+export const PAPER_NAMES: Readonly<Record<string, string>> = STAGE_PAPER_NAMES;
 
 export function jpegUrl(bytes: Uint8Array): string {
   return URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }));
