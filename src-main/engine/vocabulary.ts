@@ -117,6 +117,8 @@ export const ErrorCode = {
   DISCONNECTED: 'DISCONNECTED',
   /** No answer within the request's time limit: the engine is gone or stuck (the page's transports). */
   TIMEOUT: 'TIMEOUT',
+  /** A kept result from an earlier session whose photo is no longer open (the card keeps its result). */
+  NOT_OPEN: 'NOT_OPEN',
   /** The engine process died while working on the request; it has been restarted. */
   ENGINE_CRASHED: 'ENGINE_CRASHED',
   /** The engine process kept crashing and is no longer restarted. */

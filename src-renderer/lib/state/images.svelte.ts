@@ -135,7 +135,7 @@ export class ImagesState {
 
   /** A card that failed for a reason other than its file (the engine was unreachable): classify it again. */
   retry(card: Card): void {
-    if (!card.image || card.phase !== 'error' || (card.error && FILE_ERRORS.has(card.error.code))) return;
+    if (!card.image || card.phase !== 'error' || (card.error && isFileError(card.error.code))) return;
     card.phase = 'classifying';
     card.error = undefined;
     this.enqueueClassify(card);
