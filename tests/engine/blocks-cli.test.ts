@@ -74,7 +74,7 @@ describe.runIf(hasTestdata)('block lens CLI', () => {
     expect(dropped.code, dropped.stderr).toBe(0);
     const lines = jsonLines<ClassifyLine>(dropped.stdout);
     for (const [i, line] of lines.entries()) {
-      expect(Object.keys(line).sort()).toEqual(['ep', 'model', 'ms', 'path', 'top']);
+      expect(Object.keys(line).sort()).toEqual(['ep', 'model', 'ms', 'path', 'timings', 'top']);
       const lesions = JSON.parse(readFileSync(path.join(TESTDATA, 'ref', names[i], 'lesions.json'), 'utf8')) as { lesions: { drop: string[]; top5: number[]; logits: string }[] };
       const reference = lesions.lesions.find((l) => l.drop.join() === 'layer1.1,layer2.2,layer3.4');
       if (!reference) throw new Error('reference lesion missing');
