@@ -9,6 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineError, ErrorCode } from '../errors.js';
 import { fileSize } from '../files.js';
+import { RateMeter } from '../rate.js';
 
 export interface TransferProgress {
   /** Bytes on disk so far, including those kept from an earlier, interrupted transfer. */
@@ -108,23 +109,6 @@ export function parseContentRange(header: string | null): { start: number | null
   };
 }
 
-/** Rate over a sliding window of recent samples. */
-class RateMeter {
-  private samples: { time: number; bytes: number }[] = [];
-  constructor(private readonly windowMs = 3000) {}
-  add(bytes: number, time = performance.now()): void {
-    this.samples.push({ time, bytes });
-    while (this.samples.length > 2 && time - this.samples[0].time > this.windowMs) this.samples.shift();
-  }
-  rate(): number {
-    if (this.samples.length < 2) return 0;
-    const first = this.samples[0];
-    const last = this.samples[this.samples.length - 1];
-    const seconds = (last.time - first.time) / 1000;
-    return seconds > 0 ? (last.bytes - first.bytes) / seconds : 0;
-  }
-}
-
 async function hashFileInto(hash: Hash, file: string, signal?: AbortSignal): Promise<number> {
   let bytes = 0;
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal })) {
@@ -194,8 +178,9 @@ export async function downloadVerified(options: DownloadOptions): Promise<Downlo
   }
   const resumedFrom = have;
 
-  const meter = new RateMeter();
-  meter.add(have);
+  // Bytes per second over the last 3 s: a download's rate changes faster than a batch's.
+  const meter = new RateMeter(3000);
+  meter.restart();
   let lastEmit = -Infinity;
   const emit = (force = false): void => {
     if (!onProgress) return;
@@ -207,7 +192,7 @@ export async function downloadVerified(options: DownloadOptions): Promise<Downlo
   const restartFromZero = (): void => {
     hash = createHash('sha256');
     have = 0;
-    meter.add(0);
+    meter.restart();
   };
   emit(true);
 
@@ -294,7 +279,7 @@ export async function downloadVerified(options: DownloadOptions): Promise<Downlo
         await handle.write(bytes, 0, bytes.byteLength, have);
         hash.update(bytes);
         have += bytes.byteLength;
-        meter.add(have);
+        meter.add(bytes.byteLength);
         emit();
       }
       if (have < expectedBytes) throw new RetryableError(`connection closed after ${have} of ${expectedBytes} bytes`);
