@@ -20,12 +20,12 @@
 import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
-import { type ClassifyResult, precisionField } from '../infer/classify-files.js';
+import { type RunOutcome, assembleResult, runBatch } from '../infer/assemble.js';
 import type { ClassScore } from '../infer/topk.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import type { FileKey, JournalRecord } from './journal.js';
 import { type Preprocessor, createPreprocessor } from './preprocess-pool.js';
-import { RateMeter } from './rate.js';
+import { RateMeter } from '../rate.js';
 import { EtaSmoother } from './eta.js';
 import { Semaphore, WakeSignal } from './sync.js';
 import { type WalkItem, type WalkOptions, countInputs, walkInputs } from './walk.js';
@@ -482,35 +482,23 @@ export class BatchPipeline {
         }
         this.slots.release();
       }
-      let run: { logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[]; details?: readonly unknown[] } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0 };
+      let run: RunOutcome = { logits: [], inferenceMs: 0 };
       this.inFlight++;
       if (count > 0) {
         const runStart = performance.now();
-        try {
-          run = await classifier.run(batch.subarray(0, count * size), count, { priority: 'background' });
+        run = await runBatch(() => classifier.run(batch.subarray(0, count * size), count, { priority: 'background' }));
+        if (!('error' in run)) {
           this.statsValue.batches++;
           this.statsValue.inferred += count;
           this.statsValue.inferenceSeconds += (performance.now() - runStart) / 1000;
-        } catch (error) {
-          const { code, message } = toErrorInfo(error, ErrorCode.INFERENCE_FAILED);
-          run = { error: { code, message } };
         }
       }
       const records: JournalRecord[] = [];
       let slot = 0;
       for (const entry of taken) {
-        const p = entry.item.path;
-        let result: ClassifyResult;
-        if (entry.error) result = { path: p, error: entry.error };
-        else if ('error' in run) result = { path: p, error: run.error };
-        else {
-          const ep = run.epByImage?.[slot] ?? classifier.ep;
-          const details = run.details?.[slot];
-          const logits = run.logits[slot++];
-          const ms = entry.ms + run.inferenceMs / count;
-          result = { path: p, top: classifier.top(logits, this.top), model: classifier.name, ep, ms: Math.round(ms * 10) / 10, ...precisionField(classifier), ...(details === undefined ? {} : { details }) };
-        }
-        records.push({ path: p, size: entry.key.size, mtimeMs: entry.key.mtimeMs, result });
+        const result = assembleResult(entry.item.path, entry.error ? { error: entry.error } : { ms: entry.ms }, run, slot, classifier, { count, top: this.top });
+        if (!entry.error) slot++;
+        records.push({ path: entry.item.path, size: entry.key.size, mtimeMs: entry.key.mtimeMs, result });
       }
       // Commit (durable) then report; the next batch's inference overlaps this batch's sync.
       const previous = committing;

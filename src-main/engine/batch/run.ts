@@ -11,8 +11,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError, ErrorCode, type ErrorInfo, toErrorInfo } from '../errors.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
-import { type ExportSummary, JsonlAppender, exportFormatOf, exportJournal } from './export.js';
-import { type FileKey, Journal, type JournalIdentity, type JournalRecord, isTransientError, journalPathFor, readJournal } from './journal.js';
+import { type ExportFormat, type ExportSummary, JsonlAppender, exportFormatOf, exportJournal } from './export.js';
+import { type FileKey, Journal, type JournalIdentity, type JournalRecord, type JournalState, isTransientError, journalPathFor, readJournal } from './journal.js';
 import { isSameOrBelow, refuseDestOverInputs } from './containment.js';
 import type { OrganizeAction, OrganizeOptions } from './organize.js';
 import { type OrganizeSummary, organizeJournal, organizeSummary } from './organize-journal.js';
@@ -110,40 +110,17 @@ export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
   const emit = (event: BatchEvent): void => {
     for (const listener of listeners) listener(event);
   };
-  const notices: string[] = [];
-  if (previous.truncatedBytes > 0) notices.push(`journal: cut off a torn last line (${previous.truncatedBytes} bytes) left by an interrupted write`);
-  if (previous.damagedLines > 0) notices.push(`journal: skipped ${previous.damagedLines} damaged line(s); those files are classified again`);
-  if (options.organize) {
-    const inside = options.inputs.filter((input) => isSameOrBelow(options.organize?.dest as string, input));
-    if (inside.length > 0) notices.push(`organise: ${options.organize.dest} is inside the input ${inside[0]}; files already in it are not classified (they are taken as earlier copies)`);
-  }
-
-  // .jsonl grows as results arrive: start it from what the journal already holds.
-  let appender: JsonlAppender | undefined;
-  if (format === 'jsonl') {
-    if (previous.entries.size > 0) await exportJournal(journalFile, options.out, { state: previous, order: 'journal' });
-    else await writeFile(options.out, '');
-    appender = await JsonlAppender.open(options.out);
-  }
+  const appender = format === 'jsonl' ? await startJsonl(previous, journalFile, options.out) : undefined;
   let jsonlNeedsRewrite = false;
 
-  const isDone = (file: string, key: FileKey | null): 'ok' | 'failed' | false => {
-    const entry = previous.entries.get(file);
-    if (!entry) return false;
-    if (key === null) return entry.error ? false : 'ok';
-    if (entry.size !== key.size || entry.mtimeMs !== key.mtimeMs) return false;
-    if (entry.error) return options.retryFailed || isTransientError(entry.error) ? false : 'failed';
-    return 'ok';
-  };
-
-  let cancelled = false;
+  const run: RunState = { cancelled: false, jsonlNeedsRewrite: () => jsonlNeedsRewrite };
   const pipelineOptions: PipelineOptions = {
     ...options,
     // Copies organised inside the folder being classified must not be classified on the next resume.
     walk: options.organize ? { ...options.walk, exclude: [...(options.walk?.exclude ?? []), options.organize.dest] } : options.walk,
     mode,
     top,
-    isDone,
+    isDone: doneInJournal(previous, options.retryFailed === true),
     commit: (records: JournalRecord[]) => journal.appendResults(records),
     onResults: async (records: JournalRecord[]) => {
       const results = records.map((r) => r.result);
@@ -157,49 +134,11 @@ export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
     onNotice: (message) => emit({ type: 'notice', message }),
   };
   const pipeline: BatchRunner = options.runner ? options.runner(pipelineOptions) : new BatchPipeline(pipelineOptions);
-
-  const finish = async (): Promise<BatchSummary> => {
-    for (const message of notices) emit({ type: 'notice', message });
-    const outcome = await pipeline.run();
-    await appender?.close();
-    let error = outcome.error;
-    let exported: ExportSummary | undefined;
-    let organized: OrganizeSummary | undefined;
-    let count = 0;
-    let failed = 0;
-    try {
-      const state = await readJournal(journalFile, { inputs: options.inputs });
-      if (format !== 'jsonl' || jsonlNeedsRewrite) {
-        exported = await exportJournal(journalFile, options.out, { state, order: format === 'jsonl' ? 'journal' : 'path', ...(options.runner ? { worker: true } : {}) });
-      } else {
-        exported = { file: options.out, format, count: state.entries.size, failed: [...state.entries.values()].filter((e) => e.error).length };
-      }
-      count = exported.count;
-      failed = exported.failed;
-      emit({ type: 'exported', export: exported });
-      if (options.organize && outcome.state !== 'failed') {
-        organized = organizeSummary(
-          await organizeJournal(journalFile, options.organize, {
-            state,
-            appendOrganized: (records) => journal.appendOrganized(records),
-            isCancelled: () => cancelled,
-            onActions: (actions) => emit({ type: 'organized', actions }),
-          }),
-        );
-      }
-      if (outcome.state === 'finished' && !cancelled) await journal.markFinished({ done: count, failed });
-    } catch (caught) {
-      error ??= toErrorInfo(caught, ErrorCode.READ_FAILED);
-    } finally {
-      await journal.close();
-    }
-    const state = error && outcome.state !== 'cancelled' ? 'failed' : cancelled ? 'cancelled' : outcome.state;
-    return { state, progress: pipeline.progress(), stats: outcome.stats, journal: journalFile, count, failed, ...(exported ? { export: exported } : {}), ...(organized ? { organized } : {}), ...(error ? { error } : {}) };
-  };
+  const finishing: Finishing = { options, format, journalFile, journal, pipeline, appender, emit, notices: startNotices(previous, options), run };
 
   // Start on the next turn of the event loop, so a host that attaches listeners right after
   // `await startBatch()` sees every event, the first progress included.
-  const done = new Promise<void>((resolve) => setImmediate(resolve)).then(finish);
+  const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => finishBatch(finishing));
   return {
     journalFile,
     outFile: options.out,
@@ -210,10 +149,99 @@ export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
     pause: () => pipeline.pause(),
     resume: () => pipeline.resume(),
     cancel: () => {
-      cancelled = true;
+      run.cancelled = true;
       pipeline.cancel();
     },
     progress: () => pipeline.progress(),
     done,
   };
+}
+
+/** What a run tells the user before it starts: journal repairs, an organise folder inside the inputs. */
+function startNotices(previous: JournalState, options: BatchRunOptions): string[] {
+  const notices: string[] = [];
+  if (previous.truncatedBytes > 0) notices.push(`journal: cut off a torn last line (${previous.truncatedBytes} bytes) left by an interrupted write`);
+  if (previous.damagedLines > 0) notices.push(`journal: skipped ${previous.damagedLines} damaged line(s); those files are classified again`);
+  if (options.organize) {
+    const inside = options.inputs.filter((input) => isSameOrBelow(options.organize?.dest as string, input));
+    if (inside.length > 0) notices.push(`organise: ${options.organize.dest} is inside the input ${inside[0]}; files already in it are not classified (they are taken as earlier copies)`);
+  }
+  return notices;
+}
+
+/** .jsonl grows as results arrive: start it from what the journal already holds. */
+async function startJsonl(previous: JournalState, journalFile: string, out: string): Promise<JsonlAppender> {
+  if (previous.entries.size > 0) await exportJournal(journalFile, out, { state: previous, order: 'journal' });
+  else await writeFile(out, '');
+  return JsonlAppender.open(out);
+}
+
+/** Whether the journal already holds a file's result (unchanged since), so that a resume skips it. */
+function doneInJournal(previous: JournalState, retryFailed: boolean): (file: string, key: FileKey | null) => 'ok' | 'failed' | false {
+  return (file, key) => {
+    const entry = previous.entries.get(file);
+    if (!entry) return false;
+    if (key === null) return entry.error ? false : 'ok';
+    if (entry.size !== key.size || entry.mtimeMs !== key.mtimeMs) return false;
+    if (entry.error) return retryFailed || isTransientError(entry.error) ? false : 'failed';
+    return 'ok';
+  };
+}
+
+/** What the host's cancel and the results handler change while the run is going. */
+interface RunState {
+  cancelled: boolean;
+  jsonlNeedsRewrite: () => boolean;
+}
+
+interface Finishing {
+  options: BatchRunOptions;
+  format: ExportFormat;
+  journalFile: string;
+  journal: Journal;
+  pipeline: BatchRunner;
+  appender: JsonlAppender | undefined;
+  emit: (event: BatchEvent) => void;
+  notices: string[];
+  run: RunState;
+}
+
+/** Runs the pipeline to its end, then writes the final export, organises, and marks the journal finished. */
+async function finishBatch({ options, format, journalFile, journal, pipeline, appender, emit, notices, run }: Finishing): Promise<BatchSummary> {
+  for (const message of notices) emit({ type: 'notice', message });
+  const outcome = await pipeline.run();
+  await appender?.close();
+  let error = outcome.error;
+  let exported: ExportSummary | undefined;
+  let organized: OrganizeSummary | undefined;
+  let count = 0;
+  let failed = 0;
+  try {
+    const state = await readJournal(journalFile, { inputs: options.inputs });
+    if (format !== 'jsonl' || run.jsonlNeedsRewrite()) {
+      exported = await exportJournal(journalFile, options.out, { state, order: format === 'jsonl' ? 'journal' : 'path', ...(options.runner ? { worker: true } : {}) });
+    } else {
+      exported = { file: options.out, format, count: state.entries.size, failed: [...state.entries.values()].filter((e) => e.error).length };
+    }
+    count = exported.count;
+    failed = exported.failed;
+    emit({ type: 'exported', export: exported });
+    if (options.organize && outcome.state !== 'failed') {
+      organized = organizeSummary(
+        await organizeJournal(journalFile, options.organize, {
+          state,
+          appendOrganized: (records) => journal.appendOrganized(records),
+          isCancelled: () => run.cancelled,
+          onActions: (actions) => emit({ type: 'organized', actions }),
+        }),
+      );
+    }
+    if (outcome.state === 'finished' && !run.cancelled) await journal.markFinished({ done: count, failed });
+  } catch (caught) {
+    error ??= toErrorInfo(caught, ErrorCode.READ_FAILED);
+  } finally {
+    await journal.close();
+  }
+  const state = error && outcome.state !== 'cancelled' ? 'failed' : run.cancelled ? 'cancelled' : outcome.state;
+  return { state, progress: pipeline.progress(), stats: outcome.stats, journal: journalFile, count, failed, ...(exported ? { export: exported } : {}), ...(organized ? { organized } : {}), ...(error ? { error } : {}) };
 }

@@ -4,6 +4,7 @@
 import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
 import type { WalkItem } from '../files.js';
 import { type PreprocessSpec, preprocessFile } from '../preprocess/preprocess.js';
+import { type RunOutcome, assembleResult, runBatch } from './assemble.js';
 import { defaultBatchSize } from './providers.js';
 import type { Classifier } from './classifier.js';
 import type { ClassScore } from './topk.js';
@@ -41,10 +42,7 @@ export interface ClassifyTimings {
   inferenceMs: number;
 }
 
-const tenth = (ms: number): number => Math.round(ms * 10) / 10;
-
-/** `{ precision: 'int8' }` for a quantised model's results; fp32 results stay as they always were. */
-export const precisionField = (classifier: { readonly precision?: 'fp32' | 'int8' }): { precision?: 'int8' } => (classifier.precision === 'int8' ? { precision: 'int8' } : {});
+export { precisionField } from './assemble.js';
 
 export const isFailure = (result: ClassifyResult): result is ClassifyFailure => 'error' in result;
 
@@ -129,29 +127,17 @@ export async function* classifyFiles(loading: Classifier | Promise<Classifier>, 
     if (options.signal?.aborted) return;
     pending = prepareNext(); // decode the next batch while this one runs
     // Holes from failed items are skipped: the tensor holds `count` packed images.
-    let run: { logits: Float32Array[]; inferenceMs: number; epByImage: string[] } | { error: Omit<ErrorInfo, 'item'> } = { logits: [], inferenceMs: 0, epByImage: [] };
+    let run: RunOutcome = { logits: [], inferenceMs: 0 };
     let waitMs = 0;
     if (prepared.count > 0) {
-      try {
-        const batch = prepared.tensor.subarray(0, prepared.count * classifier.imageSize);
-        const asked = performance.now();
-        run = await (options.infer ? options.infer(batch, prepared.count) : classifier.run(batch, prepared.count));
-        waitMs = Math.max(0, performance.now() - asked - run.inferenceMs);
-      } catch (error) {
-        const { code, message } = toErrorInfo(error, ErrorCode.INFERENCE_FAILED);
-        run = { error: { code, message } };
-      }
+      const batch = prepared.tensor.subarray(0, prepared.count * classifier.imageSize);
+      const asked = performance.now();
+      run = await runBatch(() => (options.infer ? options.infer(batch, prepared.count) : classifier.run(batch, prepared.count)));
+      if (!('error' in run)) waitMs = Math.max(0, performance.now() - asked - run.inferenceMs);
     }
     for (let i = 0; i < prepared.items.length; i++) {
       const slot = prepared.slots[i];
-      const path = prepared.items[i].path;
-      if ('error' in slot) yield { path, error: slot.error };
-      else if ('error' in run) yield { path, error: run.error };
-      else {
-        const ms = slot.ms + run.inferenceMs / prepared.count;
-        const timings = { waitMs: tenth(waitMs), decodeMs: tenth(slot.ms), inferenceMs: tenth(run.inferenceMs / prepared.count) };
-        yield { path, top: classifier.top(run.logits[slot.slot], top), model: classifier.name, ep: run.epByImage[slot.slot] ?? classifier.ep, ms: tenth(ms), timings, ...precisionField(classifier) };
-      }
+      yield assembleResult(prepared.items[i].path, slot, run, 'slot' in slot ? slot.slot : 0, classifier, { count: prepared.count, top, waitMs });
     }
   }
 }

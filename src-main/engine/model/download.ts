@@ -9,6 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineError, ErrorCode } from '../errors.js';
 import { fileSize } from '../files.js';
+import { RateMeter } from '../rate.js';
 
 export interface TransferProgress {
   /** Bytes on disk so far, including those kept from an earlier, interrupted transfer. */
@@ -108,23 +109,6 @@ export function parseContentRange(header: string | null): { start: number | null
   };
 }
 
-/** Rate over a sliding window of recent samples. */
-class RateMeter {
-  private samples: { time: number; bytes: number }[] = [];
-  constructor(private readonly windowMs = 3000) {}
-  add(bytes: number, time = performance.now()): void {
-    this.samples.push({ time, bytes });
-    while (this.samples.length > 2 && time - this.samples[0].time > this.windowMs) this.samples.shift();
-  }
-  rate(): number {
-    if (this.samples.length < 2) return 0;
-    const first = this.samples[0];
-    const last = this.samples[this.samples.length - 1];
-    const seconds = (last.time - first.time) / 1000;
-    return seconds > 0 ? (last.bytes - first.bytes) / seconds : 0;
-  }
-}
-
 async function hashFileInto(hash: Hash, file: string, signal?: AbortSignal): Promise<number> {
   let bytes = 0;
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal })) {
@@ -142,219 +126,276 @@ function cancelled(name: string | undefined, kept: number): EngineError {
   );
 }
 
+/** What the steps of one download share: where from and to, and how to name it in messages. */
+interface DownloadJob {
+  url: string;
+  partial: string;
+  expectedBytes: number;
+  name?: string;
+  label: string;
+  item: { item?: string; hint: { actions: 'import'[]; model?: string } };
+  signal?: AbortSignal;
+  fetchImpl: FetchLike;
+  stallTimeoutMs: number;
+}
+
+/** The bytes so far (across attempts), their running hash, the rate, and throttled progress. */
+class Transfer {
+  hash = createHash('sha256');
+  have = 0;
+  /** Bytes already in the partial file when the call started. */
+  resumedFrom = 0;
+  // Bytes per second over the last 3 s: a download's rate changes faster than a batch's.
+  private readonly meter = new RateMeter(3000);
+  private lastEmit = -Infinity;
+
+  constructor(
+    private readonly total: number,
+    private readonly onProgress: ((progress: TransferProgress) => void) | undefined,
+    private readonly progressIntervalMs: number,
+  ) {
+    this.meter.restart();
+  }
+
+  emit(force = false): void {
+    if (!this.onProgress) return;
+    const now = performance.now();
+    if (!force && now - this.lastEmit < this.progressIntervalMs) return;
+    this.lastEmit = now;
+    this.onProgress({ received: this.have, total: this.total, bytesPerSecond: this.meter.rate() });
+  }
+
+  add(bytes: Uint8Array): void {
+    this.hash.update(bytes);
+    this.have += bytes.byteLength;
+    this.meter.add(bytes.byteLength);
+    this.emit();
+  }
+
+  restartFromZero(): void {
+    this.hash = createHash('sha256');
+    this.have = 0;
+    this.meter.restart();
+  }
+}
+
+const discard = async (job: DownloadJob): Promise<void> => {
+  await rm(job.partial, { force: true });
+};
+
+/** Deletes the partial file and throws DOWNLOAD_FAILED with the way in that needs no network. */
+async function failed(job: DownloadJob, message: string, cause?: unknown): Promise<never> {
+  await discard(job);
+  throw new EngineError(ErrorCode.DOWNLOAD_FAILED, `${message}. ${importHint(job.name, job.url)}`, { ...job.item, cause });
+}
+
 /**
  * Downloads `url` to `destination` via `partial`, verifying size and SHA-256.
  * Throws EngineError DOWNLOAD_FAILED, CHECKSUM_MISMATCH or CANCELLED. On failure the partial file is
  * deleted; on cancellation it is kept so that the next call resumes.
  */
 export async function downloadVerified(options: DownloadOptions): Promise<DownloadResult> {
-  const {
+  const { url, destination, partial, expectedBytes, name, signal, onProgress, maxRetries = 4, retryDelayMs = 1000, stallTimeoutMs = 60_000, progressIntervalMs = 200 } = options;
+  const job: DownloadJob = {
     url,
-    destination,
     partial,
     expectedBytes,
     name,
+    label: name ?? path.basename(destination),
+    item: { ...(name === undefined ? {} : { item: name }), hint: { actions: ['import' as const], ...(name === undefined ? {} : { model: name }) } },
     signal,
-    onProgress,
-    maxRetries = 4,
-    retryDelayMs = 1000,
-    stallTimeoutMs = 60_000,
-    progressIntervalMs = 200,
-  } = options;
-  const expectedSha256 = options.expectedSha256.toLowerCase();
-  const fetchImpl: FetchLike = options.fetchImpl ?? ((input, init) => fetch(input, init));
-  const label = name ?? path.basename(destination);
-  const item = { ...(name === undefined ? {} : { item: name }), hint: { actions: ['import' as const], ...(name === undefined ? {} : { model: name }) } };
+    fetchImpl: options.fetchImpl ?? ((input, init) => fetch(input, init)),
+    stallTimeoutMs,
+  };
 
   if (signal?.aborted) throw cancelled(name, 0);
   await mkdir(path.dirname(partial), { recursive: true });
   await mkdir(path.dirname(destination), { recursive: true });
 
-  const discard = async (): Promise<void> => {
-    await rm(partial, { force: true });
-  };
-  const failed = async (message: string, cause?: unknown): Promise<never> => {
-    await discard();
-    throw new EngineError(ErrorCode.DOWNLOAD_FAILED, `${message}. ${importHint(name, url)}`, { ...item, cause });
-  };
+  const transfer = new Transfer(expectedBytes, onProgress, progressIntervalMs);
+  await resumePartial(job, transfer);
+  transfer.emit(true);
+  const attempts = await transferWithRetries(job, transfer, maxRetries, retryDelayMs);
+  transfer.emit(true);
+  const sha256 = await verifyAndPlace(job, transfer, options.expectedSha256.toLowerCase(), destination);
+  return { path: destination, bytes: expectedBytes, sha256, resumedFrom: transfer.resumedFrom, attempts };
+}
 
-  // Pick up what an earlier (killed or cancelled) run left, unless it cannot be a prefix of the file.
-  let hash = createHash('sha256');
-  let have = 0;
-  const existing = await fileSize(partial);
-  if (existing !== null && existing > expectedBytes) {
-    await discard();
+/** Picks up what an earlier (killed or cancelled) run left, unless it cannot be a prefix of the file. */
+async function resumePartial(job: DownloadJob, transfer: Transfer): Promise<void> {
+  const existing = await fileSize(job.partial);
+  if (existing !== null && existing > job.expectedBytes) {
+    await discard(job);
   } else if (existing !== null && existing > 0) {
     try {
-      have = await hashFileInto(hash, partial, signal);
+      transfer.have = await hashFileInto(transfer.hash, job.partial, job.signal);
     } catch (error) {
-      if (signal?.aborted) throw cancelled(name, existing);
+      if (job.signal?.aborted) throw cancelled(job.name, existing);
       throw error;
     }
   }
-  const resumedFrom = have;
+  transfer.resumedFrom = transfer.have;
+}
 
-  const meter = new RateMeter();
-  meter.add(have);
-  let lastEmit = -Infinity;
-  const emit = (force = false): void => {
-    if (!onProgress) return;
-    const now = performance.now();
-    if (!force && now - lastEmit < progressIntervalMs) return;
-    lastEmit = now;
-    onProgress({ received: have, total: expectedBytes, bytesPerSecond: meter.rate() });
-  };
-  const restartFromZero = (): void => {
-    hash = createHash('sha256');
-    have = 0;
-    meter.add(0);
-  };
-  emit(true);
-
-  /** One HTTP request; returns when the body has ended or throws (RetryableError or EngineError). */
-  const attempt = async (): Promise<void> => {
-    const controller = new AbortController();
-    const combined = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
-    let stallTimer: NodeJS.Timeout | undefined;
-    const armStallTimer = (): void => {
-      if (stallTimer) clearTimeout(stallTimer);
-      stallTimer = setTimeout(() => controller.abort(new RetryableError(`no data for ${Math.round(stallTimeoutMs / 1000)} s`)), stallTimeoutMs);
-    };
-    let handle: FileHandle | undefined;
-    try {
-      armStallTimer();
-      const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'reslens' };
-      if (have > 0) headers.range = `bytes=${have}-`;
-      let response: Response;
-      try {
-        response = await fetchImpl(url, { headers, signal: combined, redirect: 'follow' });
-      } catch (error) {
-        if (controller.signal.aborted && !signal?.aborted) throw controller.signal.reason;
-        throw error;
-      }
-      const where = response.url && response.url !== url ? `${url} (redirected to ${hostOf(response.url)})` : url;
-
-      let total: number | null = null;
-      if (response.status === 206) {
-        const range = parseContentRange(response.headers.get('content-range'));
-        if (!range || range.start !== have) {
-          await response.body?.cancel().catch(() => undefined);
-          restartFromZero();
-          throw new RetryableError(`server answered range ${response.headers.get('content-range') ?? '(none)'} for a request from byte ${have}`);
-        }
-        total = range.total;
-      } else if (response.status === 200) {
-        // Either a fresh start, or a server that ignores Range and sends everything again.
-        if (have > 0) restartFromZero();
-        const length = response.headers.get('content-length');
-        total = length !== null && /^\d+$/.test(length) ? Number(length) : null;
-      } else if (response.status === 416 && have > 0) {
-        // Our partial file reaches past the server's end: it cannot be a prefix of this file.
-        await response.body?.cancel().catch(() => undefined);
-        restartFromZero();
-        throw new RetryableError(`server refused to resume from byte ${resumedFrom} (HTTP 416); starting again from 0`);
-      } else {
-        await response.body?.cancel().catch(() => undefined);
-        const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
-        if (RETRYABLE_STATUS.has(response.status)) throw new RetryableError(`${status} from ${where}`);
-        throw new EngineError(ErrorCode.DOWNLOAD_FAILED, `cannot download ${label}: ${status} from ${where}. ${importHint(name, url)}`, item);
-      }
-      if (total !== null && total !== expectedBytes) {
-        await response.body?.cancel().catch(() => undefined);
-        throw new EngineError(
-          ErrorCode.CHECKSUM_MISMATCH,
-          `cannot download ${label}: the server offers ${total} bytes but the catalog expects ${expectedBytes}; the file at ${url} is not the one the catalog describes`,
-          item,
-        );
-      }
-      if (!response.body) throw new RetryableError(`empty response body from ${where}`);
-
-      handle = await open(partial, have > 0 ? 'r+' : 'w');
-      const reader = response.body.getReader();
-      for (;;) {
-        let chunk: Awaited<ReturnType<typeof reader.read>>;
-        try {
-          chunk = await reader.read();
-        } catch (error) {
-          if (controller.signal.aborted && !signal?.aborted) throw controller.signal.reason;
-          throw error;
-        }
-        if (chunk.done) break;
-        const bytes = chunk.value;
-        if (bytes.byteLength === 0) continue;
-        armStallTimer();
-        if (have + bytes.byteLength > expectedBytes) {
-          await reader.cancel().catch(() => undefined);
-          throw new EngineError(
-            ErrorCode.CHECKSUM_MISMATCH,
-            `cannot download ${label}: the server sent more than the expected ${expectedBytes} bytes; the file at ${url} is not the one the catalog describes`,
-            item,
-          );
-        }
-        await handle.write(bytes, 0, bytes.byteLength, have);
-        hash.update(bytes);
-        have += bytes.byteLength;
-        meter.add(have);
-        emit();
-      }
-      if (have < expectedBytes) throw new RetryableError(`connection closed after ${have} of ${expectedBytes} bytes`);
-    } finally {
-      if (stallTimer) clearTimeout(stallTimer);
-      await handle?.close().catch(() => undefined);
-    }
-  };
-
+/** Attempts until the file is complete; gives up after `maxRetries` attempts in a row that brought nothing. Returns the attempts made. */
+async function transferWithRetries(job: DownloadJob, transfer: Transfer, maxRetries: number, retryDelayMs: number): Promise<number> {
   let attempts = 0;
   let failuresInARow = 0;
   let lastError: unknown;
-  while (have < expectedBytes) {
+  while (transfer.have < job.expectedBytes) {
     attempts += 1;
-    const before = have;
+    const before = transfer.have;
     try {
-      await attempt();
+      await attempt(job, transfer);
     } catch (error) {
-      if (signal?.aborted) throw cancelled(name, await fileSize(partial) ?? 0);
+      if (job.signal?.aborted) throw cancelled(job.name, await fileSize(job.partial) ?? 0);
       if (error instanceof EngineError) {
-        await discard();
+        await discard(job);
         throw error;
       }
       lastError = error;
     }
-    if (have >= expectedBytes) break;
-    failuresInARow = have > before ? 0 : failuresInARow + 1;
+    if (transfer.have >= job.expectedBytes) break;
+    failuresInARow = transfer.have > before ? 0 : failuresInARow + 1;
     if (failuresInARow > maxRetries || attempts > maxRetries + 1000) {
       const reason = lastError instanceof RetryableError ? { text: lastError.message, offline: false } : describeNetworkError(lastError);
       const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
       return failed(
+        job,
         reason.offline
-          ? `cannot reach ${hostOf(url)} to download ${label} (${reason.text}; ${tries})`
-          : `cannot download ${label} from ${url}: ${reason.text} (${tries})`,
+          ? `cannot reach ${hostOf(job.url)} to download ${job.label} (${reason.text}; ${tries})`
+          : `cannot download ${job.label} from ${job.url}: ${reason.text} (${tries})`,
         lastError,
       );
     }
     try {
-      await sleep(Math.min(30_000, retryDelayMs * 2 ** Math.max(0, failuresInARow - 1)), undefined, { signal });
+      await sleep(Math.min(30_000, retryDelayMs * 2 ** Math.max(0, failuresInARow - 1)), undefined, { signal: job.signal });
     } catch {
-      throw cancelled(name, await fileSize(partial) ?? 0);
+      throw cancelled(job.name, await fileSize(job.partial) ?? 0);
     }
   }
+  return attempts;
+}
 
-  emit(true);
-  const sha256 = hash.digest('hex');
-  const onDisk = await fileSize(partial);
-  if (onDisk !== expectedBytes) {
-    return failed(`cannot download ${label}: ${onDisk ?? 0} bytes on disk after the transfer, expected ${expectedBytes}`);
+/** One HTTP request; returns when the body has ended or throws (RetryableError or EngineError). */
+async function attempt(job: DownloadJob, transfer: Transfer): Promise<void> {
+  const controller = new AbortController();
+  const combined = job.signal ? AbortSignal.any([job.signal, controller.signal]) : controller.signal;
+  let stallTimer: NodeJS.Timeout | undefined;
+  const armStallTimer = (): void => {
+    if (stallTimer) clearTimeout(stallTimer);
+    stallTimer = setTimeout(() => controller.abort(new RetryableError(`no data for ${Math.round(job.stallTimeoutMs / 1000)} s`)), job.stallTimeoutMs);
+  };
+  // A stall aborts through our controller: it surfaces as its RetryableError, not as the fetch's AbortError.
+  const stallReason = (error: unknown): unknown => (controller.signal.aborted && !job.signal?.aborted ? controller.signal.reason : error);
+  try {
+    armStallTimer();
+    const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'reslens' };
+    if (transfer.have > 0) headers.range = `bytes=${transfer.have}-`;
+    let response: Response;
+    try {
+      response = await job.fetchImpl(job.url, { headers, signal: combined, redirect: 'follow' });
+    } catch (error) {
+      throw stallReason(error);
+    }
+    const where = response.url && response.url !== job.url ? `${job.url} (redirected to ${hostOf(response.url)})` : job.url;
+    await acceptResponse(job, transfer, response, where);
+    if (!response.body) throw new RetryableError(`empty response body from ${where}`);
+    await writeBody(job, transfer, response.body, armStallTimer, stallReason);
+  } finally {
+    if (stallTimer) clearTimeout(stallTimer);
   }
-  if (sha256 !== expectedSha256) {
-    await discard();
+}
+
+/** Checks the status and the announced size against what we asked for; restarts from 0 where the server cannot resume. */
+async function acceptResponse(job: DownloadJob, transfer: Transfer, response: Response, where: string): Promise<void> {
+  const { have } = transfer;
+  let total: number | null;
+  if (response.status === 206) {
+    const range = parseContentRange(response.headers.get('content-range'));
+    if (!range || range.start !== have) {
+      await response.body?.cancel().catch(() => undefined);
+      transfer.restartFromZero();
+      throw new RetryableError(`server answered range ${response.headers.get('content-range') ?? '(none)'} for a request from byte ${have}`);
+    }
+    total = range.total;
+  } else if (response.status === 200) {
+    // Either a fresh start, or a server that ignores Range and sends everything again.
+    if (have > 0) transfer.restartFromZero();
+    const length = response.headers.get('content-length');
+    total = length !== null && /^\d+$/.test(length) ? Number(length) : null;
+  } else if (response.status === 416 && have > 0) {
+    // Our partial file reaches past the server's end: it cannot be a prefix of this file.
+    await response.body?.cancel().catch(() => undefined);
+    transfer.restartFromZero();
+    throw new RetryableError(`server refused to resume from byte ${transfer.resumedFrom} (HTTP 416); starting again from 0`);
+  } else {
+    await response.body?.cancel().catch(() => undefined);
+    const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+    if (RETRYABLE_STATUS.has(response.status)) throw new RetryableError(`${status} from ${where}`);
+    throw new EngineError(ErrorCode.DOWNLOAD_FAILED, `cannot download ${job.label}: ${status} from ${where}. ${importHint(job.name, job.url)}`, job.item);
+  }
+  if (total !== null && total !== job.expectedBytes) {
+    await response.body?.cancel().catch(() => undefined);
     throw new EngineError(
       ErrorCode.CHECKSUM_MISMATCH,
-      `checksum mismatch for ${label}: expected sha256 ${expectedSha256}, got ${sha256} (${expectedBytes} bytes from ${url}). The download was discarded; try again, or import a copy you trust`,
-      item,
+      `cannot download ${job.label}: the server offers ${total} bytes but the catalog expects ${job.expectedBytes}; the file at ${job.url} is not the one the catalog describes`,
+      job.item,
     );
   }
-  await rename(partial, destination);
-  return { path: destination, bytes: expectedBytes, sha256, resumedFrom, attempts };
+}
+
+/** Streams the body into the partial file at the transfer's offset; each chunk re-arms the stall timer. */
+async function writeBody(job: DownloadJob, transfer: Transfer, body: ReadableStream<Uint8Array>, armStallTimer: () => void, stallReason: (error: unknown) => unknown): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(job.partial, transfer.have > 0 ? 'r+' : 'w');
+    const reader = body.getReader();
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        throw stallReason(error);
+      }
+      if (chunk.done) break;
+      const bytes = chunk.value;
+      if (bytes.byteLength === 0) continue;
+      armStallTimer();
+      if (transfer.have + bytes.byteLength > job.expectedBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw new EngineError(
+          ErrorCode.CHECKSUM_MISMATCH,
+          `cannot download ${job.label}: the server sent more than the expected ${job.expectedBytes} bytes; the file at ${job.url} is not the one the catalog describes`,
+          job.item,
+        );
+      }
+      await handle.write(bytes, 0, bytes.byteLength, transfer.have);
+      transfer.add(bytes);
+    }
+    if (transfer.have < job.expectedBytes) throw new RetryableError(`connection closed after ${transfer.have} of ${job.expectedBytes} bytes`);
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+/** Checks size on disk and SHA-256, then renames the partial file into place; returns the hash. */
+async function verifyAndPlace(job: DownloadJob, transfer: Transfer, expectedSha256: string, destination: string): Promise<string> {
+  const sha256 = transfer.hash.digest('hex');
+  const onDisk = await fileSize(job.partial);
+  if (onDisk !== job.expectedBytes) {
+    return failed(job, `cannot download ${job.label}: ${onDisk ?? 0} bytes on disk after the transfer, expected ${job.expectedBytes}`);
+  }
+  if (sha256 !== expectedSha256) {
+    await discard(job);
+    throw new EngineError(
+      ErrorCode.CHECKSUM_MISMATCH,
+      `checksum mismatch for ${job.label}: expected sha256 ${expectedSha256}, got ${sha256} (${job.expectedBytes} bytes from ${job.url}). The download was discarded; try again, or import a copy you trust`,
+      job.item,
+    );
+  }
+  await rename(job.partial, destination);
+  return sha256;
 }
 
 /** SHA-256 and size of a file, streamed. */

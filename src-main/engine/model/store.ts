@@ -17,15 +17,14 @@ import {
   type CatalogEntry,
   type Preprocessing,
   PreprocessingSchema,
-  TORCHVISION_PREPROCESSING,
   catalogNames,
   findCatalogEntry,
   loadCatalogSync,
   preprocessingOf,
 } from './catalog.js';
 import { type FetchLike, type TransferProgress, downloadVerified, sha256File } from './download.js';
-import { inspectModelFile } from './inspect.js';
-import { checkLabelCount, loadLabels } from './labels.js';
+import { importLabels, importPreprocessing, refuseExternalData } from './import-checks.js';
+import { type ModelInfo, inspectModelFile } from './inspect.js';
 import { processAlive } from '../temp-dirs.js';
 
 export type ModelSource = 'catalog' | 'imported';
@@ -408,32 +407,8 @@ export class ModelStore {
     const source = path.resolve(file);
     if (options.name !== undefined && !this.catalogEntry(options.name)) normaliseModelName(options.name);
     const info = await inspectModelFile(source);
-    // The store holds one .onnx per model: a model that reads external data files would be copied
-    // without them and fail at load, so it is refused here (run it in place with --model PATH).
-    if (info.externalFiles?.length) {
-      throw new EngineError(
-        ErrorCode.UNSUPPORTED_MODEL,
-        `${path.basename(source)} keeps its weights in ${info.externalFiles.length} external data file(s) (${info.externalFiles.slice(0, 3).join(', ')}); the model store cannot hold those yet: run it in place with --model ${source}`,
-        { item: source },
-      );
-    }
-
-    let entry: CatalogEntry | undefined;
-    let name: string;
-    if (options.name !== undefined) {
-      entry = this.catalogEntry(options.name);
-      name = entry?.name ?? normaliseModelName(options.name);
-      if (entry && info.sha256 !== entry.sha256) {
-        throw new EngineError(
-          ErrorCode.CHECKSUM_MISMATCH,
-          `${path.basename(source)} is not the catalog's ${entry.name}: expected sha256 ${entry.sha256} (${entry.bytes} bytes), got ${info.sha256} (${info.bytes} bytes). Import it under another --name`,
-          { item: source },
-        );
-      }
-    } else {
-      entry = this.catalog.models.find((candidate) => candidate.sha256 === info.sha256);
-      name = entry?.name ?? nameFromFile(source);
-    }
+    refuseExternalData(info, source);
+    const { entry, name } = this.importName(info, source, options.name);
     const destination = path.join(this.dir, `${name}.onnx`);
     if (!entry && (await pathExists(destination))) {
       throw new EngineError(
@@ -442,39 +417,39 @@ export class ModelStore {
         { item: name, hint: { actions: ['remove'], model: name } },
       );
     }
+    const labels = await importLabels(info, source, options.labelsFile);
+    const preprocessing = importPreprocessing(this.catalog, entry, info, options.preprocessing);
+    return this.installImport({ source, info, entry, name, destination, labels, preprocessing });
+  }
 
-    let labels: string[] | undefined;
-    if (options.labelsFile !== undefined) {
-      labels = await loadLabels(options.labelsFile);
-      checkLabelCount(labels, info.classes, options.labelsFile);
-      const multiline = labels.findIndex((label) => /[\r\n]/.test(label));
-      if (multiline >= 0) throw new EngineError(ErrorCode.LABELS_INVALID, `label ${multiline} contains a line break`, { item: options.labelsFile });
-    } else if (info.classes !== 1000) {
+  /** The store name and catalog entry of a file being imported: asked for (a catalog name needs the catalog's file), or found by its SHA-256, or its file name. */
+  private importName(info: ModelInfo, source: string, asked: string | undefined): { entry: CatalogEntry | undefined; name: string } {
+    if (asked === undefined) {
+      const entry = this.catalog.models.find((candidate) => candidate.sha256 === info.sha256);
+      return { entry, name: entry?.name ?? nameFromFile(source) };
+    }
+    const entry = this.catalogEntry(asked);
+    if (entry && info.sha256 !== entry.sha256) {
       throw new EngineError(
-        ErrorCode.LABELS_INVALID,
-        `${path.basename(source)} has ${info.classes} output classes, not ImageNet's 1000: pass its class names with --labels FILE (one per line)`,
+        ErrorCode.CHECKSUM_MISMATCH,
+        `${path.basename(source)} is not the catalog's ${entry.name}: expected sha256 ${entry.sha256} (${entry.bytes} bytes), got ${info.sha256} (${info.bytes} bytes). Import it under another --name`,
         { item: source },
       );
     }
+    return { entry, name: entry?.name ?? normaliseModelName(asked) };
+  }
 
-    let preprocessing: Preprocessing;
-    if (entry) {
-      preprocessing = preprocessingOf(this.catalog, entry);
-    } else {
-      preprocessing = { ...TORCHVISION_PREPROCESSING, mean: [...TORCHVISION_PREPROCESSING.mean], std: [...TORCHVISION_PREPROCESSING.std], layout: info.input.layout };
-      const side = info.input.height;
-      if (side !== null && side === info.input.width && side !== preprocessing.crop) {
-        // A fixed input of another size: keep torchvision's 256/224 ratio between resize and crop.
-        preprocessing.crop = side;
-        preprocessing.resizeShorter = Math.round((side * 256) / 224);
-      }
-    }
-    if (options.preprocessing) {
-      const merged = PreprocessingSchema.safeParse({ ...preprocessing, ...options.preprocessing });
-      if (!merged.success) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `invalid preprocessing: ${merged.error.issues.map((i) => i.message).join('; ')}`);
-      preprocessing = merged.data;
-    }
-
+  /** Copies the file in through a temporary name (checking it did not change since inspected), then writes its labels and sidecar. */
+  private async installImport(plan: {
+    source: string;
+    info: ModelInfo;
+    entry: CatalogEntry | undefined;
+    name: string;
+    destination: string;
+    labels: string[] | undefined;
+    preprocessing: Preprocessing;
+  }): Promise<ImportResult> {
+    const { source, info, entry, name, destination, labels, preprocessing } = plan;
     await mkdir(this.partialDir, { recursive: true });
     const temp = path.join(this.partialDir, `${name}.onnx.import-${tempSuffix()}`);
     try {

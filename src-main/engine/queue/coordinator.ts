@@ -25,7 +25,7 @@ import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
 import type { FileKey, JournalRecord } from '../batch/journal.js';
 import { type BatchProgress, type PipelineOptions, type PipelineStats, type PipelineSummary, fileKey } from '../batch/pipeline.js';
-import { RateMeter } from '../batch/rate.js';
+import { RateMeter } from '../rate.js';
 import { EtaSmoother } from '../batch/eta.js';
 import { WakeSignal } from '../batch/sync.js';
 import { countInputs, walkInputs } from '../batch/walk.js';

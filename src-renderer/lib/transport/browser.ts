@@ -62,7 +62,14 @@ async function httpError(response: Response): Promise<ApiError> {
 export function createBrowserTransport(): Transport {
   const token = takeToken();
   const headers = { 'X-Reslens-Token': token };
-  const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  const { api, connection } = connectSocket(token);
+  const { folders, pickFolder } = createFolderBrowser(headers);
+  return { api, host: createBrowserHost(headers, pickFolder), folders, connection };
+}
+
+/** The contract over one WebSocket: requests answered by id, events fanned out, reconnection with backoff. */
+function connectSocket(token: string): Pick<Transport, 'api' | 'connection'> {
+  const pending: Waiters = new Map();
   const listeners = new Map<EventName, Set<(payload: unknown) => void>>();
   const connectionListeners = new Set<(state: ConnectionState) => void>();
   let state: ConnectionState = 'connecting';
@@ -90,30 +97,7 @@ export function createBrowserTransport(): Transport {
       setState('open');
       markOpen();
     };
-    ws.onmessage = (event: MessageEvent<ArrayBuffer>) => {
-      let message: ServerMessage;
-      try {
-        message = decodeMessage(event.data) as ServerMessage;
-      } catch (error) {
-        console.error('ResLens: undecodable message from the server', error);
-        return;
-      }
-      if (message.kind === 'event') {
-        for (const listener of listeners.get(message.event) ?? []) {
-          try {
-            listener(message.payload);
-          } catch (error) {
-            console.error(`ResLens: ${message.event} listener failed`, error);
-          }
-        }
-        return;
-      }
-      const waiter = pending.get(message.id);
-      if (!waiter) return;
-      pending.delete(message.id);
-      if (message.ok) waiter.resolve(message.result);
-      else waiter.reject(new ApiError(message.error.code, message.error.message));
-    };
+    ws.onmessage = (event: MessageEvent<ArrayBuffer>) => deliver(event.data, listeners, pending);
     ws.onclose = () => {
       if (socket !== ws) return;
       socket = undefined;
@@ -153,6 +137,50 @@ export function createBrowserTransport(): Transport {
     },
   };
 
+  return {
+    api,
+    connection: {
+      get state() {
+        return state;
+      },
+      onChange(listener) {
+        connectionListeners.add(listener);
+        return () => connectionListeners.delete(listener);
+      },
+    },
+  };
+}
+
+type Waiters = Map<number, { resolve(value: unknown): void; reject(error: Error): void }>;
+
+/** One server message: an event to its listeners (one failing listener does not stop the others), or an answer to its waiting call. */
+function deliver(data: ArrayBuffer, listeners: Map<EventName, Set<(payload: unknown) => void>>, pending: Waiters): void {
+  let message: ServerMessage;
+  try {
+    message = decodeMessage(data) as ServerMessage;
+  } catch (error) {
+    console.error('ResLens: undecodable message from the server', error);
+    return;
+  }
+  if (message.kind === 'event') {
+    for (const listener of listeners.get(message.event) ?? []) {
+      try {
+        listener(message.payload);
+      } catch (error) {
+        console.error(`ResLens: ${message.event} listener failed`, error);
+      }
+    }
+    return;
+  }
+  const waiter = pending.get(message.id);
+  if (!waiter) return;
+  pending.delete(message.id);
+  if (message.ok) waiter.resolve(message.result);
+  else waiter.reject(new ApiError(message.error.code, message.error.message));
+}
+
+/** The server's folder listing (the browser cannot open a native picker); the app sets the picker dialog. */
+function createFolderBrowser(headers: Record<string, string>): { folders: FolderBrowser; pickFolder: () => Promise<FolderEntry | null> } {
   let picker: () => Promise<FolderEntry | null> = async () => null;
   const folders: FolderBrowser = {
     async list(folder?: string): Promise<FolderListing> {
@@ -170,7 +198,12 @@ export function createBrowserTransport(): Transport {
     },
   };
 
-  const host: HostApi = {
+  return { folders, pickFolder: () => picker() };
+}
+
+/** What the desktop app's host does natively, over HTTP: uploads in place of paths, downloads in place of save dialogs. */
+function createBrowserHost(headers: Record<string, string>, pickFolder: () => Promise<FolderEntry | null>): HostApi {
+  return {
     kind: 'browser',
     async addFiles(files: File[]): Promise<{ image: ImageId; name: string }[]> {
       const added: { image: ImageId; name: string }[] = [];
@@ -196,7 +229,7 @@ export function createBrowserTransport(): Transport {
       const query = images.map((image) => `image=${encodeURIComponent(image)}`).join('&');
       void fetch(`/api/upload?${query}`, { method: 'DELETE', headers }).catch(() => undefined);
     },
-    pickFolder: () => picker(),
+    pickFolder,
     async saveFile(fileName: string, data: Uint8Array): Promise<void> {
       const blob = new Blob([data as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });
       const url = URL.createObjectURL(blob);
@@ -208,21 +241,6 @@ export function createBrowserTransport(): Transport {
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    },
-  };
-
-  return {
-    api,
-    host,
-    folders,
-    connection: {
-      get state() {
-        return state;
-      },
-      onChange(listener) {
-        connectionListeners.add(listener);
-        return () => connectionListeners.delete(listener);
-      },
     },
   };
 }

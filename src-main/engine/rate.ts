@@ -1,4 +1,4 @@
-// Images per second over a sliding window, and the time left at that rate. The window makes the
+// Items (images, bytes) per second over a sliding window, and the time left at that rate. The window makes the
 // rate follow changes (a folder of large photos after a folder of small ones) without jumping with
 // every batch; time spent paused is not counted.
 
