@@ -178,6 +178,8 @@ export class BatchState {
         while (offset < total && this.rows[offset]) offset++;
         if (offset >= total) break;
         const page = await this.transport.api.call('batch.rows', { batch, offset, limit: 5000 });
+        // Another run may have been opened (History) while this page was on its way: never mix runs.
+        if (batch !== this.summary?.batch) return;
         if (page.rows.length === 0) break;
         for (let i = 0; i < page.rows.length; i++) this.rows[offset + i] = page.rows[i];
         offset += page.rows.length;
