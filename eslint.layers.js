@@ -54,7 +54,7 @@ function engineZones() {
     zone(
       ['src-main/engine/*.ts'],
       [
-        [`^\\./${either(ENGINE_FOLDERS)}/`, 'The engine\'s root files (errors, files, temp-dirs, vocabulary) sit below every engine folder.'],
+        [`^\\./${either(ENGINE_FOLDERS)}/`, 'The engine\'s root files (errors, files, rate, temp-dirs, vocabulary, receptive-field-box) sit below every engine folder.'],
         ABOVE_ENGINE,
         RENDERER,
       ],

@@ -9,7 +9,7 @@ export default defineConfig({
     hookTimeout: 600_000,
     globalSetup: ['tests/fixtures/global-setup.ts'],
     projects: [
-      { extends: true, test: { name: 'engine', include: ['tests/unit/**/*.test.ts', 'tests/engine/**/*.test.ts'] } },
+      { extends: true, test: { name: 'engine', include: ['tests/unit/**/*.test.ts', 'tests/engine/**/*.test.ts', 'tests/integration/**/*.test.ts'] } },
       // The renderer's state classes (runes in .svelte.ts), tested beside them with a fake transport: compiled by
       // the Svelte plugin for the browser (as the app runs them), in Node's globals (tests/helpers/svelte-client-environment.ts).
       {

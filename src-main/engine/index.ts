@@ -4,7 +4,7 @@
 // Two kinds of export, so a host never pays for what it does not run:
 // - light values and every type, exported directly: none of them loads a native addon or a client
 //   library (onnxruntime-node, sharp, protobufjs, bullmq, ioredis), so `reslens --help` and
-//   `reslens models list` stay quick (tests/engine/startup.test.ts measures the CLI's start);
+//   `reslens models list` stay quick (tests/integration/startup.test.ts measures the CLI's start);
 // - heavy modules as loaders in `load`: each host loads the part it needs when a command or a request
 //   needs it (esbuild's code splitting keeps each one its own chunk in the CLI's bundle).
 
