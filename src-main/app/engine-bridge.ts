@@ -11,15 +11,14 @@
 // More than `maxRestarts` crashes within `restartWindowMs` stops the restarts: requests are then
 // answered with ENGINE_UNAVAILABLE, and engine.status is answered by main with the notice.
 import type { EngineStatus, RequestName, RequestParams } from '../api/contract.js';
+import type { ForwardingHandler } from '../api/handler.js';
 import type { EventMessage } from './channels.js';
 import { type EngineLauncher, type EngineProcess, type MainToEngine, parseEngineMessage } from './engine-protocol.js';
 import type { Grant } from './grants.js';
 import { HostError, HostErrorCode } from './host-error.js';
 
 /** What the IPC layer needs from an engine: validated requests in, results (or a thrown error value) out. */
-export interface EngineLink {
-  request<N extends RequestName>(method: N, params: RequestParams<N>): Promise<unknown>;
-}
+export type EngineLink = ForwardingHandler;
 
 export interface EngineBridgeOptions {
   launch: EngineLauncher;
@@ -96,7 +95,7 @@ export class EngineBridge implements EngineLink {
     if (this.engineState === 'running') this.post({ kind: 'grant', grants: [grant] });
   }
 
-  request<N extends RequestName>(method: N, params: RequestParams<N>): Promise<unknown> {
+  handle<N extends RequestName>(method: N, params: RequestParams<N>): Promise<unknown> {
     if (this.engineState === 'failed') {
       if (method === 'engine.status') return Promise.resolve(this.failedStatus());
       return Promise.reject(new HostError(HostErrorCode.ENGINE_UNAVAILABLE, this.currentNotice ?? 'the engine is not running'));

@@ -1,16 +1,15 @@
 // The engine process's side: one EngineService, fed by main over the parent port. Main has already
 // validated every request and checked its ids; this side validates again (cheap, and the process
 // boundary is a trust boundary too) and resolves ids only through grants main sent.
-import { type EngineEvents, type ErrorValue, type EventName, type RequestName, type RequestParams, validateRequest } from '../api/contract.js';
+import { type EngineEvents, type ErrorValue, type EventName, validateRequest } from '../api/contract.js';
+import type { ForwardingHandler } from '../api/handler.js';
 import { EngineError, ErrorCode } from '../engine/index.js';
 import type { ServiceHost } from '../service/engine-service.js';
 import type { ParentPortLike } from './engine-protocol.js';
 import type { Grant } from './grants.js';
 
 /** The part of EngineService the host drives. */
-export interface EngineServiceLike {
-  handle<N extends RequestName>(method: N, params: RequestParams<N>): Promise<unknown>;
-}
+export type EngineServiceLike = ForwardingHandler;
 
 function toEngineErrorValue(error: unknown): ErrorValue {
   if (error instanceof EngineError) return { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };

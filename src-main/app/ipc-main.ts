@@ -159,7 +159,7 @@ export function hostActions(deps: IpcDeps): HostActions {
       const request = validateRequest(message);
       if (!request.ok) throw new HostError(request.error.code, request.error.message);
       assertGranted(request.method, request.params as Record<string, unknown>, deps.grants, engineImages);
-      const result = await deps.engine.request(request.method, request.params as RequestParams<RequestName>);
+      const result = await deps.engine.handle(request.method, request.params as RequestParams<RequestName>);
       if (request.method === 'results.open') {
         const image = (result as { image?: unknown })?.image;
         if (typeof image === 'string') {
@@ -174,7 +174,7 @@ export function hostActions(deps: IpcDeps): HostActions {
       const parsed = RequestSchemas['results.open'].safeParse({ batch, index });
       if (!parsed.success) throw invalid('show-result: expected a batch id and a row number');
       if (!deps.showItemInFolder) return { shown: false };
-      const page = (await deps.engine.request('batch.rows', { batch: parsed.data.batch, offset: parsed.data.index, limit: 1 })) as { rows: { path: string }[] };
+      const page = (await deps.engine.handle('batch.rows', { batch: parsed.data.batch, offset: parsed.data.index, limit: 1 })) as { rows: { path: string }[] };
       const file = page.rows[0]?.path;
       if (typeof file !== 'string' || !path.isAbsolute(file)) throw invalid(`show-result: batch ${parsed.data.batch} has no row ${parsed.data.index}`);
       let real: string;

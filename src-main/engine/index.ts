@@ -54,6 +54,7 @@ export const load = {
   modelStages: () => import('./model/stages.js'),
   preprocess: () => import('./preprocess/preprocess.js'),
   featuresExtract: () => import('./features/extract.js'),
+  featuresExport: () => import('./features/export.js'),
   featuresReduce: () => import('./features/reduce.js'),
   colormap: () => import('./features/colormap.js'),
   explain: () => import('./explain/explain.js'),

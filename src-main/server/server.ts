@@ -18,17 +18,17 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { type EngineEvents, type EngineStatus, type ErrorValue, type EventName, MAX_REQUEST_BYTES, type RequestName, type ServerMessage, validateRequest } from '../api/contract.js';
+import { type EngineEvents, type EngineStatus, type ErrorValue, type EventName, MAX_REQUEST_BYTES, type ServerMessage, validateRequest } from '../api/contract.js';
 import { EngineError, ErrorCode } from '../engine/index.js';
 import type { ServiceHost } from '../service/engine-service.js';
+import type { ForwardingHandler } from '../api/handler.js';
 import { decodeRequestFrame, encodeMessage, peekRequestId } from '../api/codec.js';
 import { FolderError, FolderGrants } from './folders.js';
 import { findStatic } from './static-files.js';
 import { DEFAULT_UPLOAD_LIMIT, MAX_UPLOADS, UploadError, type UploadQuota, UploadStore } from './uploads.js';
 
 /** What the server needs from the engine service (EngineService, or a stand-in in unit tests). */
-export interface ServiceLike {
-  handle(method: RequestName, params: never, context?: { signal?: AbortSignal }): Promise<unknown>;
+export interface ServiceLike extends ForwardingHandler {
   /** How many pages are connected now (the service cancels orphaned batches after a grace period). */
   connectionsChanged?(count: number): void;
   /** A photo is being uploaded: the user waits for it (the engine's priority lane, EngineService.expectInteractive). */
@@ -326,7 +326,7 @@ export class ReslensServer {
     const request = validateRequest(message);
     if (!request.ok) return reject(request.id, request.error);
     try {
-      const result = await this.service.handle(request.method, request.params as never, { signal });
+      const result = await this.service.handle(request.method, request.params, { signal });
       this.send(ws, { kind: 'response', id: request.id, ok: true, result: request.method === 'engine.status' || request.method === 'models.select' ? this.withNotice(result as EngineStatus) : result });
     } catch (error) {
       this.send(ws, { kind: 'response', id: request.id, ok: false, error: errorValue(error) });

@@ -18,6 +18,7 @@ import type {
   RequestParams,
   RequestResults,
 } from '../api/contract.js';
+import type { ContractHandler, RequestContext, RequestHandler, RequestHandlers } from '../api/handler.js';
 import { EngineError, ErrorCode, toErrorInfo } from '../engine/errors.js';
 import { extractFeatures, photoCrop } from '../engine/features/extract.js';
 import { type Heatmap, channelMap } from '../engine/features/reduce.js';
@@ -81,11 +82,7 @@ export interface EngineServiceOptions {
   dataDir?: string;
 }
 
-/** What a host knows about the request beyond its parameters. */
-export interface RequestContext {
-  /** Aborted when the connection that asked is gone: the rest of the work is skipped. */
-  signal?: AbortSignal;
-}
+export type { RequestContext } from '../api/handler.js';
 
 export const DEFAULT_ORPHAN_BATCH_GRACE_MS = 60_000;
 /** How long an upload holds batch runs back for the classify request that follows it (a page round trip, with room for a loaded machine). */
@@ -125,7 +122,7 @@ const versions = (): Record<string, string> => ({
 /** A stage's receptive field, as the model's stage discovery computed it. */
 const fieldOf = (classifier: Classifier, stage: StageName) => classifier.stageMap?.stages.find((s) => s.name === stage)?.receptiveField;
 
-export class EngineService {
+export class EngineService implements ContractHandler {
   private readonly store: ModelStore;
   private loaded?: LoadedModel;
   private loading?: Promise<LoadedModel>;
@@ -176,158 +173,119 @@ export class EngineService {
   }
 
   async handle<N extends RequestName>(method: N, params: RequestParams<N>, context: RequestContext = {}): Promise<RequestResults[N]> {
-    const p = params as Record<string, unknown>;
     if (context.signal?.aborted) throw new EngineError(ErrorCode.CANCELLED, 'the page that asked has gone');
-    switch (method) {
-      case 'engine.status':
-        return this.status() as RequestResults[N];
-      case 'engine.doctor':
-        return (await this.doctor()) as RequestResults[N];
-      case 'models.list':
-        return (await this.listModels()) as RequestResults[N];
-      case 'models.select':
-        await this.select(await this.uiModelName(p.name as string), (p.ep as EngineServiceOptions['ep']) ?? 'auto', (p.precision as PrecisionValue | undefined) ?? 'fp32');
-        return this.status() as RequestResults[N];
-      case 'images.classify':
-        return (await this.interactive(() => this.classify(p.images as ImageId[], (p.top as number | undefined) ?? 5, context.signal))) as RequestResults[N];
-      case 'images.thumbnail': {
-        const image = this.image(p.image as string);
-        return (await thumbnailFile(image.path, p.size as number, image.name)) as RequestResults[N];
-      }
-      case 'features.get': {
-        const params = p as RequestParams<'features.get'>;
-        // Compare: another model's view of the photo, from the second model slot (the loaded one stays).
-        if (params.model !== undefined && params.model !== (await this.classifier()).name) {
-          const name = await this.uiModelName(params.model);
-          return (await this.compare.use(name, (classifier) => this.features(p.image as ImageId, params, classifier))) as RequestResults[N];
-        }
-        return (await this.interactive(() => this.features(p.image as ImageId, params))) as RequestResults[N];
-      }
-      case 'features.channels': {
-        const params = p as RequestParams<'features.channels'>;
-        const maps: HeatmapValue[] = [];
-        for (const channel of params.channels) maps.push(await this.channel(params.image, params.stage, channel));
-        return maps as RequestResults[N];
-      }
-      case 'features.report': {
-        const params = p as RequestParams<'features.report'>;
-        const image = this.image(params.image);
-        const loaded = this.loaded;
-        try {
-          const report = await makeReport(await this.classifier(), image.path, { fileName: image.name, ...(params.colormap ? { colormap: params.colormap } : {}), ...(loaded ? { title: loaded.title, pretrained: loaded.pretrained } : {}) });
-          const stem = image.name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'photo';
-          return { fileName: `${stem}-report.html`, data: new TextEncoder().encode(report.html) } as RequestResults[N];
-        } catch (error) {
-          const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
-          throw new EngineError(info.code, info.message, { item: image.name, cause: error });
-        }
-      }
-      case 'features.channel':
-        return (await this.channel(p.image as ImageId, p.stage as StageName, p.channel as number)) as RequestResults[N];
-      case 'explain.get': {
-        const params = p as RequestParams<'explain.get'>;
-        const image = this.image(params.image);
-        return (await this.explanations.explain(await this.classifier(), params, image, context.signal)) as RequestResults[N];
-      }
-      case 'explain.cancel':
-        return this.explanations.cancel((p as RequestParams<'explain.cancel'>).image) as RequestResults[N];
-      case 'explain.labels':
-        return { labels: [...(await this.classifier()).labels] } as RequestResults[N];
-      case 'batch.start': {
-        const folder = this.folder(p.folder as string);
-        const queue = p.workers === true ? this.queueUrl() : undefined;
-        return (await this.batches.start(await this.classifier(), folder, { top: p.top as number | undefined, exact: p.exact as boolean | undefined, queue })) as RequestResults[N];
-      }
-      case 'batch.control':
-        return (await this.batches.control(p.batch as RequestParams<'batch.control'>['batch'], p.action as 'pause' | 'resume' | 'cancel')) as RequestResults[N];
-      case 'batch.list':
-        return this.batches.list() as RequestResults[N];
-      case 'batch.rows':
-        return this.batches.rows(p.batch as RequestParams<'batch.rows'>['batch'], p.offset as number, p.limit as number) as RequestResults[N];
-      case 'batch.export':
-        return (await this.batches.export(p.batch as RequestParams<'batch.export'>['batch'], p.format as 'csv' | 'json' | 'jsonl')) as RequestResults[N];
-      case 'batch.organize': {
-        const params = p as RequestParams<'batch.organize'>;
-        return (await this.batches.organize(params.batch, this.folder(params.destination), params)) as RequestResults[N];
-      }
-      case 'blocks.get': {
-        const params = p as RequestParams<'blocks.get'>;
-        const image = this.image(params.image);
-        try {
-          return (await this.blocks.blocks(await this.classifier(), { id: params.image, path: image.path }, params.scales)) as RequestResults[N];
-        } catch (error) {
-          const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
-          throw new EngineError(info.code, info.message, { item: image.name, cause: error });
-        }
-      }
-      case 'blocks.features': {
-        const params = p as RequestParams<'blocks.features'>;
-        const image = this.image(params.image);
-        try {
-          return (await this.blocks.features(await this.classifier(), { id: params.image, path: image.path }, params)) as RequestResults[N];
-        } catch (error) {
-          const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
-          throw new EngineError(info.code, info.message, { item: image.name, cause: error });
-        }
-      }
-      case 'lesion.start': {
-        const params = p as RequestParams<'lesion.start'>;
-        return (await this.blocks.start(await this.classifier(), this.folder(params.folder), { blocks: params.blocks, exact: params.exact })) as RequestResults[N];
-      }
-      case 'lesion.control':
-        return this.blocks.control(p.study as RequestParams<'lesion.control'>['study'], p.action as 'pause' | 'resume' | 'cancel') as RequestResults[N];
-      case 'lesion.export':
-        return (await this.blocks.export(p.study as RequestParams<'lesion.export'>['study'], p.format as 'csv' | 'json')) as RequestResults[N];
-      case 'sessions.list':
-      case 'sessions.open':
-      case 'sessions.forget':
-      case 'batch.resume':
-      case 'results.thumbnail':
-      case 'results.open':
-        return (await this.sessionRequest(method, p)) as RequestResults[N];
-      case 'sessions.images':
-        return (await this.keptImages()) as RequestResults[N];
-      case 'sessions.clearImages': {
-        const ids = p.images as string[] | undefined;
-        const paths = ids?.flatMap((id) => {
-          const image = this.options.host.resolveImage(id) ?? this.resultImages.resolve(id);
-          return image ? [image.path] : [];
-        });
-        return { cleared: (await this.imagesSession?.clear(paths)) ?? 0 } as RequestResults[N];
-      }
-      default:
-        throw new EngineError(ErrorCode.NOT_AVAILABLE, `${method} is not available in this build`);
-    }
+    if (!Object.hasOwn(this.handlers, method)) throw new EngineError(ErrorCode.NOT_AVAILABLE, `${method} is not available in this build`);
+    // TypeScript cannot narrow a mapped type indexed by a generic key to that key's handler: the
+    // table's own type (RequestHandlers) already checked every entry, so this is the only cast.
+    const handler = this.handlers[method] as RequestHandler<N>;
+    return handler(params, context);
   }
 
-  /** Gallery and sessions (issue 15): the engine's BatchJobs and SessionIndex do the work. */
-  private async sessionRequest(method: 'sessions.list' | 'sessions.open' | 'sessions.forget' | 'batch.resume' | 'results.thumbnail' | 'results.open', p: Record<string, unknown>): Promise<unknown> {
-    const batch = p.batch as RequestParams<'sessions.open'>['batch'];
-    switch (method) {
-      case 'sessions.list': {
-        const { sessions, notice } = await this.batches.sessions();
-        return { sessions: sessions.map(({ id, kind: _kind, ...rest }) => ({ batch: id, ...rest })), notice };
+  /** Every request's handler, keyed by the contract's names (sessions and gallery: issue 15). */
+  private readonly handlers: RequestHandlers = {
+    'engine.status': async () => this.status(),
+    'engine.doctor': () => this.doctor(),
+    'models.list': () => this.listModels(),
+    'models.select': async (p) => {
+      await this.select(await this.uiModelName(p.name), p.ep ?? 'auto', p.precision ?? 'fp32');
+      return this.status();
+    },
+    'images.classify': (p, context) => this.interactive(() => this.classify(p.images, p.top ?? 5, context.signal)),
+    'images.thumbnail': (p) => {
+      const image = this.image(p.image);
+      return thumbnailFile(image.path, p.size, image.name);
+    },
+    'features.get': async (p) => {
+      // Compare: another model's view of the photo, from the second model slot (the loaded one stays).
+      if (p.model !== undefined && p.model !== (await this.classifier()).name) {
+        const name = await this.uiModelName(p.model);
+        return this.compare.use(name, (classifier) => this.features(p.image, p, classifier));
       }
-      case 'sessions.open': {
-        const loaded = this.loaded?.classifier;
-        const entry = await this.sessions?.get(batch);
-        return this.batches.open(batch, loaded && entry && entry.model === loaded.name ? loaded.labels : undefined);
+      return this.interactive(() => this.features(p.image, p));
+    },
+    'features.channels': async (p) => {
+      const maps: HeatmapValue[] = [];
+      for (const channel of p.channels) maps.push(await this.channel(p.image, p.stage, channel));
+      return maps;
+    },
+    'features.report': async (p) => {
+      const image = this.image(p.image);
+      const loaded = this.loaded;
+      try {
+        const report = await makeReport(await this.classifier(), image.path, { fileName: image.name, ...(p.colormap ? { colormap: p.colormap } : {}), ...(loaded ? { title: loaded.title, pretrained: loaded.pretrained } : {}) });
+        const stem = image.name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'photo';
+        return { fileName: `${stem}-report.html`, data: new TextEncoder().encode(report.html) };
+      } catch (error) {
+        const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
+        throw new EngineError(info.code, info.message, { item: image.name, cause: error });
       }
-      case 'sessions.forget':
-        return { forgotten: await this.batches.forget(batch) };
-      case 'batch.resume':
-        return this.batches.resume(batch, await this.classifier(), { retryFailed: p.retryFailed === true });
-      case 'results.thumbnail': {
-        const file = await this.batches.resultFile(batch, p.index as number);
-        const size = p.size as number;
-        return this.thumbnails ? this.thumbnails.get(file.path, size, file.name) : thumbnailFile(file.path, size, file.name);
+    },
+    'features.channel': (p) => this.channel(p.image, p.stage, p.channel),
+    'explain.get': async (p, context) => {
+      const image = this.image(p.image);
+      return this.explanations.explain(await this.classifier(), p, image, context.signal);
+    },
+    'explain.cancel': async (p) => this.explanations.cancel(p.image),
+    'explain.labels': async () => ({ labels: [...(await this.classifier()).labels] }),
+    'batch.start': async (p) => {
+      const folder = this.folder(p.folder);
+      const queue = p.workers === true ? this.queueUrl() : undefined;
+      return this.batches.start(await this.classifier(), folder, { top: p.top, exact: p.exact, queue });
+    },
+    'batch.control': (p) => this.batches.control(p.batch, p.action),
+    'batch.list': async () => this.batches.list(),
+    'batch.rows': async (p) => this.batches.rows(p.batch, p.offset, p.limit),
+    'batch.export': (p) => this.batches.export(p.batch, p.format),
+    'batch.organize': (p) => this.batches.organize(p.batch, this.folder(p.destination), p),
+    'blocks.get': async (p) => {
+      const image = this.image(p.image);
+      try {
+        return await this.blocks.blocks(await this.classifier(), { id: p.image, path: image.path }, p.scales);
+      } catch (error) {
+        const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
+        throw new EngineError(info.code, info.message, { item: image.name, cause: error });
       }
-      case 'results.open': {
-        const file = await this.batches.resultFile(batch, p.index as number);
-        return { image: this.resultImages.issue(file), name: file.name };
+    },
+    'blocks.features': async (p) => {
+      const image = this.image(p.image);
+      try {
+        return await this.blocks.features(await this.classifier(), { id: p.image, path: image.path }, p);
+      } catch (error) {
+        const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
+        throw new EngineError(info.code, info.message, { item: image.name, cause: error });
       }
-    }
-  }
+    },
+    'lesion.start': async (p) => this.blocks.start(await this.classifier(), this.folder(p.folder), { blocks: p.blocks, exact: p.exact }),
+    'lesion.control': async (p) => this.blocks.control(p.study, p.action),
+    'lesion.export': (p) => this.blocks.export(p.study, p.format),
+    'sessions.list': async () => {
+      const { sessions, notice } = await this.batches.sessions();
+      return { sessions: sessions.map(({ id, kind: _kind, ...rest }) => ({ batch: id, ...rest })), notice };
+    },
+    'sessions.open': async (p) => {
+      const loaded = this.loaded?.classifier;
+      const entry = await this.sessions?.get(p.batch);
+      return this.batches.open(p.batch, loaded && entry && entry.model === loaded.name ? loaded.labels : undefined);
+    },
+    'sessions.forget': async (p) => ({ forgotten: await this.batches.forget(p.batch) }),
+    'batch.resume': async (p) => this.batches.resume(p.batch, await this.classifier(), { retryFailed: p.retryFailed === true }),
+    'results.thumbnail': async (p) => {
+      const file = await this.batches.resultFile(p.batch, p.index);
+      return this.thumbnails ? this.thumbnails.get(file.path, p.size, file.name) : thumbnailFile(file.path, p.size, file.name);
+    },
+    'results.open': async (p) => {
+      const file = await this.batches.resultFile(p.batch, p.index);
+      return { image: this.resultImages.issue(file), name: file.name };
+    },
+    'sessions.images': () => this.keptImages(),
+    'sessions.clearImages': async (p) => {
+      const paths = p.images?.flatMap((id) => {
+        const image = this.options.host.resolveImage(id) ?? this.resultImages.resolve(id);
+        return image ? [image.path] : [];
+      });
+      return { cleared: (await this.imagesSession?.clear(paths)) ?? 0 };
+    },
+  };
 
   /** The kept Images session: results as they were, an image id for each photo still there. */
   private async keptImages(): Promise<RequestResults['sessions.images']> {

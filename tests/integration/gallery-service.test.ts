@@ -158,7 +158,7 @@ describe('gallery and sessions (service)', () => {
     const shown: string[] = [];
     const actions = hostActions({
       isTrustedSender: () => true,
-      engine: { request: (method, params) => service.handle(method, params) },
+      engine: { handle: (method, params) => service.handle(method, params) },
       grants: new GrantRegistry(),
       dialogs: new ElectronDialogsStandIn(),
       showItemInFolder: (file) => shown.push(file), // stand-in for Electron's shell.showItemInFolder

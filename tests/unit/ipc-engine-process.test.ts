@@ -93,11 +93,11 @@ describe('engine process', () => {
   it('classifies granted images in its own process; ids it was never told about do not resolve there either', async () => {
     const { bridge, grants } = startBridge();
     const ids = [await grant(grants, photos[0]), await grant(grants, photos[1])];
-    const status = (await bridge.request('models.select', { name: 'tiny', ep: 'cpu' })) as EngineStatus;
+    const status = (await bridge.handle('models.select', { name: 'tiny', ep: 'cpu' })) as EngineStatus;
     expect(status.model?.name).toBe('tiny');
     expect(bridge.pid).not.toBe(process.pid);
 
-    const results = (await bridge.request('images.classify', { images: ids, top: 5 })) as ImageResult[];
+    const results = (await bridge.handle('images.classify', { images: ids, top: 5 })) as ImageResult[];
     expect(results.map((r) => r.name)).toEqual(['photo-0.jpg', 'photo-1.jpg']);
     for (const r of results) {
       expect('top' in r.result).toBe(true);
@@ -105,18 +105,18 @@ describe('engine process', () => {
     }
 
     // Defence in depth: even a request that skipped main's grant check finds nothing in the engine.
-    const forged = (await bridge.request('images.classify', { images: ['img_AAAAAAAAAAAAAAAAAAAAAAAA'] })) as ImageResult[];
+    const forged = (await bridge.handle('images.classify', { images: ['img_AAAAAAAAAAAAAAAAAAAAAAAA'] })) as ImageResult[];
     expect(forged[0].result).toMatchObject({ error: { code: 'INVALID_ARGUMENT' } });
-    await expect(bridge.request('images.thumbnail', { image: 'img_AAAAAAAAAAAAAAAAAAAAAAAA', size: 64 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(bridge.handle('images.thumbnail', { image: 'img_AAAAAAAAAAAAAAAAAAAAAAAA', size: 64 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('a crash mid-request: the request gets ENGINE_CRASHED, the process restarts with its grants and model, the UI gets a notice', async () => {
     const { bridge, grants, events } = startBridge();
     const id = await grant(grants, photos[0]);
-    await bridge.request('models.select', { name: 'tiny', ep: 'cpu' });
+    await bridge.handle('models.select', { name: 'tiny', ep: 'cpu' });
     const firstPid = bridge.pid as number;
 
-    const inFlight = bridge.request('features.get', { image: id }).then(
+    const inFlight = bridge.handle('features.get', { image: id }).then(
       () => 'resolved',
       (error: HostError) => error,
     );
@@ -133,23 +133,23 @@ describe('engine process', () => {
     expect(bridge.restarts).toBe(1);
 
     // The grant survived the restart: the same id works in the new process.
-    const results = (await bridge.request('images.classify', { images: [id] })) as ImageResult[];
+    const results = (await bridge.handle('images.classify', { images: [id] })) as ImageResult[];
     expect('top' in results[0].result).toBe(true);
-    const status = (await bridge.request('engine.status', {})) as EngineStatus;
+    const status = (await bridge.handle('engine.status', {})) as EngineStatus;
     expect(status.notice).toBe(announced.notice);
   });
 
   it('a crash loop stops restarting: requests get ENGINE_UNAVAILABLE and engine.status explains', async () => {
     const { bridge, events } = startBridge({ maxRestarts: 1 });
-    await bridge.request('engine.status', {});
+    await bridge.handle('engine.status', {});
     process.kill(bridge.pid as number, 'SIGKILL');
     await until(() => (bridge.restarts === 1 && bridge.pid ? true : undefined));
-    await bridge.request('engine.status', {});
+    await bridge.handle('engine.status', {});
     process.kill(bridge.pid as number, 'SIGKILL');
     await until(() => (bridge.state === 'failed' ? true : undefined));
 
-    await expect(bridge.request('models.list', {})).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE' });
-    const status = (await bridge.request('engine.status', {})) as EngineStatus;
+    await expect(bridge.handle('models.list', {})).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE' });
+    const status = (await bridge.handle('engine.status', {})) as EngineStatus;
     expect(status.model).toBeNull();
     expect(status.notice).toMatch(/stopped unexpectedly 2 times.*not restarted again/);
     expect(statusEvents(events).at(-1)?.notice).toBe(status.notice);
@@ -168,7 +168,7 @@ describe('engine process', () => {
     });
     bridges.push(bridge);
     bridge.start();
-    const waiting = bridge.request('engine.status', {}).catch((e: HostError) => e);
+    const waiting = bridge.handle('engine.status', {}).catch((e: HostError) => e);
     await until(() => (bridge.state === 'failed' ? true : undefined), 20_000);
     expect(await waiting).toMatchObject({ code: 'ENGINE_CRASHED', message: expect.stringMatching(/not ready within 1 s/) });
     expect(bridge.notice).toMatch(/not ready within 1 s/);
@@ -182,8 +182,8 @@ describe('engine process', () => {
     });
     broken.start();
     expect(broken.state).toBe('failed');
-    await expect(broken.request('models.list', {})).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE', message: expect.stringMatching(/could not be started \(spawn ENOENT\)/) });
-    expect(((await broken.request('engine.status', {})) as EngineStatus).notice).toMatch(/could not be started/);
+    await expect(broken.handle('models.list', {})).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE', message: expect.stringMatching(/could not be started \(spawn ENOENT\)/) });
+    expect(((await broken.handle('engine.status', {})) as EngineStatus).notice).toMatch(/could not be started/);
   });
 
   it('the built bundles (dist/app/engine.cjs and its worker threads) run on their own with only onnxruntime-node and sharp external', async () => {
@@ -199,13 +199,13 @@ describe('engine process', () => {
         await boot.terminate();
       }
       const { bridge, grants } = startBridge({ entry: engine, execArgv: [] });
-      const status = (await bridge.request('engine.status', {})) as EngineStatus;
+      const status = (await bridge.handle('engine.status', {})) as EngineStatus;
       expect(status.versions.onnxruntime).toMatch(/^\d+\.\d+/);
       expect(status.versions.sharp).toMatch(/^\d+\.\d+/);
-      const models = (await bridge.request('models.list', {})) as { name: string }[];
+      const models = (await bridge.handle('models.list', {})) as { name: string }[];
       expect(models.map((m) => m.name)).toContain('tiny');
       const id = await grant(grants, photos[1]);
-      const thumb = (await bridge.request('images.thumbnail', { image: id, size: 64 })) as { jpeg: Uint8Array; width: number };
+      const thumb = (await bridge.handle('images.thumbnail', { image: id, size: 64 })) as { jpeg: Uint8Array; width: number };
       expect(thumb.jpeg).toBeInstanceOf(Uint8Array);
       expect(thumb.width).toBeLessThanOrEqual(64);
     } finally {

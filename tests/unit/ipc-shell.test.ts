@@ -55,7 +55,7 @@ describe('the preload bundle', () => {
       grants,
       dialogs: new ElectronDialogsStandIn(),
       engine: {
-        request<N extends RequestName>(method: N, params: RequestParams<N>) {
+        handle<N extends RequestName>(method: N, params: RequestParams<N>) {
           engineCalls.push(method);
           return service.handle(method, params);
         },

@@ -57,7 +57,7 @@ beforeAll(async () => {
   };
   service = new EngineService({ host, modelsDir: path.join(dir, 'models') });
   const engine: EngineLink = {
-    request<N extends RequestName>(method: N, params: RequestParams<N>) {
+    handle<N extends RequestName>(method: N, params: RequestParams<N>) {
       reached.handle += 1;
       return service.handle(method, params);
     },
