@@ -61,17 +61,36 @@ export type BundleName = 'main' | 'preload' | 'engine' | 'worker';
 /** The esbuild options of each bundle, and which packages each may load at run time (checked after the build). */
 export const bundles: Record<BundleName, { options: BuildOptions; mayRequire: (specifier: string) => boolean; copy?: string[] }> = {
   main: {
-    options: { ...common, ...importMetaShim, entryPoints: ['src-main/app/electron/main.ts'], outfile: `${paths.appOut}/main.cjs`, external: ['electron', ...nativeExternals] },
+    options: {
+      ...common,
+      ...importMetaShim,
+      entryPoints: ['src-main/app/electron/main.ts'],
+      outfile: `${paths.appOut}/main.cjs`,
+      external: ['electron', ...nativeExternals],
+    },
     // The main process must never load the engine (onnxruntime blocks the thread that calls it).
     mayRequire: (s) => s === 'electron' || isBuiltin(s),
   },
   preload: {
     // Sandboxed: require() knows only 'electron' (and a few polyfills), so everything else is inlined and nothing Node-only may be used.
-    options: { ...common, entryPoints: ['src-main/app/electron/preload.ts'], outfile: `${paths.appOut}/preload.cjs`, external: ['electron'], platform: 'browser', target: 'chrome130' },
+    options: {
+      ...common,
+      entryPoints: ['src-main/app/electron/preload.ts'],
+      outfile: `${paths.appOut}/preload.cjs`,
+      external: ['electron'],
+      platform: 'browser',
+      target: 'chrome130',
+    },
     mayRequire: (s) => s === 'electron',
   },
   engine: {
-    options: { ...common, ...importMetaShim, entryPoints: ['src-main/app/engine-main.ts'], outfile: `${paths.appOut}/engine.cjs`, external: [...nativeExternals] },
+    options: {
+      ...common,
+      ...importMetaShim,
+      entryPoints: ['src-main/app/engine-main.ts'],
+      outfile: `${paths.appOut}/engine.cjs`,
+      external: [...nativeExternals],
+    },
     mayRequire: (s) => nativeExternals.includes(s as never) || unusedQueueBackends.includes(s as never) || isBuiltin(s),
   },
   // The batch pipeline's preprocessing threads: the engine starts them from files beside its own

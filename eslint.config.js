@@ -41,7 +41,10 @@ export default tseslint.config(
           paths: [{ name: 'electron', message: 'The renderer never imports electron: the preload exposes window.reslens.' }],
           patterns: [
             { group: ['node:*'], message: 'The renderer runs in a browser.' },
-            { group: ['**/src-main/*/**', '!**/src-main/api/**'], message: 'The renderer imports src-main/api only: it reaches the engine through its transport.' },
+            {
+              group: ['**/src-main/*/**', '!**/src-main/api/**'],
+              message: 'The renderer imports src-main/api only: it reaches the engine through its transport.',
+            },
           ],
         },
       ],

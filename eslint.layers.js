@@ -47,14 +47,17 @@ function zone(files, refused, { ignores, electron = false } = {}) {
 const either = (names) => `(?:${names.join('|')})`;
 const ABOVE_ENGINE = [`${UP}${either(['api', 'service', ...HOSTS])}/`, 'The engine imports nothing above it (engine < api < service < hosts).'];
 const RENDERER = ['src-renderer', 'src-main never imports the renderer.'];
-const ENGINE_ENTRY_INSIDE = [`${UP}index\\.js$`, 'engine/index.ts is the hosts\' entry; engine modules import the module itself (a circle otherwise).'];
+const ENGINE_ENTRY_INSIDE = [`${UP}index\\.js$`, "engine/index.ts is the hosts' entry; engine modules import the module itself (a circle otherwise)."];
 
 function engineZones() {
   const zones = [
     zone(
       ['src-main/engine/*.ts'],
       [
-        [`^\\./${either(ENGINE_FOLDERS)}/`, 'The engine\'s root files (errors, files, rate, temp-dirs, vocabulary, receptive-field-box) sit below every engine folder.'],
+        [
+          `^\\./${either(ENGINE_FOLDERS)}/`,
+          "The engine's root files (errors, files, rate, temp-dirs, vocabulary, receptive-field-box) sit below every engine folder.",
+        ],
         ABOVE_ENGINE,
         RENDERER,
       ],
@@ -67,7 +70,7 @@ function engineZones() {
     if (above.length > 0) {
       refused.unshift([
         `${UP}${either(above)}/`,
-        `engine/${folder} may import only ${ENGINE_FOLDERS.slice(0, i).join(', ') || 'the engine\'s root files'} (order in eslint.layers.js: no circles between engine folders).`,
+        `engine/${folder} may import only ${ENGINE_FOLDERS.slice(0, i).join(', ') || "the engine's root files"} (order in eslint.layers.js: no circles between engine folders).`,
       ]);
     }
     zones.push(zone([`src-main/engine/${folder}/**`], refused));
@@ -90,12 +93,18 @@ function hostZone(host, files, options) {
 
 export const layerZones = [
   ...engineZones(),
-  zone(['src-main/api/**'], [
-    [`^\\.\\./${either(['service', ...HOSTS])}/`, 'The api sits below the service and the hosts.'],
-    ['^\\.\\./engine/(?!(vocabulary|receptive-field-box)\\.js$)', 'The api (bundled into the renderer) imports only the engine\'s pure modules without imports (vocabulary, receptive-field-box).'],
-    ['^node:', 'The api is bundled into the renderer, which runs in a browser.'],
-    RENDERER,
-  ]),
+  zone(
+    ['src-main/api/**'],
+    [
+      [`^\\.\\./${either(['service', ...HOSTS])}/`, 'The api sits below the service and the hosts.'],
+      [
+        '^\\.\\./engine/(?!(vocabulary|receptive-field-box)\\.js$)',
+        "The api (bundled into the renderer) imports only the engine's pure modules without imports (vocabulary, receptive-field-box).",
+      ],
+      ['^node:', 'The api is bundled into the renderer, which runs in a browser.'],
+      RENDERER,
+    ],
+  ),
   zone(['src-main/service/**'], [[`${UP}${either(HOSTS)}/`, 'The service sits below every host.'], RENDERER]),
   hostZone('app', ['src-main/app/**'], { ignores: ['src-main/app/electron/**'] }),
   hostZone('app', ['src-main/app/electron/**'], { electron: true }),

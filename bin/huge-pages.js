@@ -68,7 +68,10 @@ export function relaunch(script, argv) {
     const tunables = [process.env.GLIBC_TUNABLES, TUNABLE].filter(Boolean).join(':');
     let child;
     try {
-      child = spawn(process.execPath, [...process.execArgv, script, ...argv], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], env: { ...process.env, GLIBC_TUNABLES: tunables, [MARK]: '1' } });
+      child = spawn(process.execPath, [...process.execArgv, script, ...argv], {
+        stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+        env: { ...process.env, GLIBC_TUNABLES: tunables, [MARK]: '1' },
+      });
     } catch {
       resolve(false);
       return;

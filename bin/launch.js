@@ -50,7 +50,8 @@ export async function loadEntry(target, sourceEntry) {
       await ensureBuilt(target);
     } catch (error) {
       // No esbuild (an install without dev dependencies) or a build error: run from the sources.
-      if (process.env.RESLENS_VERBOSE) process.stderr.write(`note: running from sources (${error instanceof Error ? error.message.split('\n')[0] : String(error)})\n`);
+      if (process.env.RESLENS_VERBOSE)
+        process.stderr.write(`note: running from sources (${error instanceof Error ? error.message.split('\n')[0] : String(error)})\n`);
       return fromSource(sourceEntry);
     }
   }

@@ -77,7 +77,10 @@ async function buildTarget(esbuild, name, target) {
       legalComments: 'none',
     });
     cpSync(path.join(ROOT, WORKER_BOOT), path.join(temp, path.basename(WORKER_BOOT)));
-    writeFileSync(path.join(temp, 'build-info.json'), `${JSON.stringify({ esbuild: esbuild.version, builtAt: new Date().toISOString(), sources: sourceStamps(result.metafile) })}\n`);
+    writeFileSync(
+      path.join(temp, 'build-info.json'),
+      `${JSON.stringify({ esbuild: esbuild.version, builtAt: new Date().toISOString(), sources: sourceStamps(result.metafile) })}\n`,
+    );
     const old = `${final}.old-${process.pid}-${Date.now()}`;
     try {
       renameSync(final, old);

@@ -41,10 +41,13 @@ export function findElectronBinary(options: { root?: string; env?: NodeJS.Proces
   const override = env.ELECTRON_OVERRIDE_DIST_PATH;
   if (override) {
     const binary = path.join(override, relative);
-    return existsSync(binary) ? { ok: true, path: binary, version } : { ok: false, reason: `there is no Electron binary at ${binary} (ELECTRON_OVERRIDE_DIST_PATH)`, version };
+    return existsSync(binary)
+      ? { ok: true, path: binary, version }
+      : { ok: false, reason: `there is no Electron binary at ${binary} (ELECTRON_OVERRIDE_DIST_PATH)`, version };
   }
   const binary = path.join(pkgDir, 'dist', relative);
-  if (!existsSync(path.join(pkgDir, 'path.txt')) || !existsSync(binary)) return { ok: false, reason: `the Electron ${version} binary has not been downloaded`, version };
+  if (!existsSync(path.join(pkgDir, 'path.txt')) || !existsSync(binary))
+    return { ok: false, reason: `the Electron ${version} binary has not been downloaded`, version };
   return { ok: true, path: binary, version };
 }
 
@@ -67,5 +70,9 @@ export function ensureElectronBinary(options: { root?: string; env?: NodeJS.Proc
         .split('\n')
         .map((l) => l.trim())
         .find((l) => l && !l.startsWith('at ')) ?? `installer exit code ${run.status}`);
-  return { ok: false, reason: `the Electron ${found.version} binary is not here and downloading it from GitHub failed (${cause.replace(/^(Type|)Error: /, '').slice(0, 160)})`, version: found.version };
+  return {
+    ok: false,
+    reason: `the Electron ${found.version} binary is not here and downloading it from GitHub failed (${cause.replace(/^(Type|)Error: /, '').slice(0, 160)})`,
+    version: found.version,
+  };
 }

@@ -22,7 +22,9 @@ function buildRenderer(): void {
     return;
   }
   const npm = process.env.npm_execpath;
-  const run = npm ? spawnSync(process.execPath, [npm, 'run', script], { cwd: REPO_ROOT, stdio: 'inherit' }) : spawnSync('npm', ['run', script], { cwd: REPO_ROOT, stdio: 'inherit', shell: process.platform === 'win32' });
+  const run = npm
+    ? spawnSync(process.execPath, [npm, 'run', script], { cwd: REPO_ROOT, stdio: 'inherit' })
+    : spawnSync('npm', ['run', script], { cwd: REPO_ROOT, stdio: 'inherit', shell: process.platform === 'win32' });
   if (run.status !== 0) throw new Error(`npm run ${script} failed`);
 }
 
@@ -49,7 +51,8 @@ async function buildApp(): Promise<void> {
   rmSync(path.join(REPO_ROOT, paths.appOut), { recursive: true, force: true });
   const outputs = await buildBundles();
   for (const file of Object.values(outputs)) say(`built ${path.relative(REPO_ROOT, file)}`);
-  if (!existsSync(path.join(REPO_ROOT, paths.rendererOut, 'index.html'))) say(`warning: ${paths.rendererOut}/index.html is missing: the window will have nothing to show until the renderer is built`);
+  if (!existsSync(path.join(REPO_ROOT, paths.rendererOut, 'index.html')))
+    say(`warning: ${paths.rendererOut}/index.html is missing: the window will have nothing to show until the renderer is built`);
 }
 
 async function start(args: string[]): Promise<number> {
@@ -60,7 +63,11 @@ async function start(args: string[]): Promise<number> {
     return 1;
   }
   await buildApp();
-  const child = spawn(electron.path, ['.', ...args], { cwd: REPO_ROOT, stdio: 'inherit', env: { ...process.env, RESLENS_DEV: process.env.RESLENS_DEV ?? '1' } });
+  const child = spawn(electron.path, ['.', ...args], {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, RESLENS_DEV: process.env.RESLENS_DEV ?? '1' },
+  });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }

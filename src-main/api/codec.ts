@@ -54,7 +54,14 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
  */
 export function decodeRequestFrame(frame: Uint8Array, maxBytes: number): unknown {
   if (frame.byteLength > maxBytes) throw new RangeError(`frame of ${frame.byteLength} bytes is over the limit of ${maxBytes}`);
-  const value = decode(frame, { extensionCodec, maxStrLength: maxBytes, maxBinLength: maxBytes, maxArrayLength: maxBytes, maxMapLength: maxBytes, maxExtLength: maxBytes });
+  const value = decode(frame, {
+    extensionCodec,
+    maxStrLength: maxBytes,
+    maxBinLength: maxBytes,
+    maxArrayLength: maxBytes,
+    maxMapLength: maxBytes,
+    maxExtLength: maxBytes,
+  });
   if (nestsDeeperThan(value, MAX_REQUEST_DEPTH)) throw new RangeError(`nested deeper than ${MAX_REQUEST_DEPTH} levels`);
   return value;
 }

@@ -6,7 +6,17 @@
 // Files never travel as paths from the UI: the host hands out opaque ids for files the user chose
 // (native dialog, drop, or upload), and only those ids are accepted.
 import { z } from 'zod';
-import { COLORMAPS, EP_NAMES, ERROR_CODES, type ErrorCode, type ErrorHint, EXPLAIN_METHODS, MAX_EXPLAIN_CLASSES, MODEL_NAME_PATTERN, STAGE_NAMES } from '../engine/vocabulary.js';
+import {
+  COLORMAPS,
+  EP_NAMES,
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorHint,
+  EXPLAIN_METHODS,
+  MAX_EXPLAIN_CLASSES,
+  MODEL_NAME_PATTERN,
+  STAGE_NAMES,
+} from '../engine/vocabulary.js';
 import type { ReceptiveFieldValue } from './receptive-field.js';
 
 /** Longest request payload a host accepts (bytes of the serialised message). */
@@ -416,9 +426,18 @@ export const RequestSchemas = {
   /** Stops the explanation of `image` in progress (its multi-run methods stop between batches: CANCELLED). */
   'explain.cancel': strict({ image: ImageIdSchema }),
   // Maps (issue 15): a page of the channel grid (channels of the feature view's image), the HTML report.
-  'features.channels': strict({ image: ImageIdSchema, stage: StageNameSchema, channels: z.array(z.number().int().min(0).max(8191)).min(1).max(MAX_CHANNEL_PAGE) }),
+  'features.channels': strict({
+    image: ImageIdSchema,
+    stage: StageNameSchema,
+    channels: z.array(z.number().int().min(0).max(8191)).min(1).max(MAX_CHANNEL_PAGE),
+  }),
   'features.report': strict({ image: ImageIdSchema, colormap: z.enum(COLORMAPS).optional() }),
-  'batch.start': strict({ folder: FolderIdSchema, top: z.number().int().min(1).max(20).optional(), exact: z.boolean().optional(), workers: z.boolean().optional() }),
+  'batch.start': strict({
+    folder: FolderIdSchema,
+    top: z.number().int().min(1).max(20).optional(),
+    exact: z.boolean().optional(),
+    workers: z.boolean().optional(),
+  }),
   'batch.control': strict({ batch: BatchIdSchema, action: z.enum(['pause', 'resume', 'cancel']) }),
   'batch.rows': strict({ batch: BatchIdSchema, offset: z.number().int().min(0), limit: z.number().int().min(1).max(5000) }),
   'batch.export': strict({ batch: BatchIdSchema, format: ExportFormatSchema }),
@@ -432,7 +451,13 @@ export const RequestSchemas = {
   // Hardening (issue 14): a reloaded page finds the runs it started.
   'batch.list': strict({}),
   // Residual blocks (issue 11). Scales: the app's slider goes 0–2×; 0 removes a block's branch.
-  'blocks.get': strict({ image: ImageIdSchema, scales: z.record(BlockIdSchema, z.number().min(0).max(2)).refine((r) => Object.keys(r).length <= 64, 'at most 64 blocks').optional() }),
+  'blocks.get': strict({
+    image: ImageIdSchema,
+    scales: z
+      .record(BlockIdSchema, z.number().min(0).max(2))
+      .refine((r) => Object.keys(r).length <= 64, 'at most 64 blocks')
+      .optional(),
+  }),
   /** The feature view's stages, channels and CAMs of the network with these blocks scaled (the crop stays the intact view's). */
   'blocks.features': strict({
     image: ImageIdSchema,
@@ -574,7 +599,9 @@ export const ClientMessageSchema = strict({
 });
 
 /** Validation outcome for one incoming message: parsed params, or a VALIDATION error value. */
-export function validateRequest(message: unknown): { ok: true; id: number; method: RequestName; params: RequestParams<RequestName> } | { ok: false; id: number | null; error: ErrorValue } {
+export function validateRequest(
+  message: unknown,
+): { ok: true; id: number; method: RequestName; params: RequestParams<RequestName> } | { ok: false; id: number | null; error: ErrorValue } {
   const envelope = ClientMessageSchema.safeParse(message);
   if (!envelope.success) {
     const maybeId = typeof (message as { id?: unknown })?.id === 'number' ? (message as { id: number }).id : null;

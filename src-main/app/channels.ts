@@ -46,12 +46,29 @@ export interface PushChannels {
 }
 export type PushChannel = keyof PushChannels;
 
-export const INVOKE_CHANNELS = ['reslens:request', 'reslens:add-paths', 'reslens:pick-folder', 'reslens:save-file', 'reslens:show-result'] as const satisfies readonly InvokeChannel[];
+export const INVOKE_CHANNELS = [
+  'reslens:request',
+  'reslens:add-paths',
+  'reslens:pick-folder',
+  'reslens:save-file',
+  'reslens:show-result',
+] as const satisfies readonly InvokeChannel[];
 export const PUSH_CHANNELS = ['reslens:event', 'reslens:command'] as const satisfies readonly PushChannel[];
 
 /** The engine events a renderer may subscribe to (the preload refuses any other name). */
-export const EVENT_NAMES = ['model.progress', 'engine.status', 'batch.progress', 'batch.rows', 'lesion.progress', 'explain.progress'] as const satisfies readonly EventName[];
+export const EVENT_NAMES = [
+  'model.progress',
+  'engine.status',
+  'batch.progress',
+  'batch.rows',
+  'lesion.progress',
+  'explain.progress',
+] as const satisfies readonly EventName[];
 
 // Compile-time completeness: every declared channel and event is listed above.
 type Missing<All, Listed> = Exclude<All, Listed> extends never ? true : Exclude<All, Listed>;
-export const channelListsComplete: [Missing<InvokeChannel, (typeof INVOKE_CHANNELS)[number]>, Missing<PushChannel, (typeof PUSH_CHANNELS)[number]>, Missing<EventName, (typeof EVENT_NAMES)[number]>] = [true, true, true];
+export const channelListsComplete: [
+  Missing<InvokeChannel, (typeof INVOKE_CHANNELS)[number]>,
+  Missing<PushChannel, (typeof PUSH_CHANNELS)[number]>,
+  Missing<EventName, (typeof EVENT_NAMES)[number]>,
+] = [true, true, true];

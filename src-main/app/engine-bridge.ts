@@ -143,7 +143,9 @@ export class EngineBridge implements EngineLink {
     try {
       child = this.options.launch();
     } catch (error) {
-      this.giveUp(`The engine process could not be started (${error instanceof Error ? error.message : String(error)}). Restart ResLens; if this keeps happening, reinstall it.`);
+      this.giveUp(
+        `The engine process could not be started (${error instanceof Error ? error.message : String(error)}). Restart ResLens; if this keeps happening, reinstall it.`,
+      );
       return;
     }
     this.process = child;
@@ -236,7 +238,12 @@ export class EngineBridge implements EngineLink {
     this.crashes = [...this.crashes.filter((t) => now - t < windowMs), now];
     const how = timedOut ? `not ready within ${Math.round((this.options.readyTimeoutMs ?? 60_000) / 1000)} s` : describeExit(exit);
     const reloadCrashed = [...this.pending.values()].some((p) => p.internal && p.method === 'models.select');
-    const failedCount = this.failAll(new HostError(HostErrorCode.ENGINE_CRASHED, `the engine process stopped unexpectedly (${how}) while working on this request; it has been restarted: try again`));
+    const failedCount = this.failAll(
+      new HostError(
+        HostErrorCode.ENGINE_CRASHED,
+        `the engine process stopped unexpectedly (${how}) while working on this request; it has been restarted: try again`,
+      ),
+    );
     this.options.log?.(`engine: process stopped unexpectedly (${how}); ${failedCount} request(s) failed`);
 
     if (this.crashes.length > (this.options.maxRestarts ?? 3)) {

@@ -18,7 +18,14 @@ function toEngineErrorValue(error: unknown): ErrorValue {
 
 function isGrant(value: unknown): value is Grant {
   const g = value as Grant;
-  return typeof g === 'object' && g !== null && (g.kind === 'image' || g.kind === 'folder') && typeof g.id === 'string' && typeof g.path === 'string' && typeof g.name === 'string';
+  return (
+    typeof g === 'object' &&
+    g !== null &&
+    (g.kind === 'image' || g.kind === 'folder') &&
+    typeof g.id === 'string' &&
+    typeof g.path === 'string' &&
+    typeof g.name === 'string'
+  );
 }
 
 /** Wires an engine service to the parent port. Returns the ServiceHost it built (for tests). */

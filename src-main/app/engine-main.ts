@@ -50,7 +50,13 @@ const cacheDir = envPaths('reslens', { suffix: '' }).cache;
 void removeDeadRunDirs(cacheDir);
 
 runEngineHost(parentPort(), (host) => {
-  const service = new EngineService({ host, cacheDir, dataDir: defaultDataDir(), ...(initialModel ? { initialModel } : {}), ...(queueUrl ? { queueUrl } : {}) });
+  const service = new EngineService({
+    host,
+    cacheDir,
+    dataDir: defaultDataDir(),
+    ...(initialModel ? { initialModel } : {}),
+    ...(queueUrl ? { queueUrl } : {}),
+  });
   service.start().catch((error: unknown) => {
     process.stderr.write(`engine: could not load ${initialModel}: ${error instanceof Error ? error.message : String(error)}\n`);
   });

@@ -27,7 +27,14 @@ export interface ParentPortLike {
   onMessage(listener: (message: unknown) => void): void;
 }
 
-const EVENT_NAMES = new Set<string>(['model.progress', 'engine.status', 'batch.progress', 'batch.rows', 'lesion.progress', 'explain.progress'] satisfies EventName[]);
+const EVENT_NAMES = new Set<string>([
+  'model.progress',
+  'engine.status',
+  'batch.progress',
+  'batch.rows',
+  'lesion.progress',
+  'explain.progress',
+] satisfies EventName[]);
 
 function isErrorValue(value: unknown): value is ErrorValue {
   return typeof value === 'object' && value !== null && typeof (value as ErrorValue).code === 'string' && typeof (value as ErrorValue).message === 'string';

@@ -73,10 +73,18 @@ const FOLDER_ID_FIELDS = ['folder', 'destination'] as const;
  * Throws NOT_GRANTED unless every image and folder id in validated params was issued by `grants`
  * (or, for images, by the engine for a result of a run it knows: `engineImages`, from results.open).
  */
-export function assertGranted(method: RequestName, params: Record<string, unknown>, grants: GrantRegistry, engineImages: ReadonlySet<string> = new Set()): void {
+export function assertGranted(
+  method: RequestName,
+  params: Record<string, unknown>,
+  grants: GrantRegistry,
+  engineImages: ReadonlySet<string> = new Set(),
+): void {
   const check = (field: string, value: unknown, kind: 'image' | 'folder', where: string) => {
     if (!grants.lookup(value, kind) && !(kind === 'image' && typeof value === 'string' && engineImages.has(value))) {
-      throw new HostError(HostErrorCode.NOT_GRANTED, `${method}: ${where} is not a${kind === 'image' ? 'n image' : ' folder'} this app granted: add files by dropping or opening them, folders with Open Folder`);
+      throw new HostError(
+        HostErrorCode.NOT_GRANTED,
+        `${method}: ${where} is not a${kind === 'image' ? 'n image' : ' folder'} this app granted: add files by dropping or opening them, folders with Open Folder`,
+      );
     }
   };
   for (const field of IMAGE_ID_FIELDS) {
@@ -93,8 +101,12 @@ export function assertGranted(method: RequestName, params: Record<string, unknow
 /** A file name safe to offer in a save dialog: a base name, no separators or control characters. */
 export function safeFileName(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  const cleaned = base.replace(/[\u0000-\u001f\u007f<>:"|?*]/g, '_').replace(/^[.\s]+/, '').trim().slice(0, 200);
+  const cleaned = base
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
+    .replace(/[\u0000-\u001f\u007f<>:"|?*]/g, '_')
+    .replace(/^[.\s]+/, '')
+    .trim()
+    .slice(0, 200);
   return cleaned || 'reslens-export';
 }
 
@@ -122,7 +134,13 @@ export function hostActions(deps: IpcDeps): HostActions {
       if (outcome.ok) granted.push({ image: outcome.grant.id, name: outcome.grant.name });
       else refused.push({ name: outcome.name, reason: outcome.reason });
     }
-    if (refused.length > 0) log(`refused ${refused.length} file(s): ${refused.slice(0, 5).map((r) => `${r.name} (${r.reason})`).join(', ')}`);
+    if (refused.length > 0)
+      log(
+        `refused ${refused.length} file(s): ${refused
+          .slice(0, 5)
+          .map((r) => `${r.name} (${r.reason})`)
+          .join(', ')}`,
+      );
     return { granted, refused };
   };
   return {
@@ -143,7 +161,8 @@ export function hostActions(deps: IpcDeps): HostActions {
       return { folder: outcome.grant.id, name: outcome.grant.name, path: outcome.grant.path };
     },
     async saveFile(fileName, data) {
-      if (typeof fileName !== 'string' || fileName.length === 0 || fileName.length > MAX_FILE_NAME_LENGTH) throw invalid(`save-file: expected a file name of 1–${MAX_FILE_NAME_LENGTH} characters`);
+      if (typeof fileName !== 'string' || fileName.length === 0 || fileName.length > MAX_FILE_NAME_LENGTH)
+        throw invalid(`save-file: expected a file name of 1–${MAX_FILE_NAME_LENGTH} characters`);
       if (!(data instanceof Uint8Array)) throw invalid('save-file: expected the file contents as a Uint8Array');
       const target = await deps.dialogs.saveFile(safeFileName(fileName));
       if (target === null) return { saved: false };
@@ -151,7 +170,10 @@ export function hostActions(deps: IpcDeps): HostActions {
       try {
         await (deps.write ?? writeFile)(target, data);
       } catch (error) {
-        throw new HostError(HostErrorCode.WRITE_FAILED, `could not write ${path.basename(target)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        throw new HostError(
+          HostErrorCode.WRITE_FAILED,
+          `could not write ${path.basename(target)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        );
       }
       return { saved: true, path: target };
     },

@@ -83,7 +83,9 @@ export function menuTemplate(options: { platform: NodeJS.Platform; dev: boolean;
   menus.push({
     label: '&View',
     submenu: [
-      ...(options.dev ? [{ id: 'reload', role: 'reload' } as MenuItemSpec, { role: 'forceReload' } as MenuItemSpec, { role: 'toggleDevTools' } as MenuItemSpec, separator] : []),
+      ...(options.dev
+        ? [{ id: 'reload', role: 'reload' } as MenuItemSpec, { role: 'forceReload' } as MenuItemSpec, { role: 'toggleDevTools' } as MenuItemSpec, separator]
+        : []),
       { id: 'toggle-theme', label: 'Toggle Theme', accelerator: 'CmdOrCtrl+Shift+T', click: () => actions.toggleTheme() },
       separator,
       { id: 'zoom-reset', role: 'resetZoom' },

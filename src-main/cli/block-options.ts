@@ -10,7 +10,10 @@ const BLOCK_ID = /^[A-Za-z][A-Za-z0-9_]*\.\d+$/;
 
 /** `layer3.1,layer4.0` (repeatable: lists accumulate). */
 export function parseBlockList(value: string, previous: string[] = []): string[] {
-  const ids = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const ids = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (ids.length === 0) throw new InvalidArgumentError('expected block ids such as layer3.1,layer4.0');
   const bad = ids.find((id) => !BLOCK_ID.test(id));
   if (bad) throw new InvalidArgumentError(`"${bad}" is not a block id (stage.index, such as layer3.1)`);
@@ -20,10 +23,14 @@ export function parseBlockList(value: string, previous: string[] = []): string[]
 /** `layer2.0=0.5,layer3.1=1.5` (repeatable). */
 export function parseScaleList(value: string, previous: Record<string, number> = {}): Record<string, number> {
   const out = { ...previous };
-  for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const match = /^([^=]+)=(.+)$/.exec(part);
     const scale = match ? Number(match[2]) : NaN;
-    if (!match || !BLOCK_ID.test(match[1].trim()) || match[2].trim() === '' || !Number.isFinite(scale)) throw new InvalidArgumentError(`"${part}" is not id=scale (such as layer2.0=0.5)`);
+    if (!match || !BLOCK_ID.test(match[1].trim()) || match[2].trim() === '' || !Number.isFinite(scale))
+      throw new InvalidArgumentError(`"${part}" is not id=scale (such as layer2.0=0.5)`);
     out[match[1].trim()] = scale;
   }
   return out;
@@ -42,7 +49,8 @@ export function gatesFrom(drop: readonly string[] = [], scale: Record<string, nu
  */
 export function reportBlockUsageError(error: unknown): boolean {
   if (!(error instanceof EngineError)) return false;
-  if (error.code !== ErrorCode.INVALID_ARGUMENT && !(error.code === ErrorCode.UNSUPPORTED_MODEL && /residual blocks unavailable/.test(error.message))) return false;
+  if (error.code !== ErrorCode.INVALID_ARGUMENT && !(error.code === ErrorCode.UNSUPPORTED_MODEL && /residual blocks unavailable/.test(error.message)))
+    return false;
   const none = error.code === ErrorCode.UNSUPPORTED_MODEL ? ' (valid block ids: none)' : '';
   process.stderr.write(`error ${error.code}: ${withHint(error.message, error.hint)}${none}\n`);
   process.exitCode = ExitCode.Usage;

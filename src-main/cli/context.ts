@@ -73,7 +73,9 @@ export async function createCliContext(options: CliContextOptions = {}): Promise
       if (precision === 'int8' && opened.int8) {
         const r = opened.int8.record;
         const f = r.fidelity;
-        log(`precision: int8 (calibrated on ${r.calibrationImages} photos, ${r.method}; on ${f.images} held-back photos: top-1 agreement ${(f.top1Agreement * 100).toFixed(0)}%, top-5 overlap ${(f.top5Overlap * 100).toFixed(0)}%, mean KL ${f.meanKl.toFixed(3)})`);
+        log(
+          `precision: int8 (calibrated on ${r.calibrationImages} photos, ${r.method}; on ${f.images} held-back photos: top-1 agreement ${(f.top1Agreement * 100).toFixed(0)}%, top-5 overlap ${(f.top5Overlap * 100).toFixed(0)}%, mean KL ${f.meanKl.toFixed(3)})`,
+        );
       }
       for (const note of opened.notes) log(`note: ${note}`);
       // Which backend runs, and why not a GPU when one was half set up or failed its probe.

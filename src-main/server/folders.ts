@@ -63,7 +63,9 @@ export class FolderGrants {
     const folders: FolderEntry[] = [];
     let imageFiles = 0;
     let truncated = false;
-    const names = dirents.filter((d) => !d.name.startsWith('.')).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true, sensitivity: 'base' }));
+    const names = dirents
+      .filter((d) => !d.name.startsWith('.'))
+      .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true, sensitivity: 'base' }));
     for (const dirent of names) {
       if (dirent.isFile()) {
         if (IMAGE_EXT.test(dirent.name)) imageFiles++;
@@ -101,7 +103,11 @@ export class FolderGrants {
       await mkdir(folder);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      throw new FolderError(code === 'EEXIST' ? 409 : 403, code === 'EEXIST' ? 'EXISTS' : 'CREATE_FAILED', code === 'EEXIST' ? `${name} already exists` : `cannot create ${name}: ${code}`);
+      throw new FolderError(
+        code === 'EEXIST' ? 409 : 403,
+        code === 'EEXIST' ? 'EXISTS' : 'CREATE_FAILED',
+        code === 'EEXIST' ? `${name} already exists` : `cannot create ${name}: ${code}`,
+      );
     }
     return this.entry(folder);
   }

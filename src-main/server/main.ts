@@ -75,7 +75,15 @@ export async function serve(argv: string[]): Promise<void> {
     port: options.port,
     uploadLimitBytes: options.uploadLimitMb * 1024 * 1024,
     uploadQuota: { totalBytes: options.uploadQuotaMb ? options.uploadQuotaMb * 1024 * 1024 : await defaultUploadQuota() },
-    createService: (host) => (service = new EngineService({ host, modelsDir: options.modelsDir, initialModel: options.model, ep: options.ep, queueUrl, dataDir: defaultDataDir(options.dataDir) })),
+    createService: (host) =>
+      (service = new EngineService({
+        host,
+        modelsDir: options.modelsDir,
+        initialModel: options.model,
+        ep: options.ep,
+        queueUrl,
+        dataDir: defaultDataDir(options.dataDir),
+      })),
   });
 
   let stopping = false;

@@ -14,7 +14,12 @@ async function newestMtime(target: string): Promise<number> {
 
 export async function ensureRendererBuilt(options: { repoRoot: string; outDir: string; log: (line: string) => void }): Promise<void> {
   const { repoRoot, outDir, log } = options;
-  const sources = [path.join(repoRoot, 'src-renderer'), path.join(repoRoot, 'vite.renderer.config.ts'), path.join(repoRoot, 'src-main', 'api', 'contract.ts'), path.join(repoRoot, 'src-main', 'server', 'codec.ts')];
+  const sources = [
+    path.join(repoRoot, 'src-renderer'),
+    path.join(repoRoot, 'vite.renderer.config.ts'),
+    path.join(repoRoot, 'src-main', 'api', 'contract.ts'),
+    path.join(repoRoot, 'src-main', 'server', 'codec.ts'),
+  ];
   const built = await stat(path.join(outDir, 'index.html')).catch(() => undefined);
   let newest = 0;
   for (const source of sources) newest = Math.max(newest, await newestMtime(source));

@@ -18,7 +18,15 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { type EngineEvents, type EngineStatus, type ErrorValue, type EventName, MAX_REQUEST_BYTES, type ServerMessage, validateRequest } from '../api/contract.js';
+import {
+  type EngineEvents,
+  type EngineStatus,
+  type ErrorValue,
+  type EventName,
+  MAX_REQUEST_BYTES,
+  type ServerMessage,
+  validateRequest,
+} from '../api/contract.js';
 import { EngineError, ErrorCode } from '../engine/index.js';
 import type { ServiceHost } from '../service/engine-service.js';
 import type { ForwardingHandler } from '../api/handler.js';
@@ -305,7 +313,12 @@ export class ReslensServer {
       frame = encodeMessage(message);
     } catch (error) {
       if (message.kind !== 'response') throw error;
-      frame = encodeMessage({ kind: 'response', id: message.id, ok: false, error: { code: ErrorCode.INTERNAL, message: `result could not be encoded: ${(error as Error).message}` } });
+      frame = encodeMessage({
+        kind: 'response',
+        id: message.id,
+        ok: false,
+        error: { code: ErrorCode.INTERNAL, message: `result could not be encoded: ${(error as Error).message}` },
+      });
     }
     ws.send(frame, { binary: true });
   }
@@ -315,7 +328,10 @@ export class ReslensServer {
     if (!isBinary) return reject(null, { code: 'INVALID_REQUEST', message: 'requests are binary MessagePack frames' });
     // Size first, then a bounded decode (codec.ts): nothing large is parsed before it is refused.
     if (data.byteLength > MAX_REQUEST_BYTES) {
-      return reject(peekRequestId(data), { code: 'REQUEST_TOO_LARGE', message: `request of ${data.byteLength} bytes is over the limit of ${MAX_REQUEST_BYTES}` });
+      return reject(peekRequestId(data), {
+        code: 'REQUEST_TOO_LARGE',
+        message: `request of ${data.byteLength} bytes is over the limit of ${MAX_REQUEST_BYTES}`,
+      });
     }
     let message: unknown;
     try {
@@ -327,7 +343,12 @@ export class ReslensServer {
     if (!request.ok) return reject(request.id, request.error);
     try {
       const result = await this.service.handle(request.method, request.params, { signal });
-      this.send(ws, { kind: 'response', id: request.id, ok: true, result: request.method === 'engine.status' || request.method === 'models.select' ? this.withNotice(result as EngineStatus) : result });
+      this.send(ws, {
+        kind: 'response',
+        id: request.id,
+        ok: true,
+        result: request.method === 'engine.status' || request.method === 'models.select' ? this.withNotice(result as EngineStatus) : result,
+      });
     } catch (error) {
       this.send(ws, { kind: 'response', id: request.id, ok: false, error: errorValue(error) });
     }

@@ -123,9 +123,7 @@ export class UploadStore {
     const fits = () => this.usedBytes + bytes <= this.quota.totalBytes && this.files.size + this.receiving < this.quota.maxFiles;
     if (fits()) return true;
     const now = Date.now();
-    const candidates = [...this.files.entries()]
-      .filter(([, f]) => now - f.lastUsed >= EVICT_IDLE_MS)
-      .sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    const candidates = [...this.files.entries()].filter(([, f]) => now - f.lastUsed >= EVICT_IDLE_MS).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
     for (const [id] of candidates) {
       if (fits()) break;
       await this.remove(id);

@@ -45,7 +45,9 @@ interface Job {
 
 const toRow = (result: ClassifyResult): BatchRow => {
   const worker = result.worker === undefined ? {} : { worker: result.worker };
-  return 'error' in result ? { path: result.path, error: result.error, ...worker } : { path: result.path, top: result.top, ep: result.ep, ms: result.ms, ...worker };
+  return 'error' in result
+    ? { path: result.path, error: result.error, ...worker }
+    : { path: result.path, top: result.top, ep: result.ep, ms: result.ms, ...worker };
 };
 
 /** Batches running at once per host: each already uses every decode worker and the whole model. */
@@ -85,9 +87,11 @@ export class BatchJobs {
     // Checked and reserved before the first await: ten batch.start at once must not all pass the check.
     const lexical = path.resolve(folder);
     const running = [...this.jobs.values()].filter((job) => !job.outcome);
-    const busy = (what: string) => new EngineError(ErrorCode.BUSY, `a batch on ${path.basename(folder) || folder} is already ${what}: find it with batch.list`, { item: folder });
+    const busy = (what: string) =>
+      new EngineError(ErrorCode.BUSY, `a batch on ${path.basename(folder) || folder} is already ${what}: find it with batch.list`, { item: folder });
     if (this.starting.has(lexical) || running.some((job) => path.resolve(job.folder) === lexical)) throw busy('running');
-    if (running.length + this.starting.size >= MAX_RUNNING_BATCHES) throw new EngineError(ErrorCode.BUSY, `${MAX_RUNNING_BATCHES} batches are already running; wait for one to finish or cancel one`);
+    if (running.length + this.starting.size >= MAX_RUNNING_BATCHES)
+      throw new EngineError(ErrorCode.BUSY, `${MAX_RUNNING_BATCHES} batches are already running; wait for one to finish or cancel one`);
     this.starting.add(lexical);
     try {
       return await this.startReserved(classifier, folder, options, running);
@@ -96,10 +100,18 @@ export class BatchJobs {
     }
   }
 
-  private async startReserved(classifier: Classifier, folder: string, options: { top?: number; exact?: boolean; queue?: string }, running: Job[]): Promise<BatchSummary> {
+  private async startReserved(
+    classifier: Classifier,
+    folder: string,
+    options: { top?: number; exact?: boolean; queue?: string },
+    running: Job[],
+  ): Promise<BatchSummary> {
     const real = await realpath(folder).catch(() => folder);
     const same = running.find((job) => job.realFolder === real);
-    if (same) throw new EngineError(ErrorCode.BUSY, `a batch on ${path.basename(folder) || folder} is already running (${same.id}): find it with batch.list`, { item: folder });
+    if (same)
+      throw new EngineError(ErrorCode.BUSY, `a batch on ${path.basename(folder) || folder} is already running (${same.id}): find it with batch.list`, {
+        item: folder,
+      });
     const id = `batch_${randomBytes(9).toString('base64url')}` as BatchId;
     const workDir = await this.runDir(id);
     // The UI's own working files: a .jsonl export that grows with the run, and its journal beside it.
@@ -110,7 +122,9 @@ export class BatchJobs {
       mode: options.exact ? ('exact' as const) : ('fast' as const),
       ...(this.options.within ? { walk: { within: this.options.within } } : {}),
     };
-    const engine = options.queue ? await startQueueBatch({ ...common, model: remoteModelOf(classifier), queue: { url: options.queue } }) : await startBatch({ ...common, classifier });
+    const engine = options.queue
+      ? await startQueueBatch({ ...common, model: remoteModelOf(classifier), queue: { url: options.queue } })
+      : await startBatch({ ...common, classifier });
     const job: Job = {
       id,
       folder,
@@ -214,7 +228,11 @@ export class BatchJobs {
   }
 
   /** Copies (or hard-links) the classified originals into destination/<label>/; originals are never moved. */
-  async organize(id: BatchId, destination: string, options: { minProb: number; mode: 'copy' | 'link'; dryRun: boolean }): Promise<RequestResults['batch.organize']> {
+  async organize(
+    id: BatchId,
+    destination: string,
+    options: { minProb: number; mode: 'copy' | 'link'; dryRun: boolean },
+  ): Promise<RequestResults['batch.organize']> {
     const job = this.job(id);
     await refuseDestOverInputs(destination, [job.folder]);
     // The engine's organise, the same call `reslens batch --organize` makes (a preview is its dry run).
@@ -224,7 +242,11 @@ export class BatchJobs {
       { dest: destination, minProb: options.minProb, mode: options.mode === 'copy' ? 'copy' : 'hardlink', dryRun: options.dryRun, labels: job.labels },
       { inputs: [job.folder], ...(within ? { allow: (file: string) => isInside(file, within, { real: true }) } : {}) },
     );
-    const failures = report.failures.map((a) => ({ path: a.path, folder: a.folder, error: { code: a.error?.code ?? ErrorCode.INTERNAL, message: a.error?.message ?? 'failed' } }));
+    const failures = report.failures.map((a) => ({
+      path: a.path,
+      folder: a.folder,
+      error: { code: a.error?.code ?? ErrorCode.INTERNAL, message: a.error?.message ?? 'failed' },
+    }));
     return { ...organizeSummary(report), folders: report.folders, unclassified: report.unclassified, failures, destination };
   }
 
@@ -244,7 +266,20 @@ export class BatchJobs {
     const sessions = this.options.sessions;
     if (!sessions) return Promise.resolve();
     const s = this.summary(job);
-    const entry: SessionEntry = { id: job.id, kind: 'batch', folder: job.folder, created: job.created, updated: new Date().toISOString(), model: job.model, top: job.top, mode: job.mode, state: s.state, done: s.done, failed: s.failed, total: s.total };
+    const entry: SessionEntry = {
+      id: job.id,
+      kind: 'batch',
+      folder: job.folder,
+      created: job.created,
+      updated: new Date().toISOString(),
+      model: job.model,
+      top: job.top,
+      mode: job.mode,
+      state: s.state,
+      done: s.done,
+      failed: s.failed,
+      total: s.total,
+    };
     const write = sessions.put(entry).catch((error: unknown) => {
       process.stderr.write(`sessions: could not record ${job.id}: ${error instanceof Error ? error.message : String(error)}\n`);
     });
@@ -289,7 +324,17 @@ export class BatchJobs {
       // Organise names folders by label: the journal's own labels (the run's model may not be loaded now).
       labels: labels ?? [],
       outcome: entry.state === 'done' && state.finished ? 'done' : entry.state === 'failed' ? 'failed' : 'cancelled',
-      last: { state: 'finished', total: results.length, totalFinal: true, done: results.length, failed, resumed: 0, imagesPerSecond: 0, etaSeconds: null, elapsedSeconds: 0 } as BatchProgress,
+      last: {
+        state: 'finished',
+        total: results.length,
+        totalFinal: true,
+        done: results.length,
+        failed,
+        resumed: 0,
+        imagesPerSecond: 0,
+        etaSeconds: null,
+        elapsedSeconds: 0,
+      } as BatchProgress,
       onWorkers: false,
       created: entry.created,
       model: entry.model,
@@ -308,10 +353,13 @@ export class BatchJobs {
   async resume(id: BatchId, classifier: Classifier, options: { retryFailed: boolean }): Promise<BatchSummary> {
     if (!this.jobs.has(id)) await this.open(id, classifier.labels);
     const job = this.job(id);
-    if (!job.outcome) throw new EngineError(ErrorCode.BUSY, `the batch on ${path.basename(job.folder) || job.folder} is still running: pause or cancel it first`);
+    if (!job.outcome)
+      throw new EngineError(ErrorCode.BUSY, `the batch on ${path.basename(job.folder) || job.folder} is still running: pause or cancel it first`);
     const running = [...this.jobs.values()].filter((j) => !j.outcome);
-    if (running.some((j) => j.realFolder === job.realFolder)) throw new EngineError(ErrorCode.BUSY, `a batch on ${path.basename(job.folder) || job.folder} is already running`);
-    if (running.length >= MAX_RUNNING_BATCHES) throw new EngineError(ErrorCode.BUSY, `${MAX_RUNNING_BATCHES} batches are already running; wait for one to finish or cancel one`);
+    if (running.some((j) => j.realFolder === job.realFolder))
+      throw new EngineError(ErrorCode.BUSY, `a batch on ${path.basename(job.folder) || job.folder} is already running`);
+    if (running.length >= MAX_RUNNING_BATCHES)
+      throw new EngineError(ErrorCode.BUSY, `${MAX_RUNNING_BATCHES} batches are already running; wait for one to finish or cancel one`);
     const outFile = job.journalFile.slice(0, -JOURNAL_SUFFIX.length);
     // Rows that stay: the resume redoes the rest, and their new results append after these.
     const kept = await readRunRows(job.journalFile, job.folder, { forResume: options });
@@ -361,7 +409,11 @@ export class BatchJobs {
     const row = job.rows[index];
     if (!row) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `batch ${id} has no row ${index}`);
     if (this.options.within && !(await isInside(row.path, this.options.within, { real: true }))) {
-      throw new EngineError(ErrorCode.PATH_NOT_ALLOWED, 'this photo is no longer inside the folder the server may read (moved, deleted or replaced by a link)', { item: path.basename(row.path) });
+      throw new EngineError(
+        ErrorCode.PATH_NOT_ALLOWED,
+        'this photo is no longer inside the folder the server may read (moved, deleted or replaced by a link)',
+        { item: path.basename(row.path) },
+      );
     }
     return { path: row.path, name: path.basename(row.path) };
   }

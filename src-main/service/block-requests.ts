@@ -3,7 +3,17 @@
 // in engine/blocks; this only keeps the UI's studies and translates to contract values.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { BlocksValue, EngineEvents, EventName, ImageId, LesionRowValue, LesionStudyValue, RequestParams, RequestResults, StudyId } from '../api/contract.js';
+import type {
+  BlocksValue,
+  EngineEvents,
+  EventName,
+  ImageId,
+  LesionRowValue,
+  LesionStudyValue,
+  RequestParams,
+  RequestResults,
+  StudyId,
+} from '../api/contract.js';
 import { inspectImageBlocks, lesionedFeatures } from '../engine/blocks/image.js';
 import { blockLens } from '../engine/blocks/lens.js';
 import { type LesionDetails, type LesionStudyJob, startLesionStudy, studyCsv, studyJson, studyTable } from '../engine/blocks/study.js';
@@ -69,10 +79,18 @@ export class BlockRequests {
     };
   }
 
-  async features(classifier: Classifier, image: { id: ImageId; path: string }, params: RequestParams<'blocks.features'>): Promise<RequestResults['blocks.features']> {
+  async features(
+    classifier: Classifier,
+    image: { id: ImageId; path: string },
+    params: RequestParams<'blocks.features'>,
+  ): Promise<RequestResults['blocks.features']> {
     const lens = await blockLens(classifier);
     const { tensor } = await preprocessFile(image.path, classifier.preprocessing);
-    const result = await lesionedFeatures(lens, tensor, params.scales, { topChannels: params.channels ?? 8, topClasses: params.classes ?? 5, heatmapMode: params.mode ?? 'mean' });
+    const result = await lesionedFeatures(lens, tensor, params.scales, {
+      topChannels: params.channels ?? 8,
+      topClasses: params.classes ?? 5,
+      heatmapMode: params.mode ?? 'mean',
+    });
     const heatmap = (h: { width: number; height: number; data: Float32Array }) => ({ width: h.width, height: h.height, data: h.data });
     return {
       image: image.id,
@@ -97,9 +115,24 @@ export class BlockRequests {
     const id = `study_${randomBytes(9).toString('base64url')}` as StudyId;
     this.workDir ??= this.createWorkDir();
     const workDir = await this.workDir;
-    const job = await startLesionStudy({ lens, inputs: [folder], out: path.join(workDir, `${id}.json`), blocks: options.blocks, mode: options.exact ? 'exact' : 'fast', ...(this.within ? { walk: { within: this.within } } : {}) });
+    const job = await startLesionStudy({
+      lens,
+      inputs: [folder],
+      out: path.join(workDir, `${id}.json`),
+      blocks: options.blocks,
+      mode: options.exact ? 'exact' : 'fast',
+      ...(this.within ? { walk: { within: this.within } } : {}),
+    });
     const infos = new Map(lens.blocks.map((b) => [b.id, { stage: b.stage, index: b.index, downsample: b.downsample, stride: b.stride }]));
-    const study: Study = { id, folder, job, classifier, last: job.progress(), infos, sums: new Map(job.blocks.map((b) => [b, { images: 0, agree: 0, drop: 0 }])) };
+    const study: Study = {
+      id,
+      folder,
+      job,
+      classifier,
+      last: job.progress(),
+      infos,
+      sums: new Map(job.blocks.map((b) => [b, { images: 0, agree: 0, drop: 0 }])),
+    };
     this.studies.set(id, study);
     job.on((event) => {
       if (event.type === 'progress') {
@@ -152,7 +185,10 @@ export class BlockRequests {
     const table = await studyTable(study.job.journalFile, await blockLens(study.classifier), study.job.blocks);
     const text = format === 'csv' ? studyCsv(table) : studyJson(table);
     const data = Buffer.from(text, 'utf8');
-    return { fileName: `reslens-lesions-${path.basename(study.folder) || 'folder'}.${format}`, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    return {
+      fileName: `reslens-lesions-${path.basename(study.folder) || 'folder'}.${format}`,
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    };
   }
 
   private value(study: Study): LesionStudyValue {
@@ -195,5 +231,4 @@ export class BlockRequests {
   cancelAll(): void {
     for (const study of this.studies.values()) if (!study.outcome) study.job.cancel();
   }
-
 }

@@ -19,7 +19,10 @@ interface Held {
 export class CompareModel {
   private held?: Held;
 
-  constructor(private readonly store: ModelStore, private readonly options: { ep: EpRequest; cacheDir?: string }) {}
+  constructor(
+    private readonly store: ModelStore,
+    private readonly options: { ep: EpRequest; cacheDir?: string },
+  ) {}
 
   /** Runs `work` on the named second model, loading it first (and replacing any other second model). */
   async use<T>(name: string, work: (classifier: Classifier, meta: { title: string; pretrained: boolean }) => Promise<T>): Promise<T> {
@@ -35,7 +38,14 @@ export class CompareModel {
       return await work(loaded.classifier, loaded);
     } catch (error) {
       // A model that failed to load is not kept: the next request tries again.
-      if (this.held === held && (await held.ready.then(() => false, () => true))) this.held = undefined;
+      if (
+        this.held === held &&
+        (await held.ready.then(
+          () => false,
+          () => true,
+        ))
+      )
+        this.held = undefined;
       throw error;
     } finally {
       held.users--;
@@ -50,7 +60,14 @@ export class CompareModel {
 
   private async load(name: string) {
     const resolved = await resolveModel(name, { store: this.store });
-    const classifier = await Classifier.load({ name: resolved.name, modelPath: resolved.path, preprocessing: resolved.preprocessing, labels: resolved.labels, ep: this.options.ep, cacheDir: this.options.cacheDir });
+    const classifier = await Classifier.load({
+      name: resolved.name,
+      modelPath: resolved.path,
+      preprocessing: resolved.preprocessing,
+      labels: resolved.labels,
+      ep: this.options.ep,
+      cacheDir: this.options.cacheDir,
+    });
     if (!classifier.stageMap) {
       const reason = classifier.stagesError ?? 'feature maps unavailable for this model';
       await classifier.dispose();
@@ -62,12 +79,19 @@ export class CompareModel {
   private release(held: Held, replacing: boolean): void {
     if (replacing) held.replaced = true;
     if (held.users > 0) return;
-    void held.ready.then((m) => m.classifier.dispose(), () => undefined);
+    void held.ready.then(
+      (m) => m.classifier.dispose(),
+      () => undefined,
+    );
   }
 
   async dispose(): Promise<void> {
     const held = this.held;
     this.held = undefined;
-    if (held) await held.ready.then((m) => m.classifier.dispose(), () => undefined);
+    if (held)
+      await held.ready.then(
+        (m) => m.classifier.dispose(),
+        () => undefined,
+      );
   }
 }

@@ -36,7 +36,14 @@ import type { Int8Record } from '../engine/quantize/int8-store.js';
 /** What the app shows of an int8 copy: how it was calibrated and how closely it follows fp32. */
 function int8Value(record: Int8Record): Int8CopyValue {
   const f = record.fidelity;
-  return { calibrationImages: record.calibrationImages, method: record.method, heldBack: f.images, top1Agreement: f.top1Agreement, top5Overlap: f.top5Overlap, meanKl: f.meanKl };
+  return {
+    calibrationImages: record.calibrationImages,
+    method: record.method,
+    heldBack: f.images,
+    top1Agreement: f.top1Agreement,
+    top5Overlap: f.top5Overlap,
+    meanKl: f.meanKl,
+  };
 }
 import { redactUrl } from '../engine/queue/connection.js';
 import { ExplainRequests } from './explain-requests.js';
@@ -118,7 +125,6 @@ const versions = (): Record<string, string> => ({
   ...(process.versions.electron ? { electron: process.versions.electron } : {}),
 });
 
-
 /** A stage's receptive field, as the model's stage discovery computed it. */
 const fieldOf = (classifier: Classifier, stage: StageName) => classifier.stageMap?.stages.find((s) => s.name === stage)?.receptiveField;
 
@@ -156,7 +162,11 @@ export class EngineService implements ContractHandler {
     this.compare = new CompareModel(this.store, { ep: options.ep ?? 'auto', cacheDir: options.cacheDir });
     // A private mkdtemp folder (0700) created on first use, never a predictable shared path (temp-dirs.ts).
     this.batches = new BatchJobs(
-      { tempBase: options.cacheDir, ...(options.host.batchRoot ? { within: options.host.batchRoot } : {}), ...(this.sessions ? { sessions: this.sessions } : {}) },
+      {
+        tempBase: options.cacheDir,
+        ...(options.host.batchRoot ? { within: options.host.batchRoot } : {}),
+        ...(this.sessions ? { sessions: this.sessions } : {}),
+      },
       (event, payload) => options.host.emit(event, payload),
     );
     this.explanations = new ExplainRequests((event, payload) => options.host.emit(event, payload));
@@ -212,8 +222,16 @@ export class EngineService implements ContractHandler {
       const image = this.image(p.image);
       const loaded = this.loaded;
       try {
-        const report = await makeReport(await this.classifier(), image.path, { fileName: image.name, ...(p.colormap ? { colormap: p.colormap } : {}), ...(loaded ? { title: loaded.title, pretrained: loaded.pretrained } : {}) });
-        const stem = image.name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'photo';
+        const report = await makeReport(await this.classifier(), image.path, {
+          fileName: image.name,
+          ...(p.colormap ? { colormap: p.colormap } : {}),
+          ...(loaded ? { title: loaded.title, pretrained: loaded.pretrained } : {}),
+        });
+        const stem =
+          image.name
+            .replace(/\.[^.]*$/, '')
+            .replace(/[^A-Za-z0-9._-]+/g, '_')
+            .slice(0, 80) || 'photo';
         return { fileName: `${stem}-report.html`, data: new TextEncoder().encode(report.html) };
       } catch (error) {
         const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
@@ -324,7 +342,8 @@ export class EngineService implements ContractHandler {
   }
 
   private queueUrl(): string {
-    if (!this.options.queueUrl) throw new EngineError(ErrorCode.INVALID_ARGUMENT, 'no batch queue is configured (start the app or server with a queue URL, see docs/queue.md)');
+    if (!this.options.queueUrl)
+      throw new EngineError(ErrorCode.INVALID_ARGUMENT, 'no batch queue is configured (start the app or server with a queue URL, see docs/queue.md)');
     return this.options.queueUrl;
   }
 
@@ -349,7 +368,9 @@ export class EngineService implements ContractHandler {
         featuresAvailable: c.stageMap !== undefined,
         ...(c.stagesError ? { featuresError: c.stagesError } : {}),
         // The int8 graph has no stage taps (its Relus are folded into the quantisation): said, not hidden.
-        ...(c.precision === 'int8' ? { featuresError: 'feature maps are computed in fp32: the int8 copy has no stage outputs (switch precision to fp32 to see them)' } : {}),
+        ...(c.precision === 'int8'
+          ? { featuresError: 'feature maps are computed in fp32: the int8 copy has no stage outputs (switch precision to fp32 to see them)' }
+          : {}),
         ...(loaded.architecture ? { architecture: loaded.architecture } : {}),
         ...(c.precision === 'int8' ? { precision: 'int8' as const } : {}),
         ...(loaded.int8 !== undefined ? { int8: loaded.int8 } : {}),
@@ -363,7 +384,15 @@ export class EngineService implements ContractHandler {
     const report = await runDoctor({ ep: this.options.ep ?? 'auto' });
     return {
       backend: report.backend,
-      providers: report.providers.map((p) => ({ ep: p.ep, title: p.title, ok: p.ok, status: p.status, reason: p.reason, bundled: p.bundled, inAuto: p.inAuto })),
+      providers: report.providers.map((p) => ({
+        ep: p.ep,
+        title: p.title,
+        ok: p.ok,
+        status: p.status,
+        reason: p.reason,
+        bundled: p.bundled,
+        inAuto: p.inAuto,
+      })),
       autoOrder: report.autoOrder,
       cpu: { model: report.cpu.model, threads: report.cpu.threads },
       gpus: report.gpus.map((g) => ({ name: g.name })),
@@ -400,7 +429,16 @@ export class EngineService implements ContractHandler {
       });
       const { classifier, architecture } = opened;
       const int8 = opened.int8 ? int8Value(opened.int8.record) : null;
-      return { classifier, backend: opened.backend, title: opened.title, pretrained: opened.resolved.pretrained, notes: opened.notes, int8, reference, ...(architecture ? { architecture } : {}) };
+      return {
+        classifier,
+        backend: opened.backend,
+        title: opened.title,
+        pretrained: opened.resolved.pretrained,
+        notes: opened.notes,
+        int8,
+        reference,
+        ...(architecture ? { architecture } : {}),
+      };
     })();
     this.loading = load;
     try {
@@ -432,7 +470,10 @@ export class EngineService implements ContractHandler {
     // reloads what it was loaded from, never a path the page names).
     if (name === this.loaded?.classifier.name) return name;
     if (name === this.options.initialModel || this.store.catalogEntry(name) || (await this.store.get(name).catch(() => undefined))) return name;
-    throw new EngineError(ErrorCode.MODEL_NOT_FOUND, `no model named ${JSON.stringify(name.slice(0, 80))} in the catalog or the model store: choose one from the list`);
+    throw new EngineError(
+      ErrorCode.MODEL_NOT_FOUND,
+      `no model named ${JSON.stringify(name.slice(0, 80))} in the catalog or the model store: choose one from the list`,
+    );
   }
 
   private async classifier(): Promise<Classifier> {
@@ -460,11 +501,23 @@ export class EngineService implements ContractHandler {
     const items = known.filter((k) => k.image).map((k) => ({ path: (k.image as { path: string }).path }));
     const byPath = new Map<string, ImageResult['result']>();
     for await (const result of classifyFiles(classifier, items, { top, ...(signal ? { signal } : {}) })) {
-      byPath.set(result.path, 'error' in result ? { error: result.error } : { top: result.top, ep: result.ep, ms: result.ms, ...(result.precision ? { precision: result.precision } : {}), ...(result.timings ? { timings: result.timings } : {}) });
+      byPath.set(
+        result.path,
+        'error' in result
+          ? { error: result.error }
+          : {
+              top: result.top,
+              ep: result.ep,
+              ms: result.ms,
+              ...(result.precision ? { precision: result.precision } : {}),
+              ...(result.timings ? { timings: result.timings } : {}),
+            },
+      );
     }
     for (const { id, image } of known) {
       if (!image) results.push({ image: id, name: id, result: { error: { code: ErrorCode.INVALID_ARGUMENT, message: `unknown image ${id}` } } });
-      else results.push({ image: id, name: image.name, result: byPath.get(image.path) ?? { error: { code: ErrorCode.INFERENCE_FAILED, message: 'no result' } } });
+      else
+        results.push({ image: id, name: image.name, result: byPath.get(image.path) ?? { error: { code: ErrorCode.INFERENCE_FAILED, message: 'no result' } } });
     }
     // The Images session is kept (issue 15): a reload or restart shows these cards again.
     if (this.imagesSession) {
@@ -472,9 +525,25 @@ export class EngineService implements ContractHandler {
       const kept = known.flatMap(({ id, image }) => {
         const result = results.find((r) => r.image === id)?.result;
         if (!image || !result || ('error' in result && result.error.code === ErrorCode.CANCELLED)) return [];
-        return [{ path: image.path, id, name: image.name.slice(0, 300), at, model: classifier.name, result: 'error' in result ? { error: { code: result.error.code, message: result.error.message.slice(0, 2000) } } : { top: result.top, ep: result.ep, ms: result.ms } }];
+        return [
+          {
+            path: image.path,
+            id,
+            name: image.name.slice(0, 300),
+            at,
+            model: classifier.name,
+            result:
+              'error' in result
+                ? { error: { code: result.error.code, message: result.error.message.slice(0, 2000) } }
+                : { top: result.top, ep: result.ep, ms: result.ms },
+          },
+        ];
       });
-      await this.imagesSession.add(kept).catch((error: unknown) => process.stderr.write(`sessions: could not keep the Images session: ${error instanceof Error ? error.message : String(error)}\n`));
+      await this.imagesSession
+        .add(kept)
+        .catch((error: unknown) =>
+          process.stderr.write(`sessions: could not keep the Images session: ${error instanceof Error ? error.message : String(error)}\n`),
+        );
     }
     return results;
   }
@@ -489,17 +558,20 @@ export class EngineService implements ContractHandler {
         heatmapMode: params.mode ?? 'mean',
       });
       const crop = await photoCrop(decoded, result.photoRegion, 448);
-      const jpeg = await sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } }).jpeg({ quality: 88 }).toBuffer();
+      const jpeg = await sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } })
+        .jpeg({ quality: 88 })
+        .toBuffer();
       // Two images at most (the feature view's and a compared photo's): full maps are ~7 MB for
       // ResNet-50. A compared model's maps are not kept (its channels are not asked for).
       if (!second) {
         this.featureCache.delete(id);
         while (this.featureCache.size >= 2) this.featureCache.delete(this.featureCache.keys().next().value as ImageId);
       }
-      if (!second) this.featureCache.set(id, {
-        classifier,
-        ranked: Object.fromEntries(result.stages.map((s) => [s.name, new Map(s.topChannels.map((c) => [c.channel, c.map]))])) as FeatureCacheEntry['ranked'],
-      });
+      if (!second)
+        this.featureCache.set(id, {
+          classifier,
+          ranked: Object.fromEntries(result.stages.map((s) => [s.name, new Map(s.topChannels.map((c) => [c.channel, c.map]))])) as FeatureCacheEntry['ranked'],
+        });
       return {
         image: id,
         top: result.top,
@@ -513,12 +585,22 @@ export class EngineService implements ContractHandler {
           blocks: s.blocks,
           stats: s.stats,
           heatmap: { width: s.heatmap.width, height: s.heatmap.height, data: s.heatmap.data, min: s.heatmap.min, max: s.heatmap.max },
-          topChannels: s.topChannels.map((c) => ({ channel: c.channel, meanActivation: c.meanActivation, map: { width: c.map.width, height: c.map.height, data: c.map.data, min: c.map.min, max: c.map.max } })),
+          topChannels: s.topChannels.map((c) => ({
+            channel: c.channel,
+            meanActivation: c.meanActivation,
+            map: { width: c.map.width, height: c.map.height, data: c.map.data, min: c.map.min, max: c.map.max },
+          })),
           channelMeans: s.channelMeans,
           note: STAGE_NOTES[s.name],
           ...(fieldOf(classifier, s.name) ? { receptiveField: fieldOf(classifier, s.name) } : {}),
         })),
-        cams: result.cams.map((c) => ({ index: c.index, label: c.label, prob: c.prob, logit: c.logit, map: { width: c.map.width, height: c.map.height, data: c.map.data, min: c.map.min, max: c.map.max } })),
+        cams: result.cams.map((c) => ({
+          index: c.index,
+          label: c.label,
+          prob: c.prob,
+          logit: c.logit,
+          map: { width: c.map.width, height: c.map.height, data: c.map.data, min: c.map.min, max: c.map.max },
+        })),
       };
     } catch (error) {
       const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);

@@ -62,13 +62,23 @@ export class ExplainRequests {
     if (known) return { key, prepared: known };
     const explained = await prepareExplainImage(classifier, image.path);
     const crop = await photoCrop(explained.decoded, explained.photoRegion, 448);
-    const jpeg = await sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } }).jpeg({ quality: 88 }).toBuffer();
-    const prepared: PreparedImage = { input: explained.input, crop: { jpeg: new Uint8Array(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength), width: crop.width, height: crop.height } };
+    const jpeg = await sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } })
+      .jpeg({ quality: 88 })
+      .toBuffer();
+    const prepared: PreparedImage = {
+      input: explained.input,
+      crop: { jpeg: new Uint8Array(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength), width: crop.width, height: crop.height },
+    };
     this.prepared.set(key, prepared, prepared.input.byteLength + jpeg.byteLength);
     return { key, prepared };
   }
 
-  async explain(classifier: Classifier, params: RequestParams<'explain.get'>, image: { path: string; name: string }, signal?: AbortSignal): Promise<ExplainValue> {
+  async explain(
+    classifier: Classifier,
+    params: RequestParams<'explain.get'>,
+    image: { path: string; name: string },
+    signal?: AbortSignal,
+  ): Promise<ExplainValue> {
     const start = performance.now();
     const explainer = await this.explainer(classifier);
     const methods = (params.methods ?? ['gradcam']) as ExplainMethodName[];
@@ -102,7 +112,9 @@ export class ExplainRequests {
           name: s.name,
           paperName: s.paperName,
           shape: s.shape,
-          maps: Object.fromEntries(methods.filter(isStageMethod).flatMap((m) => (e.stageMaps[s.name][m] ? [[m, heatmap(e.stageMaps[s.name][m] as RawMap)]] : []))),
+          maps: Object.fromEntries(
+            methods.filter(isStageMethod).flatMap((m) => (e.stageMaps[s.name][m] ? [[m, heatmap(e.stageMaps[s.name][m] as RawMap)]] : [])),
+          ),
         })),
         input: Object.fromEntries(Object.entries(e.inputMaps).map(([m, a]) => [m, heatmap(a.map)])),
         ...(e.faithfulness ? { faithfulness: e.faithfulness } : {}),

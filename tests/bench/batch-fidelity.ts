@@ -34,7 +34,14 @@ async function tensorOf(file: string, mode: Mode): Promise<{ tensor: Float32Arra
 
 async function main(): Promise<void> {
   if (!existsSync(REFERENCE_MODEL)) throw new Error(`reference data not found at ${TESTDATA}`);
-  const classifier = await Classifier.load({ name: 'resnet50', modelPath: REFERENCE_MODEL, preprocessing: TORCHVISION_PREPROCESSING, labels: imagenetLabels(), ep: 'cpu', stages: false });
+  const classifier = await Classifier.load({
+    name: 'resnet50',
+    modelPath: REFERENCE_MODEL,
+    preprocessing: TORCHVISION_PREPROCESSING,
+    labels: imagenetLabels(),
+    ep: 'cpu',
+    stages: false,
+  });
   const logitsOf = async (tensor: Float32Array) => Float32Array.from((await classifier.run(tensor, 1)).logits[0]);
 
   const rows = [];
@@ -43,7 +50,12 @@ async function main(): Promise<void> {
     const refInput = readNpy(path.join(TESTDATA, 'ref', 'inputs', `${image.name}.npy`)).data;
     const refTop = top5(refLogits);
     const decoded = await decodeImage(await readImageFile(image.file));
-    const row: Record<string, unknown> = { name: image.name, size: `${decoded.width}×${decoded.height}`, top5BoundaryGap: image.top5BoundaryGap, top1Margin: image.top1Margin };
+    const row: Record<string, unknown> = {
+      name: image.name,
+      size: `${decoded.width}×${decoded.height}`,
+      top5BoundaryGap: image.top5BoundaryGap,
+      top1Margin: image.top1Margin,
+    };
     for (const mode of ['exact', 'fast'] as const) {
       const { tensor, decoded: at } = await tensorOf(image.file, mode);
       let maxDelta = 0;
@@ -74,7 +86,14 @@ async function main(): Promise<void> {
     for (let i = 0; i < exact.tensor.length; i++) maxDelta = Math.max(maxDelta, Math.abs(exact.tensor[i] - fast.tensor[i]));
     const te = top5(le);
     const tf = top5(lf);
-    photos.push({ cosine: cosine(lf, le), top5Overlap: tf.filter((i) => te.includes(i)).length, top1Same: tf[0] === te[0], inputMaxAbsDelta: maxDelta, exactCpuMs: exact.cpuMs, fastCpuMs: fast.cpuMs });
+    photos.push({
+      cosine: cosine(lf, le),
+      top5Overlap: tf.filter((i) => te.includes(i)).length,
+      top1Same: tf[0] === te[0],
+      inputMaxAbsDelta: maxDelta,
+      exactCpuMs: exact.cpuMs,
+      fastCpuMs: fast.cpuMs,
+    });
   }
   await classifier.dispose();
 
@@ -87,7 +106,8 @@ async function main(): Promise<void> {
     ...rows.map((r) => {
       const e = r.exact as Record<string, number | string | boolean>;
       const q = r.fast as Record<string, number | string | boolean>;
-      const agree = (x: Record<string, number | string | boolean>) => `${x.top5Overlap}/5, ${x.top5SameOrder ? 'same order' : x.top1Same ? 'top-1 same' : 'top-1 differs'}`;
+      const agree = (x: Record<string, number | string | boolean>) =>
+        `${x.top5Overlap}/5, ${x.top5SameOrder ? 'same order' : x.top1Same ? 'top-1 same' : 'top-1 differs'}`;
       const shrunk = q.decodedAt !== r.size;
       return `| ${r.name} | ${r.size} | ${(r.top5BoundaryGap as number).toFixed(2)} | ${f(e.cosine as number)} | ${agree(e)} | ${f(e.inputMaxAbsDelta as number, 4)} | ${shrunk ? q.decodedAt : 'full (not shrunk)'} | ${f(q.cosine as number)} | ${agree(q)} | ${f(q.inputMaxAbsDelta as number, 4)} |`;
     }),
@@ -108,7 +128,7 @@ ${summary}
 ## What "fast" does
 
 A JPEG whose upright shorter side is at least ${1.5 * MIN_SHORTER} px (1.5 × 4 × the 256 px resize target) is decoded
-to a shorter side of ${MIN_SHORTER} px (4× the resize target), or down to ${Math.ceil(MIN_SHORTER * 7 / 8)} px (3.5×) where that
+to a shorter side of ${MIN_SHORTER} px (4× the resize target), or down to ${Math.ceil((MIN_SHORTER * 7) / 8)} px (3.5×) where that
 lets libjpeg decode at a DCT scale: sharp asks libjpeg for a DCT-scaled decode (1/2, 1/4 or 1/8) where it
 can and finishes with a libvips reduce (cubic) to the exact size; then the usual Pillow-exact bilinear
 resize to 256 and centre crop to 224 run on that. Smaller JPEGs and other formats decode in full, as in
@@ -148,7 +168,10 @@ ${photoLine}
   await mkdir(path.join(REPO_ROOT, 'docs'), { recursive: true });
   await writeFile(path.join(REPO_ROOT, 'docs', 'batch-fidelity.md'), doc);
   await mkdir(path.join(REPO_ROOT, 'bench-results'), { recursive: true });
-  await writeFile(path.join(REPO_ROOT, 'bench-results', 'batch-fidelity.json'), `${JSON.stringify({ date: new Date().toISOString(), reference: rows, largePhotos: photos }, null, 2)}\n`);
+  await writeFile(
+    path.join(REPO_ROOT, 'bench-results', 'batch-fidelity.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), reference: rows, largePhotos: photos }, null, 2)}\n`,
+  );
   console.log(doc);
 }
 

@@ -21,7 +21,9 @@ const LARGE_SIZES = [
   { width: 4896, height: 3264 },
 ];
 
-export async function benchPhotoSets(options: { small?: number; large?: number } = {}): Promise<{ smallDir: string; largeDir: string; small: string[]; large: string[] }> {
+export async function benchPhotoSets(
+  options: { small?: number; large?: number } = {},
+): Promise<{ smallDir: string; largeDir: string; small: string[]; large: string[] }> {
   const smallDir = path.join(BATCH_PHOTO_DIR, 'small');
   const largeDir = path.join(BATCH_PHOTO_DIR, 'large');
   const small = await ensurePhotoSet({

@@ -105,7 +105,14 @@ async function preprocessCpu(files: string[], mode: BatchMode): Promise<number> 
 }
 
 /** The folder itself when all its photos are asked for (the walk is part of the run), else the files. */
-async function endToEnd(classifier: Classifier, folder: string, files: string[], mode: BatchMode, batch: number, work: string): Promise<{ seconds: number; count: number; failed: number; cpuMsPerImage: number; inferenceBusy: number; starved: number }> {
+async function endToEnd(
+  classifier: Classifier,
+  folder: string,
+  files: string[],
+  mode: BatchMode,
+  batch: number,
+  work: string,
+): Promise<{ seconds: number; count: number; failed: number; cpuMsPerImage: number; inferenceBusy: number; starved: number }> {
   const out = path.join(work, `${path.basename(folder)}-${mode}.csv`);
   const inputs = (await readdir(folder)).filter((f) => f.endsWith('.jpg')).length === files.length ? [folder] : files;
   const cpuBefore = process.cpuUsage();
@@ -116,7 +123,14 @@ async function endToEnd(classifier: Classifier, folder: string, files: string[],
   const cpu = process.cpuUsage(cpuBefore);
   if (summary.state !== 'finished') throw new Error(`batch over ${folder} ended ${summary.state}: ${summary.error?.message}`);
   const { inferenceSeconds, starvedSeconds, activeSeconds } = summary.stats;
-  return { seconds, count: summary.count, failed: summary.failed, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / summary.count, inferenceBusy: inferenceSeconds / activeSeconds, starved: starvedSeconds / activeSeconds };
+  return {
+    seconds,
+    count: summary.count,
+    failed: summary.failed,
+    cpuMsPerImage: (cpu.user + cpu.system) / 1000 / summary.count,
+    inferenceBusy: inferenceSeconds / activeSeconds,
+    starved: starvedSeconds / activeSeconds,
+  };
 }
 
 /** A Python with PyTorch and torchvision (BENCH_PYTHON, else Debian's /usr/bin/python3), or undefined. */
@@ -138,7 +152,10 @@ interface PytorchHere {
 /** PyTorch's standard pipeline on the same folder and machine (tests/bench/pytorch-baseline.py). */
 function pytorchOnFolder(python: string, folder: string, batch: number, repeats: number): PytorchHere | undefined {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pytorch-baseline.py');
-  const run = spawnSync(python, [script, folder, '--batch', String(batch), '--workers', '2', '--repeat', String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const run = spawnSync(python, [script, folder, '--batch', String(batch), '--workers', '2', '--repeat', String(repeats)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
   if (run.status !== 0) {
     console.log(`PyTorch baseline failed on ${folder}: ${run.stderr.trim().split('\n').at(-1)}`);
     return undefined;
@@ -161,7 +178,9 @@ async function linkedFolder(small: string[], images: number): Promise<string> {
 
 /** Runs the memory measurement in a fresh process, so nothing the throughput runs allocated counts. */
 async function rssInChild(images: number): Promise<Awaited<ReturnType<typeof rssRun>>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child', String(images)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child', String(images)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   const [code] = (await once(child, 'close')) as [number | null];
@@ -247,10 +266,13 @@ async function main(): Promise<void> {
     for (const folder of (process.env.BENCH_FOLDERS ?? 'small,large').split(',') as ('small' | 'large')[]) {
       const files = folder === 'small' ? sets.small : sets.large;
       const dir = folder === 'small' ? sets.smallDir : sets.largeDir;
-      const baseline = python && files.length === (await readdir(dir)).filter((f) => f.endsWith('.jpg')).length ? pytorchOnFolder(python, dir, batch, repeats) : undefined;
+      const baseline =
+        python && files.length === (await readdir(dir)).filter((f) => f.endsWith('.jpg')).length ? pytorchOnFolder(python, dir, batch, repeats) : undefined;
       if (baseline) {
         pytorchHere[folder] = baseline;
-        console.log(`PyTorch ${baseline.torch} / torchvision ${baseline.torchvision} here, ${folder}: ${baseline.imagesPerSecond.toFixed(1)} img/s (ImageFolder + DataLoader, ${baseline.workers} workers, batch ${baseline.batch}, ${baseline.threads} threads; runs ${baseline.repetitions.map((r) => r.toFixed(2)).join(', ')})`);
+        console.log(
+          `PyTorch ${baseline.torch} / torchvision ${baseline.torchvision} here, ${folder}: ${baseline.imagesPerSecond.toFixed(1)} img/s (ImageFolder + DataLoader, ${baseline.workers} workers, batch ${baseline.batch}, ${baseline.threads} threads; runs ${baseline.repetitions.map((r) => r.toFixed(2)).join(', ')})`,
+        );
       }
       for (const mode of modes) {
         const runs = [];
@@ -277,12 +299,20 @@ async function main(): Promise<void> {
           pytorchImagesPerSecond: PYTORCH[folder],
           vsPytorch: round(rate / PYTORCH[folder]),
           vsPytorchNormalised: 0, // filled in below, once inference alone has its best value
-          ...(pytorchHere[folder] ? { pytorchHereImagesPerSecond: round(pytorchHere[folder].imagesPerSecond), vsPytorchHere: round(rate / pytorchHere[folder].imagesPerSecond), meetsTargetHere: rate / pytorchHere[folder].imagesPerSecond >= TARGET_RATIO[folder] } : {}),
+          ...(pytorchHere[folder]
+            ? {
+                pytorchHereImagesPerSecond: round(pytorchHere[folder].imagesPerSecond),
+                vsPytorchHere: round(rate / pytorchHere[folder].imagesPerSecond),
+                meetsTargetHere: rate / pytorchHere[folder].imagesPerSecond >= TARGET_RATIO[folder],
+              }
+            : {}),
           target: `≥ ${TARGET_RATIO[folder]}× PyTorch (issue: ${round(TARGET_RATIO[folder] * PYTORCH[folder], 1)} img/s${pytorchHere[folder] ? `; here: ${round(TARGET_RATIO[folder] * pytorchHere[folder].imagesPerSecond, 1)} img/s` : ''})`,
           failed: run.failed,
         };
         rows.push(row);
-        console.log(`${folder.padEnd(5)} ${mode.padEnd(5)} ${row.endToEndImagesPerSecond.toFixed(1).padStart(6)} img/s end to end (runs: ${row.repetitions.join(', ')}; preprocess ${row.preprocessCpuMsPerImage} CPU ms/img; whole run ${row.endToEndCpuMsPerImage} CPU ms/img; inference busy ${Math.round(row.inferenceBusy * 100)}%, starved ${Math.round(row.inferenceStarved * 100)}%)`);
+        console.log(
+          `${folder.padEnd(5)} ${mode.padEnd(5)} ${row.endToEndImagesPerSecond.toFixed(1).padStart(6)} img/s end to end (runs: ${row.repetitions.join(', ')}; preprocess ${row.preprocessCpuMsPerImage} CPU ms/img; whole run ${row.endToEndCpuMsPerImage} CPU ms/img; inference busy ${Math.round(row.inferenceBusy * 100)}%, starved ${Math.round(row.inferenceStarved * 100)}%)`,
+        );
       }
     }
     for (const row of rows) {
@@ -324,15 +354,26 @@ async function main(): Promise<void> {
     await writeFile(path.join(RESULTS_DIR, `batch-${report.date.replace(/[:.]/g, '-')}.json`), json);
 
     console.log('');
-    console.log(`ResNet-50 batch on the CPU — ${report.machine.cpu}, ${report.machine.cores} cores, Node ${process.version}, onnxruntime ${report.machine.onnxruntime}`);
-    console.log('| folder | mode | images | end to end img/s | inference alone img/s | e2e / inference | inference busy | preprocess CPU ms/img | run CPU ms/img | PyTorch here img/s | vs PyTorch here | issue\'s PyTorch img/s | vs issue\'s | normalised¹ | target |');
+    console.log(
+      `ResNet-50 batch on the CPU — ${report.machine.cpu}, ${report.machine.cores} cores, Node ${process.version}, onnxruntime ${report.machine.onnxruntime}`,
+    );
+    console.log(
+      "| folder | mode | images | end to end img/s | inference alone img/s | e2e / inference | inference busy | preprocess CPU ms/img | run CPU ms/img | PyTorch here img/s | vs PyTorch here | issue's PyTorch img/s | vs issue's | normalised¹ | target |",
+    );
     console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     for (const r of rows) {
       const here = r.pytorchHereImagesPerSecond !== undefined ? `${r.pytorchHereImagesPerSecond.toFixed(1)} | ${r.vsPytorchHere?.toFixed(2)}×` : '— | —';
-      console.log(`| ${r.folder} (${r.megapixels} MP) | ${r.mode} | ${r.images} | ${r.endToEndImagesPerSecond.toFixed(1)} | ${r.inferenceOnlyImagesPerSecond.toFixed(1)} | ${r.ofInferenceOnly.toFixed(2)} | ${Math.round(r.inferenceBusy * 100)}% | ${r.preprocessCpuMsPerImage} | ${r.endToEndCpuMsPerImage} | ${here} | ${r.pytorchImagesPerSecond} | ${r.vsPytorch.toFixed(2)}× | ${r.vsPytorchNormalised.toFixed(2)}× | ${r.target} |`);
+      console.log(
+        `| ${r.folder} (${r.megapixels} MP) | ${r.mode} | ${r.images} | ${r.endToEndImagesPerSecond.toFixed(1)} | ${r.inferenceOnlyImagesPerSecond.toFixed(1)} | ${r.ofInferenceOnly.toFixed(2)} | ${Math.round(r.inferenceBusy * 100)}% | ${r.preprocessCpuMsPerImage} | ${r.endToEndCpuMsPerImage} | ${here} | ${r.pytorchImagesPerSecond} | ${r.vsPytorch.toFixed(2)}× | ${r.vsPytorchNormalised.toFixed(2)}× | ${r.target} |`,
+      );
     }
-    console.log(`¹ (end to end / inference alone here) ÷ (PyTorch end to end / ${REFERENCE_MACHINE_ORT_INFERENCE} img/s onnxruntime inference alone on the reference machine)`);
-    if (rss) console.log(`\nmemory over ${rss.images} images (${rss.imagesPerSecond} img/s, tiny model): RSS ${rss.rssAfterWarmupMB} MB after warm-up, peak ${rss.peakRssMB} MB, growth ${rss.growthAfterWarmupMB} MB (target < 100 MB)`);
+    console.log(
+      `¹ (end to end / inference alone here) ÷ (PyTorch end to end / ${REFERENCE_MACHINE_ORT_INFERENCE} img/s onnxruntime inference alone on the reference machine)`,
+    );
+    if (rss)
+      console.log(
+        `\nmemory over ${rss.images} images (${rss.imagesPerSecond} img/s, tiny model): RSS ${rss.rssAfterWarmupMB} MB after warm-up, peak ${rss.peakRssMB} MB, growth ${rss.growthAfterWarmupMB} MB (target < 100 MB)`,
+      );
     console.log(`results written to ${path.relative(process.cwd(), path.join(RESULTS_DIR, 'batch-latest.json'))}`);
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -45,8 +45,23 @@ async function main(): Promise<void> {
   ].filter((m) => !only || only.includes(m.name));
   const rows = [];
   for (const model of models) {
-    const classifier = await Classifier.load({ name: model.name, modelPath: model.file, preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu', stages: true, cacheDir: path.join(REPO_ROOT, '.cache', 'engine') });
-    const plain = await Classifier.load({ name: model.name, modelPath: model.file, preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu', stages: false });
+    const classifier = await Classifier.load({
+      name: model.name,
+      modelPath: model.file,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels,
+      ep: 'cpu',
+      stages: true,
+      cacheDir: path.join(REPO_ROOT, '.cache', 'engine'),
+    });
+    const plain = await Classifier.load({
+      name: model.name,
+      modelPath: model.file,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels,
+      ep: 'cpu',
+      stages: false,
+    });
     const explainer = await Explainer.load(classifier);
     const variants: Record<string, () => Promise<unknown>> = { plain: () => plain.run(input, 1) };
     for (const k of CLASS_COUNTS) variants[`gradients${k}`] = () => explainer.run(input, 1, { classes: Array.from({ length: k }, (_, i) => i * 7) });
@@ -74,7 +89,14 @@ async function main(): Promise<void> {
     targets: { gradients1OverPlain: 3, extraClassOverPlain: 1 },
     cycles: CYCLES,
     runsPerBlock: RUNS_PER_BLOCK,
-    machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), node: process.version, onnxruntime: ort.env.versions.common, loadAverageBefore: loadBefore, loadAverageAfter: os.loadavg() },
+    machine: {
+      cpu: os.cpus()[0]?.model,
+      cores: os.availableParallelism(),
+      node: process.version,
+      onnxruntime: ort.env.versions.common,
+      loadAverageBefore: loadBefore,
+      loadAverageAfter: os.loadavg(),
+    },
     rows,
   };
   const dir = path.join(REPO_ROOT, 'bench-results');

@@ -65,7 +65,8 @@ async function main(): Promise<void> {
     const blocks: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     for (let cycle = 0; cycle < CYCLES; cycle++) for (const name of names) blocks[name].push(await blockMs(variants[name]));
     const ms = Object.fromEntries(names.map((n) => [n, median(blocks[n])])) as Record<keyof typeof variants, number>;
-    const overhead = (name: keyof typeof variants, base: keyof typeof variants = 'logits'): number => (median(blocks[name].map((v, i) => v / blocks[base][i])) - 1) * 100;
+    const overhead = (name: keyof typeof variants, base: keyof typeof variants = 'logits'): number =>
+      (median(blocks[name].map((v, i) => v / blocks[base][i])) - 1) * 100;
     const row = {
       model: model.name,
       logitsMs: round(ms.logits),
@@ -89,7 +90,13 @@ async function main(): Promise<void> {
   const report = {
     kind: 'features-cpu',
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), node: process.version, onnxruntime: ort.env.versions.common, loadAverage: os.loadavg() },
+    machine: {
+      cpu: os.cpus()[0]?.model,
+      cores: os.availableParallelism(),
+      node: process.version,
+      onnxruntime: ort.env.versions.common,
+      loadAverage: os.loadavg(),
+    },
     method: `batch 1; ${CYCLES} cycles of ${RUNS_PER_BLOCK}-run blocks per variant in turn after a warm-up; ms = median block mean, overhead = median per-cycle ratio to logits − 1. features = in-graph reductions of every stage (heatmap, statistics, channel ranking, top maps) + normalisation + 8 channel maps + CAMs for the top 5 classes`,
     target: 'featuresOverheadPercent < 10',
     rows,

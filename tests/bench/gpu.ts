@@ -25,7 +25,11 @@ import { photoLike } from '../helpers/bad-inputs.js';
 import { REPO_ROOT } from '../helpers/testdata.js';
 
 const RESULTS_DIR = path.join(REPO_ROOT, 'bench-results');
-const list = (value: string | undefined, fallback: string): string[] => (value ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
+const list = (value: string | undefined, fallback: string): string[] =>
+  (value ?? fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const BATCHES = list(process.env.BENCH_BATCHES, '1,8,32,64').map(Number);
 const MODELS = list(process.env.BENCH_MODELS, 'resnet50,resnet152');
 const MIN_SECONDS = Number(process.env.BENCH_MIN_SECONDS ?? 2);
@@ -100,13 +104,27 @@ async function main(): Promise<void> {
       record.software = ep === 'webgpu' && process.platform === 'linux' && deviceNodes.length === 0;
       record.device = ep === 'cpu' ? cpuDevice : (backendDetail(ep, gpus, vulkan, deviceNodes) ?? 'unknown device');
       const probe = record.probes[model.name];
-      if (probe) console.log(`${ep.padEnd(7)} ${model.name}: probe max diff ${probe.maxRelDiff.toExponential(2)} relative to the CPU (allowed ${probe.tolerance}), top-5 ${probe.top5Equal ? 'equal' : 'differs'}`);
+      if (probe)
+        console.log(
+          `${ep.padEnd(7)} ${model.name}: probe max diff ${probe.maxRelDiff.toExponential(2)} relative to the CPU (allowed ${probe.tolerance}), top-5 ${probe.top5Equal ? 'equal' : 'differs'}`,
+        );
       const batches = record.software ? (model.name === 'resnet50' ? [1] : []) : BATCHES;
       for (const batch of batches) {
         const m = await measure(classifier, sample, batch);
-        const row: Row = { model: model.name, ep, device: record.device, batch, imagesPerSecond: round(m.imagesPerSecond), msPerImage: round(1000 / m.imagesPerSecond), timedRuns: m.timedRuns, warmupMs: round(m.warmupMs, 0) };
+        const row: Row = {
+          model: model.name,
+          ep,
+          device: record.device,
+          batch,
+          imagesPerSecond: round(m.imagesPerSecond),
+          msPerImage: round(1000 / m.imagesPerSecond),
+          timedRuns: m.timedRuns,
+          warmupMs: round(m.warmupMs, 0),
+        };
         rows.push(row);
-        console.log(`${ep.padEnd(7)} ${model.name.padEnd(10)} batch ${String(batch).padStart(2)}  ${row.imagesPerSecond.toFixed(1).padStart(7)} img/s  ${row.msPerImage.toFixed(1).padStart(8)} ms/img  (${m.timedRuns} timed runs; first run ${row.warmupMs} ms)  ${row.device}`);
+        console.log(
+          `${ep.padEnd(7)} ${model.name.padEnd(10)} batch ${String(batch).padStart(2)}  ${row.imagesPerSecond.toFixed(1).padStart(7)} img/s  ${row.msPerImage.toFixed(1).padStart(8)} ms/img  (${m.timedRuns} timed runs; first run ${row.warmupMs} ms)  ${row.device}`,
+        );
       }
       await classifier.dispose();
     }

@@ -32,7 +32,12 @@ const round = (n: number, places = 2): number => Math.round(n * 10 ** places) / 
 
 function instructionSets(): string[] {
   try {
-    const flags = new Set(readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1].trim().split(/\s+/) ?? []);
+    const flags = new Set(
+      readFileSync('/proc/cpuinfo', 'utf8')
+        .match(/^flags\s*:(.*)$/m)?.[1]
+        .trim()
+        .split(/\s+/) ?? [],
+    );
     return ['sse4_1', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_int8'].filter((f) => flags.has(f));
   } catch {
     return [];
@@ -40,7 +45,13 @@ function instructionSets(): string[] {
 }
 
 async function session(model: string): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: os.availableParallelism(), logSeverityLevel: 3, extra: { session: { intra_op: { allow_spinning: '0' } } } });
+  return ort.InferenceSession.create(model, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: os.availableParallelism(),
+    logSeverityLevel: 3,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
 }
 
 /** ms per image at batch 8 over `runs` runs (after one warm-up run made at open). */
@@ -62,7 +73,11 @@ function timedBatch(model: string, dir: string, precision: 'fp32' | 'int8'): { s
   const out = path.join(os.tmpdir(), `reslens-int8-bench-${process.pid}-${precision}.csv`);
   const before = load();
   const start = performance.now();
-  const run = spawnSync(process.execPath, [BIN, '--models-dir', STORE, 'batch', dir, '--model', model, '--ep', 'cpu', '--precision', precision, '--out', out, '--restart'], { encoding: 'utf8' });
+  const run = spawnSync(
+    process.execPath,
+    [BIN, '--models-dir', STORE, 'batch', dir, '--model', model, '--ep', 'cpu', '--precision', precision, '--out', out, '--restart'],
+    { encoding: 'utf8' },
+  );
   const seconds = (performance.now() - start) / 1000;
   for (const f of [out, `${out}.reslens-journal.jsonl`, `${out}.reslens-journal.jsonl.old`]) void rm(f, { force: true });
   if (run.status !== 0) throw new Error(`batch --precision ${precision} failed: ${run.stderr.slice(-1500)}`);
@@ -72,11 +87,18 @@ function timedBatch(model: string, dir: string, precision: 'fp32' | 'int8'): { s
 async function main(): Promise<void> {
   const isa = instructionSets();
   const vnni = isa.includes('avx512_vnni') || isa.includes('avx_vnni');
-  console.log(`int8 bench · ${os.cpus()[0]?.model} · ${os.availableParallelism()} cores · instruction sets: ${isa.join(' ')} · VNNI ${vnni ? 'yes' : 'no'} · load ${os.loadavg().map((n) => n.toFixed(2)).join(' ')}`);
+  console.log(
+    `int8 bench · ${os.cpus()[0]?.model} · ${os.availableParallelism()} cores · instruction sets: ${isa.join(' ')} · VNNI ${vnni ? 'yes' : 'no'} · load ${os
+      .loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' ')}`,
+  );
   const { small, smallDir } = await benchPhotoSets({ small: 200, large: 0 });
   const calibration = small.slice(0, CALIBRATION_PHOTOS);
   const models = [
-    existsSync(REFERENCE_MODEL) ? { name: 'resnet50', file: REFERENCE_MODEL, weights: 'shared/testdata reference' } : { name: 'resnet50', file: await ensureFixture({ depth: 50, bn: 'folded' }), weights: 'generated fixture' },
+    existsSync(REFERENCE_MODEL)
+      ? { name: 'resnet50', file: REFERENCE_MODEL, weights: 'shared/testdata reference' }
+      : { name: 'resnet50', file: await ensureFixture({ depth: 50, bn: 'folded' }), weights: 'generated fixture' },
     { name: 'resnet152', file: await ensureFixture({ depth: 152, bn: 'folded' }), weights: 'generated fixture' },
   ];
   const sample = (await preprocessFile(small[0], TORCHVISION_PREPROCESSING)).tensor;
@@ -102,7 +124,9 @@ async function main(): Promise<void> {
     const ratios = rounds.map((r) => r.ratio).sort((a, b) => a - b);
     const row = { model: model.name, weights: model.weights, batch: 8, rounds, medianRatio: ratios[Math.floor(ratios.length / 2)] };
     rows.push(row);
-    console.log(`${model.name.padEnd(10)} inference batch 8: ${rounds.map((r) => `fp32 ${r.fp32MsPerImage} / int8 ${r.int8MsPerImage} ms/img = ${r.ratio}× (load ${r.load})`).join('; ')} → median ${row.medianRatio}× (target ≥ ${vnni ? TARGETS.inferenceVnni : TARGETS.inferenceAvx2})`);
+    console.log(
+      `${model.name.padEnd(10)} inference batch 8: ${rounds.map((r) => `fp32 ${r.fp32MsPerImage} / int8 ${r.int8MsPerImage} ms/img = ${r.ratio}× (load ${r.load})`).join('; ')} → median ${row.medianRatio}× (target ≥ ${vnni ? TARGETS.inferenceVnni : TARGETS.inferenceAvx2})`,
+    );
   }
 
   // Whole batches, ResNet-50, interleaved fp32 / int8.
@@ -111,29 +135,65 @@ async function main(): Promise<void> {
   for (let r = 0; r < 2; r++) {
     const f = timedBatch(resnet50, smallDir, 'fp32');
     const q = timedBatch(resnet50, smallDir, 'int8');
-    batches.push({ fp32Seconds: f.seconds, int8Seconds: q.seconds, fp32ImagesPerSecond: round(small.length / f.seconds), int8ImagesPerSecond: round(small.length / q.seconds), ratio: round(f.seconds / q.seconds), load: Math.max(f.load, q.load) });
+    batches.push({
+      fp32Seconds: f.seconds,
+      int8Seconds: q.seconds,
+      fp32ImagesPerSecond: round(small.length / f.seconds),
+      int8ImagesPerSecond: round(small.length / q.seconds),
+      ratio: round(f.seconds / q.seconds),
+      load: Math.max(f.load, q.load),
+    });
   }
-  console.log(`batch of ${small.length} small JPEGs (whole reslens batch process): ${batches.map((b) => `fp32 ${b.fp32ImagesPerSecond} / int8 ${b.int8ImagesPerSecond} img/s = ${b.ratio}× (load ${b.load})`).join('; ')} (target ≥ ${TARGETS.batchVnni} on VNNI)`);
+  console.log(
+    `batch of ${small.length} small JPEGs (whole reslens batch process): ${batches.map((b) => `fp32 ${b.fp32ImagesPerSecond} / int8 ${b.int8ImagesPerSecond} img/s = ${b.ratio}× (load ${b.load})`).join('; ')} (target ≥ ${TARGETS.batchVnni} on VNNI)`,
+  );
 
   // Agreement on the reference model's 10 shared photos (not used for calibration).
   let agreement;
   const refDir = path.join(TESTDATA, 'images');
   if (existsSync(REFERENCE_MODEL) && existsSync(refDir)) {
-    const photos = readdirSync(refDir).filter((f) => !f.endsWith('.md')).map((f) => path.join(refDir, f));
+    const photos = readdirSync(refDir)
+      .filter((f) => !f.endsWith('.md'))
+      .map((f) => path.join(refDir, f));
     const inputs = await Promise.all(photos.map(async (p) => (await preprocessFile(p, TORCHVISION_PREPROCESSING)).tensor));
     const logits = async (file: string) => {
       const s = await session(file);
       const out = [];
-      for (const x of inputs) out.push(Float32Array.from((await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, 224, 224]) }))[s.outputNames[0]].data as Float32Array));
+      for (const x of inputs)
+        out.push(
+          Float32Array.from((await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, 224, 224]) }))[s.outputNames[0]].data as Float32Array),
+        );
       await s.release();
       return out;
     };
     const int8File = await ensureInt8(REFERENCE_MODEL, 'resnet50', calibration);
-    agreement = { photos: photos.length, calibratedOn: `${CALIBRATION_PHOTOS} generated photo-like JPEGs (percentile, uint8)`, ...compareLogits(await logits(REFERENCE_MODEL), await logits(int8File)) };
-    console.log(`agreement on the reference model's ${photos.length} photos: top-1 ${round(agreement.top1Agreement * 100, 1)}%, mean top-5 overlap ${round(agreement.top5Overlap * 100, 1)}%, mean KL ${agreement.meanKl.toFixed(4)} nats`);
+    agreement = {
+      photos: photos.length,
+      calibratedOn: `${CALIBRATION_PHOTOS} generated photo-like JPEGs (percentile, uint8)`,
+      ...compareLogits(await logits(REFERENCE_MODEL), await logits(int8File)),
+    };
+    console.log(
+      `agreement on the reference model's ${photos.length} photos: top-1 ${round(agreement.top1Agreement * 100, 1)}%, mean top-5 overlap ${round(agreement.top5Overlap * 100, 1)}%, mean KL ${agreement.meanKl.toFixed(4)} nats`,
+    );
   }
 
-  const report = { kind: 'int8-cpu', date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), instructionSets: isa, vnni, node: process.version, onnxruntime: ort.env.versions.common }, targets: TARGETS, inference: rows, batch: { images: small.length, model: 'resnet50', runs: batches }, agreement, loadAverageAfter: os.loadavg() };
+  const report = {
+    kind: 'int8-cpu',
+    date: new Date().toISOString(),
+    machine: {
+      cpu: os.cpus()[0]?.model,
+      cores: os.availableParallelism(),
+      instructionSets: isa,
+      vnni,
+      node: process.version,
+      onnxruntime: ort.env.versions.common,
+    },
+    targets: TARGETS,
+    inference: rows,
+    batch: { images: small.length, model: 'resnet50', runs: batches },
+    agreement,
+    loadAverageAfter: os.loadavg(),
+  };
   await mkdir(RESULTS_DIR, { recursive: true });
   const json = `${JSON.stringify(report, null, 2)}\n`;
   await writeFile(path.join(RESULTS_DIR, 'int8-latest.json'), json);

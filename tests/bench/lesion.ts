@@ -30,7 +30,14 @@ async function main(): Promise<void> {
   const { symlink } = await import('node:fs/promises');
   for (const photo of photos) await symlink(photo, path.join(folder, path.basename(photo)));
   const modelFile = existsSync(REFERENCE_MODEL) ? REFERENCE_MODEL : await ensureFixture({ depth: 50, bn: 'folded' });
-  const classifier = await Classifier.load({ name: 'resnet50', modelPath: modelFile, preprocessing: TORCHVISION_PREPROCESSING, labels: await loadLabels(), ep: 'cpu', cacheDir: path.join(REPO_ROOT, '.cache', 'engine') });
+  const classifier = await Classifier.load({
+    name: 'resnet50',
+    modelPath: modelFile,
+    preprocessing: TORCHVISION_PREPROCESSING,
+    labels: await loadLabels(),
+    ep: 'cpu',
+    cacheDir: path.join(REPO_ROOT, '.cache', 'engine'),
+  });
   const lens = await blockLens(classifier);
   const loadAverage = () => os.loadavg().map((l) => round(l));
 
@@ -71,12 +78,22 @@ async function main(): Promise<void> {
     blocks: job.blocks.length,
     inferencesPerImage,
     batch: BATCH,
-    study: { seconds: round(seconds, 1), imagesPerSecond: round(summary.progress.done / seconds), inferenceRunsPerSecond: round(studyRunsPerSecond), pipeline: summary.stats },
+    study: {
+      seconds: round(seconds, 1),
+      imagesPerSecond: round(summary.progress.done / seconds),
+      inferenceRunsPerSecond: round(studyRunsPerSecond),
+      pipeline: summary.stats,
+    },
     plain: { inferenceRunsPerSecond: round(plainRunsPerSecond) },
     ratio: round(studyRunsPerSecond / plainRunsPerSecond, 3),
     target: 0.8,
     // RSS over the study: first quarter vs last quarter of the samples, and the peak.
-    rssMb: { firstQuarterMax: mb(Math.max(...rss.slice(0, quarter))), lastQuarterMax: mb(Math.max(...rss.slice(-quarter))), peak: mb(Math.max(...rss)), samples: rss.length },
+    rssMb: {
+      firstQuarterMax: mb(Math.max(...rss.slice(0, quarter))),
+      lastQuarterMax: mb(Math.max(...rss.slice(-quarter))),
+      peak: mb(Math.max(...rss)),
+      samples: rss.length,
+    },
     table: summary.table?.rows.map((r) => ({ block: r.block, agreement: round(r.agreement, 3), meanProbDrop: round(r.meanProbDrop, 4) })),
   };
   await releaseBlockLens(classifier);
@@ -85,7 +102,19 @@ async function main(): Promise<void> {
   const dir = path.join(REPO_ROOT, 'bench-results');
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'lesion-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
-  console.log(JSON.stringify({ ratio: result.ratio, study: result.study.inferenceRunsPerSecond, plain: result.plain.inferenceRunsPerSecond, rssMb: result.rssMb, load: result.machine }, null, 1));
+  console.log(
+    JSON.stringify(
+      {
+        ratio: result.ratio,
+        study: result.study.inferenceRunsPerSecond,
+        plain: result.plain.inferenceRunsPerSecond,
+        rssMb: result.rssMb,
+        load: result.machine,
+      },
+      null,
+      1,
+    ),
+  );
 }
 
 await main();

@@ -19,7 +19,12 @@ const workers = Array.from(
       async (job: Job) => {
         const chunk = ChunkJobSchema.parse(job.data);
         await new Promise((r) => setTimeout(r, costMsPerImage * chunk.paths.length));
-        const message: ResultsJob = { v: PROTOCOL_VERSION, chunk: String(job.id), worker: `standin:${n}`, results: chunk.paths.map((p) => ({ path: p, top: [{ index: n, prob: 0.5 }], ep: 'cpu', ms: costMsPerImage })) };
+        const message: ResultsJob = {
+          v: PROTOCOL_VERSION,
+          chunk: String(job.id),
+          worker: `standin:${n}`,
+          results: chunk.paths.map((p) => ({ path: p, top: [{ index: n, prob: 0.5 }], ep: 'cpu', ms: costMsPerImage })),
+        };
         let queue = results.get(chunk.run);
         if (!queue) results.set(chunk.run, (queue = new Queue(resultsQueueName(chunk.run), { connection, prefix: QUEUE_PREFIX })));
         await queue.add('results', message, { jobId: String(job.id), removeOnComplete: true });

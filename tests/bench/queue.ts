@@ -42,7 +42,11 @@ async function coordinatorCapacity(redis: RedisServer, root: string, images: num
     await Promise.all(Array.from({ length: Math.min(1000, images - i) }, (_, j) => writeFile(path.join(sub, `${j}.jpg`), '')));
   }
   const COST_MS_PER_IMAGE = 1;
-  const standins = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'tests', 'bench', 'queue-standin.ts'), redis.url, '8', String(COST_MS_PER_IMAGE)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const standins = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, 'tests', 'bench', 'queue-standin.ts'), redis.url, '8', String(COST_MS_PER_IMAGE)],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let standinOut = '';
   standins.stdout.setEncoding('utf8').on('data', (d: string) => (standinOut += d));
   await waitFor('the stand-in workers', () => standinOut.includes('ready'));
@@ -52,7 +56,11 @@ async function coordinatorCapacity(redis: RedisServer, root: string, images: num
     ep: 'workers',
     labels,
     info: { sha256: '0'.repeat(64) },
-    preprocessing: { ...TORCHVISION_PREPROCESSING, mean: [...TORCHVISION_PREPROCESSING.mean] as [number, number, number], std: [...TORCHVISION_PREPROCESSING.std] as [number, number, number] },
+    preprocessing: {
+      ...TORCHVISION_PREPROCESSING,
+      mean: [...TORCHVISION_PREPROCESSING.mean] as [number, number, number],
+      std: [...TORCHVISION_PREPROCESSING.std] as [number, number, number],
+    },
     pretrained: false,
     maxRunBatch: Infinity,
     imageSize: 3 * 224 * 224,
@@ -73,7 +81,8 @@ async function coordinatorCapacity(redis: RedisServer, root: string, images: num
   standins.kill('SIGTERM');
   await exited;
   const standin = JSON.parse(standinOut.trim().split('\n').at(-1) ?? '{}') as { cpuMs: number; images: number };
-  if (summary.count !== images || summary.failed !== 0) throw new Error(`simulated run: ${summary.count} results, ${summary.failed} failed, expected ${images}`);
+  if (summary.count !== images || summary.failed !== 0)
+    throw new Error(`simulated run: ${summary.count} results, ${summary.failed} failed, expected ${images}`);
   const seconds = (ended - (firstAt ?? started)) / 1000;
   return {
     images,
@@ -119,12 +128,30 @@ async function realWork(redis: RedisServer, root: string, images: number): Promi
   const classifier = await Classifier.load({ name: resolved.name, modelPath: resolved.path, preprocessing: resolved.preprocessing, labels: resolved.labels });
   let n = 0;
   const local = () => timed(async () => (await startBatch({ inputs: [photos], classifier, out: path.join(root, `local-${++n}.csv`) })).done, images);
-  const queued = () => timed(async () => (await startQueueBatch({ inputs: [photos], model: remote, out: path.join(root, `queue-${++n}.csv`), queue: { url: redis.url } })).done, images);
-  const warm = (count: number) => Promise.all(Array.from({ length: count }, () => startQueueBatch({ inputs: [path.join(photos, 'p0000.jpg')], model: remote, out: path.join(root, `warm-${++n}.csv`), queue: { url: redis.url, chunkSize: 1 } }).then((j) => j.done)));
+  const queued = () =>
+    timed(
+      async () => (await startQueueBatch({ inputs: [photos], model: remote, out: path.join(root, `queue-${++n}.csv`), queue: { url: redis.url } })).done,
+      images,
+    );
+  const warm = (count: number) =>
+    Promise.all(
+      Array.from({ length: count }, () =>
+        startQueueBatch({
+          inputs: [path.join(photos, 'p0000.jpg')],
+          model: remote,
+          out: path.join(root, `warm-${++n}.csv`),
+          queue: { url: redis.url, chunkSize: 1 },
+        }).then((j) => j.done),
+      ),
+    );
   const rows: Record<string, unknown>[] = [];
   const row = (setup: string, seconds: number[], localSeconds?: number) => {
     const best = Math.min(...seconds);
-    const entry: Record<string, unknown> = { setup, seconds: seconds.map((x) => Math.round(x * 100) / 100), imagesPerSecond: Math.round((images / best) * 100) / 100 };
+    const entry: Record<string, unknown> = {
+      setup,
+      seconds: seconds.map((x) => Math.round(x * 100) / 100),
+      imagesPerSecond: Math.round((images / best) * 100) / 100,
+    };
     if (localSeconds !== undefined) {
       entry.ofLocal = Math.round((localSeconds / best) * 1000) / 1000;
       entry.overheadMsPerImage = Math.round(((best - localSeconds) / images) * 1000 * 100) / 100;
@@ -161,7 +188,11 @@ async function main(): Promise<void> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'reslens-queue-bench-'));
   const redis = await RedisServer.start({ appendOnly: true });
   try {
-    const report: Record<string, unknown> = { date: new Date().toISOString(), machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model, loadAverageAtStart: os.loadavg() }, redis: 'Debian redis-server, AOF everysec, loopback' };
+    const report: Record<string, unknown> = {
+      date: new Date().toISOString(),
+      machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model, loadAverageAtStart: os.loadavg() },
+      redis: 'Debian redis-server, AOF everysec, loopback',
+    };
     const part = process.env.BENCH_QUEUE_PART;
     if (part !== '2') {
       const sim = await coordinatorCapacity(redis, root, Number(process.env.BENCH_QUEUE_SIM_IMAGES ?? 20_000));

@@ -36,7 +36,11 @@ async function benchPhotos(): Promise<string[]> {
     const file = path.join(PHOTO_DIR, `photo-${String(i).padStart(3, '0')}.jpg`);
     if (!existsSync(file)) await writeFile(file, await photoLike(1600, 1200, 'jpeg', i + 1));
   }
-  return (await readdir(PHOTO_DIR)).filter((f) => f.endsWith('.jpg')).sort().slice(0, PHOTO_COUNT).map((f) => path.join(PHOTO_DIR, f));
+  return (await readdir(PHOTO_DIR))
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .slice(0, PHOTO_COUNT)
+    .map((f) => path.join(PHOTO_DIR, f));
 }
 
 async function measureInference(classifier: Classifier, sample: Float32Array, batch: number): Promise<number> {
@@ -52,7 +56,11 @@ async function measureInference(classifier: Classifier, sample: Float32Array, ba
 async function measureEndToEnd(classifier: Classifier, photos: string[], batch: number): Promise<number> {
   const start = performance.now();
   let count = 0;
-  for await (const result of classifyFiles(classifier, photos.map((p) => ({ path: p })), { batchSize: batch })) {
+  for await (const result of classifyFiles(
+    classifier,
+    photos.map((p) => ({ path: p })),
+    { batchSize: batch },
+  )) {
     if (isFailure(result)) throw new Error(`${result.path}: ${result.error.message}`);
     count++;
   }
@@ -85,14 +93,23 @@ async function main(): Promise<void> {
         endToEndMsPerImage: round(1000 / endToEnd),
       };
       rows.push(row);
-      console.log(`${row.model.padEnd(10)} batch ${String(batch).padStart(2)}  inference ${row.inferenceImagesPerSecond.toFixed(1).padStart(6)} img/s (${row.inferenceMsPerImage.toFixed(1)} ms/img)   end-to-end ${row.endToEndImagesPerSecond.toFixed(1).padStart(6)} img/s (${row.endToEndMsPerImage.toFixed(1)} ms/img)`);
+      console.log(
+        `${row.model.padEnd(10)} batch ${String(batch).padStart(2)}  inference ${row.inferenceImagesPerSecond.toFixed(1).padStart(6)} img/s (${row.inferenceMsPerImage.toFixed(1)} ms/img)   end-to-end ${row.endToEndImagesPerSecond.toFixed(1).padStart(6)} img/s (${row.endToEndMsPerImage.toFixed(1)} ms/img)`,
+      );
     }
     await classifier.dispose();
   }
   const report = {
     kind: 'engine-cpu',
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), memoryGiB: round(os.totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}`, node: process.version, onnxruntime: ort.env.versions.common },
+    machine: {
+      cpu: os.cpus()[0]?.model,
+      cores: os.availableParallelism(),
+      memoryGiB: round(os.totalmem() / 2 ** 30),
+      platform: `${process.platform}-${process.arch}`,
+      node: process.version,
+      onnxruntime: ort.env.versions.common,
+    },
     endToEndInput: `${photos.length} JPEGs, 1600×1200 (q90), full decode + Pillow-exact resize + crop`,
     rows,
   };

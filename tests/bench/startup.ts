@@ -68,7 +68,13 @@ function dropCaches(files: string[]): string {
 }
 
 async function inferenceOnlyRate(model: string, sample: Float32Array, batch: number): Promise<number> {
-  const classifier = await Classifier.load({ name: 'bench', modelPath: model, preprocessing: TORCHVISION_PREPROCESSING, labels: await loadLabels(), ep: 'cpu' });
+  const classifier = await Classifier.load({
+    name: 'bench',
+    modelPath: model,
+    preprocessing: TORCHVISION_PREPROCESSING,
+    labels: await loadLabels(),
+    ep: 'cpu',
+  });
   try {
     const packed = new Float32Array(sample.length * batch);
     for (let i = 0; i < batch; i++) packed.set(sample, i * sample.length);
@@ -84,36 +90,65 @@ async function inferenceOnlyRate(model: string, sample: Float32Array, batch: num
 
 async function main(): Promise<void> {
   const model = existsSync(REFERENCE_MODEL) ? REFERENCE_MODEL : await ensureFixture({ depth: 50, bn: 'folded' });
-  const photo = existsSync(path.join(TESTDATA, 'images', 'kite_by_Risto_Saukonpaa.jpg')) ? path.join(TESTDATA, 'images', 'kite_by_Risto_Saukonpaa.jpg') : (await benchPhotoSets({ small: 200, large: 0 })).small[0];
+  const photo = existsSync(path.join(TESTDATA, 'images', 'kite_by_Risto_Saukonpaa.jpg'))
+    ? path.join(TESTDATA, 'images', 'kite_by_Risto_Saukonpaa.jpg')
+    : (await benchPhotoSets({ small: 200, large: 0 })).small[0];
   const classifyArgs = ['classify', photo, '--model', model, '--ep', 'cpu', '--json'];
-  const machine = { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), memoryGiB: round(os.totalmem() / 2 ** 30, 1), node: process.version, onnxruntime: ort.env.versions.common };
-  console.log(`startup bench · ${machine.cpu} · ${machine.cores} cores · load ${os.loadavg().map((n) => n.toFixed(2)).join(' ')}`);
+  const machine = {
+    cpu: os.cpus()[0]?.model,
+    cores: os.availableParallelism(),
+    memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    onnxruntime: ort.env.versions.common,
+  };
+  console.log(
+    `startup bench · ${machine.cpu} · ${machine.cores} cores · load ${os
+      .loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' ')}`,
+  );
 
   // The first run builds the bundle if the sources changed, and fills ResLens' caches.
   timeCli(['--help']);
   timeCli(classifyArgs);
 
   const help = Array.from({ length: RUNS }, () => timeCli(['--help']));
-  console.log(`--help                 median ${median(help.map((t) => t.seconds)).toFixed(3)} s  (runs ${help.map((t) => t.seconds.toFixed(2)).join(' ')}; load ${help.map((t) => t.load).join(' ')})`);
+  console.log(
+    `--help                 median ${median(help.map((t) => t.seconds)).toFixed(3)} s  (runs ${help.map((t) => t.seconds.toFixed(2)).join(' ')}; load ${help.map((t) => t.load).join(' ')})`,
+  );
   const helpFromSource = Array.from({ length: 3 }, () => timeCli(['--help'], { RESLENS_FROM_SOURCE: '1' }));
   console.log(`--help (tsx, sources)  median ${median(helpFromSource.map((t) => t.seconds)).toFixed(3)} s`);
 
   const warm = Array.from({ length: RUNS }, () => timeCli(classifyArgs));
-  console.log(`classify 1 photo warm  median ${median(warm.map((t) => t.seconds)).toFixed(3)} s  (runs ${warm.map((t) => t.seconds.toFixed(2)).join(' ')}; load ${warm.map((t) => t.load).join(' ')})`);
+  console.log(
+    `classify 1 photo warm  median ${median(warm.map((t) => t.seconds)).toFixed(3)} s  (runs ${warm.map((t) => t.seconds.toFixed(2)).join(' ')}; load ${warm.map((t) => t.load).join(' ')})`,
+  );
 
   // The same without the huge-pages child (bin/huge-pages.js): what platforms without THP get.
   const warmPlain = Array.from({ length: Math.min(RUNS, 3) }, () => timeCli(classifyArgs, { RESLENS_HUGE_PAGES: '0' }));
-  console.log(`  … without huge pages median ${median(warmPlain.map((t) => t.seconds)).toFixed(3)} s  (runs ${warmPlain.map((t) => t.seconds.toFixed(2)).join(' ')}; load ${warmPlain.map((t) => t.load).join(' ')})`);
+  console.log(
+    `  … without huge pages median ${median(warmPlain.map((t) => t.seconds)).toFixed(3)} s  (runs ${warmPlain.map((t) => t.seconds.toFixed(2)).join(' ')}; load ${warmPlain.map((t) => t.load).join(' ')})`,
+  );
 
   const cacheHome = path.join(os.homedir(), '.cache', 'reslens');
-  const coldFiles = filesUnder([model, photo, cacheHome, path.join(REPO_ROOT, 'dist', 'node', 'cli'), path.join(REPO_ROOT, 'node_modules', 'onnxruntime-node'), path.join(REPO_ROOT, 'node_modules', '@img'), path.join(REPO_ROOT, 'node_modules', 'sharp')]);
+  const coldFiles = filesUnder([
+    model,
+    photo,
+    cacheHome,
+    path.join(REPO_ROOT, 'dist', 'node', 'cli'),
+    path.join(REPO_ROOT, 'node_modules', 'onnxruntime-node'),
+    path.join(REPO_ROOT, 'node_modules', '@img'),
+    path.join(REPO_ROOT, 'node_modules', 'sharp'),
+  ]);
   let coldMethod = '';
   const cold: Timed[] = [];
   for (let i = 0; i < Math.min(RUNS, 3); i++) {
     coldMethod = dropCaches(coldFiles);
     cold.push(timeCli(classifyArgs));
   }
-  console.log(`classify 1 photo cold  median ${median(cold.map((t) => t.seconds)).toFixed(3)} s  (runs ${cold.map((t) => t.seconds.toFixed(2)).join(' ')}; load ${cold.map((t) => t.load).join(' ')}; cache dropped ${coldMethod})`);
+  console.log(
+    `classify 1 photo cold  median ${median(cold.map((t) => t.seconds)).toFixed(3)} s  (runs ${cold.map((t) => t.seconds.toFixed(2)).join(' ')}; load ${cold.map((t) => t.load).join(' ')}; cache dropped ${coldMethod})`,
+  );
 
   // Whole process vs inference alone, ResNet-50 at batch 8, in one run of this bench.
   const { smallDir, small } = await benchPhotoSets({ small: 200, large: 0 });
@@ -135,7 +170,9 @@ async function main(): Promise<void> {
   const wholeRate = median(wholeRuns.map((r) => r.imagesPerSecond));
   const inferenceRate = median(inferenceRates);
   const whole = { seconds: median(wholeRuns.map((r) => r.seconds)), load: Math.max(...wholeRuns.map((r) => r.load)) };
-  console.log(`200 small JPEGs        ${wholeRate.toFixed(1)} img/s as a whole process vs ${inferenceRate.toFixed(1)} img/s inference only: ratio ${ratio.toFixed(2)} (median of ${rounds} interleaved rounds: ${wholeRuns.map((r) => r.ratio.toFixed(2)).join(' ')}; target ≥ ${TARGETS.wholeProcessRatio}; load ${wholeRuns.map((r) => r.load).join(' ')})`);
+  console.log(
+    `200 small JPEGs        ${wholeRate.toFixed(1)} img/s as a whole process vs ${inferenceRate.toFixed(1)} img/s inference only: ratio ${ratio.toFixed(2)} (median of ${rounds} interleaved rounds: ${wholeRuns.map((r) => r.ratio.toFixed(2)).join(' ')}; target ≥ ${TARGETS.wholeProcessRatio}; load ${wholeRuns.map((r) => r.load).join(' ')})`,
+  );
 
   const report = {
     kind: 'startup',
@@ -145,8 +182,22 @@ async function main(): Promise<void> {
     photo: path.basename(photo),
     targets: TARGETS,
     help: { medianSeconds: median(help.map((t) => t.seconds)), runs: help, fromSourceMedianSeconds: median(helpFromSource.map((t) => t.seconds)) },
-    classifyOnePhoto: { warm: { medianSeconds: median(warm.map((t) => t.seconds)), runs: warm }, warmWithoutHugePages: { medianSeconds: median(warmPlain.map((t) => t.seconds)), runs: warmPlain }, cold: { medianSeconds: median(cold.map((t) => t.seconds)), runs: cold, cacheDrop: coldMethod } },
-    wholeProcess: { images: small.length, batch: 8, seconds: whole.seconds, imagesPerSecond: round(wholeRate, 2), inferenceOnlyImagesPerSecond: round(inferenceRate, 2), ratio: round(ratio), load: whole.load, rounds: wholeRuns, inferenceOnlyRuns: inferenceRates.map((r) => round(r, 2)) },
+    classifyOnePhoto: {
+      warm: { medianSeconds: median(warm.map((t) => t.seconds)), runs: warm },
+      warmWithoutHugePages: { medianSeconds: median(warmPlain.map((t) => t.seconds)), runs: warmPlain },
+      cold: { medianSeconds: median(cold.map((t) => t.seconds)), runs: cold, cacheDrop: coldMethod },
+    },
+    wholeProcess: {
+      images: small.length,
+      batch: 8,
+      seconds: whole.seconds,
+      imagesPerSecond: round(wholeRate, 2),
+      inferenceOnlyImagesPerSecond: round(inferenceRate, 2),
+      ratio: round(ratio),
+      load: whole.load,
+      rounds: wholeRuns,
+      inferenceOnlyRuns: inferenceRates.map((r) => round(r, 2)),
+    },
     loadAverageAfter: os.loadavg(),
   };
   await mkdir(RESULTS_DIR, { recursive: true });

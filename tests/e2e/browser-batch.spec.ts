@@ -33,7 +33,8 @@ async function startBatch(page: Page, folder: string): Promise<boolean> {
 test('a small batch runs to completion, fills a sortable, filterable table and exports CSV', async ({ app, server }) => {
   const folder = path.join(server.root, 'small-batch');
   await mkdir(path.join(folder, 'nested'), { recursive: true });
-  for (let i = 0; i < 11; i++) await writeFile(path.join(folder, i < 8 ? '' : 'nested', `photo-${String(i).padStart(2, '0')}.jpg`), await photoLike(160, 120, 'jpeg', i + 1));
+  for (let i = 0; i < 11; i++)
+    await writeFile(path.join(folder, i < 8 ? '' : 'nested', `photo-${String(i).padStart(2, '0')}.jpg`), await photoLike(160, 120, 'jpeg', i + 1));
   await writeFile(path.join(folder, 'notes.jpg'), 'not an image');
   const started = Date.now();
   // Wired up against the contract; skipped (reported as pending) until the service implements batch.*.
@@ -90,7 +91,11 @@ test('a small batch runs to completion, fills a sortable, filterable table and e
   // The preview is the engine's organise planner as a dry run: its counts, per class folder and in
   // total, are exactly what Organise then does (and what lands on disk).
   const folderCounts = async () =>
-    Object.fromEntries(await dialog.locator('.folders li').evaluateAll((items) => items.map((li) => [li.getAttribute('data-folder'), Number(li.querySelector('.n')?.textContent?.replace(/\D/g, ''))])));
+    Object.fromEntries(
+      await dialog
+        .locator('.folders li')
+        .evaluateAll((items) => items.map((li) => [li.getAttribute('data-folder'), Number(li.querySelector('.n')?.textContent?.replace(/\D/g, ''))])),
+    );
   await dialog.getByRole('button', { name: 'Preview' }).click();
   await expect(dialog.getByRole('status')).toContainText('would be organised');
   await expect(dialog.getByRole('status')).toContainText('1 not classified'); // notes.jpg

@@ -51,7 +51,8 @@ test('block strip: switch a block off, see the top-5 change against the intact n
   await expect(strip.locator('[data-block]')).toHaveCount(BLOCKS, { timeout: 120_000 });
   await expect(strip.locator('[data-block="layer1.0"]')).toBeVisible();
   // Downsampling blocks are marked.
-  for (const id of ['layer2.0', 'layer3.0', 'layer4.0']) await expect(strip.locator(`[data-block="${id}"]`)).toHaveAttribute('aria-label', /halves the resolution/);
+  for (const id of ['layer2.0', 'layer3.0', 'layer4.0'])
+    await expect(strip.locator(`[data-block="${id}"]`)).toHaveAttribute('aria-label', /halves the resolution/);
   await expect(strip.locator('[data-block="layer1.1"]')).not.toHaveAttribute('aria-label', /halves the resolution/);
 
   // Hover: the block's norms and its two maps.
@@ -166,7 +167,8 @@ test('Model view: the block strip under the stage table, structure before a phot
     // ResNet-50's layer1.0 widens 64 → 256: a projection at stride 1.
     await expect(empty.locator('[data-block="layer1.0"]')).toHaveAttribute('aria-label', 'layer1.0, projection shortcut');
   }
-  for (const id of ['layer2.0', 'layer3.0', 'layer4.0']) await expect(empty.locator(`[data-block="${id}"]`)).toHaveAttribute('aria-label', /projection shortcut, halves the resolution/);
+  for (const id of ['layer2.0', 'layer3.0', 'layer4.0'])
+    await expect(empty.locator(`[data-block="${id}"]`)).toHaveAttribute('aria-label', /projection shortcut, halves the resolution/);
   await expect(empty.locator('[data-block="layer1.1"]')).toHaveAttribute('aria-label', 'layer1.1, identity shortcut');
   await expect(empty.locator('.cell.down')).toHaveCount(3);
   await strip.scrollIntoViewIfNeeded();
@@ -181,7 +183,8 @@ test('Model view: the block strip under the stage table, structure before a phot
   await expect(strip.getByTestId('model-blocks-empty')).toHaveCount(0);
   const measured = strip.getByTestId('block-strip');
   await expect(measured.locator('[data-block]')).toHaveCount(BLOCKS, { timeout: 120_000 });
-  for (const id of ['layer2.0', 'layer3.0', 'layer4.0']) await expect(measured.locator(`[data-block="${id}"]`)).toHaveAttribute('aria-label', /halves the resolution/);
+  for (const id of ['layer2.0', 'layer3.0', 'layer4.0'])
+    await expect(measured.locator(`[data-block="${id}"]`)).toHaveAttribute('aria-label', /halves the resolution/);
   await expect(measured.locator('[data-block="layer1.1"]')).not.toHaveAttribute('aria-label', /halves the resolution/);
   await expect(measured.locator('.cell.down')).toHaveCount(3);
   await measured.locator('[data-block="layer4.0"]').focus();
@@ -193,7 +196,9 @@ test('Model view: the block strip under the stage table, structure before a phot
   await page.screenshot({ path: path.join(OUT, 'blocks-model-view.png'), fullPage: true });
 
   // A newer photo takes over; a photo the user opened in the feature view wins over the newest.
-  const second: DropFile = hasTestdata ? await fileFromDisk(path.join(TESTDATA, 'images', 'moon_gray.jpg')) : { name: 'second.jpg', bytes: await photoLike(320, 240, 'jpeg', 9) };
+  const second: DropFile = hasTestdata
+    ? await fileFromDisk(path.join(TESTDATA, 'images', 'moon_gray.jpg'))
+    : { name: 'second.jpg', bytes: await photoLike(320, 240, 'jpeg', 9) };
   await page.getByRole('tab', { name: /Images/ }).click();
   await dropFiles(page, [second]);
   await expect(page.locator(`article[data-name="${second.name}"]`)).toHaveAttribute('data-phase', 'done', { timeout: 120_000 });

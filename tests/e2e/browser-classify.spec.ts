@@ -11,7 +11,10 @@ import { SECOND_MODEL_NAME } from './harness.js';
 async function samplePhotos(count: number): Promise<DropFile[]> {
   if (hasTestdata) {
     const dir = path.join(TESTDATA, 'images');
-    const names = (await readdir(dir)).filter((f) => !f.endsWith('.md')).sort().slice(0, count);
+    const names = (await readdir(dir))
+      .filter((f) => !f.endsWith('.md'))
+      .sort()
+      .slice(0, count);
     return Promise.all(names.map((f) => fileFromDisk(path.join(dir, f))));
   }
   return Promise.all(Array.from({ length: count }, async (_, i) => ({ name: `photo-${i + 1}.jpg`, bytes: await photoLike(400, 300, 'jpeg', i + 1) })));

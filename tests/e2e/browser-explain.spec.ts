@@ -12,7 +12,19 @@ import { type DropFile, dropFiles, expect, fileFromDisk, test, watchCsp } from '
 import { type RunningServer, startServer } from './harness.js';
 
 const OUT = path.join(REPO_ROOT, 'test-results', 'screenshots');
-const METHODS = ['gradcam', 'gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam', 'saliency', 'guided-backprop', 'guided-gradcam', 'integrated-gradients', 'smoothgrad'];
+const METHODS = [
+  'gradcam',
+  'gradcam++',
+  'xgradcam',
+  'layercam',
+  'hirescam',
+  'eigencam',
+  'saliency',
+  'guided-backprop',
+  'guided-gradcam',
+  'integrated-gradients',
+  'smoothgrad',
+];
 let server: RunningServer;
 let photo: DropFile;
 
@@ -22,7 +34,9 @@ test.beforeAll(async () => {
   test.setTimeout(300_000);
   server = await startServer(hasTestdata ? { model: REFERENCE_MODEL } : {});
   await mkdir(OUT, { recursive: true });
-  photo = hasTestdata ? await fileFromDisk(path.join(TESTDATA, 'images', 'kite_by_Risto_Saukonpaa.jpg')) : { name: 'photo.jpg', bytes: await photoLike(640, 480, 'jpeg', 3) };
+  photo = hasTestdata
+    ? await fileFromDisk(path.join(TESTDATA, 'images', 'kite_by_Risto_Saukonpaa.jpg'))
+    : { name: 'photo.jpg', bytes: await photoLike(640, 480, 'jpeg', 3) };
 });
 
 test.afterAll(async () => {
@@ -84,7 +98,12 @@ test('pick a method and a class from the searchable box; the stage row updates; 
   };
   for (const m of METHODS) {
     // (Grad-CAM is already shown: choosing it again changes nothing.)
-    if (m !== 'gradcam') await timed(`method ${m}`, () => method.selectOption(m), () => expect(row).toHaveAttribute('data-method', m, { timeout: 240_000 }));
+    if (m !== 'gradcam')
+      await timed(
+        `method ${m}`,
+        () => method.selectOption(m),
+        () => expect(row).toHaveAttribute('data-method', m, { timeout: 240_000 }),
+      );
     await expect(row).toHaveAttribute('data-class', '352');
     await page.waitForTimeout(150);
     await page.screenshot({ path: path.join(OUT, `explain-${m}.png`) });
@@ -98,7 +117,11 @@ test('pick a method and a class from the searchable box; the stage row updates; 
   await expect(panel.locator('.busy')).toHaveCount(0, { timeout: 120_000 });
   const other = panel.locator('[data-testid="explain-top-class"]:not([data-class="352"])').nth(1);
   const otherClass = (await other.getAttribute('data-class')) ?? '';
-  await timed(`class ${otherClass} (new)`, () => other.click(), () => expect(row).toHaveAttribute('data-class', otherClass, { timeout: 120_000 }));
+  await timed(
+    `class ${otherClass} (new)`,
+    () => other.click(),
+    () => expect(row).toHaveAttribute('data-class', otherClass, { timeout: 120_000 }),
+  );
   expect(repaints.at(-1)?.fromCache).toBe(false);
   const chip352 = panel.locator('[data-testid="explain-top-class"][data-class="352"]');
   await timed(
@@ -113,19 +136,26 @@ test('pick a method and a class from the searchable box; the stage row updates; 
     () => expect(row).toHaveAttribute('data-class', '352', { timeout: 120_000 }),
   );
   expect(repaints.at(-1)?.fromCache).toBe(true);
-  await writeFile(path.join(REPO_ROOT, 'test-results', 'explain-repaint.json'), `${JSON.stringify({ when: new Date().toISOString(), model: hasTestdata ? 'reference resnet50' : 'resnet18 fixture', loadAverage: os.loadavg(), repaints }, null, 2)}\n`);
+  await writeFile(
+    path.join(REPO_ROOT, 'test-results', 'explain-repaint.json'),
+    `${JSON.stringify({ when: new Date().toISOString(), model: hasTestdata ? 'reference resnet50' : 'resnet18 fixture', loadAverage: os.loadavg(), repaints }, null, 2)}\n`,
+  );
   console.log(repaints.map((r) => `${r.change}: ${r.ms} ms${r.fromCache ? ' (from the cache)' : ''}`).join('\n'));
 
   // Integrated gradients show their progress and can be cancelled: the previous maps come back.
-  await timed('method integrated-gradients (cancelled)', () => method.selectOption('integrated-gradients'), async () => {
-    const progress = panel.getByTestId('explain-progress');
-    await expect(progress).toBeVisible({ timeout: 120_000 });
-    await expect(progress).toContainText(/Computing Integrated gradients: \d+\/16 path points/);
-    await page.screenshot({ path: path.join(OUT, 'explain-progress.png') });
-    await panel.getByTestId('explain-cancel').click();
-    await expect(progress).toHaveCount(0, { timeout: 120_000 });
-    await expect(row).toHaveAttribute('data-method', 'gradcam');
-  });
+  await timed(
+    'method integrated-gradients (cancelled)',
+    () => method.selectOption('integrated-gradients'),
+    async () => {
+      const progress = panel.getByTestId('explain-progress');
+      await expect(progress).toBeVisible({ timeout: 120_000 });
+      await expect(progress).toContainText(/Computing Integrated gradients: \d+\/16 path points/);
+      await page.screenshot({ path: path.join(OUT, 'explain-progress.png') });
+      await panel.getByTestId('explain-cancel').click();
+      await expect(progress).toHaveCount(0, { timeout: 120_000 });
+      await expect(row).toHaveAttribute('data-method', 'gradcam');
+    },
+  );
   await expect(panel.getByTestId('explain-error')).toHaveCount(0);
 
   // Back to a stage method, pick a stage, measure faithfulness.

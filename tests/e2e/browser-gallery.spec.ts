@@ -40,10 +40,12 @@ function broken(good: Buffer): Buffer {
   return bad;
 }
 
-const journalOf = async (dataDir: string, batch: string) => readFile(path.join(dataDir, 'sessions', 'runs', batch, `${batch}.jsonl.reslens-journal.jsonl`), 'utf8');
+const journalOf = async (dataDir: string, batch: string) =>
+  readFile(path.join(dataDir, 'sessions', 'runs', batch, `${batch}.jsonl.reslens-journal.jsonl`), 'utf8');
 /** Runs of the journal that ran to their end (each session appends one "finished" line). */
 const finishedRuns = async (dataDir: string, batch: string) => (await journalOf(dataDir, batch)).split('\n').filter((l) => l.startsWith('{"finished"')).length;
-const recordsFor = (journal: string, name: string) => journal.split('\n').filter((l) => l.includes(`"path":`) && l.includes(`/${name}"`) && l.includes('"result"')).length;
+const recordsFor = (journal: string, name: string) =>
+  journal.split('\n').filter((l) => l.includes(`"path":`) && l.includes(`/${name}"`) && l.includes('"result"')).length;
 
 let folder: string;
 let fixable: Buffer;
@@ -68,13 +70,18 @@ test('a finished batch opens in the gallery: grid, groups, histogram, review unc
   // Thumbnails come from the engine (results.thumbnail) for tiles on screen, one per classified photo; the broken one has none.
   for (const tile of await tiles.all()) await tile.scrollIntoViewIfNeeded();
   await expect(gallery.locator('img')).toHaveCount(9, { timeout: 30_000 });
-  const size = await gallery.locator('img').first().evaluate((img: HTMLImageElement) => Math.max(img.naturalWidth, img.naturalHeight));
+  const size = await gallery
+    .locator('img')
+    .first()
+    .evaluate((img: HTMLImageElement) => Math.max(img.naturalWidth, img.naturalHeight));
   expect(size).toBeLessThanOrEqual(192);
   await expect(tiles.filter({ hasText: 'DECODE_FAILED' })).toHaveCount(1);
 
   // The histogram counts every classified photo once; the failed one is said apart.
   const histogram = app.getByTestId('confidence-histogram');
-  const binCounts = await histogram.getByRole('button').evaluateAll((bins) => bins.map((b) => Number(/: (\d+) image/.exec(b.getAttribute('aria-label') ?? '')?.[1] ?? 0)));
+  const binCounts = await histogram
+    .getByRole('button')
+    .evaluateAll((bins) => bins.map((b) => Number(/: (\d+) image/.exec(b.getAttribute('aria-label') ?? '')?.[1] ?? 0)));
   expect(binCounts.reduce((a, b) => a + b, 0)).toBe(9);
   await expect(histogram).toContainText('1 failed');
 
@@ -172,7 +179,11 @@ test('starting a new batch over shown results asks first; Cancel keeps them, con
   for (let i = 0; i < 3; i++) await writeFile(path.join(other, `b-${i}.jpg`), await photoLike(200, 150, 'jpeg', i + 40));
   await app.getByRole('tab', { name: /Batch/ }).click();
   const sessions = app.getByTestId('sessions');
-  await sessions.getByTestId('session').first().getByRole('button', { name: /^Open run/ }).click();
+  await sessions
+    .getByTestId('session')
+    .first()
+    .getByRole('button', { name: /^Open run/ })
+    .click();
   await expect(app.getByTestId('batch-progress')).toHaveAttribute('data-processed', '12');
 
   await pickAndStart(app, 'Second folder');

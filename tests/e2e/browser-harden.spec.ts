@@ -45,7 +45,15 @@ test('an upload over the quota gets QUOTA_EXCEEDED on its card', async ({ page }
     await expect(page.getByTestId('status-model')).toBeVisible();
     // Noise does not compress: each PNG is about 700 KB, so the second does not fit in 1 MB.
     const noise = () => randomBytes(480 * 480 * 3);
-    const files = await Promise.all([1, 2].map(async (seed) => ({ name: `noise-${seed}.png`, type: 'image/png', bytes: await sharp(noise(), { raw: { width: 480, height: 480, channels: 3 } }).png().toBuffer() })));
+    const files = await Promise.all(
+      [1, 2].map(async (seed) => ({
+        name: `noise-${seed}.png`,
+        type: 'image/png',
+        bytes: await sharp(noise(), { raw: { width: 480, height: 480, channels: 3 } })
+          .png()
+          .toBuffer(),
+      })),
+    );
     expect(files[0].bytes.length).toBeGreaterThan(600_000);
     await dropFiles(page, files);
     await expect(page.locator('article[data-name="noise-1.png"]')).toHaveAttribute('data-phase', 'done');

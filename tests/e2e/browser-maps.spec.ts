@@ -76,7 +76,7 @@ test('compare: two models side by side on one photo, stages in step, top-5 diffe
   const diffs = await right.locator('.top5 li').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-diff')));
   for (const d of diffs) expect(['only', 'moved', 'same']).toContain(d);
   const onlyRight = diffs.filter((d) => d === 'only').length;
-  const onlyLeft = (await left.locator('.top5 li[data-diff="only"]').count());
+  const onlyLeft = await left.locator('.top5 li[data-diff="only"]').count();
   expect(onlyLeft).toBe(onlyRight);
   await expect(view.getByTestId('compare-summary')).toContainText(`${onlyLeft} of 5 classes are in one top-5 only`);
   // The two models see the photo differently: their maps differ.
@@ -199,8 +199,15 @@ test('zoom, pan and the value readout with the receptive field; colour bar numbe
   const r1 = (v: number) => Math.round(v * 10) / 10;
   const cachedRounds = times.filter((t) => t.round > 1);
   const summary = {
-    firstRound: { drawnMedianMs: r1(median(times.filter((t) => t.round === 1).map((t) => t.drawnMs))), frameMedianMs: r1(median(times.filter((t) => t.round === 1).map((t) => t.frameMs))) },
-    cached: { drawnMedianMs: r1(median(cachedRounds.map((t) => t.drawnMs))), drawnMaxMs: r1(Math.max(...cachedRounds.map((t) => t.drawnMs))), frameMedianMs: r1(median(cachedRounds.map((t) => t.frameMs))) },
+    firstRound: {
+      drawnMedianMs: r1(median(times.filter((t) => t.round === 1).map((t) => t.drawnMs))),
+      frameMedianMs: r1(median(times.filter((t) => t.round === 1).map((t) => t.frameMs))),
+    },
+    cached: {
+      drawnMedianMs: r1(median(cachedRounds.map((t) => t.drawnMs))),
+      drawnMaxMs: r1(Math.max(...cachedRounds.map((t) => t.drawnMs))),
+      frameMedianMs: r1(median(cachedRounds.map((t) => t.frameMs))),
+    },
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
     cores: os.cpus().length,
     note: 'drawn: click → page updated and map drawn (script); frame: click → next frame painted (rAF + task; headless Chromium, software rendering)',
@@ -283,7 +290,10 @@ test('export report: one HTML file with the top-5, one image per stage, the CAMs
     };
   });
   await reader.close();
-  expect(requests.filter((u) => !u.startsWith('data:') && u !== 'about:blank'), 'the report fetched nothing').toEqual([]);
+  expect(
+    requests.filter((u) => !u.startsWith('data:') && u !== 'about:blank'),
+    'the report fetched nothing',
+  ).toEqual([]);
   expect(parsed.brokenImages).toBe(0);
   expect(parsed.scripts).toBe(0);
   expect(parsed.handlers).toBe(0);
@@ -295,7 +305,9 @@ test('export report: one HTML file with the top-5, one image per stage, the CAMs
   await done();
 });
 
-test('explain in place: Model-table rows open their stage; stage notes and tooltips; a CAM lights no stage tab; the channel field empties for a new photo', async ({ page }) => {
+test('explain in place: Model-table rows open their stage; stage notes and tooltips; a CAM lights no stage tab; the channel field empties for a new photo', async ({
+  page,
+}) => {
   test.setTimeout(180_000);
   const done = await openApp(page);
   let view = await openFeatures(page);

@@ -66,7 +66,8 @@ function cutOff(page: Page): Promise<string[]> {
     for (const el of boxes) {
       const style = getComputedStyle(el);
       const scrolls = ['auto', 'scroll'].includes(style.overflowX);
-      if (!scrolls && el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1) problems.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} overflows (${el.scrollWidth} > ${el.clientWidth})`);
+      if (!scrolls && el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
+        problems.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} overflows (${el.scrollWidth} > ${el.clientWidth})`);
     }
     return problems;
   });

@@ -8,7 +8,9 @@ import { REPO_ROOT } from '../helpers/testdata.js';
 export default async function electronSetup(): Promise<void> {
   const binary = findElectronBinary();
   if (!binary.ok) {
-    process.stdout.write(`\nElectron binary not available: ${binary.reason}. The desktop app's end-to-end tests are skipped here (browser mode has its own).\n\n`);
+    process.stdout.write(
+      `\nElectron binary not available: ${binary.reason}. The desktop app's end-to-end tests are skipped here (browser mode has its own).\n\n`,
+    );
     return;
   }
   const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/electron.ts', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });

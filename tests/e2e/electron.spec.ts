@@ -12,7 +12,9 @@ import { photoLike } from '../helpers/bad-inputs.js';
 import { REPO_ROOT } from '../helpers/testdata.js';
 
 const binary = findElectronBinary();
-const ELECTRON_SKIP_REASON = binary.ok ? '' : `Electron binary not available: ${binary.reason} (npx install-electron where github.com or an ELECTRON_MIRROR is reachable)`;
+const ELECTRON_SKIP_REASON = binary.ok
+  ? ''
+  : `Electron binary not available: ${binary.reason} (npx install-electron where github.com or an ELECTRON_MIRROR is reachable)`;
 
 test.describe('desktop app (Electron)', () => {
   test.skip(!binary.ok, ELECTRON_SKIP_REASON);
@@ -71,12 +73,21 @@ test.describe('desktop app (Electron)', () => {
         process: typeof w.process,
       };
     });
-    expect(shape).toEqual({ keys: ['api', 'host'], api: ['call', 'on'], host: ['addFiles', 'kind', 'onCommand', 'pickFolder', 'saveFile'], kind: 'electron', require: 'undefined', process: 'undefined' });
+    expect(shape).toEqual({
+      keys: ['api', 'host'],
+      api: ['call', 'on'],
+      host: ['addFiles', 'kind', 'onCommand', 'pickFolder', 'saveFile'],
+      kind: 'electron',
+      require: 'undefined',
+      process: 'undefined',
+    });
   });
 
   test('files made by page script have no path, and forged ids are refused in main', async () => {
     const result = await window.evaluate(async () => {
-      const { api, host } = (globalThis as unknown as { reslens: { api: { call(m: string, p: unknown): Promise<unknown> }; host: { addFiles(f: unknown[]): Promise<unknown[]> } } }).reslens;
+      const { api, host } = (
+        globalThis as unknown as { reslens: { api: { call(m: string, p: unknown): Promise<unknown> }; host: { addFiles(f: unknown[]): Promise<unknown[]> } } }
+      ).reslens;
       const added = await host.addFiles([new File([new Uint8Array([0xff, 0xd8, 0xff])], 'made-up.jpg', { type: 'image/jpeg' })]);
       const forged = await api.call('images.thumbnail', { image: 'img_AAAAAAAAAAAAAAAAAAAAAAAA', size: 64 }).then(
         () => 'resolved',
@@ -106,9 +117,12 @@ test.describe('desktop app (Electron)', () => {
 
   test('File ▸ Open Images… goes through the native dialog and main', async () => {
     // The native dialog cannot be clicked by Playwright: answer it in the main process.
-    await app.evaluate(({ dialog }, files) => {
-      dialog.showOpenDialog = (async () => ({ canceled: false, filePaths: files })) as unknown as typeof dialog.showOpenDialog;
-    }, [photos[0]]);
+    await app.evaluate(
+      ({ dialog }, files) => {
+        dialog.showOpenDialog = (async () => ({ canceled: false, filePaths: files })) as unknown as typeof dialog.showOpenDialog;
+      },
+      [photos[0]],
+    );
     const before = await window.locator('article').count();
     await app.evaluate(({ Menu }) => Menu.getApplicationMenu()?.getMenuItemById('open-images')?.click());
     await expect(window.locator('article')).toHaveCount(before + 1, { timeout: 30_000 });
@@ -119,7 +133,15 @@ test.describe('desktop app (Electron)', () => {
     expect(pid).toBeGreaterThan(0);
     process.kill(pid as number, 'SIGKILL');
     await expect
-      .poll(async () => window.evaluate(() => (globalThis as unknown as { reslens: { api: { call(m: string, p: unknown): Promise<{ notice?: string }> } } }).reslens.api.call('engine.status', {}).then((s) => s.notice ?? '')), { timeout: 60_000 })
+      .poll(
+        async () =>
+          window.evaluate(() =>
+            (globalThis as unknown as { reslens: { api: { call(m: string, p: unknown): Promise<{ notice?: string }> } } }).reslens.api
+              .call('engine.status', {})
+              .then((s) => s.notice ?? ''),
+          ),
+        { timeout: 60_000 },
+      )
       .toMatch(/stopped unexpectedly.*restarted/);
     await expect(window.getByTestId('status-model')).toBeVisible();
     expect(logs.join('')).toMatch(/engine: process stopped unexpectedly/);

@@ -79,36 +79,40 @@ export interface CanvasPixels {
 }
 
 export function readCanvas(page: Page, selector: string): Promise<CanvasPixels> {
-  return page.locator(selector).first().evaluate((node) => {
-    const canvas = node as HTMLCanvasElement;
-    const context = canvas.getContext('2d');
-    if (!context) throw new Error('no 2d context');
-    const { width, height } = canvas;
-    const data = context.getImageData(0, 0, width, height).data;
-    const sum = [0, 0, 0];
-    let sq = 0;
-    const n = width * height;
-    for (let i = 0; i < n; i++) {
-      const l = (data[i * 4] + data[i * 4 + 1] + data[i * 4 + 2]) / 3;
-      sum[0] += data[i * 4];
-      sum[1] += data[i * 4 + 1];
-      sum[2] += data[i * 4 + 2];
-      sq += l * l;
-    }
-    const mean = [sum[0] / n, sum[1] / n, sum[2] / n] as [number, number, number];
-    const lm = (mean[0] + mean[1] + mean[2]) / 3;
-    const signature: number[] = [];
-    for (let gy = 0; gy < 16; gy++) {
-      for (let gx = 0; gx < 16; gx++) {
-        const x = Math.min(width - 1, Math.floor(((gx + 0.5) * width) / 16));
-        const y = Math.min(height - 1, Math.floor(((gy + 0.5) * height) / 16));
-        const i = (y * width + x) * 4;
-        signature.push((data[i] + data[i + 1] + data[i + 2]) / 3);
+  return page
+    .locator(selector)
+    .first()
+    .evaluate((node) => {
+      const canvas = node as HTMLCanvasElement;
+      const context = canvas.getContext('2d');
+      if (!context) throw new Error('no 2d context');
+      const { width, height } = canvas;
+      const data = context.getImageData(0, 0, width, height).data;
+      const sum = [0, 0, 0];
+      let sq = 0;
+      const n = width * height;
+      for (let i = 0; i < n; i++) {
+        const l = (data[i * 4] + data[i * 4 + 1] + data[i * 4 + 2]) / 3;
+        sum[0] += data[i * 4];
+        sum[1] += data[i * 4 + 1];
+        sum[2] += data[i * 4 + 2];
+        sq += l * l;
       }
-    }
-    return { width, height, mean, std: Math.sqrt(Math.max(0, sq / n - lm * lm)), signature };
-  });
+      const mean = [sum[0] / n, sum[1] / n, sum[2] / n] as [number, number, number];
+      const lm = (mean[0] + mean[1] + mean[2]) / 3;
+      const signature: number[] = [];
+      for (let gy = 0; gy < 16; gy++) {
+        for (let gx = 0; gx < 16; gx++) {
+          const x = Math.min(width - 1, Math.floor(((gx + 0.5) * width) / 16));
+          const y = Math.min(height - 1, Math.floor(((gy + 0.5) * height) / 16));
+          const i = (y * width + x) * 4;
+          signature.push((data[i] + data[i + 1] + data[i + 2]) / 3);
+        }
+      }
+      return { width, height, mean, std: Math.sqrt(Math.max(0, sq / n - lm * lm)), signature };
+    });
 }
 
 /** Mean absolute difference of two signatures (0 … 255). */
-export const signatureDistance = (a: CanvasPixels, b: CanvasPixels): number => a.signature.reduce((s, v, i) => s + Math.abs(v - b.signature[i]), 0) / a.signature.length;
+export const signatureDistance = (a: CanvasPixels, b: CanvasPixels): number =>
+  a.signature.reduce((s, v, i) => s + Math.abs(v - b.signature[i]), 0) / a.signature.length;

@@ -66,14 +66,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     dataDir,
     ...(options.args ?? []),
   ];
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, CI: process.env.CI ?? '' } });
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, CI: process.env.CI ?? '' },
+  });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => (err += chunk));
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server not ready after ${options.timeoutMs ?? 180_000} ms\nstdout: ${out}\nstderr: ${err}`)), options.timeoutMs ?? 180_000);
+    const timer = setTimeout(
+      () => reject(new Error(`server not ready after ${options.timeoutMs ?? 180_000} ms\nstdout: ${out}\nstderr: ${err}`)),
+      options.timeoutMs ?? 180_000,
+    );
     child.stdout.on('data', (chunk: string) => {
       out += chunk;
       const m = READY_LINE.exec(out);

@@ -48,11 +48,19 @@ describe('batch over a messy folder', () => {
     // A link back up the tree: each folder once.
     await symlink('..', path.join(photos, 'nested', 'deeper', 'loop-to-nested'));
     // Walked first; more files than the pipeline admits at once, so some are listed but not yet read when they go.
-    for (let i = 0; i < 14; i++) vanishing.push(await write(path.join('0-vanishing', `v${String(i).padStart(2, '0')}.jpg`), await photoLike(300, 200, 'jpeg', 60 + i)));
+    for (let i = 0; i < 14; i++)
+      vanishing.push(await write(path.join('0-vanishing', `v${String(i).padStart(2, '0')}.jpg`), await photoLike(300, 200, 'jpeg', 60 + i)));
     cases = await writeBadInputSet(path.join(photos, 'bad'));
 
     const model = await ensureFixture({ depth: 18, bn: 'folded' });
-    classifier = await Classifier.load({ name: 'resnet18-fixture', modelPath: model, preprocessing: TORCHVISION_PREPROCESSING, labels: await loadLabels(), ep: 'cpu', stages: false });
+    classifier = await Classifier.load({
+      name: 'resnet18-fixture',
+      modelPath: model,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels: await loadLabels(),
+      ep: 'cpu',
+      stages: false,
+    });
   });
   afterAll(async () => {
     await classifier?.dispose();
@@ -140,7 +148,14 @@ describe('batch over a messy folder', () => {
     });
     // Inside the folder being classified: the walk must leave the copies alone on later runs.
     const dest = path.join(photos, 'zz-sorted');
-    const job = await startBatch({ inputs: [photos], classifier: counting, out: path.join(out, 'results.csv'), top: 3, resume: true, organize: { dest, minProb: 0.5, labels: classifier.labels } });
+    const job = await startBatch({
+      inputs: [photos],
+      classifier: counting,
+      out: path.join(out, 'results.csv'),
+      top: 3,
+      resume: true,
+      organize: { dest, minProb: 0.5, labels: classifier.labels },
+    });
     const summary = await job.done;
     expect(runs).toBe(0);
     // Everything still there is skipped; the vanished files keep their rows from the first run.
@@ -160,7 +175,9 @@ describe('batch over a messy folder', () => {
     }
     expect(await readFile(path.join(dest, copied.find((f) => f.endsWith('photo, with comma.jpg')) as string))).toEqual(await readFile(good[6]));
     // Organising again is a no-op.
-    const again = await (await startBatch({ inputs: [photos], classifier: counting, out: path.join(out, 'results.csv'), top: 3, resume: true, organize: { dest, minProb: 0.5 } })).done;
+    const again = await (
+      await startBatch({ inputs: [photos], classifier: counting, out: path.join(out, 'results.csv'), top: 3, resume: true, organize: { dest, minProb: 0.5 } })
+    ).done;
     expect(again.organized).toMatchObject({ copied: 0, already: ok.length });
     expect(runs).toBe(0);
     expect(again.count).toBe(summary.count);
@@ -171,11 +188,16 @@ describe('batch over a messy folder', () => {
     const jsonl = path.join(out, 'r.jsonl');
     const job = await startBatch({ inputs: files, classifier, out: jsonl, top: 2, preprocessIn: 'main-thread' });
     await job.done;
-    const lines = (await readFile(jsonl, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as ClassifyResult);
+    const lines = (await readFile(jsonl, 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ClassifyResult);
     expect(lines.map((l) => l.path).sort()).toEqual([...files].sort());
     for (const l of lines) expect(Object.keys(l)).toEqual(['path', 'top', 'model', 'ep', 'ms']);
     const json = path.join(out, 'r.json');
-    await (await startBatch({ inputs: files, classifier, out: json, top: 2, mode: 'exact', preprocessIn: 'main-thread' })).done;
+    await (
+      await startBatch({ inputs: files, classifier, out: json, top: 2, mode: 'exact', preprocessIn: 'main-thread' })
+    ).done;
     const doc = JSON.parse(await readFile(json, 'utf8')) as { mode: string; count: number; results: ClassifyResult[] };
     expect(doc).toMatchObject({ mode: 'exact', count: 3 });
     expect(doc.results.map((r) => r.path)).toEqual(files);

@@ -9,8 +9,21 @@ import { TORCHVISION_PREPROCESSING } from '../../src-main/engine/preprocess/prep
 import { readNpy } from '../helpers/npy.js';
 import { REFERENCE_MODEL, TESTDATA, hasTestdata, imagenetLabels } from '../helpers/testdata.js';
 
-interface ReferenceBlock { id: string; stage: string; index: number; downsample: boolean; inputNorm: number; residualNorm: number; shortcutNorm: number; outputNorm: number }
-interface ReferenceLesion { drop: string[]; top5: number[]; logits: string }
+interface ReferenceBlock {
+  id: string;
+  stage: string;
+  index: number;
+  downsample: boolean;
+  inputNorm: number;
+  residualNorm: number;
+  shortcutNorm: number;
+  outputNorm: number;
+}
+interface ReferenceLesion {
+  drop: string[];
+  top5: number[];
+  logits: string;
+}
 
 const NAMES = ['kite_by_Risto_Saukonpaa', 'china_orient6', 'flower'];
 const refFile = (name: string, file: string): string => path.join(TESTDATA, 'ref', name, file);
@@ -20,7 +33,13 @@ describe.runIf(hasTestdata)('block lens against PyTorch (reference ResNet-50)', 
   let classifier: Classifier;
   let lens: BlockLens;
   beforeAll(async () => {
-    classifier = await Classifier.load({ name: 'reference', modelPath: REFERENCE_MODEL, preprocessing: TORCHVISION_PREPROCESSING, labels: imagenetLabels(), ep: 'cpu' });
+    classifier = await Classifier.load({
+      name: 'reference',
+      modelPath: REFERENCE_MODEL,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels: imagenetLabels(),
+      ep: 'cpu',
+    });
     lens = await blockLens(classifier);
   });
   afterAll(async () => {

@@ -12,7 +12,8 @@ import { FEATURES_SWITCH, HEATMAP_MAX_SWITCH, addStageReductions } from '../../s
 import { type ResNetGraphOptions, buildResNet } from '../fixtures/resnet-graph.js';
 
 const BLOCKS: Record<number, number[]> = { 18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3] };
-const label = (c: ResNetGraphOptions): string => `resnet${c.depth} ${c.variant ?? 'v1'} ${c.bn ?? 'explicit'}${c.renameNodes ? ' renamed' : ''} opset ${c.opset ?? 13}`;
+const label = (c: ResNetGraphOptions): string =>
+  `resnet${c.depth} ${c.variant ?? 'v1'} ${c.bn ?? 'explicit'}${c.renameNodes ? ' renamed' : ''} opset ${c.opset ?? 13}`;
 
 function discover(options: ResNetGraphOptions) {
   const graph = buildResNet(options);
@@ -60,7 +61,9 @@ describe('block discovery', () => {
   it('names an unknown id with every valid one', () => {
     const { map } = discover({ depth: 18 });
     expect(resolveBlockIds(map.blocks, ['layer2.1', 'layer2.1'])).toEqual(['layer2.1']);
-    expect(() => resolveBlockIds(map.blocks, ['layer2.7'])).toThrow('unknown block id layer2.7; this model\'s blocks are layer1.0, layer1.1, layer2.0, layer2.1, layer3.0, layer3.1, layer4.0, layer4.1');
+    expect(() => resolveBlockIds(map.blocks, ['layer2.7'])).toThrow(
+      "unknown block id layer2.7; this model's blocks are layer1.0, layer1.1, layer2.0, layer2.1, layer3.0, layer3.1, layer4.0, layer4.1",
+    );
   });
 
   it('refuses a plain convolutional net without residual blocks, saying why', () => {
@@ -68,7 +71,13 @@ describe('block discovery', () => {
     // Cut every shortcut by hand: each Add becomes its branch alone.
     const { map } = discover({ depth: 18 });
     const byAdd = new Map(map.blocks.map((b) => [b.sum, b]));
-    const plain: OnnxModel = { ...model, graph: { ...model.graph, node: model.graph.node.map((n) => (byAdd.has(n.output[0]) ? { ...n, opType: 'Identity', input: [byAdd.get(n.output[0])?.branch ?? ''] } : n)) } };
+    const plain: OnnxModel = {
+      ...model,
+      graph: {
+        ...model.graph,
+        node: model.graph.node.map((n) => (byAdd.has(n.output[0]) ? { ...n, opType: 'Identity', input: [byAdd.get(n.output[0])?.branch ?? ''] } : n)),
+      },
+    };
     expect(() => discoverBlocks(plain, describeModel('plain', plain, 0, ''))).toThrow(/residual blocks unavailable: .*no residual blocks/);
   });
 });
@@ -79,12 +88,22 @@ describe('block discovery', () => {
 /** The model with `ids`' residual branches removed by hand: each Add becomes its shortcut. */
 function cutByHand(model: OnnxModel, blocks: ReturnType<typeof discoverBlocks>['blocks'], ids: string[]): OnnxModel {
   const cut = new Map(blocks.filter((b) => ids.includes(b.id)).map((b) => [b.sum, b.shortcut]));
-  return { ...model, graph: { ...model.graph, node: model.graph.node.map((n) => (cut.has(n.output[0]) ? { ...n, opType: 'Identity', input: [cut.get(n.output[0]) as string], attribute: [] } : n)) } };
+  return {
+    ...model,
+    graph: {
+      ...model.graph,
+      node: model.graph.node.map((n) => (cut.has(n.output[0]) ? { ...n, opType: 'Identity', input: [cut.get(n.output[0]) as string], attribute: [] } : n)),
+    },
+  };
 }
 
 type Level = 'extended' | 'all';
 const session = (model: OnnxModel, level: Level) =>
-  ort.InferenceSession.create(encodeModel(model), { graphOptimizationLevel: level, intraOpNumThreads: 2, extra: { session: { intra_op: { allow_spinning: '0' } } } });
+  ort.InferenceSession.create(encodeModel(model), {
+    graphOptimizationLevel: level,
+    intraOpNumThreads: 2,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
 
 async function logits(s: ort.InferenceSession, input: Float32Array, extra: Record<string, ort.Tensor> = {}): Promise<Float32Array> {
   const out = await s.run({ input: new ort.Tensor('float32', input, [2, 3, 224, 224]), ...extra });
@@ -125,7 +144,8 @@ describe('gated graph', () => {
     // A downsampling block, a middle one, and several at once.
     const middle = ids[Math.floor(ids.length / 2)];
     // (ResNet-152 takes seconds per session on two cores: one lesion there, several blocks at once.)
-    const lesions = options.depth >= 101 ? [['layer2.0', middle, ids[ids.length - 1]]] : [['layer2.0'], [middle], ['layer1.1', 'layer3.0', ids[ids.length - 1]]];
+    const lesions =
+      options.depth >= 101 ? [['layer2.0', middle, ids[ids.length - 1]]] : [['layer2.0'], [middle], ['layer1.1', 'layer3.0', ids[ids.length - 1]]];
     for (const drop of lesions) {
       const byHand = await session(cutByHand(graph.model, map.blocks, drop), 'extended');
       const expected = await logits(byHand, input);

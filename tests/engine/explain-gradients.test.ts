@@ -55,7 +55,10 @@ function tailModel(model: OnnxModel, tensor: string, shape: readonly number[]): 
     graph: {
       ...model.graph,
       node: model.graph.node.slice(producer + 1),
-      input: [{ name: tensor, type: { tensorType: { elemType: 1, shape: { dim: [1, ...shape].map((d) => ({ dimValue: d })) } } } }, ...model.graph.input.filter((i) => initializers.has(i.name))],
+      input: [
+        { name: tensor, type: { tensorType: { elemType: 1, shape: { dim: [1, ...shape].map((d) => ({ dimValue: d })) } } } },
+        ...model.graph.input.filter((i) => initializers.has(i.name)),
+      ],
     },
   };
 }
@@ -67,7 +70,15 @@ function tailModel(model: OnnxModel, tensor: string, shape: readonly number[]): 
  * point's norm, is where the error is smallest: larger steps cross ReLU kinks (measured: the error
  * grows in proportion to the step), smaller ones drown in float32 rounding of the logits.
  */
-async function checkDirectional(session: ort.InferenceSession, inputName: string, point: Float32Array, dims: number[], gradient: Float32Array, target: number, label: string): Promise<void> {
+async function checkDirectional(
+  session: ort.InferenceSession,
+  inputName: string,
+  point: Float32Array,
+  dims: number[],
+  gradient: Float32Array,
+  target: number,
+  label: string,
+): Promise<void> {
   const score = async (x: Float32Array): Promise<number> => {
     const out = await session.run({ [inputName]: new ort.Tensor('float32', x, dims) });
     return (out[session.outputNames[0]].data as Float32Array)[target];
@@ -106,34 +117,43 @@ describe('gradients equal central finite differences on generated ResNets', () =
     { depth: 101, bn: 'folded' },
     { depth: 152, bn: 'explicit' },
   ];
-  it.each(specs.map((s) => [`resnet${s.depth} ${s.variant ?? 'v1'} ${s.bn}${s.renameNodes ? ' renamed' : ''} opset ${s.opset ?? 13}`, s] as const))('%s', async (_, spec) => {
-    const file = await ensureFixture(spec);
-    const classifier = await Classifier.load({ name: 'fixture', modelPath: file, preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
-    const explainer = await Explainer.load(classifier);
-    const model = decodeModel(await readFile(file));
-    const sessions: ort.InferenceSession[] = [];
-    try {
-      const target = classifier.top((await classifier.run(input, 1)).logits[0], 1)[0].index;
-      const run = await explainer.run(input, 1, { classes: [target] });
-      const plain = await ort.InferenceSession.create(file);
-      sessions.push(plain);
-      await checkDirectional(plain, plain.inputNames[0], input, [1, 3, 224, 224], run.inputGradient, target, 'input');
-      const map = classifier.stageMap!;
-      for (const stage of [map.stages[0], map.stages[2], map.stages[4]]) {
-        const tail = await ort.InferenceSession.create(encodeModel(tailModel(model, stage.tensor, stage.shape)));
-        sessions.push(tail);
-        const { activation, gradient } = run.stages[stage.name];
-        await checkDirectional(tail, stage.tensor, activation, [1, ...stage.shape], gradient, target, stage.name);
+  it.each(specs.map((s) => [`resnet${s.depth} ${s.variant ?? 'v1'} ${s.bn}${s.renameNodes ? ' renamed' : ''} opset ${s.opset ?? 13}`, s] as const))(
+    '%s',
+    async (_, spec) => {
+      const file = await ensureFixture(spec);
+      const classifier = await Classifier.load({ name: 'fixture', modelPath: file, preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
+      const explainer = await Explainer.load(classifier);
+      const model = decodeModel(await readFile(file));
+      const sessions: ort.InferenceSession[] = [];
+      try {
+        const target = classifier.top((await classifier.run(input, 1)).logits[0], 1)[0].index;
+        const run = await explainer.run(input, 1, { classes: [target] });
+        const plain = await ort.InferenceSession.create(file);
+        sessions.push(plain);
+        await checkDirectional(plain, plain.inputNames[0], input, [1, 3, 224, 224], run.inputGradient, target, 'input');
+        const map = classifier.stageMap!;
+        for (const stage of [map.stages[0], map.stages[2], map.stages[4]]) {
+          const tail = await ort.InferenceSession.create(encodeModel(tailModel(model, stage.tensor, stage.shape)));
+          sessions.push(tail);
+          const { activation, gradient } = run.stages[stage.name];
+          await checkDirectional(tail, stage.tensor, activation, [1, ...stage.shape], gradient, target, stage.name);
+        }
+      } finally {
+        for (const s of sessions) await s.release();
+        await explainer.dispose();
+        await classifier.dispose();
       }
-    } finally {
-      for (const s of sessions) await s.release();
-      await explainer.dispose();
-      await classifier.dispose();
-    }
-  });
+    },
+  );
 
   it('several classes in one run equal one run per class; several images with one class each equal single runs; guided differs only where gradients are negative', async () => {
-    const classifier = await Classifier.load({ name: 'fixture', modelPath: await ensureFixture({ depth: 50, bn: 'folded' }), preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
+    const classifier = await Classifier.load({
+      name: 'fixture',
+      modelPath: await ensureFixture({ depth: 50, bn: 'folded' }),
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels,
+      ep: 'cpu',
+    });
     const explainer = await Explainer.load(classifier);
     try {
       const classes = [3, 500, 999];
@@ -174,7 +194,13 @@ describe.runIf(hasTestdata)('gradients equal PyTorch autograd on the reference R
   let classifier: Classifier;
   let explainer: Explainer;
   beforeAll(async () => {
-    classifier = await Classifier.load({ name: 'ref', modelPath: REFERENCE_MODEL, preprocessing: TORCHVISION_PREPROCESSING, labels: imagenetLabels(), ep: 'cpu' });
+    classifier = await Classifier.load({
+      name: 'ref',
+      modelPath: REFERENCE_MODEL,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels: imagenetLabels(),
+      ep: 'cpu',
+    });
     explainer = await Explainer.load(classifier);
   });
   afterAll(async () => {
@@ -217,12 +243,19 @@ describe.runIf(hasTestdata)('gradients equal PyTorch autograd on the reference R
       const dir = path.join(TESTDATA, 'ref', name, 'explain', `class-${c}`);
       const ref = (file: string): Float32Array => readNpy(path.join(dir, file)).data;
       const slice = (data: Float32Array, n: number): Float32Array => data.subarray(row * n, (row + 1) * n);
-      const check = (what: string, pick: (run: GradientRun) => Float32Array, runs: { base: GradientRun; jittered: GradientRun[] }, reference: Float32Array): void => {
+      const check = (
+        what: string,
+        pick: (run: GradientRun) => Float32Array,
+        runs: { base: GradientRun; jittered: GradientRun[] },
+        reference: Float32Array,
+      ): void => {
         const ours = pick(runs.base);
         const error = relativeL2(ours, reference);
         const spread = Math.max(...runs.jittered.map((r) => relativeL2(pick(r), ours)));
         const bound = Math.max(1e-4, 3 * spread);
-        rows.push(`${name} class ${c} ${what}: vs PyTorch ${error.toExponential(1)}, one-ulp jitter ${spread.toExponential(1)}, bound ${bound.toExponential(1)}`);
+        rows.push(
+          `${name} class ${c} ${what}: vs PyTorch ${error.toExponential(1)}, one-ulp jitter ${spread.toExponential(1)}, bound ${bound.toExponential(1)}`,
+        );
         expect(error, `${name} class ${c} ${what} (one-ulp input jitters move it by ${spread.toExponential(1)})`).toBeLessThan(bound);
       };
       for (const stage of STAGE_NAMES) {
@@ -287,9 +320,18 @@ describe('unsupported operators: a clear error, and everything else keeps workin
   });
 
   it('opset 7 (MaxPool has no Indices output): GRADIENTS_UNSUPPORTED naming MaxPool and the opset', async () => {
-    const classifier = await Classifier.load({ name: 'old', modelPath: await ensureFixture({ depth: 18, bn: 'explicit', opset: 7 }), preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
+    const classifier = await Classifier.load({
+      name: 'old',
+      modelPath: await ensureFixture({ depth: 18, bn: 'explicit', opset: 7 }),
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels,
+      ep: 'cpu',
+    });
     try {
-      await expect(Explainer.load(classifier)).rejects.toMatchObject({ code: ErrorCode.GRADIENTS_UNSUPPORTED, message: expect.stringMatching(/MaxPool.*opset 8/) });
+      await expect(Explainer.load(classifier)).rejects.toMatchObject({
+        code: ErrorCode.GRADIENTS_UNSUPPORTED,
+        message: expect.stringMatching(/MaxPool.*opset 8/),
+      });
       const { result } = await extractFeatures(classifier, photo);
       expect(result.cams.length).toBeGreaterThan(0);
     } finally {

@@ -54,7 +54,12 @@ describe('method formulas on a hand-computed example', () => {
     const activation = Float32Array.from(channels.flatMap((c) => pattern.map((p) => c * p + 3)));
     const map = eigenCam(activation, [3, 2, 2]);
     const mean = pattern.reduce((a, b) => a + b) / 4;
-    expect(cosine(map.data, pattern.map((p) => Math.max(0, p - mean)))).toBeGreaterThan(0.9999);
+    expect(
+      cosine(
+        map.data,
+        pattern.map((p) => Math.max(0, p - mean)),
+      ),
+    ).toBeGreaterThan(0.9999);
   });
 });
 
@@ -72,7 +77,13 @@ describe('identities and completeness on real sessions', () => {
   let explainer: Explainer;
   let input: Float32Array;
   beforeAll(async () => {
-    classifier = await Classifier.load({ name: 'fixture', modelPath: await ensureFixture({ depth: 50, bn: 'folded' }), preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
+    classifier = await Classifier.load({
+      name: 'fixture',
+      modelPath: await ensureFixture({ depth: 50, bn: 'folded' }),
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels,
+      ep: 'cpu',
+    });
     explainer = await Explainer.load(classifier);
     input = (await preprocessBytes(await photoLike(500, 380, 'jpeg', 17), TORCHVISION_PREPROCESSING)).tensor;
   });
@@ -107,7 +118,8 @@ describe('identities and completeness on real sessions', () => {
     const target = classifier.top((await classifier.run(input, 1)).logits[0], 1)[0].index;
     const score = async (x: Float32Array): Promise<number> => (await classifier.run(x, 1)).logits[0][target];
     const difference = (await score(input)) - (await score(new Float32Array(input.length)));
-    const gradientsOf = async (batch: Float32Array, count: number, c: number) => (await explainer.run(batch, count, { classes: new Array<number>(count).fill(c) })).inputGradient;
+    const gradientsOf = async (batch: Float32Array, count: number, c: number) =>
+      (await explainer.run(batch, count, { classes: new Array<number>(count).fill(c) })).inputGradient;
     const gap = async (steps: number): Promise<number> => {
       const attribution = await integratedGradients(input, target, gradientsOf, { steps });
       let sum = 0;
@@ -136,13 +148,31 @@ describe('identities and completeness on real sessions', () => {
 
 describe.runIf(hasTestdata)('the reference ResNet-50: every method runs, maps are finite and class-specific', () => {
   it('all methods, two classes; faithfulness for two of them', { timeout: 400_000 }, async () => {
-    const classifier = await Classifier.load({ name: 'ref', modelPath: REFERENCE_MODEL, preprocessing: TORCHVISION_PREPROCESSING, labels: imagenetLabels(), ep: 'cpu' });
+    const classifier = await Classifier.load({
+      name: 'ref',
+      modelPath: REFERENCE_MODEL,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels: imagenetLabels(),
+      ep: 'cpu',
+    });
     const explainer = await Explainer.load(classifier);
     try {
       const input = (await preprocessBytes(await photoLike(400, 300, 'jpeg', 2), TORCHVISION_PREPROCESSING)).tensor;
       const result = await explainTensor(explainer, classifier, input, {
         classes: [1, 2],
-        methods: ['gradcam', 'gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam', 'saliency', 'guided-backprop', 'guided-gradcam', 'integrated-gradients', 'smoothgrad'],
+        methods: [
+          'gradcam',
+          'gradcam++',
+          'xgradcam',
+          'layercam',
+          'hirescam',
+          'eigencam',
+          'saliency',
+          'guided-backprop',
+          'guided-gradcam',
+          'integrated-gradients',
+          'smoothgrad',
+        ],
         integratedSteps: 8,
         smoothGradSamples: 4,
       });

@@ -18,8 +18,10 @@ import { relativeL2 } from '../helpers/compare.js';
 import { tinyClassifier } from '../helpers/tiny-models.js';
 
 async function webgpuAvailability(): Promise<{ ok: boolean; reason: string }> {
-  if (!ort.listSupportedBackends().some((b) => b.name === 'webgpu')) return { ok: false, reason: `onnxruntime-node ${ort.env.versions.common} has no WebGPU backend here` };
-  if (process.platform === 'linux' && !findSharedLibrary('libvulkan.so.1')) return { ok: false, reason: 'libvulkan.so.1 not found (.ci/run installs libvulkan1 and lavapipe)' };
+  if (!ort.listSupportedBackends().some((b) => b.name === 'webgpu'))
+    return { ok: false, reason: `onnxruntime-node ${ort.env.versions.common} has no WebGPU backend here` };
+  if (process.platform === 'linux' && !findSharedLibrary('libvulkan.so.1'))
+    return { ok: false, reason: 'libvulkan.so.1 not found (.ci/run installs libvulkan1 and lavapipe)' };
   try {
     const session = await ort.InferenceSession.create(tinyClassifier(4), { executionProviders: ['webgpu'], logSeverityLevel: 4 });
     await session.release();
@@ -76,7 +78,17 @@ function groupedConv(channels: number, multiplier: number, kernel: number): Uint
     opsetImport: [{ domain: '', version: 13 }],
     graph: {
       name: 'grouped-conv',
-      node: [{ opType: 'Conv', input: ['x', 'w'], output: ['y'], attribute: [{ name: 'group', type: AttributeType.INT, i: channels }, { name: 'kernel_shape', type: AttributeType.INTS, ints: [kernel, kernel] }] }],
+      node: [
+        {
+          opType: 'Conv',
+          input: ['x', 'w'],
+          output: ['y'],
+          attribute: [
+            { name: 'group', type: AttributeType.INT, i: channels },
+            { name: 'kernel_shape', type: AttributeType.INTS, ints: [kernel, kernel] },
+          ],
+        },
+      ],
       initializer: [{ name: 'w', dims: [channels * multiplier, 1, kernel, kernel], dataType: TensorDataType.FLOAT, floatData: weights }],
       input: [{ name: 'x', type: { tensorType: { elemType: TensorDataType.FLOAT, shape: { dim: [1, channels, 8, 8].map((d) => ({ dimValue: d })) } } } }],
       output: [{ name: 'y', type: { tensorType: { elemType: TensorDataType.FLOAT } } }],

@@ -48,7 +48,14 @@ describe('exportFeatures', () => {
   });
 
   it('a model without stage outputs: UNSUPPORTED_MODEL and nothing written', async () => {
-    const plain = await Classifier.load({ name: 'plain', modelPath: await ensureFixture({ depth: 18, bn: 'folded' }), preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu', stages: false });
+    const plain = await Classifier.load({
+      name: 'plain',
+      modelPath: await ensureFixture({ depth: 18, bn: 'folded' }),
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels,
+      ep: 'cpu',
+      stages: false,
+    });
     const out = path.join(folder, 'none');
     try {
       await expect(exportFeatures(plain, image, out, options)).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL' });
@@ -58,7 +65,7 @@ describe('exportFeatures', () => {
     }
   });
 
-  it('a file that is not an image: rejected with the file\'s error, no summary', async () => {
+  it("a file that is not an image: rejected with the file's error, no summary", async () => {
     const bad = path.join(folder, 'bad.png');
     await writeFile(bad, 'not a picture');
     const out = path.join(folder, 'bad-out');

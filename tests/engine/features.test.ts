@@ -25,7 +25,14 @@ describe.runIf(hasTestdata)('stage maps against PyTorch (reference ResNet-50)', 
   let plain: Classifier;
   beforeAll(async () => {
     exposed = await Classifier.load({ name: 'ref', modelPath: REFERENCE_MODEL, preprocessing: TORCHVISION_PREPROCESSING, labels: imagenetLabels(), ep: 'cpu' });
-    plain = await Classifier.load({ name: 'ref', modelPath: REFERENCE_MODEL, preprocessing: TORCHVISION_PREPROCESSING, labels: imagenetLabels(), ep: 'cpu', stages: false });
+    plain = await Classifier.load({
+      name: 'ref',
+      modelPath: REFERENCE_MODEL,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels: imagenetLabels(),
+      ep: 'cpu',
+      stages: false,
+    });
   });
   afterAll(async () => {
     await exposed?.dispose();
@@ -59,7 +66,10 @@ describe.runIf(hasTestdata)('stage maps against PyTorch (reference ResNet-50)', 
 });
 
 describe('class activation maps are exact (Zhou et al. 2016)', () => {
-  const specs: FixtureSpec[] = [{ depth: 18, bn: 'folded' }, { depth: 50, variant: 'v2', bn: 'explicit' }];
+  const specs: FixtureSpec[] = [
+    { depth: 18, bn: 'folded' },
+    { depth: 50, variant: 'v2', bn: 'explicit' },
+  ];
   let photo: string;
   let folder: string;
   beforeAll(async () => {
@@ -69,21 +79,30 @@ describe('class activation maps are exact (Zhou et al. 2016)', () => {
   });
   afterAll(async () => rm(folder, { recursive: true, force: true }));
 
-  it.each(specs.map((s) => [`resnet${s.depth} ${s.variant ?? 'v1'}`, s]))('%s: spatial mean of CAM_c = logit_c − bias_c for the top classes', async (_, spec) => {
-    const classifier = await Classifier.load({ name: 'fixture', modelPath: await ensureFixture(spec), preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
-    try {
-      const { result } = await extractFeatures(classifier, photo, { topClasses: 5 });
-      expect(result.cams).toHaveLength(5);
-      for (const cam of result.cams) {
-        expect(Math.abs(cam.rawMean - (cam.logit - cam.bias))).toBeLessThan(1e-4 * Math.max(1, Math.abs(cam.logit)));
-        expect(cam.map.data.some((v) => v > 0)).toBe(true);
+  it.each(specs.map((s) => [`resnet${s.depth} ${s.variant ?? 'v1'}`, s]))(
+    '%s: spatial mean of CAM_c = logit_c − bias_c for the top classes',
+    async (_, spec) => {
+      const classifier = await Classifier.load({
+        name: 'fixture',
+        modelPath: await ensureFixture(spec),
+        preprocessing: TORCHVISION_PREPROCESSING,
+        labels,
+        ep: 'cpu',
+      });
+      try {
+        const { result } = await extractFeatures(classifier, photo, { topClasses: 5 });
+        expect(result.cams).toHaveLength(5);
+        for (const cam of result.cams) {
+          expect(Math.abs(cam.rawMean - (cam.logit - cam.bias))).toBeLessThan(1e-4 * Math.max(1, Math.abs(cam.logit)));
+          expect(cam.map.data.some((v) => v > 0)).toBe(true);
+        }
+        // Different classes look at different places.
+        expect(result.cams[0].map.data).not.toEqual(result.cams[1].map.data);
+      } finally {
+        await classifier.dispose();
       }
-      // Different classes look at different places.
-      expect(result.cams[0].map.data).not.toEqual(result.cams[1].map.data);
-    } finally {
-      await classifier.dispose();
-    }
-  });
+    },
+  );
 });
 
 describe('reslens features and inspect --json stages (CLI contract)', () => {
@@ -101,7 +120,13 @@ describe('reslens features and inspect --json stages (CLI contract)', () => {
     const run = await runCli(['features', image, '--model', model, '--out', out, '--top', '3', '--channels', '4']);
     expect(run.code, run.stderr).toBe(0);
     const files = await readdir(out);
-    const expectedShapes: Record<string, number[]> = { stem: [64, 56, 56], layer1: [256, 56, 56], layer2: [512, 28, 28], layer3: [1024, 14, 14], layer4: [2048, 7, 7] };
+    const expectedShapes: Record<string, number[]> = {
+      stem: [64, 56, 56],
+      layer1: [256, 56, 56],
+      layer2: [512, 28, 28],
+      layer3: [1024, 14, 14],
+      layer4: [2048, 7, 7],
+    };
     for (const [stage, shape] of Object.entries(expectedShapes)) {
       const npy = readNpy(path.join(out, `${stage}.npy`));
       expect(npy.shape).toEqual(shape);
@@ -120,7 +145,15 @@ describe('reslens features and inspect --json stages (CLI contract)', () => {
     expect(summary.cams.map((c) => c.index)).toEqual(summary.top.slice(0, 3).map((t) => t.index));
     expect([...summary.files].sort()).toEqual([...files].sort());
     // Overlays are real pictures, and each stage's differs from the others.
-    const stats = await Promise.all(Object.keys(expectedShapes).map(async (s) => (await sharp(path.join(out, `${s}.png`)).raw().toBuffer()).toString('base64')));
+    const stats = await Promise.all(
+      Object.keys(expectedShapes).map(async (s) =>
+        (
+          await sharp(path.join(out, `${s}.png`))
+            .raw()
+            .toBuffer()
+        ).toString('base64'),
+      ),
+    );
     expect(new Set(stats).size).toBe(5);
     const meta = await sharp(path.join(out, 'layer4.png')).metadata();
     expect([meta.width, meta.height]).toEqual([448, 448]);
@@ -131,7 +164,10 @@ describe('reslens features and inspect --json stages (CLI contract)', () => {
     const model = await ensureFixture({ depth: 18, bn: 'explicit' });
     const run = await runCli(['inspect', model, '--json']);
     expect(run.code).toBe(0);
-    const info = JSON.parse(run.stdout) as { stages: { name: string; shape: number[]; blocks: number; tensor: string }[]; head: { weight: string; shape: number[] } };
+    const info = JSON.parse(run.stdout) as {
+      stages: { name: string; shape: number[]; blocks: number; tensor: string }[];
+      head: { weight: string; shape: number[] };
+    };
     expect(info.stages.map((s) => s.name)).toEqual(['stem', 'layer1', 'layer2', 'layer3', 'layer4']);
     expect(info.stages.map((s) => s.blocks)).toEqual([0, 2, 2, 2, 2]);
     expect(info.stages[4]).toMatchObject({ shape: [512, 7, 7], tensor: expect.any(String) });

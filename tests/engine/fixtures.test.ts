@@ -36,9 +36,10 @@ function randomImages(n: number, seed: number): Float32Array {
 
 async function logitsOf(model: string | Uint8Array, images: Float32Array, n: number): Promise<{ dims: readonly number[]; data: Float32Array }> {
   // Two calls so each matches one of create()'s overloads (path, or bytes).
-  const session = typeof model === 'string'
-    ? await ort.InferenceSession.create(model, { executionProviders: ['cpu'] })
-    : await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
+  const session =
+    typeof model === 'string'
+      ? await ort.InferenceSession.create(model, { executionProviders: ['cpu'] })
+      : await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
   try {
     const result = await session.run({ input: new ort.Tensor('float32', images, [n, 3, SIZE, SIZE]) });
     const logits = result.logits;
@@ -88,12 +89,13 @@ function countParameters(model: OnnxModel): number {
   for (const node of model.graph.node) {
     if (node.opType === 'BatchNormalization') [node.input[3], node.input[4]].forEach((name) => runningStats.add(name));
   }
-  return model.graph.initializer
-    .filter((t) => !runningStats.has(t.name))
-    .reduce((sum, t) => sum + t.dims.map(toNumber).reduce((p, d) => p * d, 1), 0);
+  return model.graph.initializer.filter((t) => !runningStats.has(t.name)).reduce((sum, t) => sum + t.dims.map(toNumber).reduce((p, d) => p * d, 1), 0);
 }
 
-const sha256 = async (file: string): Promise<string> => createHash('sha256').update(await readFile(file)).digest('hex');
+const sha256 = async (file: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 
 const batch = randomImages(2, 20240611);
 
@@ -134,11 +136,28 @@ describe('graph structure', () => {
     expect(built.stageOutputs[0]).toBe('/layer1/layer1.1/relu_1/Relu_output_0');
 
     const names = new Set(model.graph.node.map((n) => n.name));
-    for (const name of ['/conv1/Conv', '/bn1/BatchNormalization', '/maxpool/MaxPool', '/layer1/layer1.0/conv1/Conv', '/layer1/layer1.0/downsample/downsample.0/Conv', '/layer4/layer4.2/Add', '/avgpool/GlobalAveragePool', '/Flatten', '/fc/Gemm']) {
+    for (const name of [
+      '/conv1/Conv',
+      '/bn1/BatchNormalization',
+      '/maxpool/MaxPool',
+      '/layer1/layer1.0/conv1/Conv',
+      '/layer1/layer1.0/downsample/downsample.0/Conv',
+      '/layer4/layer4.2/Add',
+      '/avgpool/GlobalAveragePool',
+      '/Flatten',
+      '/fc/Gemm',
+    ]) {
       expect(names).toContain(name);
     }
     const outputs = new Set(model.graph.node.flatMap((n) => n.output));
-    for (const name of ['/maxpool/MaxPool_output_0', '/layer1/layer1.2/relu_2/Relu_output_0', '/layer2/layer2.3/relu_2/Relu_output_0', '/layer3/layer3.5/relu_2/Relu_output_0', '/layer4/layer4.2/relu_2/Relu_output_0', 'logits']) {
+    for (const name of [
+      '/maxpool/MaxPool_output_0',
+      '/layer1/layer1.2/relu_2/Relu_output_0',
+      '/layer2/layer2.3/relu_2/Relu_output_0',
+      '/layer3/layer3.5/relu_2/Relu_output_0',
+      '/layer4/layer4.2/relu_2/Relu_output_0',
+      'logits',
+    ]) {
       expect(outputs).toContain(name);
     }
     expect(toNumber(model.irVersion)).toBe(7);

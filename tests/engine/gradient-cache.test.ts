@@ -37,7 +37,13 @@ describe('GradientCache on a gradient session', () => {
   let input: Float32Array;
   beforeAll(async () => {
     const labels = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
-    classifier = await Classifier.load({ name: 'fixture', modelPath: await ensureFixture({ depth: 18, bn: 'folded' }), preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
+    classifier = await Classifier.load({
+      name: 'fixture',
+      modelPath: await ensureFixture({ depth: 18, bn: 'folded' }),
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels,
+      ep: 'cpu',
+    });
     explainer = await Explainer.load(classifier);
     input = (await preprocessBytes(await photoLike(320, 240, 'jpeg', 4), TORCHVISION_PREPROCESSING)).tensor;
   });

@@ -41,9 +41,15 @@ describe('#15 external data: every TensorProto, real paths, path segments', () =
 
   it('refuses external data on a Constant node, at the top level and inside an If subgraph', async () => {
     const top = await write('constant/model.onnx', tinyClassifierConstantWeight(4, '../secret/private.bin'));
-    await expect(inspectModelFile(top)).rejects.toMatchObject({ code: 'INVALID_MODEL', message: expect.stringMatching(/Constant attribute value.*outside the model's folder/) });
+    await expect(inspectModelFile(top)).rejects.toMatchObject({
+      code: 'INVALID_MODEL',
+      message: expect.stringMatching(/Constant attribute value.*outside the model's folder/),
+    });
     const nested = await write('subgraph/model.onnx', tinyClassifierConstantWeight(4, '../secret/private.bin', true));
-    await expect(inspectModelFile(nested)).rejects.toMatchObject({ code: 'INVALID_MODEL', message: expect.stringMatching(/subgraph.*outside the model's folder/) });
+    await expect(inspectModelFile(nested)).rejects.toMatchObject({
+      code: 'INVALID_MODEL',
+      message: expect.stringMatching(/subgraph.*outside the model's folder/),
+    });
     const windows = await write('constant/win.onnx', tinyClassifierConstantWeight(4, '..\\secret\\private.bin'));
     await expect(inspectModelFile(windows)).rejects.toMatchObject({ code: 'INVALID_MODEL' });
   });
@@ -60,7 +66,10 @@ describe('#15 external data: every TensorProto, real paths, path segments', () =
     const model = await write('import/model.onnx', tinyClassifier(1000, 'w.bin'));
     await write('import/w.bin', Buffer.from(new Float32Array(3000).buffer));
     const store = new ModelStore(path.join(dir, 'store'));
-    await expect(store.import(model, { name: 'external' })).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', message: expect.stringMatching(/external data file/) });
+    await expect(store.import(model, { name: 'external' })).rejects.toMatchObject({
+      code: 'UNSUPPORTED_MODEL',
+      message: expect.stringMatching(/external data file/),
+    });
     expect(await readdir(path.join(dir, 'store')).catch(() => [])).not.toContain('external.onnx');
   });
 });
@@ -99,6 +108,9 @@ describe('#17 a GIF with a 65535×65535 logical screen', () => {
       Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00]),
       Buffer.from([0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b]),
     ]);
-    await expect(decodeImage(gif, { item: 'bomb.gif' })).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE', message: expect.stringMatching(/GIF screen is 65535×65535/) });
+    await expect(decodeImage(gif, { item: 'bomb.gif' })).rejects.toMatchObject({
+      code: 'IMAGE_TOO_LARGE',
+      message: expect.stringMatching(/GIF screen is 65535×65535/),
+    });
   });
 });

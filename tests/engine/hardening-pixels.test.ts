@@ -83,7 +83,8 @@ describe('#5 process-wide decoded-pixel budget', () => {
       });
       const round = async (first: number): Promise<ServerMessage[]> => {
         // Four requests at once, two images each.
-        for (let r = 0; r < 4; r++) ws.send(encodeMessage({ kind: 'request', id: first + r, method: 'images.classify', params: { images: ids.slice(r * 2, r * 2 + 2) } }));
+        for (let r = 0; r < 4; r++)
+          ws.send(encodeMessage({ kind: 'request', id: first + r, method: 'images.classify', params: { images: ids.slice(r * 2, r * 2 + 2) } }));
         while ([0, 1, 2, 3].some((r) => !answers.has(first + r))) await new Promise((resolve) => setTimeout(resolve, 50));
         return [0, 1, 2, 3].map((r) => answers.get(first + r) as ServerMessage);
       };
@@ -116,11 +117,25 @@ describe('#5 process-wide decoded-pixel budget', () => {
     const folder = path.join(dir, 'batch');
     await mkdir(folder, { recursive: true });
     for (let i = 0; i < 6; i++) await writeFile(path.join(folder, `b${i}.png`), png);
-    const classifier = await Classifier.load({ name: 'resnet18', modelPath: model, preprocessing: TORCHVISION_PREPROCESSING, labels: await loadLabels(), ep: 'cpu', stages: false });
+    const classifier = await Classifier.load({
+      name: 'resnet18',
+      modelPath: model,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels: await loadLabels(),
+      ep: 'cpu',
+      stages: false,
+    });
     try {
       setPixelBudget(BUDGET);
       resetPixelBudgetPeak();
-      const job = await startBatch({ inputs: [folder], classifier, out: path.join(dir, 'out', 'r.jsonl'), decodeConcurrency: 4, preprocessIn: 'workers', mode: 'exact' });
+      const job = await startBatch({
+        inputs: [folder],
+        classifier,
+        out: path.join(dir, 'out', 'r.jsonl'),
+        decodeConcurrency: 4,
+        preprocessIn: 'workers',
+        mode: 'exact',
+      });
       const summary = await job.done;
       expect(summary.state).toBe('finished');
       expect(summary.count).toBe(6);

@@ -16,7 +16,9 @@ describe('model inspection', () => {
   afterAll(async () => rm(folder, { recursive: true, force: true }));
 
   it.runIf(hasTestdata)('reports the reference ResNet-50 as its manifest describes it', async () => {
-    const manifest = JSON.parse(await readFile(path.join(TESTDATA, 'manifest.json'), 'utf8')) as { model: { sha256: string; opset: number; macs_224: number; bytes: number } };
+    const manifest = JSON.parse(await readFile(path.join(TESTDATA, 'manifest.json'), 'utf8')) as {
+      model: { sha256: string; opset: number; macs_224: number; bytes: number };
+    };
     const info = await inspectModelFile(REFERENCE_MODEL);
     expect(info.sha256).toBe(manifest.model.sha256);
     expect(info.bytes).toBe(manifest.model.bytes);

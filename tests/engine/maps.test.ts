@@ -31,7 +31,11 @@ function seedTable(): { stage: string; size: number; blocks: Record<number, numb
     if (!m) continue;
     const cells = m[3].split('\t');
     const times = (cell: string) => Number(/\\times (\d+)\$\s*$/.exec(cell)?.[1]);
-    rows.push({ stage: m[1], size: Number(m[2]), blocks: { 18: times(cells[0]), 34: times(cells[1]), 50: times(cells[2]), 101: times(cells[3]), 152: times(cells[4]) } });
+    rows.push({
+      stage: m[1],
+      size: Number(m[2]),
+      blocks: { 18: times(cells[0]), 34: times(cells[1]), 50: times(cells[2]), 101: times(cells[3]), 152: times(cells[4]) },
+    });
   }
   return rows;
 }
@@ -47,8 +51,15 @@ function handFields(blocks: number[], bottleneck: boolean): number[] {
     for (let b = 0; b < n; b++) {
       const stride = b === 0 && stage > 0 ? 2 : 1;
       const convs = bottleneck
-        ? [{ kernel: 1, stride: 1, pad: 0 }, { kernel: 3, stride, pad: 1 }, { kernel: 1, stride: 1, pad: 0 }]
-        : [{ kernel: 3, stride, pad: 1 }, { kernel: 3, stride: 1, pad: 1 }];
+        ? [
+            { kernel: 1, stride: 1, pad: 0 },
+            { kernel: 3, stride, pad: 1 },
+            { kernel: 1, stride: 1, pad: 0 },
+          ]
+        : [
+            { kernel: 3, stride, pad: 1 },
+            { kernel: 3, stride: 1, pad: 1 },
+          ];
       field = extendField(field, convs);
     }
     sizes.push(field.size);
@@ -62,7 +73,7 @@ describe('receptive fields', () => {
     expect(handFields([2, 2, 2, 2], false)).toEqual([11, 43, 99, 211, 435]);
   });
 
-  it.skipIf(!existsSync(SEEDS))('the engine\'s chain matches the seeds\' stage table for every depth', () => {
+  it.skipIf(!existsSync(SEEDS))("the engine's chain matches the seeds' stage table for every depth", () => {
     const table = seedTable();
     expect(table.map((r) => r.stage)).toEqual(['conv2_x', 'conv3_x', 'conv4_x', 'conv5_x']);
     expect(table.map((r) => r.size)).toEqual([56, 28, 14, 7]);
@@ -70,9 +81,18 @@ describe('receptive fields', () => {
       const blocks = table.map((r) => r.blocks[depth]);
       const graph = buildResNet({ depth, bn: 'folded' });
       const map = discoverStages(graph.model, describeModel(`resnet${depth}`, graph.model, 0, ''));
-      expect(map.stages.slice(1).map((s) => s.blocks), `resnet${depth} blocks`).toEqual(blocks);
-      expect(map.stages.slice(1).map((s) => s.shape[1]), `resnet${depth} sizes`).toEqual(table.map((r) => r.size));
-      expect(map.stages.map((s) => s.receptiveField.size), `resnet${depth}`).toEqual(handFields(blocks, depth >= 50));
+      expect(
+        map.stages.slice(1).map((s) => s.blocks),
+        `resnet${depth} blocks`,
+      ).toEqual(blocks);
+      expect(
+        map.stages.slice(1).map((s) => s.shape[1]),
+        `resnet${depth} sizes`,
+      ).toEqual(table.map((r) => r.size));
+      expect(
+        map.stages.map((s) => s.receptiveField.size),
+        `resnet${depth}`,
+      ).toEqual(handFields(blocks, depth >= 50));
       expect(map.stages.map((s) => s.receptiveField.jump)).toEqual([4, 4, 8, 16, 32]);
     }
   });
@@ -83,7 +103,7 @@ describe('receptive fields', () => {
     expect(map.stages.map((s) => s.receptiveField.size)).toEqual([11, 35, 91, 267, 427]);
   });
 
-  it('a map position\'s box in the input: centred on start + x·jump, clipped at the border', () => {
+  it("a map position's box in the input: centred on start + x·jump, clipped at the border", () => {
     const conv5 = { size: 427, jump: 32, start: 0.5 };
     const corner = receptiveFieldBox(conv5, 0, 0, { width: 224, height: 224 });
     expect(corner).toEqual({ left: 0, top: 0, right: 214, bottom: 214, clipped: true });
@@ -153,7 +173,19 @@ describe('HTML report', () => {
 
     it('reslens report writes the same kind of file, with --json', async () => {
       const out = path.join(dir, 'report.html');
-      const run = await runCli(['report', photo, '--model', await ensureFixture({ depth: 18, bn: 'folded' }), '--labels', path.join(dir, 'labels.txt'), '--ep', 'cpu', '--out', out, '--json']);
+      const run = await runCli([
+        'report',
+        photo,
+        '--model',
+        await ensureFixture({ depth: 18, bn: 'folded' }),
+        '--labels',
+        path.join(dir, 'labels.txt'),
+        '--ep',
+        'cpu',
+        '--out',
+        out,
+        '--json',
+      ]);
       expect(run.code, run.stderr).toBe(0);
       const summary = JSON.parse(run.stdout.trim()) as { out: string; top: { label: string }[]; stages: string[]; cams: number };
       expect(summary.stages).toHaveLength(5);

@@ -176,7 +176,10 @@ describe('ModelStore.pull', () => {
 
   it('says how to import a file instead when the host is unreachable', async () => {
     const port = await closedPort();
-    const catalog = parseCatalog({ version: 1, models: [entry('offline-v1', { url: `http://127.0.0.1:${port}/m.onnx`, bytes: 1000, sha256: randomSha256() })] });
+    const catalog = parseCatalog({
+      version: 1,
+      models: [entry('offline-v1', { url: `http://127.0.0.1:${port}/m.onnx`, bytes: 1000, sha256: randomSha256() })],
+    });
     const error = await rejectsWith(newStore(catalog).pull('offline-v1'), 'DOWNLOAD_FAILED');
     expect(error.hint).toEqual({ actions: ['import'], model: 'offline-v1' }); // the host words it (reslens models import …, or the app's Import)
     expect(await storeFiles()).toEqual([]);
@@ -205,7 +208,12 @@ describe('ModelStore.import, verify, remove', () => {
     const store = newStore(parseCatalog({ version: 1, models: shipped.models }));
     const imported = await store.import(REFERENCE_MODEL, { name: 'ref50' });
     expect(imported).toMatchObject({ name: 'ref50', source: 'imported', classes: 1000, path: path.join(dir, 'ref50.onnx') });
-    expect(imported.sidecar).toMatchObject({ source: 'imported', importedFrom: path.resolve(REFERENCE_MODEL), labelsFile: null, bytes: (await stat(REFERENCE_MODEL)).size });
+    expect(imported.sidecar).toMatchObject({
+      source: 'imported',
+      importedFrom: path.resolve(REFERENCE_MODEL),
+      labelsFile: null,
+      bytes: (await stat(REFERENCE_MODEL)).size,
+    });
     expect(imported.sidecar!.preprocessing).toEqual(TORCHVISION_PREPROCESSING);
     expect(await storeFiles()).toEqual(['ref50.json', 'ref50.onnx']);
 
@@ -337,7 +345,10 @@ describe('resolveModel', () => {
 
   it('passes on an offline failure with the way to import instead', async () => {
     const port = await closedPort();
-    const catalog = parseCatalog({ version: 1, models: [entry('offline-v1', { aliases: ['offline'], url: `http://127.0.0.1:${port}/m.onnx`, bytes: 1000, sha256: randomSha256() })] });
+    const catalog = parseCatalog({
+      version: 1,
+      models: [entry('offline-v1', { aliases: ['offline'], url: `http://127.0.0.1:${port}/m.onnx`, bytes: 1000, sha256: randomSha256() })],
+    });
     const error = await rejectsWith(resolveModel('offline', { store: newStore(catalog) }), 'DOWNLOAD_FAILED');
     expect(error.message).toMatch(/cannot reach 127\.0\.0\.1/);
     expect(error.hint).toEqual({ actions: ['import'], model: 'offline-v1' }); // the host words it (reslens models import …, or the app's Import)

@@ -12,7 +12,8 @@ import { TORCHVISION_PREPROCESSING, preprocessBytes } from '../../src-main/engin
 import { ensureFixture } from '../fixtures/generate.js';
 import { photoLike } from '../helpers/bad-inputs.js';
 
-const sameBits = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const sameBits = (a: Float32Array, b: Float32Array): boolean =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 let cacheDir: string;
 let model: string;

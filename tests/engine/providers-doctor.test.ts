@@ -26,7 +26,8 @@ describe('reslens doctor', () => {
       expect(['ok', 'unavailable', 'failed', 'rejected']).toContain(p.status);
       if (!p.ok) expect(p.reason?.length, p.ep).toBeGreaterThan(5);
       // Every GPU provider that loaded was probed against the CPU and timed.
-      if (p.ok && p.ep !== 'cpu') expect(p.probe).toMatchObject({ passed: true, top5Equal: expect.any(Boolean), warmMs: expect.any(Number), cpuMs: expect.any(Number) });
+      if (p.ok && p.ep !== 'cpu')
+        expect(p.probe).toMatchObject({ passed: true, top5Equal: expect.any(Boolean), warmMs: expect.any(Number), cpuMs: expect.any(Number) });
     }
     expect(report.selected.request).toBe('auto');
     expect(platformProviders()).toContain(report.selected.ep);

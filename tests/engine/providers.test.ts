@@ -10,7 +10,17 @@ import * as ort from 'onnxruntime-node';
 import { EngineError } from '../../src-main/engine/errors.js';
 import { diagnoseCuda, findSharedLibrary, parseVulkanSummary } from '../../src-main/engine/infer/hardware.js';
 import { type Ep, DEFAULT_BATCH, PROBE_TOLERANCE, autoOrder, defaultBatchSize } from '../../src-main/engine/infer/providers.js';
-import { type EpAttempt, type FallbackEvent, type RunnableSession, SessionRunner, autoSkipReason, compareOutputs, createSession, describeChoice, probeInput } from '../../src-main/engine/infer/session.js';
+import {
+  type EpAttempt,
+  type FallbackEvent,
+  type RunnableSession,
+  SessionRunner,
+  autoSkipReason,
+  compareOutputs,
+  createSession,
+  describeChoice,
+  probeInput,
+} from '../../src-main/engine/infer/session.js';
 import { tinyClassifier } from '../helpers/tiny-models.js';
 
 /** A provider onnxruntime-node on this platform certainly cannot load (it throws "backend not found"). */
@@ -83,7 +93,10 @@ describe('provider fallback with real sessions', () => {
   it('a forced CUDA without its libraries says what is missing', async () => {
     const diagnosis = await diagnoseCuda();
     if (!diagnosis) return;
-    await expect(createSession(model, { ep: 'cuda', threads: 1 })).rejects.toMatchObject({ code: 'EP_UNAVAILABLE', message: expect.stringContaining(diagnosis) });
+    await expect(createSession(model, { ep: 'cuda', threads: 1 })).rejects.toMatchObject({
+      code: 'EP_UNAVAILABLE',
+      message: expect.stringContaining(diagnosis),
+    });
   });
 
   it('the CPU alone needs no probe', async () => {
@@ -98,7 +111,9 @@ describe('CUDA diagnosis', () => {
   it.runIf(process.platform === 'linux' && process.arch === 'x64')('says whether the provider is installed, then which libraries are missing', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'reslens-ort-bin-'));
     try {
-      expect(await diagnoseCuda(dir)).toMatch(/^CUDA provider not installed \(no libonnxruntime_providers_cuda\.so beside libonnxruntime\.so\.1; see docs\/gpu\.md\)$/);
+      expect(await diagnoseCuda(dir)).toMatch(
+        /^CUDA provider not installed \(no libonnxruntime_providers_cuda\.so beside libonnxruntime\.so\.1; see docs\/gpu\.md\)$/,
+      );
       await writeFile(path.join(dir, 'libonnxruntime_providers_cuda.so'), '');
       expect(await diagnoseCuda(dir)).toMatch(/^libonnxruntime_providers_shared\.so missing beside/);
       await writeFile(path.join(dir, 'libonnxruntime_providers_shared.so'), '');
@@ -150,8 +165,16 @@ describe('backend description', () => {
       'CPU · 16 threads — CUDA unavailable: libcudnn.so.9 not found',
     );
     // Absent providers (not installed, no device) are not worth a warning on every run.
-    expect(describeChoice({ ep: 'cpu', threads: 2, attempts: [attempt('cuda', 'unavailable', 'not installed'), attempt('webgpu', 'unavailable', 'no GPU device'), attempt('cpu', 'ok')] })).toBe('CPU · 2 threads');
-    expect(describeChoice({ ep: 'cpu', threads: 4, attempts: [attempt('webgpu', 'rejected', 'slower than the CPU'), attempt('cpu', 'ok')] })).toBe('CPU · 4 threads — WebGPU rejected: slower than the CPU');
+    expect(
+      describeChoice({
+        ep: 'cpu',
+        threads: 2,
+        attempts: [attempt('cuda', 'unavailable', 'not installed'), attempt('webgpu', 'unavailable', 'no GPU device'), attempt('cpu', 'ok')],
+      }),
+    ).toBe('CPU · 2 threads');
+    expect(describeChoice({ ep: 'cpu', threads: 4, attempts: [attempt('webgpu', 'rejected', 'slower than the CPU'), attempt('cpu', 'ok')] })).toBe(
+      'CPU · 4 threads — WebGPU rejected: slower than the CPU',
+    );
   });
 
   it('reads adapters from vulkaninfo --summary', () => {
@@ -201,7 +224,12 @@ describe('mid-run fallback to the CPU', () => {
     const log: string[] = [];
     const events: FallbackEvent[] = [];
     const gpu = fakeSession([1, new Error('WebGPU device lost: the GPU stopped responding\nat dawn::…')], log, 'gpu');
-    const runner = new SessionRunner(gpu, 'webgpu', async () => fakeSession([2, 3], log, 'cpu'), (e) => events.push(e));
+    const runner = new SessionRunner(
+      gpu,
+      'webgpu',
+      async () => fakeSession([2, 3], log, 'cpu'),
+      (e) => events.push(e),
+    );
     expect((await runner.run(feeds, ['y'])).ep).toBe('webgpu');
     const second = await runner.run(feeds, ['y']);
     expect(second.ep).toBe('cpu');

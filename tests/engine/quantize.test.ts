@@ -44,7 +44,12 @@ async function logits(model: string, inputs: Float32Array[]): Promise<Float32Arr
   const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   try {
     const out: Float32Array[] = [];
-    for (const x of inputs) out.push(Float32Array.from((await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, 224, 224]) }))[session.outputNames[0]].data as Float32Array));
+    for (const x of inputs)
+      out.push(
+        Float32Array.from(
+          (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, 224, 224]) }))[session.outputNames[0]].data as Float32Array,
+        ),
+      );
     return out;
   } finally {
     await session.release();
@@ -73,7 +78,13 @@ describe.each(FIXTURES)('quantised ResNet-$depth $variant BN $bn', (spec) => {
     const model = await ensureFixture(spec);
     const convs = decodeModel(await readFile(model)).graph.node.filter((n) => n.opType === 'Conv').length;
     const storeDir = path.join(dir, `store-${spec.depth}-${spec.variant}-${spec.bn}`);
-    const result = await quantizeModel({ modelPath: model, modelName: path.basename(model), storeDir, preprocessing: TORCHVISION_PREPROCESSING, images: photos });
+    const result = await quantizeModel({
+      modelPath: model,
+      modelName: path.basename(model),
+      storeDir,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      images: photos,
+    });
     expect(result.skipped).toEqual([]);
     expect(result.record.calibrationImages).toBe(10);
     expect(result.record.fidelity.images).toBe(2);
@@ -105,7 +116,14 @@ describe('entropy (KL) calibration', () => {
   it('quantises ResNet-50 with ranges clipped by KL divergence, above the same floor, and records the method', async () => {
     const model = await ensureFixture({ depth: 50, variant: 'v1', bn: 'folded' });
     const storeDir = path.join(dir, 'store-entropy');
-    const result = await quantizeModel({ modelPath: model, modelName: path.basename(model), storeDir, preprocessing: TORCHVISION_PREPROCESSING, images: photos, method: 'entropy' });
+    const result = await quantizeModel({
+      modelPath: model,
+      modelName: path.basename(model),
+      storeDir,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      images: photos,
+      method: 'entropy',
+    });
     expect(result.record.method).toBe('entropy');
     expect((await findInt8Copy(storeDir, result.record.sourceSha256))?.record.method).toBe('entropy');
     const inputs = await Promise.all(photos.map(async (p) => (await preprocessFile(p, TORCHVISION_PREPROCESSING)).tensor));
@@ -135,7 +153,12 @@ describe('reslens quantize and --precision int8', () => {
     await rm(path.join(dir, 'photos', 'zz-broken.jpg'));
     expect(made.code, made.stderr).toBe(0);
     expect(made.stderr).toMatch(/skipped .*zz-broken\.jpg/);
-    const record = JSON.parse(made.stdout) as { sourceSha256: string; calibrationImages: number; calibrationSha256: string; fidelity: { top1Agreement: number } };
+    const record = JSON.parse(made.stdout) as {
+      sourceSha256: string;
+      calibrationImages: number;
+      calibrationSha256: string;
+      fidelity: { top1Agreement: number };
+    };
     expect(record.calibrationImages).toBe(10);
     expect(record.calibrationSha256).toMatch(/^[0-9a-f]{64}$/);
 
@@ -156,11 +179,13 @@ describe('reslens quantize and --precision int8', () => {
     expect(jsonLines<{ precision?: string }>(fp32.stdout)[0].precision).toBeUndefined();
   }, 240_000);
 
-  it('batch --precision int8 with no copy yet calibrates on the batch\'s first photos, says so, and marks the export', async () => {
+  it("batch --precision int8 with no copy yet calibrates on the batch's first photos, says so, and marks the export", async () => {
     const model = await ensureFixture({ depth: 18, bn: 'explicit' });
     const storeDir = path.join(dir, 'cli-store-batch');
     const out = path.join(dir, 'batch-int8', 'results.csv');
-    const run = await runCli(['--models-dir', storeDir, 'batch', path.join(dir, 'photos'), '--model', model, '--precision', 'int8', '--out', out], { timeoutMs: 200_000 });
+    const run = await runCli(['--models-dir', storeDir, 'batch', path.join(dir, 'photos'), '--model', model, '--precision', 'int8', '--out', out], {
+      timeoutMs: 200_000,
+    });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/no int8 copy of .* yet: calibrating one on the first 12 photos of the batch/);
     expect(run.stderr).toMatch(/int8: calibrated for this run on the first 12 photos/);
@@ -173,7 +198,10 @@ describe('reslens quantize and --precision int8', () => {
     const copy = await findInt8Copy(storeDir, (await sha256File(model)).sha256);
     expect(copy?.record.calibrationSource).toMatch(/^the first 12 photos of the batch on /);
     expect(copy?.record.calibrationImages).toBe(10);
-    const again = await runCli(['--models-dir', storeDir, 'batch', photos[0], '--model', model, '--precision', 'int8', '--out', path.join(dir, 'batch-int8', 'again.json')], { timeoutMs: 120_000 });
+    const again = await runCli(
+      ['--models-dir', storeDir, 'batch', photos[0], '--model', model, '--precision', 'int8', '--out', path.join(dir, 'batch-int8', 'again.json')],
+      { timeoutMs: 120_000 },
+    );
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).not.toMatch(/calibrat(ing|ed for this run)/);
     expect(JSON.parse(await readFile(path.join(dir, 'batch-int8', 'again.json'), 'utf8'))).toMatchObject({ precision: 'int8' });

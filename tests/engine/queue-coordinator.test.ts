@@ -53,10 +53,18 @@ describe.skipIf(!hasRedisServer)('queue coordinator failure rules (real Redis, s
         seen.push(chunk.paths);
         if (chunk.paths.some((p) => p.endsWith('poison.jpg'))) throw new Error('worker crashed on this chunk');
         const results = new Queue(resultsQueueName(chunk.run), { connection, prefix: QUEUE_PREFIX });
-        const answer = (worker: string) => ({ v: PROTOCOL_VERSION, chunk: String(job.id), worker, results: chunk.paths.map((p, i) => ({ path: p, top: [{ index: 10 + i, prob: 0.25 }], ep: 'cpu', ms: 1 })) });
+        const answer = (worker: string) => ({
+          v: PROTOCOL_VERSION,
+          chunk: String(job.id),
+          worker,
+          results: chunk.paths.map((p, i) => ({ path: p, top: [{ index: 10 + i, prob: 0.25 }], ep: 'cpu', ms: 1 })),
+        });
         await results.add('results', answer('first:1'));
         await results.add('results', answer('second:2')); // a retried chunk's late second answer
-        await results.add('results', { ...answer('stranger:3'), results: [{ path: '/not/in/this/run.jpg', top: [{ index: 1, prob: 0.5 }], ep: 'cpu', ms: 1 }] });
+        await results.add('results', {
+          ...answer('stranger:3'),
+          results: [{ path: '/not/in/this/run.jpg', top: [{ index: 1, prob: 0.5 }], ep: 'cpu', ms: 1 }],
+        });
         await results.add('results', { v: 99, junk: true });
         await results.close();
       },
@@ -65,14 +73,24 @@ describe.skipIf(!hasRedisServer)('queue coordinator failure rules (real Redis, s
     stand.on('error', () => undefined);
     const notices: string[] = [];
     const out = path.join(root, 'results.jsonl');
-    const job = await startQueueBatch({ inputs: [folder], model, out, top: 1, queue: { url: redis.url, chunkSize: 8, attempts: 1, reconcileMs: 200 }, onEvent: (e) => e.type === 'notice' && notices.push(e.message) });
+    const job = await startQueueBatch({
+      inputs: [folder],
+      model,
+      out,
+      top: 1,
+      queue: { url: redis.url, chunkSize: 8, attempts: 1, reconcileMs: 200 },
+      onEvent: (e) => e.type === 'notice' && notices.push(e.message),
+    });
     const summary = await job.done;
     await stand.close();
 
     expect(summary.state).toBe('finished');
     expect(summary.count).toBe(8);
     expect(summary.failed).toBe(1);
-    const lines = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { path: string; top?: { index: number; label: string }[]; error?: { code: string }; worker?: string });
+    const lines = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; top?: { index: number; label: string }[]; error?: { code: string }; worker?: string });
     expect(lines.map((l) => path.basename(l.path)).sort()).toEqual([...names].sort());
     const poison = lines.find((l) => l.path.endsWith('poison.jpg'));
     expect(poison?.error?.code).toBe('WORKER_FAILED');

@@ -18,7 +18,8 @@ import { REFERENCE_MODEL, hasTestdata, imagenetLabels } from '../helpers/testdat
 
 const labels = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
 
-const sameBits = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const sameBits = (a: Float32Array, b: Float32Array): boolean =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 async function checkAgainstReference(classifier: Classifier, input: Float32Array): Promise<void> {
   const map = classifier.stageMap;
@@ -63,9 +64,14 @@ async function checkAgainstReference(classifier: Classifier, input: Float32Array
       const best = rankChannels(reference.channelMeans, k);
       expect(ours.topChannels, label).toHaveLength(k);
       ours.topChannels.forEach((channel, rank) => {
-        expect(Math.abs(reference.channelMeans[channel] - best[rank].meanActivation), `${label} rank ${rank}`).toBeLessThan(1e-5 * Math.max(1, Math.abs(best[rank].meanActivation)));
+        expect(Math.abs(reference.channelMeans[channel] - best[rank].meanActivation), `${label} rank ${rank}`).toBeLessThan(
+          1e-5 * Math.max(1, Math.abs(best[rank].meanActivation)),
+        );
         // Each gathered map is that channel of the full tensor, bit for bit.
-        expect(sameBits(ours.topMaps.subarray(rank * plane, (rank + 1) * plane), values.subarray(channel * plane, (channel + 1) * plane)), `${label} map ${rank}`).toBe(true);
+        expect(
+          sameBits(ours.topMaps.subarray(rank * plane, (rank + 1) * plane), values.subarray(channel * plane, (channel + 1) * plane)),
+          `${label} map ${rank}`,
+        ).toBe(true);
       });
     }
   }
@@ -84,7 +90,13 @@ describe('in-graph stage reductions equal the JavaScript reference', () => {
     { depth: 50, variant: 'v2', bn: 'explicit' },
   ];
   it.each(specs.map((s) => [`resnet${s.depth} ${s.variant ?? 'v1'} ${s.bn} opset ${s.opset ?? 'default'}`, s] as const))('%s', async (_, spec) => {
-    const classifier = await Classifier.load({ name: 'fixture', modelPath: await ensureFixture(spec), preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
+    const classifier = await Classifier.load({
+      name: 'fixture',
+      modelPath: await ensureFixture(spec),
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels,
+      ep: 'cpu',
+    });
     try {
       await checkAgainstReference(classifier, input);
     } finally {
@@ -93,7 +105,13 @@ describe('in-graph stage reductions equal the JavaScript reference', () => {
   });
 
   it.runIf(hasTestdata)('reference ResNet-50 export', async () => {
-    const classifier = await Classifier.load({ name: 'ref', modelPath: REFERENCE_MODEL, preprocessing: TORCHVISION_PREPROCESSING, labels: imagenetLabels(), ep: 'cpu' });
+    const classifier = await Classifier.load({
+      name: 'ref',
+      modelPath: REFERENCE_MODEL,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels: imagenetLabels(),
+      ep: 'cpu',
+    });
     try {
       await checkAgainstReference(classifier, input);
     } finally {
@@ -111,10 +129,19 @@ describe('classifier heads stored as Gemm, MatMul + Add, or a 1×1 Conv', () => 
   });
   afterAll(async () => rm(folder, { recursive: true, force: true }));
 
-  it.each([['matmul', 'MatMul'], ['conv', 'Conv']] as const)('%s head: found, same logits, exact in-graph CAMs', async (layout, op) => {
+  it.each([
+    ['matmul', 'MatMul'],
+    ['conv', 'Conv'],
+  ] as const)('%s head: found, same logits, exact in-graph CAMs', async (layout, op) => {
     const source = await ensureFixture({ depth: 18, bn: 'folded' });
     const original = await Classifier.load({ name: 'gemm', modelPath: source, preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu', stages: false });
-    const rewritten = await Classifier.load({ name: layout, modelPath: await writeWithHead(source, path.join(folder, `${layout}.onnx`), layout), preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
+    const rewritten = await Classifier.load({
+      name: layout,
+      modelPath: await writeWithHead(source, path.join(folder, `${layout}.onnx`), layout),
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels,
+      ep: 'cpu',
+    });
     try {
       expect(rewritten.stageMap?.head.op).toBe(op);
       const expected = (await original.run(input, 1)).logits[0];
@@ -146,7 +173,13 @@ describe('feature extraction: the fast path gives the full path result', () => {
   afterAll(async () => rm(folder, { recursive: true, force: true }));
 
   it('heatmaps, statistics, top channels and CAMs agree; more channels than the graph keeps uses the full tensors', async () => {
-    const classifier = await Classifier.load({ name: 'fixture', modelPath: await ensureFixture({ depth: 50, bn: 'folded' }), preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu' });
+    const classifier = await Classifier.load({
+      name: 'fixture',
+      modelPath: await ensureFixture({ depth: 50, bn: 'folded' }),
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels,
+      ep: 'cpu',
+    });
     try {
       const fast = (await extractFeatures(classifier, photo, { topChannels: 6 })).result;
       const full = (await extractFeatures(classifier, photo, { topChannels: 6, keepTensors: true })).result;

@@ -13,7 +13,13 @@ const images = hasTestdata ? referenceImages() : [];
 describe.runIf(hasTestdata)('reference fidelity (PyTorch 1.13 / torchvision 0.14 / Pillow 9.4)', () => {
   let classifier: Classifier;
   beforeAll(async () => {
-    classifier = await Classifier.load({ name: 'reference', modelPath: REFERENCE_MODEL, preprocessing: TORCHVISION_PREPROCESSING, labels: imagenetLabels(), ep: 'cpu' });
+    classifier = await Classifier.load({
+      name: 'reference',
+      modelPath: REFERENCE_MODEL,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels: imagenetLabels(),
+      ep: 'cpu',
+    });
   });
   afterAll(async () => classifier?.dispose());
 
@@ -38,12 +44,20 @@ describe.runIf(hasTestdata)('reference fidelity (PyTorch 1.13 / torchvision 0.14
 
   it('end to end from the image files: the same top-5 as PyTorch on every image', async () => {
     const results = [];
-    for await (const result of classifyFiles(classifier, images.map((i) => ({ path: i.file })), { batchSize: 4, top: 5 })) results.push(result);
+    for await (const result of classifyFiles(
+      classifier,
+      images.map((i) => ({ path: i.file })),
+      { batchSize: 4, top: 5 },
+    ))
+      results.push(result);
     expect(results).toHaveLength(images.length);
     for (const [i, result] of results.entries()) {
       if (isFailure(result)) throw new Error(`${result.path}: ${result.error.message}`);
       expect(result.path).toBe(images[i].file);
-      expect(result.top.map((t) => t.index), images[i].name).toEqual(images[i].top5);
+      expect(
+        result.top.map((t) => t.index),
+        images[i].name,
+      ).toEqual(images[i].top5);
       expect(result.top[0].label).toBe(imagenetLabels()[images[i].top5[0]]);
       expect(result.ep).toBe('cpu');
     }

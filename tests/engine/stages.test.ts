@@ -12,8 +12,20 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** DESIGN.md's stage table at 224×224. */
-const BOTTLENECK_SHAPES = [[64, 56, 56], [256, 56, 56], [512, 28, 28], [1024, 14, 14], [2048, 7, 7]];
-const BASIC_SHAPES = [[64, 56, 56], [64, 56, 56], [128, 28, 28], [256, 14, 14], [512, 7, 7]];
+const BOTTLENECK_SHAPES = [
+  [64, 56, 56],
+  [256, 56, 56],
+  [512, 28, 28],
+  [1024, 14, 14],
+  [2048, 7, 7],
+];
+const BASIC_SHAPES = [
+  [64, 56, 56],
+  [64, 56, 56],
+  [128, 28, 28],
+  [256, 14, 14],
+  [512, 7, 7],
+];
 const BLOCKS: Record<number, number[]> = { 18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3] };
 
 function discover(options: ResNetGraphOptions) {
@@ -37,20 +49,25 @@ describe('stage discovery', () => {
     { depth: 152, variant: 'v2', bn: 'explicit', renameNodes: true },
   ];
 
-  it.each(cases.map((c) => [`resnet${c.depth} ${c.variant ?? 'v1'} ${c.bn}${c.renameNodes ? ' renamed' : ''} opset ${c.opset ?? 13}`, c]))('%s', (_, options) => {
-    const { graph, map } = discover(options);
-    expect(map.stages.map((s) => s.name)).toEqual([...STAGE_NAMES]);
-    expect(map.stages.map((s) => s.shape)).toEqual(options.depth < 50 ? BASIC_SHAPES : BOTTLENECK_SHAPES);
-    expect(map.stages.slice(1).map((s) => s.blocks)).toEqual(BLOCKS[options.depth]);
-    // The tensors the generator knows to be the stage outputs, whatever they are called.
-    expect(map.stages.map((s) => s.tensor)).toEqual([graph.stemOutput, ...graph.stageOutputs]);
-    expect(map.totalLayers).toBe(options.depth);
-    expect(map.head.classes).toBe(1000);
-    expect(map.head.weightShape).toEqual([1000, options.depth < 50 ? 512 : 2048]);
-  });
+  it.each(cases.map((c) => [`resnet${c.depth} ${c.variant ?? 'v1'} ${c.bn}${c.renameNodes ? ' renamed' : ''} opset ${c.opset ?? 13}`, c]))(
+    '%s',
+    (_, options) => {
+      const { graph, map } = discover(options);
+      expect(map.stages.map((s) => s.name)).toEqual([...STAGE_NAMES]);
+      expect(map.stages.map((s) => s.shape)).toEqual(options.depth < 50 ? BASIC_SHAPES : BOTTLENECK_SHAPES);
+      expect(map.stages.slice(1).map((s) => s.blocks)).toEqual(BLOCKS[options.depth]);
+      // The tensors the generator knows to be the stage outputs, whatever they are called.
+      expect(map.stages.map((s) => s.tensor)).toEqual([graph.stemOutput, ...graph.stageOutputs]);
+      expect(map.totalLayers).toBe(options.depth);
+      expect(map.head.classes).toBe(1000);
+      expect(map.head.weightShape).toEqual([1000, options.depth < 50 ? 512 : 2048]);
+    },
+  );
 
   it.runIf(hasTestdata)('finds the reference export stage tensors named in its manifest', async () => {
-    const manifest = JSON.parse(readFileSync(path.join(TESTDATA, 'manifest.json'), 'utf8')) as { model: { stage_tensors: Record<string, string>; blocks_per_stage: number[] } };
+    const manifest = JSON.parse(readFileSync(path.join(TESTDATA, 'manifest.json'), 'utf8')) as {
+      model: { stage_tensors: Record<string, string>; blocks_per_stage: number[] };
+    };
     const { model, info } = await loadAndInspect(REFERENCE_MODEL);
     const map = discoverStages(model, info);
     expect(Object.fromEntries(map.stages.map((s) => [s.name, s.tensor]))).toEqual(manifest.model.stage_tensors);

@@ -23,10 +23,12 @@ import { relativeL2 } from '../helpers/compare.js';
 import { hasTestdata, referenceImages } from '../helpers/testdata.js';
 import { tinyClassifier } from '../helpers/tiny-models.js';
 
-const INSTALL_HINT = 'install libvulkan1 and Mesa >= 25 lavapipe (Debian bookworm: apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1; .ci/run does this)';
+const INSTALL_HINT =
+  'install libvulkan1 and Mesa >= 25 lavapipe (Debian bookworm: apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1; .ci/run does this)';
 
 async function webgpuAvailability(): Promise<{ ok: boolean; reason: string }> {
-  if (!ort.listSupportedBackends().some((b) => b.name === 'webgpu')) return { ok: false, reason: `onnxruntime-node ${ort.env.versions.common} has no WebGPU backend for ${process.platform}-${process.arch}` };
+  if (!ort.listSupportedBackends().some((b) => b.name === 'webgpu'))
+    return { ok: false, reason: `onnxruntime-node ${ort.env.versions.common} has no WebGPU backend for ${process.platform}-${process.arch}` };
   if (process.platform === 'linux' && !findSharedLibrary('libvulkan.so.1')) return { ok: false, reason: `libvulkan.so.1 not found: ${INSTALL_HINT}` };
   try {
     const session = await ort.InferenceSession.create(tinyClassifier(4), { executionProviders: ['webgpu'], logSeverityLevel: 4 });
@@ -178,7 +180,12 @@ describe.skipIf(!availability.ok)(`WebGPU on ${softwareOnly ? 'a software Vulkan
       // Stand-in for a lost device: the GPU session goes away under the classifier.
       await (classifier as unknown as { runner: { session: ort.InferenceSession } }).runner.session.release();
       const rest: ClassifySuccess[] = [];
-      for await (const r of classifyFiles(classifier, images.map((p) => ({ path: p })), { batchSize: 1 })) rest.push(r as ClassifySuccess);
+      for await (const r of classifyFiles(
+        classifier,
+        images.map((p) => ({ path: p })),
+        { batchSize: 1 },
+      ))
+        rest.push(r as ClassifySuccess);
       expect(rest.map((r) => ('error' in r ? 'error' : r.ep))).toEqual(['cpu', 'cpu']);
       expect(rest[0].top).toEqual(first[0].top.map((t) => ({ ...t, prob: expect.closeTo(t.prob, 5) })));
       expect(classifier.ep).toBe('cpu');

@@ -45,8 +45,8 @@ export async function photoLike(width: number, height: number, format: 'jpeg' | 
       s = (s * 1664525 + 1013904223) >>> 0;
       const noise = (s >>> 24) % 32;
       const i = (y * width + x) * 3;
-      data[i] = (x * 255) / width * 0.8 + noise;
-      data[i + 1] = (y * 255) / height * 0.8 + noise;
+      data[i] = ((x * 255) / width) * 0.8 + noise;
+      data[i + 1] = ((y * 255) / height) * 0.8 + noise;
       data[i + 2] = ((x + y) % 64) * 3 + noise;
     }
   }
@@ -71,9 +71,24 @@ export async function writeBadInputSet(folder: string): Promise<BadInputCase[]> 
   await write('vector.svg', '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><circle cx="50" cy="50" r="40"/></svg>');
   await write('svg-named.png', '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>');
   await write('document.pdf', '%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n');
-  await write('one-pixel.png', await sharp({ create: { width: 1, height: 1, channels: 3, background: '#c04020' } }).png().toBuffer());
-  await write('strip-10000x10.png', await sharp({ create: { width: 10000, height: 10, channels: 3, background: '#2060a0' } }).png().toBuffer());
-  await write('transparent.png', await sharp({ create: { width: 64, height: 64, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer());
+  await write(
+    'one-pixel.png',
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#c04020' } })
+      .png()
+      .toBuffer(),
+  );
+  await write(
+    'strip-10000x10.png',
+    await sharp({ create: { width: 10000, height: 10, channels: 3, background: '#2060a0' } })
+      .png()
+      .toBuffer(),
+  );
+  await write(
+    'transparent.png',
+    await sharp({ create: { width: 64, height: 64, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+      .png()
+      .toBuffer(),
+  );
   await write('ünïcödé 写真.jpg', jpeg);
   await write('with spaces.jpg', jpeg);
   await write('hash#1.jpg', jpeg);

@@ -71,7 +71,21 @@ export function randomValue(rng: Rng, depth = 3): unknown {
     case 3:
       return int(rng, 100_000);
     case 4:
-      return pick(rng, ['', 'img_aaaaaaaaaaaa', 'dir_bbbbbbbbbbbb', 'batch_cccccccccccc', '../../etc/passwd', '/etc/shadow', 'package.json', 'resnet50', '\u0000', 'x'.repeat(300), 'layer2', 'cpu', '__proto__']);
+      return pick(rng, [
+        '',
+        'img_aaaaaaaaaaaa',
+        'dir_bbbbbbbbbbbb',
+        'batch_cccccccccccc',
+        '../../etc/passwd',
+        '/etc/shadow',
+        'package.json',
+        'resnet50',
+        '\u0000',
+        'x'.repeat(300),
+        'layer2',
+        'cpu',
+        '__proto__',
+      ]);
     case 5:
       return String.fromCharCode(...Array.from({ length: int(rng, 40) }, () => int(rng, 0x3000)));
     case 6:
@@ -85,7 +99,31 @@ export function randomValue(rng: Rng, depth = 3): unknown {
       return Array.from({ length: int(rng, 5) }, () => randomValue(rng, depth - 1));
     default: {
       const out: Record<string, unknown> = {};
-      for (let i = int(rng, 5); i > 0; i--) out[pick(rng, ['images', 'image', 'folder', 'batch', 'name', 'ep', 'top', 'size', 'stage', 'channel', 'action', 'offset', 'limit', 'format', 'destination', 'mode', 'dryRun', 'minProb', 'pad', 'constructor'])] = randomValue(rng, depth - 1);
+      for (let i = int(rng, 5); i > 0; i--)
+        out[
+          pick(rng, [
+            'images',
+            'image',
+            'folder',
+            'batch',
+            'name',
+            'ep',
+            'top',
+            'size',
+            'stage',
+            'channel',
+            'action',
+            'offset',
+            'limit',
+            'format',
+            'destination',
+            'mode',
+            'dryRun',
+            'minProb',
+            'pad',
+            'constructor',
+          ])
+        ] = randomValue(rng, depth - 1);
       return out;
     }
   }
@@ -118,7 +156,10 @@ export async function fuzz(options: FuzzOptions, one: (rng: Rng, index: number, 
       const file = path.join(FUZZ_OUT, `${options.name}-seed${options.seed}-case${index}.bin`);
       writeFileSync(file, input);
       writeFileSync(`${file}.txt`, `seed ${options.seed}, case ${index}\n${(error as Error).stack ?? String(error)}\n`);
-      throw new Error(`fuzz ${options.name}: case ${index} failed (input saved to ${file}; replay with RESLENS_FUZZ_SEED=${options.seed}): ${(error as Error).message}`, { cause: error });
+      throw new Error(
+        `fuzz ${options.name}: case ${index} failed (input saved to ${file}; replay with RESLENS_FUZZ_SEED=${options.seed}): ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
   return index;

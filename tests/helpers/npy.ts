@@ -13,7 +13,8 @@ export function readNpy(file: string): NpyArray {
   const headerLength = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
   const headerStart = major === 1 ? 10 : 12;
   const header = bytes.subarray(headerStart, headerStart + headerLength).toString('latin1');
-  if (!header.includes("'descr': '<f4'") || header.includes("'fortran_order': True")) throw new Error(`${file}: only C-order little-endian float32 is supported`);
+  if (!header.includes("'descr': '<f4'") || header.includes("'fortran_order': True"))
+    throw new Error(`${file}: only C-order little-endian float32 is supported`);
   const shape = (/'shape': \(([^)]*)\)/.exec(header)?.[1] ?? '')
     .split(',')
     .map((s) => s.trim())

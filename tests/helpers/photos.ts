@@ -61,7 +61,9 @@ function shapes(width: number, height: number, random: () => number): Buffer {
   const defs: string[] = [];
   const count = 25 + Math.floor(random() * 25);
   for (let i = 0; i < count; i++) {
-    defs.push(`<linearGradient id="g${i}" x1="${random()}" y1="${random()}" x2="${random()}" y2="${random()}"><stop offset="0" stop-color="${colour()}"/><stop offset="1" stop-color="${colour()}"/></linearGradient>`);
+    defs.push(
+      `<linearGradient id="g${i}" x1="${random()}" y1="${random()}" x2="${random()}" y2="${random()}"><stop offset="0" stop-color="${colour()}"/><stop offset="1" stop-color="${colour()}"/></linearGradient>`,
+    );
     const opacity = (0.35 + random() * 0.65).toFixed(2);
     const cx = random() * width;
     const cy = random() * height;
@@ -73,7 +75,9 @@ function shapes(width: number, height: number, random: () => number): Buffer {
       const points = Array.from({ length: 3 + Math.floor(random() * 5) }, () => `${cx + (random() - 0.5) * 3 * r},${cy + (random() - 0.5) * 3 * r}`).join(' ');
       parts.push(`<polygon points="${points}" fill="url(#g${i})" opacity="${opacity}"/>`);
     } else {
-      parts.push(`<rect x="${cx}" y="${cy}" width="${r * 3 * random()}" height="${r * 0.3}" transform="rotate(${random() * 180} ${cx} ${cy})" fill="${colour()}" opacity="${opacity}"/>`);
+      parts.push(
+        `<rect x="${cx}" y="${cy}" width="${r * 3 * random()}" height="${r * 0.3}" transform="rotate(${random() * 180} ${cx} ${cy})" fill="${colour()}" opacity="${opacity}"/>`,
+      );
     }
   }
   return Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><defs>${defs.join('')}</defs>${parts.join('')}</svg>`);

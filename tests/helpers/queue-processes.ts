@@ -14,12 +14,18 @@ export interface Proc {
 }
 
 export function startReslens(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'reslens.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'reslens.js'), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   let stdout = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   return { child, stderr: () => stderr, stdout: () => stdout, exited };
 }
 
@@ -51,7 +57,9 @@ export async function stopWorker(worker: Proc): Promise<{ code: number | null; s
 }
 
 /** Path → latest result in a journal (a torn last line after a kill is skipped). */
-export async function journalResults(file: string): Promise<Map<string, { worker?: string; top?: { index: number; prob: number }[]; error?: { code: string } }>> {
+export async function journalResults(
+  file: string,
+): Promise<Map<string, { worker?: string; top?: { index: number; prob: number }[]; error?: { code: string } }>> {
   const text = existsSync(file) ? await readFile(file, 'utf8') : '';
   const results = new Map();
   for (const line of text.split('\n')) {

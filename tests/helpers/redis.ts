@@ -77,7 +77,18 @@ export class RedisServer {
 
   private async launch(): Promise<void> {
     const ports = this.options.tls
-      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', this.options.tls.cert, '--tls-key-file', this.options.tls.key, '--tls-auth-clients', 'no']
+      ? [
+          '--port',
+          '0',
+          '--tls-port',
+          String(this.port),
+          '--tls-cert-file',
+          this.options.tls.cert,
+          '--tls-key-file',
+          this.options.tls.key,
+          '--tls-auth-clients',
+          'no',
+        ]
       : ['--port', String(this.port)];
     const args = [...ports, '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', '--logfile', path.join(this.dir, 'redis.log')];
     args.push('--appendonly', this.options.appendOnly ? 'yes' : 'no', '--appendfsync', 'everysec');

@@ -24,7 +24,11 @@ export function referenceImages(): ReferenceImage[] {
     .sort()
     .map((f) => {
       const name = f.replace(/\.[^.]+$/, '');
-      const top5 = JSON.parse(readFileSync(path.join(TESTDATA, 'ref', name, 'top5.json'), 'utf8')) as { top5: number[]; top1_margin: number; top5_boundary_gap: number };
+      const top5 = JSON.parse(readFileSync(path.join(TESTDATA, 'ref', name, 'top5.json'), 'utf8')) as {
+        top5: number[];
+        top1_margin: number;
+        top5_boundary_gap: number;
+      };
       return { name, file: path.join(folder, f), top5: top5.top5, top1Margin: top5.top1_margin, top5BoundaryGap: top5.top5_boundary_gap };
     });
 }

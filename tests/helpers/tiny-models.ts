@@ -47,7 +47,11 @@ export function tinyClassifier(classes = 4, externalLocation?: string): Uint8Arr
   if (externalLocation) {
     delete weight.rawData;
     weight.dataLocation = 1;
-    weight.externalData = [{ key: 'location', value: externalLocation }, { key: 'offset', value: '0' }, { key: 'length', value: String(classes * 3 * 4) }];
+    weight.externalData = [
+      { key: 'location', value: externalLocation },
+      { key: 'offset', value: '0' },
+      { key: 'length', value: String(classes * 3 * 4) },
+    ];
   }
   return model({
     node: [
@@ -71,14 +75,31 @@ export function tinyClassifierConstantWeight(classes = 4, externalLocation?: str
   if (externalLocation) {
     delete weight.rawData;
     weight.dataLocation = 1;
-    weight.externalData = [{ key: 'location', value: externalLocation }, { key: 'offset', value: '0' }, { key: 'length', value: String(classes * 3 * 4) }];
+    weight.externalData = [
+      { key: 'location', value: externalLocation },
+      { key: 'offset', value: '0' },
+      { key: 'length', value: String(classes * 3 * 4) },
+    ];
   }
   const constant = { opType: 'Constant', input: [], output: ['fc.weight'], attribute: [{ name: 'value', type: 4, t: weight }] };
   const branch = (name: string) => ({ name, node: [constant], initializer: [], input: [], output: [value('fc.weight', [classes, 3])] });
   const weightNodes = inSubgraph
     ? [
-        { opType: 'Constant', input: [], output: ['cond'], attribute: [{ name: 'value', type: 4, t: { name: 'c', dims: [], dataType: 9, rawData: Buffer.from([1]) } }] },
-        { opType: 'If', input: ['cond'], output: ['fc.weight'], attribute: [{ name: 'then_branch', type: 5, g: branch('then') }, { name: 'else_branch', type: 5, g: branch('else') }] },
+        {
+          opType: 'Constant',
+          input: [],
+          output: ['cond'],
+          attribute: [{ name: 'value', type: 4, t: { name: 'c', dims: [], dataType: 9, rawData: Buffer.from([1]) } }],
+        },
+        {
+          opType: 'If',
+          input: ['cond'],
+          output: ['fc.weight'],
+          attribute: [
+            { name: 'then_branch', type: 5, g: branch('then') },
+            { name: 'else_branch', type: 5, g: branch('else') },
+          ],
+        },
       ]
     : [constant];
   return model({

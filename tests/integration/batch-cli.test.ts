@@ -34,11 +34,22 @@ async function journalResults(file: string): Promise<Map<string, NonNullable<Jou
 }
 
 /** Starts `reslens batch`, waits until the journal holds `after` results, then SIGKILLs it. */
-async function killMidway(args: string[], journal: string, after: number, env: NodeJS.ProcessEnv): Promise<{ signal: NodeJS.Signals | null; code: number | null; journaled: number }> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'reslens.js'), 'batch', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+async function killMidway(
+  args: string[],
+  journal: string,
+  after: number,
+  env: NodeJS.ProcessEnv,
+): Promise<{ signal: NodeJS.Signals | null; code: number | null; journaled: number }> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'reslens.js'), 'batch', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<{ signal: NodeJS.Signals | null; code: number | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ signal: NodeJS.Signals | null; code: number | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   const deadline = Date.now() + 60_000;
   let journaled = 0;
   while (Date.now() < deadline && child.exitCode === null) {
@@ -146,14 +157,20 @@ describe('reslens batch (CLI)', () => {
     const args = [subset, '--model', model, '--out', out, '--batch', '2', '--top', '3'];
     await killMidway(args, journal, 6, env());
     // Appended as produced: complete lines only, each one already in the journal (reported after the sync).
-    const partial = (await readFile(out, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { path: string });
+    const partial = (await readFile(out, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { path: string });
     const journaled = await journalResults(journal);
     expect(partial.length).toBeGreaterThan(0);
     for (const line of partial) expect(journaled.has(line.path)).toBe(true);
 
     const resumed = await runCli(['batch', ...args, '--resume'], { env: env() });
     expect(resumed.code).toBe(0);
-    const lines = (await readFile(out, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (await readFile(out, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l.path).sort()).toEqual([...expected].sort());
     for (const line of lines) {
       expect(Object.keys(line)).toEqual(['path', 'top', 'model', 'ep', 'ms']);

@@ -13,8 +13,14 @@ import { readNpy } from '../helpers/npy.js';
 import { REFERENCE_MODEL, REPO_ROOT, TESTDATA, hasTestdata, referenceImages } from '../helpers/testdata.js';
 import { tinyClassifier } from '../helpers/tiny-models.js';
 
-interface BlocksJson { model: string; blocks: Record<string, unknown>[] }
-interface ClassifyLine { path: string; top: { index: number; label: string; prob: number }[] }
+interface BlocksJson {
+  model: string;
+  blocks: Record<string, unknown>[];
+}
+interface ClassifyLine {
+  path: string;
+  top: { index: number; label: string; prob: number }[];
+}
 const BLOCK_KEYS = ['id', 'stage', 'index', 'downsample', 'inputNorm', 'residualNorm', 'shortcutNorm', 'outputNorm'];
 const NORMS = ['inputNorm', 'residualNorm', 'shortcutNorm', 'outputNorm'] as const;
 
@@ -55,8 +61,14 @@ describe.runIf(hasTestdata)('block lens CLI', () => {
     expect(out.blocks).toHaveLength(16);
     out.blocks.forEach((block, k) => {
       expect(Object.keys(block)).toEqual(BLOCK_KEYS);
-      expect([block.id, block.stage, block.index, block.downsample]).toEqual([reference[k].id, reference[k].stage, reference[k].index, reference[k].downsample]);
-      for (const key of NORMS) expect(Math.abs((block[key] as number) / (reference[k][key] as number) - 1), `${String(block.id)} ${key}`).toBeLessThanOrEqual(1e-4);
+      expect([block.id, block.stage, block.index, block.downsample]).toEqual([
+        reference[k].id,
+        reference[k].stage,
+        reference[k].index,
+        reference[k].downsample,
+      ]);
+      for (const key of NORMS)
+        expect(Math.abs((block[key] as number) / (reference[k][key] as number) - 1), `${String(block.id)} ${key}`).toBeLessThanOrEqual(1e-4);
     });
     // The table form marks projections and strides.
     const table = await runCli(['blocks', flower.file, '--model', REFERENCE_MODEL, '--drop-blocks', 'layer3.1'], { env });
@@ -65,17 +77,22 @@ describe.runIf(hasTestdata)('block lens CLI', () => {
     expect(table.stdout).toMatch(/layer3\.1 .*0\.000 .*\(removed\)/);
   });
 
-  it('classify --drop-blocks keeps the classify contract and gives PyTorch\'s lesioned top-5; --scale-blocks 0 is the same network', async () => {
+  it("classify --drop-blocks keeps the classify contract and gives PyTorch's lesioned top-5; --scale-blocks 0 is the same network", async () => {
     const names = ['kite_by_Risto_Saukonpaa', 'china_orient6', 'flower'];
     const files = names.map((n) => byName(n).file);
     const dropped = await runCli(['classify', ...files, '--model', REFERENCE_MODEL, '--json', '--drop-blocks', 'layer1.1,layer2.2,layer3.4'], { env });
-    const scaled = await runCli(['classify', ...files, '--model', REFERENCE_MODEL, '--json', '--scale-blocks', 'layer1.1=0,layer2.2=0', '--drop-blocks', 'layer3.4'], { env });
+    const scaled = await runCli(
+      ['classify', ...files, '--model', REFERENCE_MODEL, '--json', '--scale-blocks', 'layer1.1=0,layer2.2=0', '--drop-blocks', 'layer3.4'],
+      { env },
+    );
     const plain = await runCli(['classify', ...files, '--model', REFERENCE_MODEL, '--json'], { env });
     expect(dropped.code, dropped.stderr).toBe(0);
     const lines = jsonLines<ClassifyLine>(dropped.stdout);
     for (const [i, line] of lines.entries()) {
       expect(Object.keys(line).sort()).toEqual(['ep', 'model', 'ms', 'path', 'timings', 'top']);
-      const lesions = JSON.parse(readFileSync(path.join(TESTDATA, 'ref', names[i], 'lesions.json'), 'utf8')) as { lesions: { drop: string[]; top5: number[]; logits: string }[] };
+      const lesions = JSON.parse(readFileSync(path.join(TESTDATA, 'ref', names[i], 'lesions.json'), 'utf8')) as {
+        lesions: { drop: string[]; top5: number[]; logits: string }[];
+      };
       const reference = lesions.lesions.find((l) => l.drop.join() === 'layer1.1,layer2.2,layer3.4');
       if (!reference) throw new Error('reference lesion missing');
       // Compare the top-5 set where the reference's 5th and 6th logits are apart (decoders round differently).
@@ -98,7 +115,10 @@ describe.runIf(hasTestdata)('block lens CLI', () => {
       [['classify', file, '--model', REFERENCE_MODEL, '--scale-blocks', 'layer2.0=9'], /outside 0\.\.4/],
       [['classify', file, '--model', REFERENCE_MODEL, '--scale-blocks', 'layer2.0'], /not id=scale/],
       [['classify', file, '--model', REFERENCE_MODEL, '--drop-blocks', 'layer2.0', '--scale-blocks', 'layer2.0=0.5'], /both --drop-blocks and --scale-blocks/],
-      [['lesion', path.dirname(file), '--model', REFERENCE_MODEL, '--out', path.join(root, 'x.csv'), '--blocks', 'stem.0'], /unknown block id stem\.0; .*layer1\.0/],
+      [
+        ['lesion', path.dirname(file), '--model', REFERENCE_MODEL, '--out', path.join(root, 'x.csv'), '--blocks', 'stem.0'],
+        /unknown block id stem\.0; .*layer1\.0/,
+      ],
       [['lesion', path.dirname(file), '--model', REFERENCE_MODEL, '--out', path.join(root, 'x.txt')], /use \.csv or \.json/],
       [['blocks', file, '--model', tiny], /residual blocks unavailable: .*valid block ids: none/],
       [['classify', file, '--model', tiny, '--drop-blocks', 'layer1.0'], /residual blocks unavailable: .*valid block ids: none/],
@@ -124,7 +144,11 @@ describe.runIf(hasTestdata)('block lens CLI', () => {
     // --exact: decoded like classify, so the comparison below holds image for image.
     const args = ['lesion', folder, '--model', REFERENCE_MODEL, '--out', out, '--blocks', blocks, '--batch', '2', '--exact'];
     await mkdir(path.dirname(out), { recursive: true });
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'reslens.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'reslens.js'), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline && child.exitCode === null && (await journaledPaths(journal)) < 6) await new Promise((r) => setTimeout(r, 20));
@@ -144,15 +168,21 @@ describe.runIf(hasTestdata)('block lens CLI', () => {
     expect(resumed.stderr).toMatch(new RegExp(`\\(${before} done in an earlier run\\)`));
     const rows = parseCsv(await readFile(out, 'utf8'));
     expect(rows[0]).toEqual(['block', 'stage', 'index', 'downsample', 'stride', 'images', 'top1_agreement', 'mean_top1_prob_drop']);
-    expect(rows.slice(1).map((r) => [r[0], r[3], r[4], r[5]])).toEqual([['layer2.0', 'true', '2', '20'], ['layer4.2', 'false', '1', '20']]);
+    expect(rows.slice(1).map((r) => [r[0], r[3], r[4], r[5]])).toEqual([
+      ['layer2.0', 'true', '2', '20'],
+      ['layer4.2', 'false', '1', '20'],
+    ]);
 
     // Independently: the same agreement from classify with and without the block, image by image.
     const plain = jsonLines<ClassifyLine>((await runCli(['classify', folder, '--model', REFERENCE_MODEL, '--json'], { env })).stdout);
     for (const [k, block] of blocks.split(',').entries()) {
-      const lesioned = jsonLines<ClassifyLine>((await runCli(['classify', folder, '--model', REFERENCE_MODEL, '--json', '--top', '1000', '--drop-blocks', block], { env })).stdout);
+      const lesioned = jsonLines<ClassifyLine>(
+        (await runCli(['classify', folder, '--model', REFERENCE_MODEL, '--json', '--top', '1000', '--drop-blocks', block], { env })).stdout,
+      );
       expect(lesioned.map((l) => l.path)).toEqual(plain.map((l) => l.path));
       const agree = lesioned.filter((l, i) => l.top[0].index === plain[i].top[0].index).length / plain.length;
-      const drop = lesioned.reduce((sum, l, i) => sum + plain[i].top[0].prob - (l.top.find((t) => t.index === plain[i].top[0].index)?.prob ?? NaN), 0) / plain.length;
+      const drop =
+        lesioned.reduce((sum, l, i) => sum + plain[i].top[0].prob - (l.top.find((t) => t.index === plain[i].top[0].index)?.prob ?? NaN), 0) / plain.length;
       expect(Number(rows[k + 1][6])).toBeCloseTo(agree, 5);
       expect(Number(rows[k + 1][7])).toBeCloseTo(drop, 4);
     }

@@ -71,7 +71,10 @@ describe('block requests (service)', () => {
   });
 
   it('blocks.get refuses ids the model lacks (listing the valid ones), and a broken photo is an error for that photo', async () => {
-    await expect(service.handle('blocks.get', { image: 'img_aaaaaaaa', scales: { 'layer3.5': 0 } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/layer3\.5.*layer1\.0, layer1\.1/) });
+    await expect(service.handle('blocks.get', { image: 'img_aaaaaaaa', scales: { 'layer3.5': 0 } })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/layer3\.5.*layer1\.0, layer1\.1/),
+    });
     await expect(service.handle('blocks.get', { image: 'img_badbadba' })).rejects.toMatchObject({ item: 'broken.jpg' });
     await expect(service.handle('blocks.get', { image: 'img_unknown0' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
@@ -104,14 +107,20 @@ describe('block requests (service)', () => {
     const deadline = Date.now() + 120_000;
     let last: LesionStudyValue | undefined;
     while (Date.now() < deadline) {
-      last = events.filter((e) => e.event === 'lesion.progress').map((e) => e.payload as LesionStudyValue).pop();
+      last = events
+        .filter((e) => e.event === 'lesion.progress')
+        .map((e) => e.payload as LesionStudyValue)
+        .pop();
       if (last && last.state !== 'running' && last.state !== 'paused') break;
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(last?.state).toBe('done');
     expect(last?.done).toBe(6);
     expect(last?.failed).toBe(1);
-    expect(last?.rows.map((r) => [r.block, r.images, r.downsample, r.stride])).toEqual([['layer2.0', 5, true, 2], ['layer4.1', 5, false, 1]]);
+    expect(last?.rows.map((r) => [r.block, r.images, r.downsample, r.stride])).toEqual([
+      ['layer2.0', 5, true, 2],
+      ['layer4.1', 5, false, 1],
+    ]);
     for (const row of last?.rows ?? []) expect(row.agreement).toBeGreaterThanOrEqual(0);
     const csv = await service.handle('lesion.export', { study: started.study, format: 'csv' });
     const text = Buffer.from(csv.data).toString('utf8');

@@ -43,7 +43,13 @@ describe('reslens CLI', () => {
   });
 
   it('exits 2 on usage errors', async () => {
-    for (const args of [['classify'], ['classify', 'x.jpg', '--top', '0'], ['classify', 'x.jpg', '--ep', 'quantum'], ['frobnicate'], ['classify', 'x.jpg', '--no-such-flag']]) {
+    for (const args of [
+      ['classify'],
+      ['classify', 'x.jpg', '--top', '0'],
+      ['classify', 'x.jpg', '--ep', 'quantum'],
+      ['frobnicate'],
+      ['classify', 'x.jpg', '--no-such-flag'],
+    ]) {
       const run = await runCli(args, { env: env() });
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr.length, args.join(' ')).toBeGreaterThan(0);

@@ -44,7 +44,26 @@ describe('reslens explain', () => {
 
   it.runIf(hasTestdata)('two classes of the kite: one folder each with the contract files, equal to PyTorch autograd', { timeout: 300_000 }, async () => {
     const out = path.join(folder, 'kite');
-    const run = await runCli(['explain', path.join(TESTDATA, 'images', 'kite_by_Risto_Saukonpaa.jpg'), '--model', REFERENCE_MODEL, '--out', out, '--class', '376', '--class', 'Impala', '--method', 'gradcam,layercam', '--method', 'saliency', '--json'], { env, timeoutMs: 300_000 });
+    const run = await runCli(
+      [
+        'explain',
+        path.join(TESTDATA, 'images', 'kite_by_Risto_Saukonpaa.jpg'),
+        '--model',
+        REFERENCE_MODEL,
+        '--out',
+        out,
+        '--class',
+        '376',
+        '--class',
+        'Impala',
+        '--method',
+        'gradcam,layercam',
+        '--method',
+        'saliency',
+        '--json',
+      ],
+      { env, timeoutMs: 300_000 },
+    );
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout) as { classes: (ClassSummary & { folder: string })[] };
     expect(summary.classes.map((c) => c.index)).toEqual([376, 352]);
@@ -74,7 +93,10 @@ describe('reslens explain', () => {
 
   it('one class: DIR itself; faithfulness AUCs in summary.json; plain-text output', { timeout: 300_000 }, async () => {
     const out = path.join(folder, 'single');
-    const run = await runCli(['explain', photo, '--model', fixture, '--out', out, '--class', '7', '--method', 'gradcam,guided-gradcam', '--faithfulness'], { env, timeoutMs: 300_000 });
+    const run = await runCli(['explain', photo, '--model', fixture, '--out', out, '--class', '7', '--method', 'gradcam,guided-gradcam', '--faithfulness'], {
+      env,
+      timeoutMs: 300_000,
+    });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^7 class 7|^7 /);
     const files = await readdir(out);
@@ -91,7 +113,10 @@ describe('reslens explain', () => {
   });
 
   it('usage errors exit 2; ambiguous or unknown labels, a pipe and an unsupported model exit 1 with a clear message', { timeout: 300_000 }, async () => {
-    for (const args of [['explain', photo], ['explain', photo, '--out', folder, '--method', 'magic']]) {
+    for (const args of [
+      ['explain', photo],
+      ['explain', photo, '--out', folder, '--method', 'magic'],
+    ]) {
       const run = await runCli(args, { env });
       expect(run.code, args.join(' ')).toBe(2);
     }
@@ -110,7 +135,13 @@ describe('reslens explain', () => {
     expect(piped.stderr).toMatch(/NOT_AN_IMAGE/);
 
     const model = decodeModel(readFileSync(fixture));
-    model.graph.node.push({ opType: 'Softmax', name: 'probabilities', input: [model.graph.output[0].name], output: ['probs'], attribute: [{ name: 'axis', type: 2, i: 1 }] });
+    model.graph.node.push({
+      opType: 'Softmax',
+      name: 'probabilities',
+      input: [model.graph.output[0].name],
+      output: ['probs'],
+      attribute: [{ name: 'axis', type: 2, i: 1 }],
+    });
     model.graph.output = [{ ...model.graph.output[0], name: 'probs' }];
     const softmax = path.join(folder, 'softmax.onnx');
     await writeFile(softmax, encodeModel(model));

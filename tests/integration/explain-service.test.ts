@@ -64,7 +64,11 @@ describe('explanations through the engine service', () => {
     const first = await service.handle('explain.get', { image, classes: [42], methods: ['gradcam'] });
     expect(first.fromCache).toBe(false);
     // Every stage method, and saliency, for the same class: formulas over the cached gradients.
-    const again = await service.handle('explain.get', { image, classes: [42], methods: ['gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam', 'saliency'] });
+    const again = await service.handle('explain.get', {
+      image,
+      classes: [42],
+      methods: ['gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam', 'saliency'],
+    });
     expect(again.fromCache).toBe(true);
     expect(again.classes[0].stages[4].maps.hirescam!.width).toBe(again.classes[0].stages[4].shape[2]);
     expect(again.classes[0].input.saliency!.width).toBe(224);
@@ -86,7 +90,9 @@ describe('explanations through the engine service', () => {
     events.length = 0;
     const ig = await service.handle('explain.get', { image, classes: [42], methods: ['integrated-gradients'] });
     expect(ig.fromCache).toBe(false);
-    const progress = events.filter((e) => e.event === 'explain.progress').map((e) => e.payload as { method: string; done: number; total: number; image: string; index: number });
+    const progress = events
+      .filter((e) => e.event === 'explain.progress')
+      .map((e) => e.payload as { method: string; done: number; total: number; image: string; index: number });
     expect(progress[0]).toMatchObject({ image, method: 'integrated-gradients', index: 42, done: 0, total: 16 });
     expect(progress.at(-1)).toMatchObject({ done: 16, total: 16 });
     // Cancelled after its first batch of 8 points: CANCELLED, and the service keeps working.

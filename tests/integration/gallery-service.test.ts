@@ -30,7 +30,14 @@ describe('gallery and sessions (service)', () => {
     emit: <E extends EventName>(event: E, payload: EngineEvents[E]) => void events.push({ event, payload }),
   });
   const newService = async (): Promise<EngineService> => {
-    const service = new EngineService({ host: host(), modelsDir: path.join(base, 'models'), cacheDir: path.join(base, 'cache'), dataDir, ep: 'cpu', initialModel: model });
+    const service = new EngineService({
+      host: host(),
+      modelsDir: path.join(base, 'models'),
+      cacheDir: path.join(base, 'cache'),
+      dataDir,
+      ep: 'cpu',
+      initialModel: model,
+    });
     services.push(service);
     await service.start();
     return service;
@@ -75,7 +82,9 @@ describe('gallery and sessions (service)', () => {
     expect(Math.max(thumb.width, thumb.height)).toBe(128);
     await expect(first.handle('results.thumbnail', { batch, index: bad, size: 128 })).rejects.toMatchObject({ code: 'NOT_AN_IMAGE' });
     await expect(first.handle('results.thumbnail', { batch, index: 999, size: 128 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(first.handle('results.thumbnail', { batch: 'batch_notarunatall' as BatchId, index: 0, size: 128 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(first.handle('results.thumbnail', { batch: 'batch_notarunatall' as BatchId, index: 0, size: 128 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
     const opened = await first.handle('results.open', { batch, index: ok });
     expect(opened.name).toBe(path.basename(rows[ok].path));
     expect(JSON.stringify(opened)).not.toContain(path.sep + 'photos'); // an id, not a path
@@ -142,8 +151,22 @@ describe('gallery and sessions (service)', () => {
   it('a crafted Images session cannot make the engine open a path: only ids the host still resolves come back', async () => {
     const service = await newService();
     const file = path.join(dataDir, 'sessions', 'images-session.json');
-    const entry = (p: string, id: string) => ({ path: p, id, name: path.basename(p), at: '2026-12-01T10:00:00.000Z', model: 'm', result: { top: [{ index: 1, label: 'x', prob: 0.5 }], ep: 'cpu', ms: 1 } });
-    await writeFile(file, JSON.stringify({ reslens: 'images-session', version: 1, images: [entry('/etc/passwd', 'img_aaaaaaaa'), entry(path.join(base, 'secret.jpg'), 'img_bbbbbbbb')] }));
+    const entry = (p: string, id: string) => ({
+      path: p,
+      id,
+      name: path.basename(p),
+      at: '2026-12-01T10:00:00.000Z',
+      model: 'm',
+      result: { top: [{ index: 1, label: 'x', prob: 0.5 }], ep: 'cpu', ms: 1 },
+    });
+    await writeFile(
+      file,
+      JSON.stringify({
+        reslens: 'images-session',
+        version: 1,
+        images: [entry('/etc/passwd', 'img_aaaaaaaa'), entry(path.join(base, 'secret.jpg'), 'img_bbbbbbbb')],
+      }),
+    );
     const { cards, notice } = await service.handle('sessions.images', {});
     expect(notice).toBeNull();
     expect(cards.map((c) => c.image)).toEqual([null, null]);
@@ -173,7 +196,11 @@ describe('gallery and sessions (service)', () => {
     // Image ids the engine issued for results pass main's grant check; made-up ones do not.
     const message = (method: string, params: unknown): ClientMessage => ({ kind: 'request', id: 1, method, params }) as ClientMessage;
     const opened = (await actions.request(message('results.open', { batch: run, index: rows.findIndex((r) => r.top) }))) as { image: string };
-    await expect(actions.request(message('features.channel', { image: opened.image, stage: 'layer4', channel: 0 }))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' }); // reached the engine: no feature view open yet
-    await expect(actions.request(message('features.channel', { image: 'img_madeupmadeup', stage: 'layer4', channel: 0 }))).rejects.toMatchObject({ code: 'NOT_GRANTED' });
+    await expect(actions.request(message('features.channel', { image: opened.image, stage: 'layer4', channel: 0 }))).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    }); // reached the engine: no feature view open yet
+    await expect(actions.request(message('features.channel', { image: 'img_madeupmadeup', stage: 'layer4', channel: 0 }))).rejects.toMatchObject({
+      code: 'NOT_GRANTED',
+    });
   }, 120_000);
 });

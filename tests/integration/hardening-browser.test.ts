@@ -57,7 +57,8 @@ class Client {
   }
 }
 
-const api = (p: string, init: RequestInit = {}) => fetch(`${server.origin}${p}`, { ...init, headers: { 'x-reslens-token': server.token, ...(init.headers ?? {}) } });
+const api = (p: string, init: RequestInit = {}) =>
+  fetch(`${server.origin}${p}`, { ...init, headers: { 'x-reslens-token': server.token, ...(init.headers ?? {}) } });
 
 async function folderId(relative: string): Promise<string> {
   let listing = (await (await api('/api/folders')).json()) as FolderListing;
@@ -120,7 +121,8 @@ beforeAll(async () => {
     staticDir,
     root,
     log: () => undefined,
-    createService: (host) => (service = new EngineService({ host, modelsDir: path.join(dir, 'models'), initialModel: model, ep: 'cpu', orphanBatchGraceMs: 300 })),
+    createService: (host) =>
+      (service = new EngineService({ host, modelsDir: path.join(dir, 'models'), initialModel: model, ep: 'cpu', orphanBatchGraceMs: 300 })),
   });
   await service.start();
 });
@@ -165,7 +167,13 @@ describe('#2 --root containment of the batch walk', () => {
     expect(frames).not.toContain(outside);
     // Organise by hard link into a folder under the root: only the three photos inside it.
     const created = (await (await api(`/api/folders?parent=${await folderId('')}&name=sorted`, { method: 'POST' })).json()) as { folder: string };
-    const organised = (await client.call('batch.organize', { batch: start.result.batch, destination: created.folder, minProb: 0, mode: 'link', dryRun: false })) as { ok: true; result: { copied: number; linked: number } };
+    const organised = (await client.call('batch.organize', {
+      batch: start.result.batch,
+      destination: created.folder,
+      minProb: 0,
+      mode: 'link',
+      dryRun: false,
+    })) as { ok: true; result: { copied: number; linked: number } };
     expect(organised.ok).toBe(true);
     expect(organised.result.copied + organised.result.linked).toBe(3);
     const privateInode = (await stat(path.join(outside, 'private.jpg'))).ino;

@@ -45,7 +45,10 @@ describe('#10 explicit inputs that are not regular files', () => {
     execFileSync('mkfifo', [fifo]);
     const zero = path.join(dir, 'zero.jpg');
     await symlink('/dev/zero', zero);
-    const run = await runCli(['classify', fifo, zero, path.join(photos, 'p0.jpg'), '--model', model, '--ep', 'cpu', '--json'], { env: env(), timeoutMs: 60_000 });
+    const run = await runCli(['classify', fifo, zero, path.join(photos, 'p0.jpg'), '--model', model, '--ep', 'cpu', '--json'], {
+      env: env(),
+      timeoutMs: 60_000,
+    });
     const lines = jsonLines<{ path: string; error?: { code: string }; top?: unknown[] }>(run.stdout);
     expect(lines.map((l) => [path.basename(l.path), l.error?.code ?? 'ok'])).toEqual([
       ['pipe.jpg', 'NOT_A_FILE'],
@@ -105,7 +108,22 @@ describe('#11 --organize over the scanned folder', () => {
   it('refuses DEST equal to or an ancestor of an input, before anything is copied', async () => {
     const before = await listTree(photos);
     for (const dest of [photos, dir]) {
-      const run = await runCli(['batch', path.join(photos, 'trip'), photos, '--out', path.join(dir, 'org', `r${dest.length}.csv`), '--model', model, '--ep', 'cpu', '--organize', dest], { env: env() });
+      const run = await runCli(
+        [
+          'batch',
+          path.join(photos, 'trip'),
+          photos,
+          '--out',
+          path.join(dir, 'org', `r${dest.length}.csv`),
+          '--model',
+          model,
+          '--ep',
+          'cpu',
+          '--organize',
+          dest,
+        ],
+        { env: env() },
+      );
       expect(run.code, run.stderr).toBe(2);
       expect(run.stderr).toMatch(/organise destination .* (is the input folder|contains the input)/);
     }
@@ -133,7 +151,12 @@ describe('#13 planted journal lines', () => {
     const journal = `${out}.reslens-journal.jsonl`;
     const secret = path.join(dir, 'secret.jpg');
     await writeFile(secret, await photoLike(64, 64, 'jpeg', 9));
-    const planted = (p: string) => ({ path: p, size: 1, mtimeMs: 1, result: { path: p, top: [{ index: 1, label: 'goldfish', prob: 0.9 }], model: 'x', ep: 'cpu', ms: 1 } });
+    const planted = (p: string) => ({
+      path: p,
+      size: 1,
+      mtimeMs: 1,
+      result: { path: p, top: [{ index: 1, label: 'goldfish', prob: 0.9 }], model: 'x', ep: 'cpu', ms: 1 },
+    });
     await appendFile(
       journal,
       `${JSON.stringify(planted(secret))}\n${JSON.stringify(planted('/etc/hostname'))}\n${JSON.stringify({ path: path.join(photos, 'p0.jpg'), size: 'x', result: { path: '/etc/hostname', top: 'no' } })}\n`,
@@ -161,7 +184,9 @@ describe('#14 CSV formula injection', () => {
     expect(run.code, run.stderr).toBe(0);
     const rows = parseCsv(await readFile(out, 'utf8'));
     const header = rows[0];
-    const labelCells = rows.slice(1).flatMap((row) => header.map((h, i) => (h.endsWith('_label') ? row[i] : undefined)).filter((c): c is string => c !== undefined));
+    const labelCells = rows
+      .slice(1)
+      .flatMap((row) => header.map((h, i) => (h.endsWith('_label') ? row[i] : undefined)).filter((c): c is string => c !== undefined));
     expect(labelCells.length).toBeGreaterThan(10);
     for (const cell of labelCells) expect(cell.startsWith("'"), cell).toBe(true);
     // Numbers stay numbers.

@@ -31,7 +31,23 @@ async function runDirsOf(pid: number): Promise<string[]> {
 }
 
 function serverArgs(): string[] {
-  return ['--import', 'tsx', MAIN, '--model', model, '--ep', 'cpu', '--port', '0', '--root', path.join(dir, 'root'), '--models-dir', path.join(dir, 'models'), '--static', path.join(dir, 'static')];
+  return [
+    '--import',
+    'tsx',
+    MAIN,
+    '--model',
+    model,
+    '--ep',
+    'cpu',
+    '--port',
+    '0',
+    '--root',
+    path.join(dir, 'root'),
+    '--models-dir',
+    path.join(dir, 'models'),
+    '--static',
+    path.join(dir, 'static'),
+  ];
 }
 
 function readyUrl(child: ChildProcess): Promise<string> {
@@ -67,7 +83,8 @@ async function useIt(url: string): Promise<void> {
   ws.close();
 }
 
-const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'reslens-harden-serve-'));

@@ -36,7 +36,10 @@ afterAll(async () => {
 /** A preload that appends "pid ppid GLIBC_TUNABLES" of every process it runs in to $RECORD. */
 async function tunablesRecorder(): Promise<string> {
   const file = path.join(dir, 'record-tunables.mjs');
-  await writeFile(file, "import { appendFileSync } from 'node:fs';\nappendFileSync(process.env.RECORD, `${process.pid} ${process.ppid} ${process.env.GLIBC_TUNABLES ?? '-'}\\n`);\n");
+  await writeFile(
+    file,
+    "import { appendFileSync } from 'node:fs';\nappendFileSync(process.env.RECORD, `${process.pid} ${process.ppid} ${process.env.GLIBC_TUNABLES ?? '-'}\\n`);\n",
+  );
   return pathToFileURL(file).href;
 }
 
@@ -78,16 +81,24 @@ describe('which commands run with huge pages', () => {
 });
 
 describe.runIf(relaunches)('reslens classify in a child with huge pages', () => {
-  it('the child has the tunable, the output and exit code are the child\'s', async () => {
+  it("the child has the tunable, the output and exit code are the child's", async () => {
     const record = path.join(dir, 'tunables.txt');
     const photo = path.join(dir, 'photo.jpg');
     await writeFile(photo, await photoLike(320, 240, 'jpeg', 5));
     const env: NodeJS.ProcessEnv = { ...process.env, RECORD: record };
     delete env.GLIBC_TUNABLES;
-    const ok = spawnSync(process.execPath, ['--import', await tunablesRecorder(), BIN, 'classify', photo, '--model', model, '--ep', 'cpu', '--json'], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 });
+    const ok = spawnSync(process.execPath, ['--import', await tunablesRecorder(), BIN, 'classify', photo, '--model', model, '--ep', 'cpu', '--json'], {
+      cwd: REPO_ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(ok.status, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout.trim()).top).toHaveLength(5);
-    const lines = readFileSync(record, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    const lines = readFileSync(record, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
     expect(lines).toHaveLength(2);
     const [parent, child] = lines;
     expect(child[1]).toBe(parent[0]);
@@ -95,7 +106,12 @@ describe.runIf(relaunches)('reslens classify in a child with huge pages', () => 
     expect(child[2]).toContain('glibc.malloc.hugetlb=1');
 
     // A failed item: exit 1 from the child, through the parent.
-    const failed = spawnSync(process.execPath, [BIN, 'classify', path.join(dir, 'missing.jpg'), '--model', model, '--ep', 'cpu', '--json'], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 });
+    const failed = spawnSync(process.execPath, [BIN, 'classify', path.join(dir, 'missing.jpg'), '--model', model, '--ep', 'cpu', '--json'], {
+      cwd: REPO_ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(failed.status).toBe(1);
     expect(JSON.parse(failed.stdout.trim()).error.code).toBe('FILE_NOT_FOUND');
   }, 180_000);
@@ -107,7 +123,11 @@ describe.runIf(relaunches)('reslens classify in a child with huge pages', () => 
     const photo = await photoLike(640, 480, 'jpeg', 7);
     await Promise.all(Array.from({ length: 400 }, (_, i) => writeFile(path.join(folder, `p${i}.jpg`), photo)));
     const record = path.join(folder, '..', `${path.basename(folder)}.txt`);
-    const parent = spawn(process.execPath, ['--import', await tunablesRecorder(), BIN, 'classify', folder, '--model', model, '--ep', 'cpu', '--json', '--batch', '1'], { cwd: REPO_ROOT, env: { ...process.env, RECORD: record, GLIBC_TUNABLES: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const parent = spawn(
+      process.execPath,
+      ['--import', await tunablesRecorder(), BIN, 'classify', folder, '--model', model, '--ep', 'cpu', '--json', '--batch', '1'],
+      { cwd: REPO_ROOT, env: { ...process.env, RECORD: record, GLIBC_TUNABLES: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let firstResult = false;
     parent.stdout?.on('data', () => (firstResult = true));
     expect(await waitFor(() => firstResult, 90_000)).toBe(true);

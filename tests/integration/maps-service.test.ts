@@ -16,7 +16,11 @@ describe('maps through the engine service', () => {
   let folder: string;
   let service: EngineService;
   const images = new Map<string, { path: string; name: string }>();
-  const host: ServiceHost = { resolveImage: (id) => images.get(id), resolveFolder: () => undefined, emit: <E extends EventName>(_e: E, _p: EngineEvents[E]) => undefined };
+  const host: ServiceHost = {
+    resolveImage: (id) => images.get(id),
+    resolveFolder: () => undefined,
+    emit: <E extends EventName>(_e: E, _p: EngineEvents[E]) => undefined,
+  };
 
   beforeAll(async () => {
     folder = await mkdtemp(path.join(os.tmpdir(), 'reslens-maps-service-'));
@@ -27,7 +31,13 @@ describe('maps through the engine service', () => {
     const modelsDir = path.join(folder, 'models');
     await new ModelStore(modelsDir).import(await ensureFixture({ depth: 18, bn: 'explicit', seed: 2 }), { name: 'second' });
     await new ModelStore(modelsDir).import(await ensureFixture({ depth: 50, variant: 'v2', bn: 'explicit' }), { name: 'third-v2' });
-    service = new EngineService({ host, modelsDir, cacheDir: path.join(folder, 'cache'), ep: 'cpu', initialModel: await ensureFixture({ depth: 18, bn: 'folded' }) });
+    service = new EngineService({
+      host,
+      modelsDir,
+      cacheDir: path.join(folder, 'cache'),
+      ep: 'cpu',
+      initialModel: await ensureFixture({ depth: 18, bn: 'folded' }),
+    });
     await service.start();
   }, 180_000);
   afterAll(async () => {
@@ -35,7 +45,7 @@ describe('maps through the engine service', () => {
     await rm(folder, { recursive: true, force: true });
   });
 
-  it('features.get carries each stage\'s receptive field, note, every channel mean and the maps\' value ranges', async () => {
+  it("features.get carries each stage's receptive field, note, every channel mean and the maps' value ranges", async () => {
     const value = await service.handle('features.get', { image: 'img_aaaaaaaa' });
     expect(value.stages.map((s) => s.receptiveField?.size)).toEqual([11, 43, 99, 211, 435]);
     expect(value.stages.every((s) => (s.note ?? '').length > 40)).toBe(true);
@@ -75,8 +85,12 @@ describe('maps through the engine service', () => {
     for (const m of maps) expect([m.width, m.height]).toEqual([56, 56]);
     expect(Array.from(maps[0].data)).not.toEqual(Array.from(maps[1].data));
     expect(value.stages[1].shape[0]).toBe(64);
-    await expect(service.handle('features.channels', { image: 'img_aaaaaaaa', stage: 'layer1', channels: [64] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    expect(RequestSchemas['features.channels'].safeParse({ image: 'img_aaaaaaaa', stage: 'layer1', channels: Array.from({ length: 65 }, (_, i) => i) }).success).toBe(false);
+    await expect(service.handle('features.channels', { image: 'img_aaaaaaaa', stage: 'layer1', channels: [64] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    expect(
+      RequestSchemas['features.channels'].safeParse({ image: 'img_aaaaaaaa', stage: 'layer1', channels: Array.from({ length: 65 }, (_, i) => i) }).success,
+    ).toBe(false);
   }, 120_000);
 
   it('features.report: one HTML file, the hostile file name escaped, a safe download name', async () => {

@@ -29,8 +29,25 @@ beforeAll(async () => {
     JSON.stringify({
       version: 1,
       models: [
-        { ...base, name: 'tiny-v1', aliases: ['tiny'], title: 'Tiny test model', url: server.url('/tiny.onnx'), bytes: tiny.body.length, sha256: tiny.sha256, source: { repo: 't/t', path: 'tiny.onnx' } },
-        { ...base, name: 'wrong-v1', title: 'Wrong hash', url: server.url('/tiny.onnx'), bytes: tiny.body.length, sha256: randomSha256(), source: { repo: 't/t', path: 'tiny.onnx' } },
+        {
+          ...base,
+          name: 'tiny-v1',
+          aliases: ['tiny'],
+          title: 'Tiny test model',
+          url: server.url('/tiny.onnx'),
+          bytes: tiny.body.length,
+          sha256: tiny.sha256,
+          source: { repo: 't/t', path: 'tiny.onnx' },
+        },
+        {
+          ...base,
+          name: 'wrong-v1',
+          title: 'Wrong hash',
+          url: server.url('/tiny.onnx'),
+          bytes: tiny.body.length,
+          sha256: randomSha256(),
+          source: { repo: 't/t', path: 'tiny.onnx' },
+        },
       ],
     }),
   );

@@ -20,7 +20,10 @@ import { photoLike } from '../helpers/bad-inputs.js';
 /** Every file under dest, relative, sorted (the names carry the "(1)" suffixes). */
 async function tree(dest: string): Promise<string[]> {
   const entries = await readdir(dest, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path.relative(dest, path.join(e.parentPath, e.name))).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dest, path.join(e.parentPath, e.name)))
+    .sort();
 }
 
 describe('organise: app and CLI on the same journal', () => {
@@ -39,11 +42,19 @@ describe('organise: app and CLI on the same journal', () => {
     // and a file that is not an image (classified as an error: never organised).
     for (const folder of ['b', 'a']) {
       await mkdir(path.join(photos, folder), { recursive: true });
-      for (let i = 0; i < 4; i++) await writeFile(path.join(photos, folder, `IMG_${i}.jpg`), await photoLike(260 + 20 * i, 200, 'jpeg', folder === 'a' ? i + 1 : i + 1));
+      for (let i = 0; i < 4; i++)
+        await writeFile(path.join(photos, folder, `IMG_${i}.jpg`), await photoLike(260 + 20 * i, 200, 'jpeg', folder === 'a' ? i + 1 : i + 1));
     }
     await writeFile(path.join(photos, 'a', 'notes.jpg'), 'not a photo');
     const model = await ensureFixture({ depth: 18, bn: 'folded' });
-    classifier = await Classifier.load({ name: 'resnet18-fixture', modelPath: model, preprocessing: TORCHVISION_PREPROCESSING, labels: await loadLabels(), ep: 'cpu', stages: false });
+    classifier = await Classifier.load({
+      name: 'resnet18-fixture',
+      modelPath: model,
+      preprocessing: TORCHVISION_PREPROCESSING,
+      labels: await loadLabels(),
+      ep: 'cpu',
+      stages: false,
+    });
     jobs = new BatchJobs({ tempBase: path.join(root, 'app-work') }, () => undefined);
     batch = (await jobs.start(classifier, photos, { top: 3 })).batch;
     await jobs.idle(classifier);
@@ -68,7 +79,14 @@ describe('organise: app and CLI on the same journal', () => {
     expect(await readdir(root)).not.toContain('app-dest'); // a preview touches nothing
     const app = await jobs.organize(batch, path.join(root, 'app-dest'), { ...options, dryRun: false });
 
-    const cliJob = await startBatch({ inputs: [photos], classifier, out: path.join(root, 'cli', 'results.jsonl'), top: 3, resume: true, organize: { dest: path.join(root, 'cli-dest'), minProb: 0.02, mode: 'copy', labels: classifier.labels } });
+    const cliJob = await startBatch({
+      inputs: [photos],
+      classifier,
+      out: path.join(root, 'cli', 'results.jsonl'),
+      top: 3,
+      resume: true,
+      organize: { dest: path.join(root, 'cli-dest'), minProb: 0.02, mode: 'copy', labels: classifier.labels },
+    });
     const cli = await cliJob.done;
 
     // The engine's summary, equal.

@@ -90,10 +90,18 @@ describe.skipIf(!hasRedisServer)('reslens batch --queue / reslens worker (real R
   it('fails within 20 s with exit 2 and one line when no Redis answers (batch and worker), and refuses bad URLs', async () => {
     const port = await freePort();
     const started = Date.now();
-    const batch = await runCli(['batch', photos, '--model', model, '--queue', `redis://127.0.0.1:${port}`, '--out', path.join(root, 'none', 'r.csv')], { env: env(), timeoutMs: 60_000 });
+    const batch = await runCli(['batch', photos, '--model', model, '--queue', `redis://127.0.0.1:${port}`, '--out', path.join(root, 'none', 'r.csv')], {
+      env: env(),
+      timeoutMs: 60_000,
+    });
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(batch.code).toBe(2);
-    expect(batch.stderr.trim().split('\n').filter((l) => l.startsWith('error'))).toEqual([expect.stringMatching(/QUEUE_UNAVAILABLE: cannot reach the queue at redis:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/)]);
+    expect(
+      batch.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('error')),
+    ).toEqual([expect.stringMatching(/QUEUE_UNAVAILABLE: cannot reach the queue at redis:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/)]);
     const worker = await runCli(['worker', '--queue', `redis://:secret-pw@127.0.0.1:${port}`], { env: env(), timeoutMs: 60_000 });
     expect(worker.code).toBe(2);
     expect(worker.stderr).toMatch(/QUEUE_UNAVAILABLE/);
@@ -111,7 +119,10 @@ describe.skipIf(!hasRedisServer)('reslens batch --queue / reslens worker (real R
     const journal = `${out}.reslens-journal.jsonl`;
     const batch = startReslens(['batch', photos, '--model', model, '--queue', redis.url, '--out', out, '--chunk', '2'], env());
     // Kill a worker that has delivered results, while there is work left.
-    await waitFor('results from both workers', async () => new Set([...(await journalResults(journal)).values()].map((r) => r.worker)).size >= 2 || batch.child.exitCode !== null);
+    await waitFor(
+      'results from both workers',
+      async () => new Set([...(await journalResults(journal)).values()].map((r) => r.worker)).size >= 2 || batch.child.exitCode !== null,
+    );
     const victim = [...(await journalResults(journal)).values()].find((r) => r.worker?.endsWith(`:${w1.child.pid}`)) ? w1 : w2;
     victim.child.kill('SIGKILL');
     expect(batch.child.exitCode).toBeNull();
@@ -192,7 +203,10 @@ describe.skipIf(!hasRedisServer)('reslens batch --queue / reslens worker (real R
       expect(w.stderr()).toMatch(/reading images only under: .*2023/);
       expect(w.stderr()).not.toMatch(/no --allow-root/);
       const out = path.join(root, 'roots', 'results.jsonl');
-      const run = await runCli(['batch', allowed, path.join(photos, '2024'), secret, '--model', model, '--queue', redis.url, '--out', out], { env: env(), timeoutMs: 300_000 });
+      const run = await runCli(['batch', allowed, path.join(photos, '2024'), secret, '--model', model, '--queue', redis.url, '--out', out], {
+        env: env(),
+        timeoutMs: 300_000,
+      });
       expect(run.code, run.stderr).toBe(1); // some failed
       const lines = await readJsonl(out);
       const inside = files.filter((f) => f.startsWith(`${allowed}${path.sep}`));
@@ -208,7 +222,7 @@ describe.skipIf(!hasRedisServer)('reslens batch --queue / reslens worker (real R
     }
   });
 
-  it('--path-map: a worker that mounts the photos elsewhere reads them there; rows keep the coordinator\'s paths', async () => {
+  it("--path-map: a worker that mounts the photos elsewhere reads them there; rows keep the coordinator's paths", async () => {
     // The worker's "mount" is a copy of the folder: it may read only there (--allow-root), so a row
     // comes back classified only if the path was rewritten.
     const subset = path.join(photos, '2024');
@@ -225,7 +239,7 @@ describe.skipIf(!hasRedisServer)('reslens batch --queue / reslens worker (real R
     await stopWorker(w);
   });
 
-  it('a worker without the run\'s model (by SHA-256) refuses: MODEL_MISMATCH rows, never another model\'s answers; password URL', async () => {
+  it("a worker without the run's model (by SHA-256) refuses: MODEL_MISMATCH rows, never another model's answers; password URL", async () => {
     const secured = await RedisServer.start({ password: 'pa ss/wörd' });
     try {
       const w = await startWorker(secured.url, ['--model', otherModel], env());
@@ -253,18 +267,44 @@ describe.skipIf(!hasRedisServer)('reslens batch --queue / reslens worker (real R
     const cert = path.join(root, 'tls', 'cert.pem');
     const key = path.join(root, 'tls', 'key.pem');
     await mkdir(path.dirname(cert), { recursive: true });
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const secured = await RedisServer.start({ tls: { cert, key } });
     try {
       expect(secured.url).toMatch(/^rediss:\/\//);
-      const untrusted = await runCli(['batch', path.join(photos, '2023'), '--model', model, '--queue', secured.url, '--out', path.join(root, 'tls', 'no.csv')], { env: env(), timeoutMs: 60_000 });
+      const untrusted = await runCli(
+        ['batch', path.join(photos, '2023'), '--model', model, '--queue', secured.url, '--out', path.join(root, 'tls', 'no.csv')],
+        { env: env(), timeoutMs: 60_000 },
+      );
       expect(untrusted.code).toBe(2);
       expect(untrusted.stderr).toMatch(/QUEUE_UNAVAILABLE: .*(self[- ]signed|certificate)/i);
       const trusted = { ...env(), NODE_EXTRA_CA_CERTS: cert };
       const w = await startWorker(secured.url, ['--model', model], trusted);
       workers.push(w);
       const out = path.join(root, 'tls', 'results.jsonl');
-      const run = await runCli(['batch', path.join(photos, '2023'), '--model', model, '--queue', secured.url, '--out', out], { env: trusted, timeoutMs: 300_000 });
+      const run = await runCli(['batch', path.join(photos, '2023'), '--model', model, '--queue', secured.url, '--out', out], {
+        env: trusted,
+        timeoutMs: 300_000,
+      });
       expect(run.code, run.stderr).toBe(0);
       const expected = files.filter((f) => f.startsWith(`${path.join(photos, '2023')}${path.sep}`));
       expectSameAsLocal(await readJsonl(out), expected);

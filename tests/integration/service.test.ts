@@ -75,7 +75,13 @@ describe('engine service', () => {
 
   it('returns compact feature maps and full channels on demand', async () => {
     const features = await service.handle('features.get', { image: 'img_aaaaaaaa', channels: 4, classes: 3 });
-    expect(features.stages.map((s) => [s.name, s.heatmap.width])).toEqual([['stem', 56], ['layer1', 56], ['layer2', 28], ['layer3', 14], ['layer4', 7]]);
+    expect(features.stages.map((s) => [s.name, s.heatmap.width])).toEqual([
+      ['stem', 56],
+      ['layer1', 56],
+      ['layer2', 28],
+      ['layer3', 14],
+      ['layer4', 7],
+    ]);
     expect(features.stages[2].heatmap.data).toBeInstanceOf(Float32Array);
     expect(features.stages[2].topChannels).toHaveLength(4);
     expect(features.cams).toHaveLength(3);
@@ -88,8 +94,12 @@ describe('engine service', () => {
     const channel = await service.handle('features.channel', { image: 'img_aaaaaaaa', stage: 'layer3', channel: other });
     expect([channel.width, channel.height, channel.data.length]).toEqual([14, 14, 196]);
     expect(Math.max(...channel.data)).toBeLessThanOrEqual(1);
-    await expect(service.handle('features.channel', { image: 'img_aaaaaaaa', stage: 'layer3', channel: features.stages[3].shape[0] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(service.handle('features.channel', { image: 'img_bbbbbbbb', stage: 'layer3', channel: 5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(service.handle('features.channel', { image: 'img_aaaaaaaa', stage: 'layer3', channel: features.stages[3].shape[0] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(service.handle('features.channel', { image: 'img_bbbbbbbb', stage: 'layer3', channel: 5 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 });
 

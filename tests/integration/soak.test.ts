@@ -81,87 +81,110 @@ afterAll(async () => {
 });
 
 describe('soak', () => {
-  it.skipIf(process.platform !== 'linux')(`browser mode under mixed load for ${SECONDS} s: RSS and open files flat, temp folder empty after stop`, { timeout: (SECONDS + 180) * 1000 }, async () => {
-    const model = await ensureFixture({ depth: 18, bn: 'folded' });
-    const args = ['--import', 'tsx', path.join(REPO_ROOT, 'src-main', 'server', 'main.ts'), '--model', model, '--ep', 'cpu', '--port', '0', '--root', path.join(dir, 'root'), '--models-dir', path.join(dir, 'models'), '--static', path.join(dir, 'static')];
-    const child: ChildProcess = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const pid = child.pid as number;
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout?.on('data', (d: Buffer) => {
-          out += d.toString();
-          const match = /ResLens running at (\S+)/.exec(out);
-          if (match) resolve(match[1]);
+  it.skipIf(process.platform !== 'linux')(
+    `browser mode under mixed load for ${SECONDS} s: RSS and open files flat, temp folder empty after stop`,
+    { timeout: (SECONDS + 180) * 1000 },
+    async () => {
+      const model = await ensureFixture({ depth: 18, bn: 'folded' });
+      const args = [
+        '--import',
+        'tsx',
+        path.join(REPO_ROOT, 'src-main', 'server', 'main.ts'),
+        '--model',
+        model,
+        '--ep',
+        'cpu',
+        '--port',
+        '0',
+        '--root',
+        path.join(dir, 'root'),
+        '--models-dir',
+        path.join(dir, 'models'),
+        '--static',
+        path.join(dir, 'static'),
+      ];
+      const child: ChildProcess = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const pid = child.pid as number;
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          let out = '';
+          child.stdout?.on('data', (d: Buffer) => {
+            out += d.toString();
+            const match = /ResLens running at (\S+)/.exec(out);
+            if (match) resolve(match[1]);
+          });
+          child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
         });
-        child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-      });
-      const { origin, searchParams } = new URL(url);
-      const token = searchParams.get('token') ?? '';
-      const headers = { 'x-reslens-token': token };
-      const listing = (await (await fetch(`${origin}/api/folders`, { headers })).json()) as FolderListing;
-      const album = listing.folders.find((f) => f.name === 'album')?.folder as string;
+        const { origin, searchParams } = new URL(url);
+        const token = searchParams.get('token') ?? '';
+        const headers = { 'x-reslens-token': token };
+        const listing = (await (await fetch(`${origin}/api/folders`, { headers })).json()) as FolderListing;
+        const album = listing.folders.find((f) => f.name === 'album')?.folder as string;
 
-      const start = performance.now();
-      const samples: Sample[] = [];
-      let rounds = 0;
-      let requests = 0;
-      while ((performance.now() - start) / 1000 < SECONDS) {
-        const page = await Page.open(origin, token);
-        // Uploads: a few photos, classified, one opened in the feature view.
-        const images: string[] = [];
-        for (let i = 0; i < 3; i++) {
-          const reply = await fetch(`${origin}/api/upload?name=p${i}.jpg`, { method: 'POST', body: photos[(rounds + i) % photos.length], headers });
-          expect(reply.status).toBe(201);
-          images.push(((await reply.json()) as { image: string }).image);
-        }
-        const classified = await page.call('images.classify', { images });
-        expect(classified).toMatchObject({ ok: true });
-        expect(await page.call('features.get', { image: images[0], channels: 4, classes: 3 })).toMatchObject({ ok: true });
-        requests += 5;
-        // A batch every other round: started, listed, cancelled (or finished).
-        if (rounds % 2 === 0) {
-          const started = await page.call('batch.start', { folder: album });
-          if (started.kind === 'response' && started.ok) {
-            const batch = (started.result as { batch: string }).batch;
-            expect(await page.call('batch.list', {})).toMatchObject({ ok: true });
-            await new Promise((r) => setTimeout(r, 300));
-            expect(await page.call('batch.control', { batch, action: 'cancel' })).toMatchObject({ ok: true });
-            requests += 3;
+        const start = performance.now();
+        const samples: Sample[] = [];
+        let rounds = 0;
+        let requests = 0;
+        while ((performance.now() - start) / 1000 < SECONDS) {
+          const page = await Page.open(origin, token);
+          // Uploads: a few photos, classified, one opened in the feature view.
+          const images: string[] = [];
+          for (let i = 0; i < 3; i++) {
+            const reply = await fetch(`${origin}/api/upload?name=p${i}.jpg`, { method: 'POST', body: photos[(rounds + i) % photos.length], headers });
+            expect(reply.status).toBe(201);
+            images.push(((await reply.json()) as { image: string }).image);
           }
+          const classified = await page.call('images.classify', { images });
+          expect(classified).toMatchObject({ ok: true });
+          expect(await page.call('features.get', { image: images[0], channels: 4, classes: 3 })).toMatchObject({ ok: true });
+          requests += 5;
+          // A batch every other round: started, listed, cancelled (or finished).
+          if (rounds % 2 === 0) {
+            const started = await page.call('batch.start', { folder: album });
+            if (started.kind === 'response' && started.ok) {
+              const batch = (started.result as { batch: string }).batch;
+              expect(await page.call('batch.list', {})).toMatchObject({ ok: true });
+              await new Promise((r) => setTimeout(r, 300));
+              expect(await page.call('batch.control', { batch, action: 'cancel' })).toMatchObject({ ok: true });
+              requests += 3;
+            }
+          }
+          // The page is closed: its uploads released, and a second page leaves mid-request.
+          await fetch(`${origin}/api/upload?${images.map((i) => `image=${i}`).join('&')}`, { method: 'DELETE', headers });
+          page.close();
+          const leaving = await Page.open(origin, token);
+          leaving.fireAndLeave('images.classify', { images });
+          rounds++;
+          samples.push(await sample(pid, start));
         }
-        // The page is closed: its uploads released, and a second page leaves mid-request.
-        await fetch(`${origin}/api/upload?${images.map((i) => `image=${i}`).join('&')}`, { method: 'DELETE', headers });
-        page.close();
-        const leaving = await Page.open(origin, token);
-        leaving.fireAndLeave('images.classify', { images });
-        rounds++;
-        samples.push(await sample(pid, start));
-      }
 
-      const warm = samples.filter((s) => s.at > SECONDS * 0.3);
-      expect(warm.length).toBeGreaterThan(3);
-      const early = warm.slice(0, Math.ceil(warm.length / 2));
-      const late = warm.slice(Math.ceil(warm.length / 2));
-      const rssGrowth = median(late.map((s) => s.rssMb)) - median(early.map((s) => s.rssMb));
-      const fdGrowth = Math.max(...late.map((s) => s.fds)) - Math.max(...early.map((s) => s.fds));
-      const summary = `soak: ${rounds} rounds, ${requests} requests in ${SECONDS} s; RSS ${median(early.map((s) => s.rssMb)).toFixed(0)} → ${median(late.map((s) => s.rssMb)).toFixed(0)} MB (Δ ${rssGrowth.toFixed(0)} MB), open files ${Math.max(...early.map((s) => s.fds))} → ${Math.max(...late.map((s) => s.fds))}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;
-      console.info(summary);
-      // Flat: allocator noise and caches settle within a few tens of MB; a leak per round would not.
-      expect(rssGrowth, summary).toBeLessThan(80);
-      expect(fdGrowth, summary).toBeLessThanOrEqual(4);
+        const warm = samples.filter((s) => s.at > SECONDS * 0.3);
+        expect(warm.length).toBeGreaterThan(3);
+        const early = warm.slice(0, Math.ceil(warm.length / 2));
+        const late = warm.slice(Math.ceil(warm.length / 2));
+        const rssGrowth = median(late.map((s) => s.rssMb)) - median(early.map((s) => s.rssMb));
+        const fdGrowth = Math.max(...late.map((s) => s.fds)) - Math.max(...early.map((s) => s.fds));
+        const summary = `soak: ${rounds} rounds, ${requests} requests in ${SECONDS} s; RSS ${median(early.map((s) => s.rssMb)).toFixed(0)} → ${median(late.map((s) => s.rssMb)).toFixed(0)} MB (Δ ${rssGrowth.toFixed(0)} MB), open files ${Math.max(...early.map((s) => s.fds))} → ${Math.max(...late.map((s) => s.fds))}; load ${os
+          .loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}`;
+        console.info(summary);
+        // Flat: allocator noise and caches settle within a few tens of MB; a leak per round would not.
+        expect(rssGrowth, summary).toBeLessThan(80);
+        expect(fdGrowth, summary).toBeLessThanOrEqual(4);
 
-      child.kill('SIGTERM');
-      await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
-      const left: string[] = [];
-      for (const name of await readdir(os.tmpdir())) {
-        if (!name.startsWith(RUN_DIR_PREFIX)) continue;
-        const owner = await readFile(path.join(os.tmpdir(), name, '.reslens-owner'), 'utf8').catch(() => '');
-        if (Number(owner.trim()) === pid) left.push(name);
+        child.kill('SIGTERM');
+        await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
+        const left: string[] = [];
+        for (const name of await readdir(os.tmpdir())) {
+          if (!name.startsWith(RUN_DIR_PREFIX)) continue;
+          const owner = await readFile(path.join(os.tmpdir(), name, '.reslens-owner'), 'utf8').catch(() => '');
+          if (Number(owner.trim()) === pid) left.push(name);
+        }
+        expect(left).toEqual([]);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
       }
-      expect(left).toEqual([]);
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
-  });
+    },
+  );
 });

@@ -24,7 +24,12 @@ afterAll(async () => {
 function run(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string; native: string[] } {
   const record = path.join(dir, `native-${Math.random().toString(36).slice(2)}.txt`);
   const preload = pathToFileURL(path.join(REPO_ROOT, 'tests', 'helpers', 'record-shared-objects.mjs')).href;
-  const result = spawnSync(process.execPath, ['--import', preload, path.join(REPO_ROOT, 'bin', 'reslens.js'), ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, ...env, RESLENS_SHARED_OBJECTS_FILE: record }, timeout: 120_000 });
+  const result = spawnSync(process.execPath, ['--import', preload, path.join(REPO_ROOT, 'bin', 'reslens.js'), ...args], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, ...env, RESLENS_SHARED_OBJECTS_FILE: record },
+    timeout: 120_000,
+  });
   const native = existsSync(record) ? readFileSync(record, 'utf8').split('\n').filter(Boolean) : [];
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, native };
 }
@@ -33,7 +38,7 @@ const loadsOnnxruntime = (native: string[]): boolean => native.some((f) => /onnx
 const loadsSharp = (native: string[]): boolean => native.some((f) => /libvips|sharp-/.test(f));
 
 describe('reslens start-up', () => {
-  it('--help (and a command\'s --help) loads neither onnxruntime nor sharp', () => {
+  it("--help (and a command's --help) loads neither onnxruntime nor sharp", () => {
     for (const args of [['--help'], ['classify', '--help'], ['quantize', '--help'], ['report', '--help']]) {
       const result = run(args);
       expect(result.status, result.stderr).toBe(0);

@@ -17,9 +17,20 @@ const ok = (p: string, prob = 0.5): ClassifyResult => ({
   ep: 'cpu',
   ms: 12.5,
 });
-const bad = (p: string): ClassifyResult => ({ path: p, error: { code: 'DECODE_FAILED', message: 'JPEG could not be decoded (file is truncated): premature end, "bad"\nline 2' } });
+const bad = (p: string): ClassifyResult => ({
+  path: p,
+  error: { code: 'DECODE_FAILED', message: 'JPEG could not be decoded (file is truncated): premature end, "bad"\nline 2' },
+});
 
-const header = { reslens: 'batch-journal', version: 1, model: { name: 'resnet50', sha256: 'ab'.repeat(32) }, mode: 'fast', top: 2, labelsSha256: 'cd'.repeat(32), created: '2026-01-01T00:00:00.000Z' };
+const header = {
+  reslens: 'batch-journal',
+  version: 1,
+  model: { name: 'resnet50', sha256: 'ab'.repeat(32) },
+  mode: 'fast',
+  top: 2,
+  labelsSha256: 'cd'.repeat(32),
+  created: '2026-01-01T00:00:00.000Z',
+};
 const line = (result: ClassifyResult, size = 10) => JSON.stringify({ path: result.path, size, mtimeMs: 1, result });
 
 describe('batch export', () => {
@@ -63,7 +74,21 @@ describe('batch export', () => {
     expect(records[1].top1_index).toBe('');
     expect(records[0].precision).toBe('fp32');
     expect(records[1].precision, 'an error has no precision').toBe('');
-    expect(parseCsv(text)[0]).toEqual(['path', 'top1_index', 'top1_label', 'top1_prob', 'top2_index', 'top2_label', 'top2_prob', 'model', 'ep', 'ms', 'precision', 'error_code', 'error_message']);
+    expect(parseCsv(text)[0]).toEqual([
+      'path',
+      'top1_index',
+      'top1_label',
+      'top1_prob',
+      'top2_index',
+      'top2_label',
+      'top2_prob',
+      'model',
+      'ep',
+      'ms',
+      'precision',
+      'error_code',
+      'error_message',
+    ]);
   });
 
   it('keeps exactly the classify --json keys', () => {
@@ -98,7 +123,15 @@ describe('batch export', () => {
 
   it('exports a journal: latest record per path, torn tail ignored, in every format', async () => {
     const journal = path.join(dir, 'j.jsonl');
-    const lines = [JSON.stringify(header), JSON.stringify({ session: { started: 'x', inputs: [], resumed: false } }), line(bad('/r/b.jpg')), line(ok('/r/a.jpg')), line(ok('/r/b.jpg', 0.9)), 'not json at all', line(ok('/r/c, d.jpg'))];
+    const lines = [
+      JSON.stringify(header),
+      JSON.stringify({ session: { started: 'x', inputs: [], resumed: false } }),
+      line(bad('/r/b.jpg')),
+      line(ok('/r/a.jpg')),
+      line(ok('/r/b.jpg', 0.9)),
+      'not json at all',
+      line(ok('/r/c, d.jpg')),
+    ];
     await writeFile(journal, `${lines.join('\n')}\n{"path":"/r/torn.jpg","si`);
 
     const csv = await exportJournal(journal, path.join(dir, 'out.csv'));
@@ -108,12 +141,21 @@ describe('batch export', () => {
     expect(records[1].top1_prob).toBe('0.9');
 
     await exportJournal(journal, path.join(dir, 'out.json'));
-    const json = JSON.parse(await readFile(path.join(dir, 'out.json'), 'utf8')) as { results: ClassifyResult[]; count: number; failed: number; model: string; ep: string };
+    const json = JSON.parse(await readFile(path.join(dir, 'out.json'), 'utf8')) as {
+      results: ClassifyResult[];
+      count: number;
+      failed: number;
+      model: string;
+      ep: string;
+    };
     expect(json).toMatchObject({ count: 3, failed: 0, model: 'resnet50', ep: 'cpu' });
     expect(json.results.map((r) => r.path)).toEqual(['/r/a.jpg', '/r/b.jpg', '/r/c, d.jpg']);
 
     await exportJournal(journal, path.join(dir, 'out.jsonl'));
-    const jsonl = (await readFile(path.join(dir, 'out.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as ClassifyResult);
+    const jsonl = (await readFile(path.join(dir, 'out.jsonl'), 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ClassifyResult);
     // Journal order (latest record's position), each path once.
     expect(jsonl.map((r) => r.path)).toEqual(['/r/a.jpg', '/r/b.jpg', '/r/c, d.jpg']);
     expect(jsonl[1]).toEqual(ok('/r/b.jpg', 0.9));

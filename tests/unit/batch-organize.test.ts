@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNCERTAIN_FOLDER, folderFor, folderName, organizeOne } from '../../src-main/engine/batch/organize.js';
 import type { ClassifyResult } from '../../src-main/engine/infer/classify-files.js';
 
-const result = (p: string, label: string, prob: number, index = 1): ClassifyResult => ({ path: p, top: [{ index, label, prob }], model: 'm', ep: 'cpu', ms: 1 });
+const result = (p: string, label: string, prob: number, index = 1): ClassifyResult => ({
+  path: p,
+  top: [{ index, label, prob }],
+  model: 'm',
+  ep: 'cpu',
+  ms: 1,
+});
 
 describe('batch organise', () => {
   let dir: string;

@@ -21,7 +21,10 @@ class FakeClassifier implements BatchClassifier {
   readonly runs: number[] = [];
   gate: Promise<void> | undefined;
   onRun?: (index: number) => void;
-  constructor(readonly maxRunBatch = Number.POSITIVE_INFINITY, private readonly delayMs = 0) {}
+  constructor(
+    readonly maxRunBatch = Number.POSITIVE_INFINITY,
+    private readonly delayMs = 0,
+  ) {}
   async run(batch: Float32Array, count: number) {
     this.runs.push(count);
     this.onRun?.(this.runs.length);
@@ -107,7 +110,10 @@ describe('batch pipeline', () => {
   it('runs one image per run for a model with a fixed batch axis', async () => {
     const classifier = new FakeClassifier(1);
     const records: JournalRecord[] = [];
-    await collect(new BatchPipeline({ inputs: [path.join(dir, 'a')], classifier, batchSize: 8, preprocessIn: 'main-thread', onResults: (b) => void records.push(...b) }), records);
+    await collect(
+      new BatchPipeline({ inputs: [path.join(dir, 'a')], classifier, batchSize: 8, preprocessIn: 'main-thread', onResults: (b) => void records.push(...b) }),
+      records,
+    );
     expect(classifier.runs.every((n) => n === 1)).toBe(true);
     expect(records).toHaveLength(12);
   });
@@ -154,7 +160,14 @@ describe('batch pipeline', () => {
     let release: () => void = () => undefined;
     const records: JournalRecord[] = [];
     const states: BatchProgress[] = [];
-    const pipeline = new BatchPipeline({ inputs: [dir], classifier, batchSize: 2, preprocessIn: 'main-thread', onResults: (b) => void records.push(...b), onProgress: (p) => void states.push(p) });
+    const pipeline = new BatchPipeline({
+      inputs: [dir],
+      classifier,
+      batchSize: 2,
+      preprocessIn: 'main-thread',
+      onResults: (b) => void records.push(...b),
+      onProgress: (p) => void states.push(p),
+    });
     classifier.onRun = (n) => {
       if (n === 3) {
         classifier.gate = new Promise((r) => (release = r));

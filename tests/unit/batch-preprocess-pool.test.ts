@@ -29,7 +29,10 @@ describe('preprocessing pool', () => {
     expect(main.kind).toBe('main-thread');
     try {
       const spec = TORCHVISION_PREPROCESSING;
-      const [fromWorkers, fromMain] = await Promise.all([Promise.all(files.map((file) => workers.run({ file, spec }))), Promise.all(files.map((file) => main.run({ file, spec })))]);
+      const [fromWorkers, fromMain] = await Promise.all([
+        Promise.all(files.map((file) => workers.run({ file, spec }))),
+        Promise.all(files.map((file) => main.run({ file, spec }))),
+      ]);
       for (let i = 0; i < files.length; i++) {
         const a = fromWorkers[i];
         const b = fromMain[i];

@@ -38,7 +38,9 @@ describe('optimised Pillow resize', () => {
       const box = centerCropBox(resized.width, resized.height, crop, crop);
       const ours = resizeBilinearCropped(image, resized.width, resized.height, box);
       const oracle = resizeBilinearCroppedOracle(image, resized.width, resized.height, box);
-      expect(Buffer.from(ours.data).equals(Buffer.from(oracle.data)), `${width}×${height}×${channels} → ${resized.width}×${resized.height} crop ${crop}`).toBe(true);
+      expect(Buffer.from(ours.data).equals(Buffer.from(oracle.data)), `${width}×${height}×${channels} → ${resized.width}×${resized.height} crop ${crop}`).toBe(
+        true,
+      );
     }
   });
 });
@@ -72,7 +74,9 @@ describe('shrink-on-load', () => {
   });
 
   it('leaves other formats and small JPEGs at full size', async () => {
-    const png = await sharp({ create: { width: 3200, height: 2400, channels: 3, background: '#336699' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 3200, height: 2400, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer();
     expect((await decodeImage(png, { shrinkOnLoad: { minShorter: 1024 } })).width).toBe(3200);
     const jpeg = await photoJpeg({ width: 1200, height: 900, seed: 2 });
     expect((await decodeImage(jpeg, { shrinkOnLoad: { minShorter: 1024 } })).width).toBe(1200);

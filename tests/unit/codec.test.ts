@@ -10,7 +10,11 @@ describe('wire codec (MessagePack with Float32Array extension)', () => {
       kind: 'response',
       id: 7,
       ok: true,
-      result: { crop: { jpeg, width: 2, height: 4 }, stages: [{ name: 'stem', heatmap: { width: 4, height: 2, data: heat } }], top: [{ index: 1, label: 'goldfish', prob: 0.5 }] },
+      result: {
+        crop: { jpeg, width: 2, height: 4 },
+        stages: [{ name: 'stem', heatmap: { width: 4, height: 2, data: heat } }],
+        top: [{ index: 1, label: 'goldfish', prob: 0.5 }],
+      },
     };
     const back = decodeMessage(encodeMessage(message)) as typeof message;
     expect(back.result.crop.jpeg).toBeInstanceOf(Uint8Array);
@@ -54,7 +58,12 @@ describe('wire codec (MessagePack with Float32Array extension)', () => {
   });
 
   it('never lets a __proto__ key reach an object prototype', () => {
-    const frame = encode(new Map<string, unknown>([['__proto__', { polluted: true }], ['kind', 'request']]));
+    const frame = encode(
+      new Map<string, unknown>([
+        ['__proto__', { polluted: true }],
+        ['kind', 'request'],
+      ]),
+    );
     let decoded: unknown;
     try {
       decoded = decodeMessage(frame);

@@ -209,7 +209,15 @@ describe('downloadVerified', () => {
   it('explains an unreachable host and how to import a file instead', async () => {
     const port = await closedPort();
     const error = await expectEngineError(
-      downloadVerified({ url: `http://127.0.0.1:${port}/x.onnx`, ...paths(), expectedBytes: SIZE, expectedSha256: payload.sha256, name: 'resnet50-v1', ...fast, maxRetries: 1 }),
+      downloadVerified({
+        url: `http://127.0.0.1:${port}/x.onnx`,
+        ...paths(),
+        expectedBytes: SIZE,
+        expectedSha256: payload.sha256,
+        name: 'resnet50-v1',
+        ...fast,
+        maxRetries: 1,
+      }),
       'DOWNLOAD_FAILED',
     );
     expect(error.message).toContain('ECONNREFUSED');
@@ -220,7 +228,14 @@ describe('downloadVerified', () => {
 
   it('retries a stalled transfer, resuming where it stopped', async () => {
     server.behaviours.set('/model.onnx', [{ stallAfter: 250_000 }]);
-    const result = await downloadVerified({ url: server.url('/model.onnx'), ...paths(), expectedBytes: SIZE, expectedSha256: payload.sha256, ...fast, stallTimeoutMs: 300 });
+    const result = await downloadVerified({
+      url: server.url('/model.onnx'),
+      ...paths(),
+      expectedBytes: SIZE,
+      expectedSha256: payload.sha256,
+      ...fast,
+      stallTimeoutMs: 300,
+    });
     expect(result.sha256).toBe(payload.sha256);
     expect(server.requests[1].range).toMatch(/^bytes=[1-9]\d*-$/);
   });

@@ -29,7 +29,10 @@ describe('#16 Electron fuses in packaging', () => {
     expect(binary).toBe(path.join(dir, 'reslens'));
     // Electron's defaults: RunAsNode, cookie encryption off, NODE_OPTIONS on, inspect on, integrity off, asar-only off, snapshot off, file privileges on.
     const defaults = [1, 0, 1, 1, 0, 0, 0, 1].map((on) => (on ? FuseState.ENABLE : FuseState.DISABLE));
-    await writeFile(binary, Buffer.concat([Buffer.alloc(4096, 0x90), Buffer.from(SENTINEL), Buffer.from([1, defaults.length, ...defaults]), Buffer.alloc(4096, 0x90)]));
+    await writeFile(
+      binary,
+      Buffer.concat([Buffer.alloc(4096, 0x90), Buffer.from(SENTINEL), Buffer.from([1, defaults.length, ...defaults]), Buffer.alloc(4096, 0x90)]),
+    );
     const before = await getCurrentFuseWire(binary);
     expect(before[FuseV1Options.RunAsNode]).toBe(FuseState.ENABLE);
 

@@ -21,7 +21,7 @@ describe('error hints', () => {
     [{ actions: ['import'], model: 'resnet50-v1' }, /reslens models import FILE --name resnet50-v1/, /Import a model file/],
     [{ actions: ['pull'], model: 'resnet152' }, /reslens models pull resnet152/, /Download resnet152/],
     [{ actions: ['remove'], model: 'mine' }, /reslens models rm mine/, /Remove mine/],
-  ])('%o in each host\'s words', (hint, cli, app) => {
+  ])("%o in each host's words", (hint, cli, app) => {
     expect(withHint('fact', hint)).toMatch(cli);
     const text = errorText({ code: ErrorCode.MODEL_NOT_FOUND, message: 'fact', hint });
     expect(text).toMatch(app);

@@ -143,7 +143,12 @@ describe(`fuzz (seed ${SEED})`, () => {
         throw new EngineError(ErrorCode.INVALID_ARGUMENT, 'unknown id');
       },
     };
-    registerIpc(ipc, { isTrustedSender: trustedSender([APP_ORIGIN]), engine: engine as never, grants: new GrantRegistry({}), dialogs: new ElectronDialogsStandIn() });
+    registerIpc(ipc, {
+      isTrustedSender: trustedSender([APP_ORIGIN]),
+      engine: engine as never,
+      grants: new GrantRegistry({}),
+      dialogs: new ElectronDialogsStandIn(),
+    });
     const frame = { url: `${APP_ORIGIN}/index.html`, parent: null };
     const cases = await fuzz({ name: 'ipc', seed: SEED, budgetMs: 3000, maxCases: 800 }, async (rng, i, keep) => {
       const roll = rng();
@@ -178,7 +183,13 @@ describe(`fuzz (seed ${SEED})`, () => {
 
   it('decoder: mutated image headers are an image or a specific image error, never a crash or a hang', async () => {
     const base = sharp({ create: { width: 48, height: 32, channels: 3, background: { r: 200, g: 80, b: 20 } } });
-    const seeds = await Promise.all([base.clone().jpeg().toBuffer(), base.clone().png().toBuffer(), base.clone().gif().toBuffer(), base.clone().webp().toBuffer(), base.clone().tiff().toBuffer()]);
+    const seeds = await Promise.all([
+      base.clone().jpeg().toBuffer(),
+      base.clone().png().toBuffer(),
+      base.clone().gif().toBuffer(),
+      base.clone().webp().toBuffer(),
+      base.clone().tiff().toBuffer(),
+    ]);
     const imageCodes = ['EMPTY_FILE', 'NOT_AN_IMAGE', 'UNSUPPORTED_FORMAT', 'DECODE_FAILED', 'IMAGE_TOO_LARGE'];
     const cases = await fuzz({ name: 'decoder', seed: SEED, budgetMs: 6000, maxCases: 400 }, async (rng, _i, keep) => {
       const original = pick(rng, seeds);

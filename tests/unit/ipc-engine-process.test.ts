@@ -182,7 +182,10 @@ describe('engine process', () => {
     });
     broken.start();
     expect(broken.state).toBe('failed');
-    await expect(broken.handle('models.list', {})).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE', message: expect.stringMatching(/could not be started \(spawn ENOENT\)/) });
+    await expect(broken.handle('models.list', {})).rejects.toMatchObject({
+      code: 'ENGINE_UNAVAILABLE',
+      message: expect.stringMatching(/could not be started \(spawn ENOENT\)/),
+    });
     expect(((await broken.handle('engine.status', {})) as EngineStatus).notice).toMatch(/could not be started/);
   });
 
@@ -192,7 +195,9 @@ describe('engine process', () => {
     try {
       const { engine } = await buildBundles({ outDir, only: ['engine', 'worker'] });
       // The engine's preprocessing threads start from files beside the bundle.
-      const boot = new Worker(path.join(outDir, 'preprocess-worker-boot.mjs'), { workerData: { impl: pathToFileURL(path.join(outDir, 'preprocess-worker.js')).href, tsx: false } });
+      const boot = new Worker(path.join(outDir, 'preprocess-worker-boot.mjs'), {
+        workerData: { impl: pathToFileURL(path.join(outDir, 'preprocess-worker.js')).href, tsx: false },
+      });
       try {
         expect(await new Promise((resolve, reject) => boot.once('message', resolve).once('error', reject))).toEqual({ ready: true });
       } finally {

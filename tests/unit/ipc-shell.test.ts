@@ -176,15 +176,30 @@ describe('web security', () => {
     expect(isExternalLinkAllowed('https://github.com/onnx/models')).toBe(true);
     // Issue 14 #16: only allow-listed hosts (the catalog's, the docs'), not any https URL.
     expect(isExternalLinkAllowed('https://onnxruntime.ai/docs/')).toBe(true);
-    for (const url of ['https://evil.example/phish', 'https://github.com.evil.example/', 'https://github.com:8443/x', 'https://xn--github-xxx.com/']) expect(isExternalLinkAllowed(url), url).toBe(false);
-    for (const url of ['http://example.com', 'file:///etc/passwd', 'javascript:alert(1)', 'smb://host/share', 'https://user:pw@example.com/', 'ms-settings:', 'not a url']) {
+    for (const url of ['https://evil.example/phish', 'https://github.com.evil.example/', 'https://github.com:8443/x', 'https://xn--github-xxx.com/'])
+      expect(isExternalLinkAllowed(url), url).toBe(false);
+    for (const url of [
+      'http://example.com',
+      'file:///etc/passwd',
+      'javascript:alert(1)',
+      'smb://host/share',
+      'https://user:pw@example.com/',
+      'ms-settings:',
+      'not a url',
+    ]) {
       expect(isExternalLinkAllowed(url)).toBe(false);
     }
   });
 });
 
 describe('menus and About', () => {
-  const actions = { openImages: () => undefined, openFolder: () => undefined, exportResults: () => undefined, toggleTheme: () => undefined, about: () => undefined };
+  const actions = {
+    openImages: () => undefined,
+    openFolder: () => undefined,
+    exportResults: () => undefined,
+    toggleTheme: () => undefined,
+    about: () => undefined,
+  };
   const flatten = (items: MenuItemSpec[]): MenuItemSpec[] => items.flatMap((i) => [i, ...flatten(i.submenu ?? [])]);
 
   it('has the usual shortcuts on every platform', () => {
@@ -267,9 +282,21 @@ describe('engine process messages', () => {
   it('accepts the protocol and drops anything else', () => {
     expect(parseEngineMessage({ kind: 'ready', pid: 5 })).toEqual({ kind: 'ready', pid: 5 });
     expect(parseEngineMessage({ kind: 'response', id: 1, ok: true, result: [1] })).toEqual({ kind: 'response', id: 1, ok: true, result: [1] });
-    expect(parseEngineMessage({ kind: 'response', id: 1, ok: false, error: { code: 'X', message: 'y', extra: 1 } })).toEqual({ kind: 'response', id: 1, ok: false, error: { code: 'X', message: 'y' } });
+    expect(parseEngineMessage({ kind: 'response', id: 1, ok: false, error: { code: 'X', message: 'y', extra: 1 } })).toEqual({
+      kind: 'response',
+      id: 1,
+      ok: false,
+      error: { code: 'X', message: 'y' },
+    });
     expect(parseEngineMessage({ kind: 'event', event: 'engine.status', payload: {} })).toMatchObject({ kind: 'event', event: 'engine.status' });
-    for (const bad of [null, 'x', { kind: 'event', event: 'shell.exec' }, { kind: 'response', id: '1', ok: true }, { kind: 'response', id: 1, ok: false, error: 'boom' }, { kind: 'grant' }]) {
+    for (const bad of [
+      null,
+      'x',
+      { kind: 'event', event: 'shell.exec' },
+      { kind: 'response', id: '1', ok: true },
+      { kind: 'response', id: 1, ok: false, error: 'boom' },
+      { kind: 'grant' },
+    ]) {
       expect(parseEngineMessage(bad)).toBeNull();
     }
   });

@@ -147,10 +147,13 @@ describe('requests with wrong shapes are refused before the engine', () => {
 });
 
 describe('unknown methods are refused', () => {
-  it.each(['engine.shutdown', 'batch.delete', 'fs.read', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'ENGINE.STATUS'])('%j', async (method) => {
-    expectRefused(await call(request(method, {})));
-    engineUntouched();
-  });
+  it.each(['engine.shutdown', 'batch.delete', 'fs.read', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'ENGINE.STATUS'])(
+    '%j',
+    async (method) => {
+      expectRefused(await call(request(method, {})));
+      engineUntouched();
+    },
+  );
 });
 
 describe('paths, URLs and raw strings where ids are expected', () => {
@@ -183,7 +186,11 @@ describe('forged ids (well-formed, never granted) are refused', () => {
   it('an image id nobody issued', async () => {
     const forged = 'img_AAAAAAAAAAAAAAAAAAAAAAAA';
     expect(ImageIdSchema.safeParse(forged).success).toBe(true);
-    for (const message of [request('images.thumbnail', { image: forged, size: 64 }), request('features.get', { image: forged }), request('features.channel', { image: forged, stage: 'layer4', channel: 0 })]) {
+    for (const message of [
+      request('images.thumbnail', { image: forged, size: 64 }),
+      request('features.get', { image: forged }),
+      request('features.channel', { image: forged, stage: 'layer4', channel: 0 }),
+    ]) {
       expectRefused(await call(message), 'NOT_GRANTED');
     }
     engineUntouched();
@@ -204,7 +211,12 @@ describe('forged ids (well-formed, never granted) are refused', () => {
     // A folder id where an image is expected (same alphabet, other prefix) fails the schema; an image id where a folder is expected too.
     expectRefused(await call(request('images.thumbnail', { image: dirId.replace(/^dir_/, 'img_'), size: 64 })), 'NOT_GRANTED');
     expectRefused(await call(request('batch.start', { folder: image.replace(/^img_/, 'dir_') })), 'NOT_GRANTED');
-    expectRefused(await call(request('batch.organize', { batch: 'batch_AAAAAAAAAAAA', destination: 'dir_AAAAAAAAAAAAAAAAAAAAAAAA', minProb: 0.5, mode: 'copy', dryRun: true })), 'NOT_GRANTED');
+    expectRefused(
+      await call(
+        request('batch.organize', { batch: 'batch_AAAAAAAAAAAA', destination: 'dir_AAAAAAAAAAAAAAAAAAAAAAAA', minProb: 0.5, mode: 'copy', dryRun: true }),
+      ),
+      'NOT_GRANTED',
+    );
     engineUntouched();
   });
 });
@@ -244,7 +256,10 @@ describe('prototype pollution', () => {
     ['__proto__ in params', JSON.parse('{"kind":"request","id":1,"method":"engine.status","params":{"__proto__":{"polluted":true}}}')],
     ['__proto__ in the envelope', JSON.parse('{"kind":"request","id":1,"method":"engine.status","params":{},"__proto__":{"polluted":true}}')],
     ['constructor.prototype in params', request('engine.status', { constructor: { prototype: { polluted: true } } })],
-    ['__proto__ beside valid params', JSON.parse('{"kind":"request","id":1,"method":"images.thumbnail","params":{"image":"img_AAAAAAAAAAAA","size":64,"__proto__":{"isAdmin":true}}}')],
+    [
+      '__proto__ beside valid params',
+      JSON.parse('{"kind":"request","id":1,"method":"images.thumbnail","params":{"image":"img_AAAAAAAAAAAA","size":64,"__proto__":{"isAdmin":true}}}'),
+    ],
     ['prototype as a key', request('models.list', { prototype: {} })],
   ])('%s', async (_label, message) => {
     expectRefused(await call(message));
@@ -339,7 +354,13 @@ describe('add-paths: file access only for existing regular files', () => {
   it('refuses a non-list, too many paths, and files over the size limit', async () => {
     expectRefused(await ipc.invoke('reslens:add-paths', APP_FRAME, photo));
     expectRefused(await ipc.invoke('reslens:add-paths', APP_FRAME, { 0: photo, length: 1 }));
-    expectRefused(await ipc.invoke('reslens:add-paths', APP_FRAME, Array.from({ length: MAX_PATHS_PER_CALL + 1 }, () => '/x')));
+    expectRefused(
+      await ipc.invoke(
+        'reslens:add-paths',
+        APP_FRAME,
+        Array.from({ length: MAX_PATHS_PER_CALL + 1 }, () => '/x'),
+      ),
+    );
     const small = new GrantRegistry({ maxFileBytes: 100 });
     expect(await small.grantImage(photo)).toMatchObject({ ok: false, reason: expect.stringMatching(/larger than/) });
     const capped = new GrantRegistry({ maxGrants: 0 });

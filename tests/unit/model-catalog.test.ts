@@ -154,7 +154,10 @@ describe('store folder', () => {
   it('normalises names and refuses ones that could leave the folder', () => {
     expect(normaliseModelName('My-Model_2')).toBe('my-model_2');
     for (const bad of ['../x', 'a/b', '.hidden', '', 'x.onnx', 'a b', 'x'.repeat(65)]) {
-      expect(codeOf(() => normaliseModelName(bad)), bad).toBe('INVALID_ARGUMENT');
+      expect(
+        codeOf(() => normaliseModelName(bad)),
+        bad,
+      ).toBe('INVALID_ARGUMENT');
     }
     expect(nameFromFile('/some/where/ResNet 50 (fine-tuned).onnx')).toBe('resnet-50-fine-tuned');
     expect(nameFromFile('/x/__.onnx')).toBe('model');

@@ -51,7 +51,10 @@ describe('--allow-root', () => {
   });
 
   it('applies the path map before the check, and refuses a root that does not exist', async () => {
-    const access = await PathAccess.create({ allowRoots: [path.join(root, 'allowed')], pathMap: [parsePathMapping(`/coordinator/photos=${path.join(root, 'allowed')}`)] });
+    const access = await PathAccess.create({
+      allowRoots: [path.join(root, 'allowed')],
+      pathMap: [parsePathMapping(`/coordinator/photos=${path.join(root, 'allowed')}`)],
+    });
     expect(await access.resolve('/coordinator/photos/sub/ok.jpg')).toEqual({ file: path.join(root, 'allowed', 'sub', 'ok.jpg') });
     await expect(PathAccess.create({ allowRoots: [path.join(root, 'nope')] })).rejects.toThrow(/no such folder/);
     const open = await PathAccess.create({});
@@ -97,6 +100,7 @@ describe('chunk messages', () => {
       { ...valid, preprocessing: { ...valid.preprocessing, crop: 100_000 } },
       { ...valid, model: { name: 'x', sha256: 'not-a-sha' } },
       { ...valid, v: 2 },
-    ]) expect(ChunkJobSchema.safeParse(bad).success, JSON.stringify(bad).slice(0, 80)).toBe(false);
+    ])
+      expect(ChunkJobSchema.safeParse(bad).success, JSON.stringify(bad).slice(0, 80)).toBe(false);
   });
 });

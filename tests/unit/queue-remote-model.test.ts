@@ -36,7 +36,11 @@ describe('describeRemoteModel', () => {
     const file = path.join(root, 'colour.onnx');
     await writeFile(file, colourClassifier(5));
     const model = await describeRemoteModel(file, { store });
-    expect(model.info.sha256).toBe(createHash('sha256').update(await readFile(file)).digest('hex'));
+    expect(model.info.sha256).toBe(
+      createHash('sha256')
+        .update(await readFile(file))
+        .digest('hex'),
+    );
     expect(model.pretrained).toBe(false);
     expect(remoteModelOf({ ...model, info: model.info }).info.sha256).toBe(model.info.sha256);
     const labels = path.join(root, 'three.txt');

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { channelMap, classActivationMap, normalise, rankChannels, reduceStage, stageHeatmap, stageStatistics, topChannels } from '../../src-main/engine/features/reduce.js';
+import {
+  channelMap,
+  classActivationMap,
+  normalise,
+  rankChannels,
+  reduceStage,
+  stageHeatmap,
+  stageStatistics,
+  topChannels,
+} from '../../src-main/engine/features/reduce.js';
 import { encodeNpy } from '../../src-main/engine/features/npy.js';
 
 // 3 channels of 2×2: channel 1 is the most active, channel 2 is all zero.
@@ -62,7 +71,10 @@ describe('feature reductions', () => {
 
   it('class activation map: spatial mean equals the logit without its bias, for either weight layout', () => {
     const features = Float32Array.from([1, 2, 3, 4, 0.5, 0, 0, 0.5]); // 2 channels × 2×2
-    const w = [[0.5, -1], [2, 0.25]]; // [classes][features]
+    const w = [
+      [0.5, -1],
+      [2, 0.25],
+    ]; // [classes][features]
     const bias = [0.1, -0.2];
     const pooled = [2.5, 0.25];
     const logits = w.map((row, c) => row[0] * pooled[0] + row[1] * pooled[1] + bias[c]);
@@ -82,7 +94,9 @@ describe('feature reductions', () => {
     expect((10 + headerLength) % 64).toBe(0);
     const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
     expect(header).toMatch(/^\{'descr': '<f4', 'fortran_order': False, 'shape': \(1, 2, 3\), \}\s*\n$/);
-    expect(new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length))).toEqual(Float32Array.from([1, 2, 3, 4, 5, 6]));
+    expect(new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length))).toEqual(
+      Float32Array.from([1, 2, 3, 4, 5, 6]),
+    );
     expect(encodeNpy(new Float32Array(3), [3]).toString('latin1')).toContain("'shape': (3,)");
   });
 });

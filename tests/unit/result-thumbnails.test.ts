@@ -65,25 +65,40 @@ describe('result thumbnails', () => {
   it.each([
     ['a deleted photo', async () => path.join(dir, 'nope.jpg'), 'FILE_NOT_FOUND'],
     ['a folder', async () => dir, 'NOT_A_FILE'],
-    ['a FIFO (never opened: reading it would hang)', async () => {
-      const fifo = path.join(dir, 'pipe.jpg');
-      execFileSync('mkfifo', [fifo]);
-      return fifo;
-    }, 'NOT_A_FILE'],
-    ['text named .jpg', async () => {
-      const f = path.join(dir, 'notes.jpg');
-      await writeFile(f, 'hello');
-      return f;
-    }, 'NOT_AN_IMAGE'],
-    ['a PNG header claiming 100k×100k pixels', async () => {
-      const f = path.join(dir, 'bomb.png');
-      await writeFile(f, pngHeaderBomb(100_000, 100_000));
-      return f;
-    }, /IMAGE_TOO_LARGE|DECODE_FAILED/],
+    [
+      'a FIFO (never opened: reading it would hang)',
+      async () => {
+        const fifo = path.join(dir, 'pipe.jpg');
+        execFileSync('mkfifo', [fifo]);
+        return fifo;
+      },
+      'NOT_A_FILE',
+    ],
+    [
+      'text named .jpg',
+      async () => {
+        const f = path.join(dir, 'notes.jpg');
+        await writeFile(f, 'hello');
+        return f;
+      },
+      'NOT_AN_IMAGE',
+    ],
+    [
+      'a PNG header claiming 100k×100k pixels',
+      async () => {
+        const f = path.join(dir, 'bomb.png');
+        await writeFile(f, pngHeaderBomb(100_000, 100_000));
+        return f;
+      },
+      /IMAGE_TOO_LARGE|DECODE_FAILED/,
+    ],
   ])('%s is a clear per-item error', async (_what, make, code) => {
     const cache = new ThumbnailCache({ dir: cacheDir });
     const file = await make();
-    const error = await cache.get(file, 128).then(() => null, (e: unknown) => e as { code: string });
+    const error = await cache.get(file, 128).then(
+      () => null,
+      (e: unknown) => e as { code: string },
+    );
     expect(error).not.toBeNull();
     expect(error?.code).toMatch(code);
   });

@@ -132,7 +132,12 @@ describe('token', () => {
 describe('uploads', () => {
   it('stores a file under its original name, hands out an img_ id the service host resolves, and enforces the size limit', async () => {
     const t = { 'x-reslens-token': server.token };
-    const ok = await request(server.port, { method: 'POST', path: `/api/upload?name=${encodeURIComponent('ünï 写真.jpg')}`, headers: t, body: Buffer.from('hello') });
+    const ok = await request(server.port, {
+      method: 'POST',
+      path: `/api/upload?name=${encodeURIComponent('ünï 写真.jpg')}`,
+      headers: t,
+      body: Buffer.from('hello'),
+    });
     expect(ok.status).toBe(201);
     const { image, name } = json(ok) as { image: string; name: string };
     expect(image).toMatch(/^img_[A-Za-z0-9_-]{16}$/);
@@ -160,14 +165,21 @@ describe('uploads', () => {
 describe('folder picker', () => {
   it('lists folders under --root only (no hidden folders, no links that leave the root) and grants dir_ ids', async () => {
     const t = { 'x-reslens-token': server.token };
-    const top = json(await request(server.port, { path: '/api/folders', headers: t })) as { current: { path: string; folder: string }; parent: unknown; folders: { name: string; folder: string; path: string }[] };
+    const top = json(await request(server.port, { path: '/api/folders', headers: t })) as {
+      current: { path: string; folder: string };
+      parent: unknown;
+      folders: { name: string; folder: string; path: string }[];
+    };
     expect(top.parent).toBeNull();
     const names = top.folders.map((f) => f.name).sort();
     expect(names).toEqual(['cats', 'photos']); // cats-link resolves inside the root; escape and .hidden are not offered
     const photos = top.folders.find((f) => f.name === 'photos');
     expect(photos?.folder).toMatch(/^dir_/);
     expect(host.resolveFolder(photos?.folder ?? '')).toBe(path.join(await realRoot(), 'photos'));
-    const inner = json(await request(server.port, { path: `/api/folders?folder=${photos?.folder}`, headers: t })) as { imageFiles: number; parent: { folder: string } };
+    const inner = json(await request(server.port, { path: `/api/folders?folder=${photos?.folder}`, headers: t })) as {
+      imageFiles: number;
+      parent: { folder: string };
+    };
     expect(inner.imageFiles).toBe(1);
     expect(inner.parent.folder).toBe(top.current.folder);
     expect((await request(server.port, { path: '/api/folders?folder=dir_unknown000', headers: t })).status).toBe(404);
@@ -181,7 +193,11 @@ describe('folder picker', () => {
     expect(made.status).toBe(201);
     expect((await stat(path.join(root, 'sorted'))).isDirectory()).toBe(true);
     for (const bad of ['../x', '.git', 'a/b', '']) {
-      const reply = await request(server.port, { method: 'POST', path: `/api/folders?parent=${top.current.folder}&name=${encodeURIComponent(bad)}`, headers: t });
+      const reply = await request(server.port, {
+        method: 'POST',
+        path: `/api/folders?parent=${top.current.folder}&name=${encodeURIComponent(bad)}`,
+        headers: t,
+      });
       expect(reply.status, bad).toBe(400);
     }
     expect((await request(server.port, { method: 'POST', path: `/api/folders?parent=${top.current.folder}&name=sorted`, headers: t })).status).toBe(409);
@@ -232,7 +248,11 @@ describe('WebSocket', () => {
       [Buffer.from([0xc1]), 'INVALID_REQUEST', -1],
       [Buffer.from(encodeMessage({ kind: 'request', id: 1, method: 'engine.explode', params: {} })), 'INVALID_REQUEST', 1],
       [Buffer.from(encodeMessage({ kind: 'request', id: 2, method: 'images.classify', params: { images: ['/etc/passwd'] } })), 'INVALID_REQUEST', 2],
-      [Buffer.from(encodeMessage({ kind: 'request', id: 3, method: 'images.thumbnail', params: { image: 'img_aaaaaaaaaaaa', size: 64, extra: 1 } })), 'INVALID_REQUEST', 3],
+      [
+        Buffer.from(encodeMessage({ kind: 'request', id: 3, method: 'images.thumbnail', params: { image: 'img_aaaaaaaaaaaa', size: 64, extra: 1 } })),
+        'INVALID_REQUEST',
+        3,
+      ],
       [Buffer.from(encodeMessage({ kind: 'request', id: 4, method: 'batch.start', params: { folder: 'dir_aaaaaaaaaaaa', top: 99 } })), 'INVALID_REQUEST', 4],
       [Buffer.from(encodeMessage({ kind: 'request', id: 5, method: 'engine.status', params: { pad: 'x'.repeat(MAX_REQUEST_BYTES) } })), 'REQUEST_TOO_LARGE', 5],
       [Buffer.from(encodeMessage({ kind: 'event', id: 6, method: 'engine.status', params: {} })), 'INVALID_REQUEST', 6],
@@ -251,14 +271,20 @@ describe('WebSocket', () => {
   it('forwards valid requests, carries Float32Array results, keeps engine error codes, adds the host notice, and pushes events', async () => {
     const { ws } = await connect(`?token=${server.token}`);
     if (!ws) throw new Error('no connection');
-    const channel = await exchange(ws, Buffer.from(encodeMessage({ kind: 'request', id: 10, method: 'features.channel', params: { image: 'img_aaaaaaaaaaaa', stage: 'layer2', channel: 3 } })));
+    const channel = await exchange(
+      ws,
+      Buffer.from(encodeMessage({ kind: 'request', id: 10, method: 'features.channel', params: { image: 'img_aaaaaaaaaaaa', stage: 'layer2', channel: 3 } })),
+    );
     expect(channel).toMatchObject({ kind: 'response', id: 10, ok: true });
     const data = (channel as { result: { data: Float32Array } }).result.data;
     expect(data).toBeInstanceOf(Float32Array);
     expect([...data]).toEqual([0.25, 1]);
     expect(calls.at(-1)).toEqual({ method: 'features.channel', params: { image: 'img_aaaaaaaaaaaa', stage: 'layer2', channel: 3 } });
 
-    const failed = await exchange(ws, Buffer.from(encodeMessage({ kind: 'request', id: 11, method: 'images.classify', params: { images: ['img_aaaaaaaaaaaa'] } })));
+    const failed = await exchange(
+      ws,
+      Buffer.from(encodeMessage({ kind: 'request', id: 11, method: 'images.classify', params: { images: ['img_aaaaaaaaaaaa'] } })),
+    );
     expect(failed).toMatchObject({ kind: 'response', id: 11, ok: false, error: { code: 'MODEL_NOT_FOUND' } });
 
     server.notice = 'could not load resnet50: offline';

@@ -122,7 +122,8 @@ describe('session index', () => {
   it(`keeps at most ${MAX_SESSIONS} runs, dropping the oldest`, async () => {
     const dir = freshDir();
     const index = new SessionIndex({ dir });
-    for (let i = 0; i < MAX_SESSIONS + 3; i++) await index.put(entry(`batch_run${String(i).padStart(8, '0')}`, new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()));
+    for (let i = 0; i < MAX_SESSIONS + 3; i++)
+      await index.put(entry(`batch_run${String(i).padStart(8, '0')}`, new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()));
     const list = await index.list();
     expect(list).toHaveLength(MAX_SESSIONS);
     expect(list.at(-1)?.id).toBe('batch_run00000003');
@@ -157,7 +158,10 @@ describe('a kept run read back from its journal', () => {
   });
 
   it('a deleted run folder is a clear FILE_NOT_FOUND, not a crash', async () => {
-    await expect(readRunRows(path.join(dir, 'gone', 'x.jsonl.reslens-journal.jsonl'), '/photos')).rejects.toMatchObject({ code: 'FILE_NOT_FOUND', message: /journal is gone/ });
+    await expect(readRunRows(path.join(dir, 'gone', 'x.jsonl.reslens-journal.jsonl'), '/photos')).rejects.toMatchObject({
+      code: 'FILE_NOT_FOUND',
+      message: /journal is gone/,
+    });
   });
 });
 
@@ -167,7 +171,14 @@ describe('the kept Images session', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'reslens-images-session-'));
   });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
-  const ok = (p: string, id: string, label = 'goldfish'): ImageEntry => ({ path: p, id, name: path.basename(p), at: '2026-12-01T10:00:00.000Z', model: 'resnet50', result: { top: [{ index: 1, label, prob: 0.9 }], ep: 'cpu', ms: 12 } });
+  const ok = (p: string, id: string, label = 'goldfish'): ImageEntry => ({
+    path: p,
+    id,
+    name: path.basename(p),
+    at: '2026-12-01T10:00:00.000Z',
+    model: 'resnet50',
+    result: { top: [{ index: 1, label, prob: 0.9 }], ep: 'cpu', ms: 12 },
+  });
 
   it('keeps one entry per photo (a reclassification replaces it), at most MAX_IMAGES, and forgets on Clear', async () => {
     const session = new ImagesSession(path.join(dir, 'a', IMAGES_SESSION_FILE));
@@ -186,7 +197,11 @@ describe('the kept Images session', () => {
   });
 
   it('a crafted file (bad ids, huge fields, not JSON) is set aside with a note', async () => {
-    for (const body of ['nope', JSON.stringify({ reslens: 'images-session', version: 1, images: [{ ...ok('/etc/shadow', 'img_aaaaaaaa'), id: '../../x' }] }), JSON.stringify({ reslens: 'images-session', version: 1, images: [{ ...ok('/p/a.jpg', 'img_aaaaaaaa'), name: 'x'.repeat(5000) }] })]) {
+    for (const body of [
+      'nope',
+      JSON.stringify({ reslens: 'images-session', version: 1, images: [{ ...ok('/etc/shadow', 'img_aaaaaaaa'), id: '../../x' }] }),
+      JSON.stringify({ reslens: 'images-session', version: 1, images: [{ ...ok('/p/a.jpg', 'img_aaaaaaaa'), name: 'x'.repeat(5000) }] }),
+    ]) {
       const folder = await mkdtemp(path.join(dir, 'bad-'));
       await writeFile(path.join(folder, IMAGES_SESSION_FILE), body);
       const session = new ImagesSession(path.join(folder, IMAGES_SESSION_FILE));

@@ -24,7 +24,11 @@ describe('softmax and top-k', () => {
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 20 - 10;
     for (let trial = 0; trial < 20; trial++) {
       const logits = Array.from({ length: 1000 }, random);
-      const expected = logits.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 5).map(([, i]) => i);
+      const expected = logits
+        .map((v, i) => [v, i] as const)
+        .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+        .slice(0, 5)
+        .map(([, i]) => i);
       expect(topK(logits, 5, []).map((t) => t.index)).toEqual(expected);
     }
   });

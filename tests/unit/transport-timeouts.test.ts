@@ -51,7 +51,10 @@ describe('transport timeouts', () => {
       fakeApi((method) => (method === 'engine.status' ? after(1, {}) : method === 'models.select' ? after(300, 'loaded') : never())),
       { probeAfterMs: 1000, limits: { 'images.thumbnail': 100, 'models.select': null } },
     );
-    await expect(api.call('images.thumbnail', { image: 'img_1', size: 64 } as never)).rejects.toMatchObject({ code: 'TIMEOUT', message: expect.stringContaining('images.thumbnail') });
+    await expect(api.call('images.thumbnail', { image: 'img_1', size: 64 } as never)).rejects.toMatchObject({
+      code: 'TIMEOUT',
+      message: expect.stringContaining('images.thumbnail'),
+    });
     await expect(api.call('models.select', { name: 'resnet50' } as never)).resolves.toBe('loaded');
   });
 

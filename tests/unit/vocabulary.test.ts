@@ -36,7 +36,7 @@ describe('vocabulary', () => {
     expect(vocabulary.errorCodeOf('INTERNAL_ERROR')).toBe('INTERNAL');
   });
 
-  it('names the grey colour map `gray` and takes the CLI\'s old `greys` as an alias', () => {
+  it("names the grey colour map `gray` and takes the CLI's old `greys` as an alias", () => {
     expect(vocabulary.colormapNamed('gray')).toBe('gray');
     expect(vocabulary.colormapNamed('greys')).toBe('gray');
     expect(vocabulary.colormapNamed('Greys')).toBe('gray');

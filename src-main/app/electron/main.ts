@@ -96,7 +96,13 @@ const actions = hostActions(ipcDeps);
 /** Asks the engine, giving up after `ms` (About must open even while the engine is busy or down). */
 function ask<T>(method: 'engine.status' | 'engine.doctor', ms: number): Promise<T | null> {
   const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), ms));
-  return Promise.race([bridge.handle(method, {}).then((value) => value as T).catch(() => null), timeout]);
+  return Promise.race([
+    bridge
+      .handle(method, {})
+      .then((value) => value as T)
+      .catch(() => null),
+    timeout,
+  ]);
 }
 
 // engine.doctor probes every execution provider (seconds); its answer is kept until the engine restarts.

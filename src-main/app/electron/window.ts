@@ -16,7 +16,8 @@ export function registerAppScheme(): void {
 export function serveRenderer(root: string, csp: string): void {
   protocol.handle(APP_SCHEME, async (request) => {
     const file = resolveAppFile(root, request.url);
-    if (!file || !statSync(file, { throwIfNoEntry: false })?.isFile()) return new Response('not found', { status: 404, headers: { 'content-type': 'text/plain' } });
+    if (!file || !statSync(file, { throwIfNoEntry: false })?.isFile())
+      return new Response('not found', { status: 404, headers: { 'content-type': 'text/plain' } });
     const response = await net.fetch(pathToFileURL(file).toString());
     const headers = new Headers(response.headers);
     headers.set('Content-Security-Policy', csp);

@@ -4,7 +4,24 @@
 // summary go to stderr.
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { type BatchEvent, type BatchJob, type BatchSummary, type Classifier, EngineError, ErrorCode, exportFormatOf, journalLockHolder, journalPathFor, journalStatus, load, lockedError, type OrganizeMode, type QueueProgress, unfinishedRunError, type WorkerRate } from '../../engine/index.js';
+import {
+  type BatchEvent,
+  type BatchJob,
+  type BatchSummary,
+  type Classifier,
+  EngineError,
+  ErrorCode,
+  exportFormatOf,
+  journalLockHolder,
+  journalPathFor,
+  journalStatus,
+  load,
+  lockedError,
+  type OrganizeMode,
+  type QueueProgress,
+  unfinishedRunError,
+  type WorkerRate,
+} from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
 import { type PrecisionFlag, parsePrecision } from '../options.js';
@@ -58,7 +75,10 @@ function summaryLines(summary: BatchSummary, seconds: number, flags: BatchFlags)
   const rate = seconds > 0 && thisRun > 0 ? ` · ${(thisRun / seconds).toFixed(1)} images/s` : '';
   const earlier = progress.resumed > 0 ? ` (${progress.resumed} done in an earlier run)` : '';
   const lines = [`${summary.count - summary.failed} classified, ${summary.failed} failed${earlier}; this run: ${thisRun} in ${formatDuration(seconds)}${rate}`];
-  if (summary.export) lines.push(`results: ${summary.export.file} (${summary.export.count} ${summary.export.format === 'csv' ? 'rows' : 'entries'}) · journal: ${summary.journal}`);
+  if (summary.export)
+    lines.push(
+      `results: ${summary.export.file} (${summary.export.count} ${summary.export.format === 'csv' ? 'rows' : 'entries'}) · journal: ${summary.journal}`,
+    );
   const o = summary.organized;
   if (o && flags.organize) {
     const where = flags.organize;
@@ -81,8 +101,16 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
     .option('-b, --batch <n|auto>', 'images per inference run; auto: the provider default', parseBatchSize, 'auto' as const)
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('--labels <file>', 'class names for a custom model, one per line')
-    .option('--precision <fp32|int8>', 'int8: the quantised copy made by `reslens quantize`, or, when there is none yet, one calibrated on the first 50 photos of this batch (faster on the CPU, results marked "precision":"int8")', parsePrecision, 'fp32' as PrecisionFlag)
-    .option('--exact', 'decode every image in full (bit-exact with torchvision); default: large JPEGs decode at reduced size (shrink-on-load), about twice as fast on large photos')
+    .option(
+      '--precision <fp32|int8>',
+      'int8: the quantised copy made by `reslens quantize`, or, when there is none yet, one calibrated on the first 50 photos of this batch (faster on the CPU, results marked "precision":"int8")',
+      parsePrecision,
+      'fp32' as PrecisionFlag,
+    )
+    .option(
+      '--exact',
+      'decode every image in full (bit-exact with torchvision); default: large JPEGs decode at reduced size (shrink-on-load), about twice as fast on large photos',
+    )
     .option('--resume', 'continue the run recorded in the journal: files already done (same path, size and time) are skipped')
     .option('--restart', 'start over even if the journal holds an unfinished run (the old journal is kept as .old)')
     .option('--retry-failed', 'with --resume: classify files that failed before again')
@@ -93,7 +121,10 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
     .option('--hidden', 'include hidden files and folders')
     .option('--no-follow-symlinks', 'do not follow symbolic links to files or folders')
     .option('-j, --jobs <n>', 'preprocessing worker threads, i.e. images decoding at once (default: half the cores, 2–8)', parsePositiveInt)
-    .option('--queue <url>', 'classify on reslens worker processes through Redis (redis://[:password@]host[:port], rediss:// for TLS); the journal and exports stay here')
+    .option(
+      '--queue <url>',
+      'classify on reslens worker processes through Redis (redis://[:password@]host[:port], rediss:// for TLS); the journal and exports stay here',
+    )
     .option('--chunk <n>', 'with --queue: images per chunk sent to a worker (default 32)', parsePositiveInt)
     .action(async (inputs: string[], flags: BatchFlags, command: Command) => {
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
@@ -142,12 +173,25 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
       if (!remote && flags.precision === 'int8') {
         const { calibrateOnBatchIfMissing } = await load.quantizeAutoCalibrate();
         const resolved = await context.resolve(flags.model);
-        const made = await calibrateOnBatchIfMissing({ modelPath: resolved.path, modelName: resolved.name, storeDir: context.store().dir, preprocessing: resolved.preprocessing, inputs: inputs.map((input) => path.resolve(input)), walk: { includeHidden: flags.hidden, followSymlinks: flags.followSymlinks }, onProgress: (message) => context.log(message) });
+        const made = await calibrateOnBatchIfMissing({
+          modelPath: resolved.path,
+          modelName: resolved.name,
+          storeDir: context.store().dir,
+          preprocessing: resolved.preprocessing,
+          inputs: inputs.map((input) => path.resolve(input)),
+          walk: { includeHidden: flags.hidden, followSymlinks: flags.followSymlinks },
+          onProgress: (message) => context.log(message),
+        });
         calibratedOn = made?.source;
       }
-      const local = remote ? undefined : await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels, precision: flags.precision });
+      const local = remote
+        ? undefined
+        : await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels, precision: flags.precision });
       const labels = (remote ?? (local as Classifier)).labels;
-      if (remote && !remote.pretrained && !flags.labels) context.log(`note: ${remote.name} is not a catalog model: its outputs are shown with ImageNet class names, which is only meaningful if it was trained on ImageNet-1k`);
+      if (remote && !remote.pretrained && !flags.labels)
+        context.log(
+          `note: ${remote.name} is not a catalog model: its outputs are shown with ImageNet class names, which is only meaningful if it was trained on ImageNet-1k`,
+        );
       const progress = createProgress(flags.exact ? 'classifying (exact)' : 'classifying');
       let job: BatchJob;
       try {
@@ -163,10 +207,16 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
             restart: flags.restart,
             retryFailed: flags.retryFailed,
             walk: { includeHidden: flags.hidden, followSymlinks: flags.followSymlinks },
-            organize: flags.organize ? { dest: path.resolve(flags.organize), minProb: flags.minProb, mode: flags.organizeMode, dryRun: flags.dryRun, labels } : undefined,
+            organize: flags.organize
+              ? { dest: path.resolve(flags.organize), minProb: flags.minProb, mode: flags.organizeMode, dryRun: flags.dryRun, labels }
+              : undefined,
           };
           job = remote
-            ? await (startQueueBatch as NonNullable<typeof startQueueBatch>)({ ...common, model: remote, queue: { url: flags.queue as string, chunkSize: flags.chunk } })
+            ? await (startQueueBatch as NonNullable<typeof startQueueBatch>)({
+                ...common,
+                model: remote,
+                queue: { url: flags.queue as string, chunkSize: flags.chunk },
+              })
             : await startBatch({ ...common, classifier: local as Classifier, decodeConcurrency: flags.jobs });
         } catch (error) {
           if (error instanceof EngineError && error.code === ErrorCode.QUEUE_UNAVAILABLE) {

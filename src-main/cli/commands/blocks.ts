@@ -20,7 +20,16 @@ interface BlocksFlags {
 export function blocksJson(model: string, norms: readonly BlockNorms[]): { model: string; blocks: BlockNorms[] } {
   return {
     model,
-    blocks: norms.map((b) => ({ id: b.id, stage: b.stage, index: b.index, downsample: b.downsample, inputNorm: b.inputNorm, residualNorm: b.residualNorm, shortcutNorm: b.shortcutNorm, outputNorm: b.outputNorm })),
+    blocks: norms.map((b) => ({
+      id: b.id,
+      stage: b.stage,
+      index: b.index,
+      downsample: b.downsample,
+      inputNorm: b.inputNorm,
+      residualNorm: b.residualNorm,
+      shortcutNorm: b.shortcutNorm,
+      outputNorm: b.outputNorm,
+    })),
   };
 }
 
@@ -33,7 +42,9 @@ function table(image: string, model: string, norms: readonly BlockNorms[], strid
     stage = b.stage;
     const marks = `${b.downsample ? 'P' : ' '}${(strides.get(b.id) ?? 1) > 1 ? '↓' : ' '}`;
     const gate = gates[b.id] === undefined ? '' : gates[b.id] === 0 ? '  (removed)' : `  (×${gates[b.id]})`;
-    lines.push(`   ${b.id.padEnd(10)} ${marks}${num(b.inputNorm)}${num(b.residualNorm)}${num(b.shortcutNorm)}  ${num(b.outputNorm)}   ${(b.residualNorm / b.shortcutNorm).toFixed(3).padStart(8)}${gate}`);
+    lines.push(
+      `   ${b.id.padEnd(10)} ${marks}${num(b.inputNorm)}${num(b.residualNorm)}${num(b.shortcutNorm)}  ${num(b.outputNorm)}   ${(b.residualNorm / b.shortcutNorm).toFixed(3).padStart(8)}${gate}`,
+    );
   }
   lines.push('', '   P: projection shortcut (torchvision downsample)   ↓: halves the resolution');
   return `${lines.join('\n')}\n`;
@@ -46,8 +57,8 @@ export function registerBlocksCommand(program: Command, context: CliContext): vo
     .argument('<image>', 'image file')
     .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
     .option('--json', 'print one JSON object {model, blocks: [{id, stage, index, downsample, inputNorm, residualNorm, shortcutNorm, outputNorm}]}')
-    .option('--drop-blocks <ids>', 'remove these blocks\' residual branches first (comma-separated, e.g. layer3.1,layer4.0)', parseBlockList)
-    .option('--scale-blocks <id=s,...>', 'scale these blocks\' residual branches (0..4, e.g. layer2.0=0.5)', parseScaleList)
+    .option('--drop-blocks <ids>', "remove these blocks' residual branches first (comma-separated, e.g. layer3.1,layer4.0)", parseBlockList)
+    .option('--scale-blocks <id=s,...>', "scale these blocks' residual branches (0..4, e.g. layer2.0=0.5)", parseScaleList)
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('--labels <file>', 'class names for a custom model, one per line')
     .action(async (image: string, flags: BlocksFlags, command: Command) => {

@@ -30,9 +30,14 @@ export function registerClassifyCommand(program: Command, context: CliContext): 
     .option('-b, --batch <n|auto>', 'images per inference run; auto: 8 on the CPU, 16–32 on a GPU', parseBatchSize, 'auto' as const)
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('--labels <file>', 'class names for a custom model, one per line')
-    .option('--precision <fp32|int8>', 'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")', parsePrecision, 'fp32' as PrecisionFlag)
+    .option(
+      '--precision <fp32|int8>',
+      'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")',
+      parsePrecision,
+      'fp32' as PrecisionFlag,
+    )
     .option('--hidden', 'include hidden files and folders when walking folders')
-    .option('--drop-blocks <ids>', 'classify with these residual blocks\' branches removed (comma-separated, e.g. layer3.1,layer4.0)', parseBlockList)
+    .option('--drop-blocks <ids>', "classify with these residual blocks' branches removed (comma-separated, e.g. layer3.1,layer4.0)", parseBlockList)
     .option('--scale-blocks <id=s,...>', 'classify with these residual branches scaled (0..4, e.g. layer2.0=0.5)', parseScaleList)
     .action(async (inputs: string[], flags: ClassifyFlags, command: Command) => {
       // Residual blocks removed or scaled: the inferences run on the block lens's gated graph.
@@ -43,14 +48,14 @@ export function registerClassifyCommand(program: Command, context: CliContext): 
       } catch (error) {
         command.error(`error: ${(error as Error).message}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
       }
-      if (lesioned && flags.precision === 'int8') command.error('error: --drop-blocks and --scale-blocks run on the fp32 model: leave out --precision int8', { exitCode: ExitCode.Usage, code: 'reslens.usage' });
+      if (lesioned && flags.precision === 'int8')
+        command.error('error: --drop-blocks and --scale-blocks run on the fp32 model: leave out --precision int8', {
+          exitCode: ExitCode.Usage,
+          code: 'reslens.usage',
+        });
       // The engine loads with the command, not with the program (see main.ts).
-      const [{ walkInputs }, { classifyFiles, isFailure }, { formatResult, formatSummary }, { blockLens, normaliseGates, releaseBlockLens }] = await Promise.all([
-        load.walk(),
-        load.classifyFiles(),
-        import('../output.js'),
-        load.blocksLens(),
-      ]);
+      const [{ walkInputs }, { classifyFiles, isFailure }, { formatResult, formatSummary }, { blockLens, normaliseGates, releaseBlockLens }] =
+        await Promise.all([load.walk(), load.classifyFiles(), import('../output.js'), load.blocksLens()]);
       // The model's preprocessing is known before its session starts: the first photos are decoded
       // while it loads (see classifyFiles' `preprocessing`).
       const { preprocessing } = await context.resolve(flags.model);
@@ -73,7 +78,12 @@ export function registerClassifyCommand(program: Command, context: CliContext): 
           }
         }
         const items = walkInputs(inputs, { includeHidden: flags.hidden });
-        for await (const result of classifyFiles(loading, items, { top: flags.top, batchSize: flags.batch === 'auto' ? undefined : flags.batch, infer, preprocessing })) {
+        for await (const result of classifyFiles(loading, items, {
+          top: flags.top,
+          batchSize: flags.batch === 'auto' ? undefined : flags.batch,
+          infer,
+          preprocessing,
+        })) {
           if (isFailure(result)) failed++;
           else done++;
           process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatResult(result));

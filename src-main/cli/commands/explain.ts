@@ -12,7 +12,18 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { type Classifier, EngineError, ErrorCode, EXPLAIN_METHODS, type Explainer, type explainFile, type ExplainMethod, load, MAX_EXPLAIN_CLASSES, type RawMap } from '../../engine/index.js';
+import {
+  type Classifier,
+  EngineError,
+  ErrorCode,
+  EXPLAIN_METHODS,
+  type Explainer,
+  type explainFile,
+  type ExplainMethod,
+  load,
+  MAX_EXPLAIN_CLASSES,
+  type RawMap,
+} from '../../engine/index.js';
 // Names only at start-up; the engine (onnxruntime, sharp) loads with the command (see main.ts).
 import type { CliContext } from '../context.js';
 import { parseEp, parsePositiveInt } from '../options.js';
@@ -32,8 +43,13 @@ interface ExplainFlags {
 }
 
 function collectMethods(value: string, previous: ExplainMethod[]): ExplainMethod[] {
-  const names = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  for (const name of names) if (!(EXPLAIN_METHODS as readonly string[]).includes(name)) throw new InvalidArgumentError(`unknown method ${name}; expected any of ${EXPLAIN_METHODS.join(', ')}`);
+  const names = value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  for (const name of names)
+    if (!(EXPLAIN_METHODS as readonly string[]).includes(name))
+      throw new InvalidArgumentError(`unknown method ${name}; expected any of ${EXPLAIN_METHODS.join(', ')}`);
   return [...previous, ...(names as ExplainMethod[])];
 }
 
@@ -56,7 +72,13 @@ export function resolveClass(value: string, labels: readonly string[]): number {
   const partial = labels.flatMap((l, i) => (l.toLowerCase().includes(lower) ? [i] : []));
   if (partial.length === 1) return partial[0];
   if (partial.length === 0) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `no class is called "${text}"`);
-  throw new EngineError(ErrorCode.INVALID_ARGUMENT, `"${text}" matches ${partial.length} classes (${partial.slice(0, 5).map((i) => `${i} ${labels[i]}`).join(', ')}${partial.length > 5 ? ', …' : ''}): give the index or the full label`);
+  throw new EngineError(
+    ErrorCode.INVALID_ARGUMENT,
+    `"${text}" matches ${partial.length} classes (${partial
+      .slice(0, 5)
+      .map((i) => `${i} ${labels[i]}`)
+      .join(', ')}${partial.length > 5 ? ', …' : ''}): give the index or the full label`,
+  );
 }
 
 /**
@@ -82,7 +104,9 @@ async function writeSafely(file: string, data: Uint8Array | string): Promise<voi
 export function registerExplainCommand(program: Command, context: CliContext): void {
   program
     .command('explain')
-    .description('explain a classification: Grad-CAM family maps at every stage, input attributions and their faithfulness, from gradients computed inside the ONNX graph')
+    .description(
+      'explain a classification: Grad-CAM family maps at every stage, input attributions and their faithfulness, from gradients computed inside the ONNX graph',
+    )
     .argument('<image>', 'image file')
     .requiredOption('-o, --out <dir>', 'folder to write into (created if missing)')
     .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
@@ -96,7 +120,8 @@ export function registerExplainCommand(program: Command, context: CliContext): v
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('--labels <file>', 'class names for a custom model, one per line')
     .action(async (image: string, flags: ExplainFlags) => {
-      if (flags.class.length > MAX_EXPLAIN_CLASSES) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `at most ${MAX_EXPLAIN_CLASSES} classes per run (got ${flags.class.length})`);
+      if (flags.class.length > MAX_EXPLAIN_CLASSES)
+        throw new EngineError(ErrorCode.INVALID_ARGUMENT, `at most ${MAX_EXPLAIN_CLASSES} classes per run (got ${flags.class.length})`);
       const [{ explainFile }, { Explainer }] = await Promise.all([load.explain(), load.explainer()]);
       const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
       let explainer: Explainer | undefined;
@@ -114,10 +139,16 @@ export function registerExplainCommand(program: Command, context: CliContext): v
         if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         else {
           for (const c of summary.classes) {
-            const auc = c.faithfulness ? ` · deletion/insertion AUC ${Object.entries(c.faithfulness).map(([m, f]) => `${m} ${f.deletionAuc.toFixed(3)}/${f.insertionAuc.toFixed(3)}`).join(', ')}` : '';
+            const auc = c.faithfulness
+              ? ` · deletion/insertion AUC ${Object.entries(c.faithfulness)
+                  .map(([m, f]) => `${m} ${f.deletionAuc.toFixed(3)}/${f.insertionAuc.toFixed(3)}`)
+                  .join(', ')}`
+              : '';
             process.stdout.write(`${c.index} ${c.label} (score ${c.score.toFixed(3)}) → ${c.folder}${auc}\n`);
           }
-          context.log(`wrote ${summary.classes.reduce((n, c) => n + c.files.length, 0)} files to ${flags.out} in ${(summary.timings.totalMs / 1000).toFixed(1)} s`);
+          context.log(
+            `wrote ${summary.classes.reduce((n, c) => n + c.files.length, 0)} files to ${flags.out} in ${(summary.timings.totalMs / 1000).toFixed(1)} s`,
+          );
         }
       } finally {
         await explainer?.dispose();
@@ -150,7 +181,12 @@ async function writeExplanation(classifier: Classifier, explained: Explained, fl
       await writeSafely(path.join(folder, name), data);
       files.push(name);
     };
-    await save('input.png', await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } }).png().toBuffer());
+    await save(
+      'input.png',
+      await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
     for (const stage of result.stages) {
       await save(`grad-${stage.name}.npy`, encodeNpy(e.stageGradients[stage.name], stage.shape));
       const gradcam = e.stageMaps[stage.name].gradcam as RawMap;
@@ -164,11 +200,24 @@ async function writeExplanation(classifier: Classifier, explained: Explained, fl
     await save('input-grad.npy', encodeNpy(e.inputGradient, [3, size, size]));
     await save('guided-input-grad.npy', encodeNpy(e.guidedInputGradient, [3, size, size]));
     for (const [method, attribution] of Object.entries(e.inputMaps)) {
-      if (method === 'integrated-gradients' || method === 'smoothgrad' || method === 'guided-gradcam') await save(`${method}.npy`, encodeNpy(attribution.attribution, [3, size, size]));
+      if (method === 'integrated-gradients' || method === 'smoothgrad' || method === 'guided-gradcam')
+        await save(`${method}.npy`, encodeNpy(attribution.attribution, [3, size, size]));
       await save(`${method}.png`, await overlay(attribution.map));
     }
     const faithfulness = e.faithfulness
-      ? Object.fromEntries(Object.entries(e.faithfulness).map(([m, f]) => [m, { deletionAuc: f.deletionAuc, insertionAuc: f.insertionAuc, fractions: f.fractions, deletion: f.deletion, insertion: f.insertion, map: isStageMethod(m as ExplainMethod) ? 'layer4' : 'input' }]))
+      ? Object.fromEntries(
+          Object.entries(e.faithfulness).map(([m, f]) => [
+            m,
+            {
+              deletionAuc: f.deletionAuc,
+              insertionAuc: f.insertionAuc,
+              fractions: f.fractions,
+              deletion: f.deletion,
+              insertion: f.insertion,
+              map: isStageMethod(m as ExplainMethod) ? 'layer4' : 'input',
+            },
+          ]),
+        )
       : undefined;
     const classSummary = {
       image,

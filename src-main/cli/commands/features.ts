@@ -27,7 +27,6 @@ function parseOpacity(value: string): number {
   return n;
 }
 
-
 function parseMode(value: string): 'mean' | 'max' {
   if (value !== 'mean' && value !== 'max') throw new InvalidArgumentError('expected mean or max');
   return value;
@@ -48,7 +47,12 @@ export function registerFeaturesCommand(program: Command, context: CliContext): 
     .option('--size <px>', 'side of the overlay images in pixels', parsePositiveInt, 448)
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('--labels <file>', 'class names for a custom model, one per line')
-    .option('--precision <fp32|int8>', 'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")', parsePrecision, 'fp32' as PrecisionFlag)
+    .option(
+      '--precision <fp32|int8>',
+      'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")',
+      parsePrecision,
+      'fp32' as PrecisionFlag,
+    )
     .action(async (image: string, flags: FeaturesFlags) => {
       // The engine loads with the command, not with the program (see main.ts).
       const { exportFeatures } = await load.featuresExport();
@@ -66,7 +70,9 @@ export function registerFeaturesCommand(program: Command, context: CliContext): 
           requestedPrecision: flags.precision,
         });
         context.log(`wrote ${summary.files.length} files to ${flags.out}`);
-        process.stdout.write(`${JSON.stringify({ out: flags.out, stages: summary.stages.map((s) => ({ name: s.name, shape: s.shape })), top: summary.top.slice(0, 3) })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ out: flags.out, stages: summary.stages.map((s) => ({ name: s.name, shape: s.shape })), top: summary.top.slice(0, 3) })}\n`,
+        );
       } finally {
         await classifier.dispose();
       }

@@ -4,7 +4,16 @@
 // intact top-1 loses. Journaled like a batch: --resume continues a study that was stopped or killed.
 import path from 'node:path';
 import type { Command } from 'commander';
-import { type BatchEvent, EngineError, ErrorCode, journalPathFor, journalStatus, type LesionStudySummary, load, unfinishedRunError } from '../../engine/index.js';
+import {
+  type BatchEvent,
+  EngineError,
+  ErrorCode,
+  journalPathFor,
+  journalStatus,
+  type LesionStudySummary,
+  load,
+  unfinishedRunError,
+} from '../../engine/index.js';
 import { parseBlockList, reportBlockUsageError } from '../block-options.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
@@ -26,7 +35,6 @@ interface LesionFlags {
   jobs?: number;
 }
 
-
 function report(summary: LesionStudySummary, out: string, seconds: number): string[] {
   const lines: string[] = [];
   const table = summary.table;
@@ -34,12 +42,16 @@ function report(summary: LesionStudySummary, out: string, seconds: number): stri
     lines.push(`block        agreement  mean drop of the top-1 probability   (${table.images} images${table.failed > 0 ? `, ${table.failed} failed` : ''})`);
     for (const row of table.rows) {
       const mark = `${row.downsample ? 'P' : ' '}${row.stride > 1 ? '↓' : ' '}`;
-      lines.push(`${row.block.padEnd(10)} ${mark} ${(row.agreement * 100).toFixed(1).padStart(6)}%   ${row.meanProbDrop >= 0 ? ' ' : ''}${row.meanProbDrop.toFixed(4)}`);
+      lines.push(
+        `${row.block.padEnd(10)} ${mark} ${(row.agreement * 100).toFixed(1).padStart(6)}%   ${row.meanProbDrop >= 0 ? ' ' : ''}${row.meanProbDrop.toFixed(4)}`,
+      );
     }
     lines.push('P: projection shortcut   ↓: halves the resolution');
   }
   const thisRun = summary.progress.done - summary.progress.resumed;
-  lines.push(`${thisRun} images this run in ${formatDuration(seconds)}${summary.progress.resumed > 0 ? ` (${summary.progress.resumed} done in an earlier run)` : ''} · study: ${out} · journal: ${summary.journal}`);
+  lines.push(
+    `${thisRun} images this run in ${formatDuration(seconds)}${summary.progress.resumed > 0 ? ` (${summary.progress.resumed} done in an earlier run)` : ''} · study: ${out} · journal: ${summary.journal}`,
+  );
   if (summary.state === 'cancelled') lines.push('stopped: run the same command with --resume to continue');
   if (summary.error) lines.push(`error ${summary.error.code}: ${withHint(summary.error.message, summary.error.hint)}`);
   return lines;

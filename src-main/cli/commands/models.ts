@@ -38,7 +38,14 @@ function listingJson(model: ModelListing) {
     bytes: model.bytes,
     sha256: model.sha256,
     ...(entry
-      ? { architecture: entry.architecture, variant: entry.variant, url: entry.url, license: entry.license, classes: entry.classes, accuracy: entry.accuracy ?? null }
+      ? {
+          architecture: entry.architecture,
+          variant: entry.variant,
+          url: entry.url,
+          license: entry.license,
+          classes: entry.classes,
+          accuracy: entry.accuracy ?? null,
+        }
       : {}),
     addedAt: model.addedAt ?? null,
     importedFrom: model.importedFrom ?? null,
@@ -47,7 +54,14 @@ function listingJson(model: ModelListing) {
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function registerModelsCommand(program: Command, context: CliContext): void {

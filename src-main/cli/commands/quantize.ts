@@ -35,12 +35,20 @@ export function registerQuantizeCommand(program: Command, context: CliContext): 
     .argument('<model>', 'catalog model name or path to an .onnx file')
     .option('--calibrate <dir>', 'folder of photos like the ones you will classify (walked recursively); required')
     .option('-n, --images <n>', 'photos to use from the folder (every fifth is held back to measure agreement with fp32)', parsePositiveInt, 50)
-    .option('--method <name>', `activation ranges: ${CALIBRATION_METHODS.join(', ')} (percentile clips 0.01% tails; entropy clips each tensor where its 8-bit histogram loses least, by KL divergence)`, parseMethod, 'percentile' as CalibrationMethod)
+    .option(
+      '--method <name>',
+      `activation ranges: ${CALIBRATION_METHODS.join(', ')} (percentile clips 0.01% tails; entropy clips each tensor where its 8-bit histogram loses least, by KL divergence)`,
+      parseMethod,
+      'percentile' as CalibrationMethod,
+    )
     .option('--activations <type>', 'activation type: uint8 (fastest on x86) or int8', parseActivations, 'uint8' as ActivationType)
     .option('--hidden', 'include hidden files and folders when walking the folder')
     .option('--json', 'print the stored record as one JSON object')
     .action(async (model: string, flags: QuantizeFlags) => {
-      if (!flags.calibrate) throw new UsageError('--calibrate <dir> is required: a folder of photos like the ones you will classify (50 are plenty); or run `reslens batch DIR --precision int8`, which calibrates on the first 50 photos of the batch when there is no int8 copy yet');
+      if (!flags.calibrate)
+        throw new UsageError(
+          '--calibrate <dir> is required: a folder of photos like the ones you will classify (50 are plenty); or run `reslens batch DIR --precision int8`, which calibrates on the first 50 photos of the batch when there is no int8 copy yet',
+        );
       const [{ walkInputs }, { quantizeModel }] = await Promise.all([load.walk(), load.quantizeModel()]);
       const resolved = await context.resolve(model);
       const images: string[] = [];

@@ -17,7 +17,6 @@ interface ReportFlags {
   json?: boolean;
 }
 
-
 /** The output must be a new or regular file, and not the photo itself (a careless --out). */
 async function checkOut(out: string, image: string): Promise<void> {
   if (path.resolve(out) === path.resolve(image)) throw new UsageError('--out names the input photo: choose another file');
@@ -28,7 +27,7 @@ async function checkOut(out: string, image: string): Promise<void> {
 export function registerReportCommand(program: Command, context: CliContext): void {
   program
     .command('report')
-    .description('write one photo\'s top-5, every stage\'s heatmap and the class activation maps as one self-contained HTML file')
+    .description("write one photo's top-5, every stage's heatmap and the class activation maps as one self-contained HTML file")
     .argument('<image>', 'image file')
     .requiredOption('-o, --out <file>', 'HTML file to write (replaced if it exists)')
     .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
@@ -43,14 +42,29 @@ export function registerReportCommand(program: Command, context: CliContext): vo
       const resolved = await context.resolve(flags.model);
       const classifier = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels });
       try {
-        const report = await makeReport(classifier, image, { colormap: flags.colormap, size: Math.min(flags.size, 1024), title: resolved.catalogEntry?.title, pretrained: resolved.pretrained });
+        const report = await makeReport(classifier, image, {
+          colormap: flags.colormap,
+          size: Math.min(flags.size, 1024),
+          title: resolved.catalogEntry?.title,
+          pretrained: resolved.pretrained,
+        });
         // Written beside the target and renamed: a reader never sees half a file.
         const temp = `${flags.out}.${process.pid}.tmp`;
         await writeFile(temp, report.html, { mode: 0o644 });
         await rename(temp, flags.out);
-        const summary = { out: flags.out, bytes: Buffer.byteLength(report.html), model: classifier.name, top: report.top, stages: report.stages, cams: report.cams };
+        const summary = {
+          out: flags.out,
+          bytes: Buffer.byteLength(report.html),
+          model: classifier.name,
+          top: report.top,
+          stages: report.stages,
+          cams: report.cams,
+        };
         if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-        else context.log(`wrote ${flags.out} (${Math.round(summary.bytes / 1024)} KB): top-1 ${report.top[0]?.label ?? '—'}, ${report.stages.length} stages, ${report.cams} class activation maps`);
+        else
+          context.log(
+            `wrote ${flags.out} (${Math.round(summary.bytes / 1024)} KB): top-1 ${report.top[0]?.label ?? '—'}, ${report.stages.length} stages, ${report.cams} class activation maps`,
+          );
       } finally {
         await classifier.dispose();
       }

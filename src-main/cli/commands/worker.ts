@@ -20,7 +20,9 @@ interface WorkerFlags {
   json?: boolean;
 }
 
-const collect = <T>(parse: (value: string) => T) => (value: string, previous: T[]): T[] => [...previous, parse(value)];
+const collect =
+  <T>(parse: (value: string) => T) =>
+  (value: string, previous: T[]): T[] => [...previous, parse(value)];
 
 function parseMapping(value: string): PathMapping {
   try {
@@ -43,11 +45,31 @@ export function registerWorkerCommand(program: Command, context: CliContext): vo
     .requiredOption('--queue <url>', 'Redis URL: redis://[:password@]host[:port][/db], or rediss://… for TLS')
     .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
     .option('-c, --concurrency <n>', 'chunks classified at once', parsePositiveInt, 1)
-    .option('--allow-root <dir>', 'read images only under this folder (repeatable); recommended', collect((v) => v), [] as string[])
-    .option('--path-map <local=remote>', 'the run names files under LOCAL, this machine mounts them at REMOTE (repeatable)', collect(parseMapping), [] as PathMapping[])
-    .option('-m, --model <name|file>', 'offer this model (catalog name or .onnx file) to runs that ask for its SHA-256 (repeatable; the model store is always searched)', collect((v) => v), [] as string[])
+    .option(
+      '--allow-root <dir>',
+      'read images only under this folder (repeatable); recommended',
+      collect((v) => v),
+      [] as string[],
+    )
+    .option(
+      '--path-map <local=remote>',
+      'the run names files under LOCAL, this machine mounts them at REMOTE (repeatable)',
+      collect(parseMapping),
+      [] as PathMapping[],
+    )
+    .option(
+      '-m, --model <name|file>',
+      'offer this model (catalog name or .onnx file) to runs that ask for its SHA-256 (repeatable; the model store is always searched)',
+      collect((v) => v),
+      [] as string[],
+    )
     .option('-j, --jobs <n>', 'preprocessing worker threads (default: half the cores, 2–8)', parsePositiveInt)
-    .option('--stall-timeout <seconds>', 'a chunk of a worker that stops answering goes to another worker after about this long; must exceed one inference run', parseSeconds, 30)
+    .option(
+      '--stall-timeout <seconds>',
+      'a chunk of a worker that stops answering goes to another worker after about this long; must exceed one inference run',
+      parseSeconds,
+      30,
+    )
     .option('--json', 'one JSON line per chunk on stdout')
     .action(async (flags: WorkerFlags, command: Command) => {
       const url = flags.queue as string;
@@ -67,9 +89,16 @@ export function registerWorkerCommand(program: Command, context: CliContext): vo
       let models: WorkerModels;
       try {
         access = await PathAccess.create({ allowRoots: flags.allowRoot, pathMap: flags.pathMap });
-        models = await WorkerModels.create({ store: context.store(), offered: flags.model, ep: flags.ep, cacheDir: envPaths('reslens', { suffix: '' }).cache, log: context.log });
+        models = await WorkerModels.create({
+          store: context.store(),
+          offered: flags.model,
+          ep: flags.ep,
+          cacheDir: envPaths('reslens', { suffix: '' }).cache,
+          log: context.log,
+        });
       } catch (error) {
-        if (error instanceof EngineError && (error.code === ErrorCode.INVALID_ARGUMENT || error.code === ErrorCode.MODEL_NOT_FOUND)) command.error(`error: ${withHint(error.message, error.hint)}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
+        if (error instanceof EngineError && (error.code === ErrorCode.INVALID_ARGUMENT || error.code === ErrorCode.MODEL_NOT_FOUND))
+          command.error(`error: ${withHint(error.message, error.hint)}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
         throw error;
       }
       const worker = await QueueWorker.start({
@@ -86,7 +115,8 @@ export function registerWorkerCommand(program: Command, context: CliContext): vo
       });
       context.log(`worker ${worker.id}: taking chunks from ${redactUrl(url)} (${flags.concurrency} at a time)`);
       if (access.restricted) context.log(`reading images only under: ${access.describeRoots()}`);
-      else context.log('warning: no --allow-root: this worker reads any image file its user can read that a run names; set --allow-root DIR (see docs/queue.md)');
+      else
+        context.log('warning: no --allow-root: this worker reads any image file its user can read that a run names; set --allow-root DIR (see docs/queue.md)');
       for (const m of flags.pathMap) context.log(`path map: ${m.local} → ${m.remote}`);
 
       let signals = 0;

@@ -48,7 +48,11 @@ export async function refuseDestOverInputs(dest: string, inputs: readonly string
     const realInput = await realPathOrNearest(input);
     if (isSameOrBelow(realInput, realDest)) {
       const what = realInput === realDest ? 'is the input folder' : `contains the input ${input}`;
-      throw new EngineError(ErrorCode.INVALID_ARGUMENT, `organise destination ${dest} ${what}: the copies would be classified as new photos on the next run; choose a folder outside the inputs (or a new subfolder of one)`, { item: dest });
+      throw new EngineError(
+        ErrorCode.INVALID_ARGUMENT,
+        `organise destination ${dest} ${what}: the copies would be classified as new photos on the next run; choose a folder outside the inputs (or a new subfolder of one)`,
+        { item: dest },
+      );
     }
   }
 }

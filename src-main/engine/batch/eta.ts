@@ -98,7 +98,6 @@ export class EtaSmoother {
     }
   }
 
-
   /** The smoothed rate (items per second), 0 until known. */
   rate(): number {
     return this.ewma ?? 0;

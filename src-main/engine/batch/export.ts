@@ -79,7 +79,15 @@ export const csvLine = (fields: string[]): string => `${fields.map(csvField).joi
 export function resultObject(result: ClassifyResult): ClassifyResult {
   const worker = result.worker === undefined ? {} : { worker: result.worker };
   if ('error' in result) return { path: result.path, error: { code: result.error.code, message: result.error.message }, ...worker };
-  return { path: result.path, top: result.top.map((t) => ({ index: t.index, label: t.label, prob: t.prob })), model: result.model, ep: result.ep, ms: result.ms, ...(result.precision ? { precision: result.precision } : {}), ...worker };
+  return {
+    path: result.path,
+    top: result.top.map((t) => ({ index: t.index, label: t.label, prob: t.prob })),
+    model: result.model,
+    ep: result.ep,
+    ms: result.ms,
+    ...(result.precision ? { precision: result.precision } : {}),
+    ...worker,
+  };
 }
 
 /** Sorts paths folder by folder, names by code unit: the order the folder walk produces. */
@@ -115,7 +123,11 @@ export interface ExportSummary {
  * Writes the journal's results to `outFile` in the format its extension names. Memory holds the paths
  * and their journal offsets, not the results: records are read back one at a time.
  */
-export async function exportJournal(journalFile: string, outFile: string, options: { state?: JournalState; ep?: string; order?: 'path' | 'journal'; worker?: boolean } = {}): Promise<ExportSummary> {
+export async function exportJournal(
+  journalFile: string,
+  outFile: string,
+  options: { state?: JournalState; ep?: string; order?: 'path' | 'journal'; worker?: boolean } = {},
+): Promise<ExportSummary> {
   const format = exportFormatOf(outFile);
   if (!format) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `cannot tell the export format from ${outFile}: use .csv, .json or .jsonl`, { item: outFile });
   const state = options.state ?? (await readJournal(journalFile));
@@ -133,9 +145,16 @@ export async function exportJournal(journalFile: string, outFile: string, option
     if (format === 'csv') await write(stream, csvLine(csvHeader(top, options.worker)));
     if (format === 'json') {
       // The run's provider is the one most results name; a resumed run on another machine may differ per row.
-      await write(stream, `{"reslens":"batch-results","model":${JSON.stringify(state.header.model.name)},"mode":${JSON.stringify(state.header.mode)},"top":${top},"results":[`);
+      await write(
+        stream,
+        `{"reslens":"batch-results","model":${JSON.stringify(state.header.model.name)},"mode":${JSON.stringify(state.header.mode)},"top":${top},"results":[`,
+      );
     }
-    for await (const record of readRecords(journalFile, state.entries, paths.map(([p]) => p))) {
+    for await (const record of readRecords(
+      journalFile,
+      state.entries,
+      paths.map(([p]) => p),
+    )) {
       const result = resultObject(record.result);
       if ('error' in result) failed++;
       else {
@@ -148,7 +167,8 @@ export async function exportJournal(journalFile: string, outFile: string, option
       count++;
     }
     const precision = precisions.size > 1 ? 'mixed' : ([...precisions][0] ?? null);
-    if (format === 'json') await write(stream, `\n],"count":${count},"failed":${failed},"ep":${JSON.stringify(ep ?? null)},"precision":${JSON.stringify(precision)}}\n`);
+    if (format === 'json')
+      await write(stream, `\n],"count":${count},"failed":${failed},"ep":${JSON.stringify(ep ?? null)},"precision":${JSON.stringify(precision)}}\n`);
     await closeStream(stream);
     await rename(temp, outFile);
   } catch (error) {

@@ -7,7 +7,11 @@ import { ErrorCode } from '../errors.js';
 import { underInputs } from './containment.js';
 
 const finite = z.number().refine(Number.isFinite);
-const text = (max: number) => z.string().max(max).refine((s) => !s.includes('\0'), 'no NUL');
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !s.includes('\0'), 'no NUL');
 const filePath = text(4096).min(1);
 
 const ClassScoreSchema = z.object({ index: z.number().int().min(0).max(1_000_000), label: text(1000), prob: z.number().min(0).max(1) });

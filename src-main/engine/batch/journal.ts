@@ -87,7 +87,13 @@ export interface JournalState {
 }
 
 /** Errors worth trying again on resume even when the file has not changed. */
-const TRANSIENT_ERRORS = new Set<string>([ErrorCode.FILE_NOT_FOUND, ErrorCode.READ_FAILED, ErrorCode.INFERENCE_FAILED, ErrorCode.CANCELLED, ErrorCode.EP_UNAVAILABLE]);
+const TRANSIENT_ERRORS = new Set<string>([
+  ErrorCode.FILE_NOT_FOUND,
+  ErrorCode.READ_FAILED,
+  ErrorCode.INFERENCE_FAILED,
+  ErrorCode.CANCELLED,
+  ErrorCode.EP_UNAVAILABLE,
+]);
 // Queue mode: failures of the setup (a worker without the model or the folder, one that kept dying),
 // not of the file; a resume with the setup fixed classifies them.
 for (const code of [ErrorCode.QUEUE_UNAVAILABLE, ErrorCode.MODEL_MISMATCH, ErrorCode.PATH_NOT_ALLOWED, ErrorCode.WORKER_FAILED]) TRANSIENT_ERRORS.add(code);
@@ -99,7 +105,8 @@ export function journalPathFor(outFile: string): string {
 }
 
 function sameIdentity(a: JournalIdentity, b: JournalIdentity): string | undefined {
-  if (a.model.sha256 !== b.model.sha256) return `it was written with model ${a.model.name} (sha256 ${a.model.sha256.slice(0, 12)}…), not ${b.model.name} (sha256 ${b.model.sha256.slice(0, 12)}…)`;
+  if (a.model.sha256 !== b.model.sha256)
+    return `it was written with model ${a.model.name} (sha256 ${a.model.sha256.slice(0, 12)}…), not ${b.model.name} (sha256 ${b.model.sha256.slice(0, 12)}…)`;
   if (a.mode !== b.mode) return `it was written in ${a.mode} mode, not ${b.mode} (${b.mode === 'exact' ? 'drop --exact' : 'add --exact'} to continue it)`;
   if (a.top !== b.top) return `it holds the top ${a.top} classes per image, not ${b.top} (use --top ${a.top} to continue it)`;
   if (a.labelsSha256 !== b.labelsSha256) return 'it was written with a different label set';
@@ -154,7 +161,12 @@ export async function readJournal(file: string, options: { repair?: boolean; inp
     }
     if (!header) {
       if (value.reslens !== JOURNAL_KIND) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${file} is not a ResLens batch journal`, { item: file });
-      if (value.version !== JOURNAL_VERSION) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${file} is a version ${String(value.version)} journal; this ResLens reads version ${JOURNAL_VERSION}`, { item: file });
+      if (value.version !== JOURNAL_VERSION)
+        throw new EngineError(
+          ErrorCode.INVALID_ARGUMENT,
+          `${file} is a version ${String(value.version)} journal; this ResLens reads version ${JOURNAL_VERSION}`,
+          { item: file },
+        );
       header = value as unknown as JournalHeader;
       continue;
     }
@@ -180,7 +192,11 @@ export async function readJournal(file: string, options: { repair?: boolean; inp
       damagedLines++;
     }
   }
-  if (!header) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${file} has no journal header (it is empty or damaged)`, { item: file, hint: { actions: ['restart'], file } });
+  if (!header)
+    throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${file} has no journal header (it is empty or damaged)`, {
+      item: file,
+      hint: { actions: ['restart'], file },
+    });
   return { header, entries, organized, sessions, finished, damagedLines, truncatedBytes };
 }
 
@@ -237,7 +253,10 @@ export async function journalStatus(file: string): Promise<{ finished: boolean; 
 
 /** The refusal for a new run over an unfinished journal (shared by Journal.open and hosts' early checks). */
 export function unfinishedRunError(file: string, done: number): EngineError {
-  return new EngineError(ErrorCode.INVALID_ARGUMENT, `${file} holds an unfinished run (${done} images done)`, { item: file, hint: { actions: ['resume', 'restart'], file } });
+  return new EngineError(ErrorCode.INVALID_ARGUMENT, `${file} holds an unfinished run (${done} images done)`, {
+    item: file,
+    hint: { actions: ['resume', 'restart'], file },
+  });
 }
 
 export interface OpenJournalOptions {
@@ -293,7 +312,8 @@ export class Journal {
       previous = await readJournal(file, { repair: options.resume, inputs: options.inputs });
       if (options.resume) {
         const mismatch = sameIdentity(previous.header, options.identity);
-        if (mismatch) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `cannot resume from ${file}: ${mismatch}`, { item: file, hint: { actions: ['restart'], file } });
+        if (mismatch)
+          throw new EngineError(ErrorCode.INVALID_ARGUMENT, `cannot resume from ${file}: ${mismatch}`, { item: file, hint: { actions: ['restart'], file } });
       } else if (!previous.finished) {
         throw unfinishedRunError(file, previous.entries.size);
       } else {

@@ -71,7 +71,13 @@ export async function organizeJournal(journalFile: string, options: OrganizeOpti
     if (context.isCancelled?.()) break;
     let action: OrganizeAction | undefined;
     if (context.allow && !(await context.allow(record.path))) {
-      action = { path: record.path, to: options.dest, folder: '', status: 'error', error: { code: ErrorCode.PATH_NOT_ALLOWED, message: `${record.path} is outside the folders this host may read` } };
+      action = {
+        path: record.path,
+        to: options.dest,
+        folder: '',
+        status: 'error',
+        error: { code: ErrorCode.PATH_NOT_ALLOWED, message: `${record.path} is outside the folders this host may read` },
+      };
     } else action = await organizeOne(record.result, options, taken);
     if (!action) continue;
     if (action.status === 'error') {
@@ -113,7 +119,10 @@ async function appendOrganizedUnderLock(journalFile: string, records: { path: st
       await handle.close();
     }
   } catch (error) {
-    throw new EngineError(ErrorCode.WRITE_FAILED, `cannot record the organised files in ${journalFile}: ${(error as Error).message}`, { item: journalFile, cause: error });
+    throw new EngineError(ErrorCode.WRITE_FAILED, `cannot record the organised files in ${journalFile}: ${(error as Error).message}`, {
+      item: journalFile,
+      cause: error,
+    });
   } finally {
     await lock.release();
   }

@@ -146,10 +146,22 @@ export async function organizeOne(result: ClassifyResult, options: OrganizeOptio
         continue;
       }
       const info = toErrorInfo(error, code === 'ENOENT' ? ErrorCode.FILE_NOT_FOUND : ErrorCode.READ_FAILED);
-      return { path: result.path, to: target, folder, status: 'error', error: { code: info.code, message: `cannot ${mode === 'copy' ? 'copy' : 'link'} into ${dir}: ${info.message}` } };
+      return {
+        path: result.path,
+        to: target,
+        folder,
+        status: 'error',
+        error: { code: info.code, message: `cannot ${mode === 'copy' ? 'copy' : 'link'} into ${dir}: ${info.message}` },
+      };
     }
   }
-  return { path: result.path, to: dir, folder, status: 'error', error: { code: ErrorCode.INVALID_ARGUMENT, message: `too many files named ${base} in ${dir}` } };
+  return {
+    path: result.path,
+    to: dir,
+    folder,
+    status: 'error',
+    error: { code: ErrorCode.INVALID_ARGUMENT, message: `too many files named ${base} in ${dir}` },
+  };
 }
 
 /** Lists a destination's label folders and file counts (for summaries and tests). */

@@ -42,7 +42,11 @@ export interface BatchClassifier {
   /** 'int8' for a quantised copy: its results say so. */
   readonly precision?: 'fp32' | 'int8';
   /** Batch work runs at background priority: interactive requests on the same model go first. */
-  run(batch: Float32Array, count: number, options?: { priority?: 'background' }): Promise<{ logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[]; details?: readonly unknown[] }>;
+  run(
+    batch: Float32Array,
+    count: number,
+    options?: { priority?: 'background' },
+  ): Promise<{ logits: Float32Array[]; inferenceMs: number; epByImage?: readonly string[]; details?: readonly unknown[] }>;
   top(logits: Float32Array, k: number): ClassScore[];
 }
 
@@ -281,7 +285,9 @@ export class BatchPipeline {
   /** Workers start with the first image that needs decoding (none at all when everything is resumed). */
   private preprocessor(): Promise<Preprocessor> {
     if (this.preprocessorReady) return this.preprocessorReady;
-    const created = this.options.preprocessor ? Promise.resolve(this.options.preprocessor) : createPreprocessor(this.options.preprocessIn === 'main-thread' ? 0 : this.decoders);
+    const created = this.options.preprocessor
+      ? Promise.resolve(this.options.preprocessor)
+      : createPreprocessor(this.options.preprocessIn === 'main-thread' ? 0 : this.decoders);
     this.preprocessorReady = created.then((preprocessor) => {
       this.statsValue.preprocessIn = preprocessor.kind;
       // Workers get a full batch queued beyond one image each: inference blocks the main thread, so
@@ -326,7 +332,12 @@ export class BatchPipeline {
       this.totalFinal = true;
     }
     this.setState(this.failure ? 'failed' : this.cancelled ? 'cancelled' : 'finished');
-    return { state: this.stateValue as PipelineSummary['state'], progress: this.progress(), stats: this.stats(), ...(this.failure ? { error: this.failure } : {}) };
+    return {
+      state: this.stateValue as PipelineSummary['state'],
+      progress: this.progress(),
+      stats: this.stats(),
+      ...(this.failure ? { error: this.failure } : {}),
+    };
   }
 
   stats(): PipelineStats {
@@ -465,7 +476,8 @@ export class BatchPipeline {
         const waitStart = performance.now();
         await this.wake.wait(this.ready.length > 0 ? Math.max(1, this.lingerMs - waited) : undefined);
         // Starved: images were on their way (decoding) but none ready enough for a batch.
-        if (this.firstAdmitAt !== undefined && !this.paused && this.decoding > 0) this.statsValue.starvedSeconds += (performance.now() - Math.max(waitStart, this.firstAdmitAt)) / 1000;
+        if (this.firstAdmitAt !== undefined && !this.paused && this.decoding > 0)
+          this.statsValue.starvedSeconds += (performance.now() - Math.max(waitStart, this.firstAdmitAt)) / 1000;
         continue;
       }
       // Take images up to a full batch; failed items ride along (they need no inference).
@@ -496,7 +508,10 @@ export class BatchPipeline {
       const records: JournalRecord[] = [];
       let slot = 0;
       for (const entry of taken) {
-        const result = assembleResult(entry.item.path, entry.error ? { error: entry.error } : { ms: entry.ms }, run, slot, classifier, { count, top: this.top });
+        const result = assembleResult(entry.item.path, entry.error ? { error: entry.error } : { ms: entry.ms }, run, slot, classifier, {
+          count,
+          top: this.top,
+        });
         if (!entry.error) slot++;
         records.push({ path: entry.item.path, size: entry.key.size, mtimeMs: entry.key.mtimeMs, result });
       }

@@ -138,14 +138,16 @@ class WorkerPreprocessor implements Preprocessor {
     slot.dead = true;
     const index = this.slots.indexOf(slot);
     if (index >= 0) this.slots.splice(index, 1);
-    for (const resolve of slot.outstanding.values()) resolve({ error: { code: ErrorCode.DECODE_FAILED, message: `preprocessing stopped unexpectedly: ${error.message}` } });
+    for (const resolve of slot.outstanding.values())
+      resolve({ error: { code: ErrorCode.DECODE_FAILED, message: `preprocessing stopped unexpectedly: ${error.message}` } });
     slot.outstanding.clear();
     void slot.worker.terminate();
     if (this.closed) return;
     this.spawn(30_000).catch((spawnError: unknown) => {
       // No worker left at all: fail what waits rather than hang.
       if (this.slots.length === 0) {
-        for (const job of this.waiting.splice(0)) job.resolve({ error: { code: ErrorCode.DECODE_FAILED, message: `preprocessing workers unavailable: ${(spawnError as Error).message}` } });
+        for (const job of this.waiting.splice(0))
+          job.resolve({ error: { code: ErrorCode.DECODE_FAILED, message: `preprocessing workers unavailable: ${(spawnError as Error).message}` } });
       }
     });
   }
@@ -168,7 +170,14 @@ class WorkerPreprocessor implements Preprocessor {
   run(job: PreprocessJob, reuse?: Float32Array): Promise<PreprocessOutcome> {
     if (this.closed) return Promise.resolve({ error: { code: ErrorCode.CANCELLED, message: 'preprocessing pool closed' } });
     const buffer = reuse && reuse.byteOffset === 0 && reuse.byteLength === reuse.buffer.byteLength ? (reuse.buffer as ArrayBuffer) : undefined;
-    const request: WorkerRequest = { id: this.nextId++, file: job.file, spec: job.spec, maxPixels: job.maxPixels, shrinkOnLoad: job.shrinkOnLoad, ...(buffer ? { buffer } : {}) };
+    const request: WorkerRequest = {
+      id: this.nextId++,
+      file: job.file,
+      spec: job.spec,
+      maxPixels: job.maxPixels,
+      shrinkOnLoad: job.shrinkOnLoad,
+      ...(buffer ? { buffer } : {}),
+    };
     return new Promise<PreprocessOutcome>((resolve) => this.post(request, resolve));
   }
 

@@ -12,13 +12,25 @@ import path from 'node:path';
 import { EngineError, ErrorCode, type ErrorInfo, toErrorInfo } from '../errors.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
 import { type ExportFormat, type ExportSummary, JsonlAppender, exportFormatOf, exportJournal } from './export.js';
-import { type FileKey, Journal, type JournalIdentity, type JournalRecord, type JournalState, isTransientError, journalPathFor, readJournal } from './journal.js';
+import {
+  type FileKey,
+  Journal,
+  type JournalIdentity,
+  type JournalRecord,
+  type JournalState,
+  isTransientError,
+  journalPathFor,
+  readJournal,
+} from './journal.js';
 import { isSameOrBelow, refuseDestOverInputs } from './containment.js';
 import type { OrganizeAction, OrganizeOptions } from './organize.js';
 import { type OrganizeSummary, organizeJournal, organizeSummary } from './organize-journal.js';
 import { type BatchClassifier, type BatchMode, type BatchProgress, BatchPipeline, type PipelineOptions, type PipelineStats } from './pipeline.js';
 
-export interface BatchRunOptions extends Pick<PipelineOptions, 'inputs' | 'top' | 'batchSize' | 'decodeConcurrency' | 'preprocessIn' | 'maxPixels' | 'walk' | 'lingerMs' | 'progressIntervalMs'> {
+export interface BatchRunOptions extends Pick<
+  PipelineOptions,
+  'inputs' | 'top' | 'batchSize' | 'decodeConcurrency' | 'preprocessIn' | 'maxPixels' | 'walk' | 'lingerMs' | 'progressIntervalMs'
+> {
   classifier: BatchClassifier & { readonly labels: readonly string[]; readonly info: { sha256: string } };
   mode?: BatchMode;
   /** Export file: .csv, .json or .jsonl (.ndjson). */
@@ -92,7 +104,8 @@ export function journalIdentity(classifier: BatchRunOptions['classifier'], mode:
  */
 export async function startBatch(options: BatchRunOptions): Promise<BatchJob> {
   const format = exportFormatOf(options.out);
-  if (!format) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `cannot tell the export format from ${options.out}: use .csv, .json or .jsonl`, { item: options.out });
+  if (!format)
+    throw new EngineError(ErrorCode.INVALID_ARGUMENT, `cannot tell the export format from ${options.out}: use .csv, .json or .jsonl`, { item: options.out });
   const mode = options.mode ?? 'fast';
   const top = options.top ?? 5;
   const journalFile = options.journal ?? journalPathFor(options.out);
@@ -164,7 +177,10 @@ function startNotices(previous: JournalState, options: BatchRunOptions): string[
   if (previous.damagedLines > 0) notices.push(`journal: skipped ${previous.damagedLines} damaged line(s); those files are classified again`);
   if (options.organize) {
     const inside = options.inputs.filter((input) => isSameOrBelow(options.organize?.dest as string, input));
-    if (inside.length > 0) notices.push(`organise: ${options.organize.dest} is inside the input ${inside[0]}; files already in it are not classified (they are taken as earlier copies)`);
+    if (inside.length > 0)
+      notices.push(
+        `organise: ${options.organize.dest} is inside the input ${inside[0]}; files already in it are not classified (they are taken as earlier copies)`,
+      );
   }
   return notices;
 }
@@ -219,7 +235,11 @@ async function finishBatch({ options, format, journalFile, journal, pipeline, ap
   try {
     const state = await readJournal(journalFile, { inputs: options.inputs });
     if (format !== 'jsonl' || run.jsonlNeedsRewrite()) {
-      exported = await exportJournal(journalFile, options.out, { state, order: format === 'jsonl' ? 'journal' : 'path', ...(options.runner ? { worker: true } : {}) });
+      exported = await exportJournal(journalFile, options.out, {
+        state,
+        order: format === 'jsonl' ? 'journal' : 'path',
+        ...(options.runner ? { worker: true } : {}),
+      });
     } else {
       exported = { file: options.out, format, count: state.entries.size, failed: [...state.entries.values()].filter((e) => e.error).length };
     }
@@ -243,5 +263,15 @@ async function finishBatch({ options, format, journalFile, journal, pipeline, ap
     await journal.close();
   }
   const state = error && outcome.state !== 'cancelled' ? 'failed' : run.cancelled ? 'cancelled' : outcome.state;
-  return { state, progress: pipeline.progress(), stats: outcome.stats, journal: journalFile, count, failed, ...(exported ? { export: exported } : {}), ...(organized ? { organized } : {}), ...(error ? { error } : {}) };
+  return {
+    state,
+    progress: pipeline.progress(),
+    stats: outcome.stats,
+    journal: journalFile,
+    count,
+    failed,
+    ...(exported ? { export: exported } : {}),
+    ...(organized ? { organized } : {}),
+    ...(error ? { error } : {}),
+  };
 }

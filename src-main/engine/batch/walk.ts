@@ -117,7 +117,12 @@ export async function* walkInputs(inputs: readonly string[], options: WalkOption
   const exclude = new Set<string>();
   for (const folder of options.exclude ?? []) exclude.add(await realpath(folder).catch(() => path.resolve(folder)));
   const within = options.within === undefined ? undefined : await realpath(options.within).catch(() => path.resolve(options.within as string));
-  const resolved: ResolvedWalkOptions = { followSymlinks: options.followSymlinks ?? true, includeHidden: options.includeHidden ?? false, exclude, ...(within ? { within } : {}) };
+  const resolved: ResolvedWalkOptions = {
+    followSymlinks: options.followSymlinks ?? true,
+    includeHidden: options.includeHidden ?? false,
+    exclude,
+    ...(within ? { within } : {}),
+  };
   const visited = new Set<string>();
   for (const input of inputs) {
     let info;

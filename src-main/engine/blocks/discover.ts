@@ -93,7 +93,10 @@ export function discoverBlocks(model: OnnxModel, info: ModelInfo, stageMap?: Sta
     let shortcut: string;
     if (da !== db) [branch, shortcut] = da > db ? [a, b] : [b, a];
     else if (a === input || b === input) [branch, shortcut] = a === input ? [b, a] : [a, b];
-    else throw new BlockDiscoveryError(`cannot tell the residual branch from the shortcut at block ${stage}.${index} (both inputs of its Add have ${da} convolutions)`);
+    else
+      throw new BlockDiscoveryError(
+        `cannot tell the residual branch from the shortcut at block ${stage}.${index} (both inputs of its Add have ${da} convolutions)`,
+      );
     const shape = chw(shapes.get(end.output));
     const inputShape = chw(shapes.get(input));
     if (!shape || !inputShape) throw new BlockDiscoveryError(`cannot derive the shapes of block ${stage}.${index}`);
@@ -120,7 +123,8 @@ export function discoverBlocks(model: OnnxModel, info: ModelInfo, stageMap?: Sta
     }
   }
   const expected = stages.stages.slice(1).reduce((sum, s) => sum + s.blocks, 0);
-  if (blocks.length !== expected || stageIndex !== stages.stages.length) throw new BlockDiscoveryError(`found ${blocks.length} residual blocks where the stages hold ${expected}`);
+  if (blocks.length !== expected || stageIndex !== stages.stages.length)
+    throw new BlockDiscoveryError(`found ${blocks.length} residual blocks where the stages hold ${expected}`);
   return { blocks, stages };
 }
 
@@ -129,7 +133,10 @@ export function resolveBlockIds(blocks: readonly Pick<BlockInfo, 'id'>[], ids: r
   const valid = new Set(blocks.map((b) => b.id));
   const unknown = ids.filter((id) => !valid.has(id));
   if (unknown.length > 0) {
-    throw new EngineError(ErrorCode.INVALID_ARGUMENT, `unknown block id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; this model's blocks are ${blocks.map((b) => b.id).join(', ')}`);
+    throw new EngineError(
+      ErrorCode.INVALID_ARGUMENT,
+      `unknown block id${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; this model's blocks are ${blocks.map((b) => b.id).join(', ')}`,
+    );
   }
   return [...new Set(ids)];
 }

@@ -109,8 +109,16 @@ export function addBlockNorms(model: OnnxModel, blocks: readonly BlockInfo[]): O
     }
     // Channel means as a MatMul with a 1/C row (onnxruntime's fastest path, as for the stage heatmaps).
     const [channels, height, width] = block.shape;
-    const weights = writer.constant({ name: `reslens.blocks.mean_weights.${channels}`, dims: [1, channels], dataType: TensorDataType.FLOAT, floatData: new Array<number>(channels).fill(1 / channels) });
-    for (const [tensor, output] of [[gatedBranch(block.id), out.residualMap], [block.output, out.outputMap]] as const) {
+    const weights = writer.constant({
+      name: `reslens.blocks.mean_weights.${channels}`,
+      dims: [1, channels],
+      dataType: TensorDataType.FLOAT,
+      floatData: new Array<number>(channels).fill(1 / channels),
+    });
+    for (const [tensor, output] of [
+      [gatedBranch(block.id), out.residualMap],
+      [block.output, out.outputMap],
+    ] as const) {
       writer.reshape(tensor, [0, channels, height * width], `${output}.rows`);
       writer.node('MatMul', [weights, `${output}.rows`], [output]);
       outputs.push({ name: output, type: TensorDataType.FLOAT, shape: [1, 1, height * width] });
@@ -120,7 +128,10 @@ export function addBlockNorms(model: OnnxModel, blocks: readonly BlockInfo[]): O
     'reslens.block_norms',
     FEATURES_SWITCH,
     outputs.map((o) => o.name),
-    writer.graph('reslens_block_norms', outputs.map((o) => o.name)),
+    writer.graph(
+      'reslens_block_norms',
+      outputs.map((o) => o.name),
+    ),
     offBranch('reslens_no_block_norms', outputs, opset),
   );
   return {

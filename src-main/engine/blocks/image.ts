@@ -53,7 +53,12 @@ export async function inspectImageBlocks(lens: BlockLens, tensor: Float32Array, 
 }
 
 /** The feature view's stage maps, channels and CAMs of the network with `gates` applied (one run on the lens, reductions in the graph). */
-export async function lesionedFeatures(lens: BlockLens, tensor: Float32Array, gates: BlockGates, options: FeatureOptions & { heatmapMode?: 'mean' | 'max' } = {}): Promise<ReturnType<typeof summaryFeatures> & { ep: string; inferenceMs: number }> {
+export async function lesionedFeatures(
+  lens: BlockLens,
+  tensor: Float32Array,
+  gates: BlockGates,
+  options: FeatureOptions & { heatmapMode?: 'mean' | 'max' } = {},
+): Promise<ReturnType<typeof summaryFeatures> & { ep: string; inferenceMs: number }> {
   const run = await lens.run(tensor, 1, { gates, summary: { heatmapMode: options.heatmapMode ?? 'mean' } });
   const summary = run.summaries?.[0];
   if (!summary) throw new EngineError(ErrorCode.INFERENCE_FAILED, 'the run returned no stage summaries');

@@ -70,7 +70,11 @@ export interface LensOutput {
 export function normaliseGates(blocks: readonly BlockInfo[], gates: BlockGates = {}): Map<string, number> {
   resolveBlockIds(blocks, Object.keys(gates));
   for (const [id, scale] of Object.entries(gates)) {
-    if (!Number.isFinite(scale) || scale < 0 || scale > MAX_BLOCK_SCALE) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `block ${id}: scale ${scale} is outside 0..${MAX_BLOCK_SCALE} (0 removes the residual branch, 1 leaves it as trained)`);
+    if (!Number.isFinite(scale) || scale < 0 || scale > MAX_BLOCK_SCALE)
+      throw new EngineError(
+        ErrorCode.INVALID_ARGUMENT,
+        `block ${id}: scale ${scale} is outside 0..${MAX_BLOCK_SCALE} (0 removes the residual branch, 1 leaves it as trained)`,
+      );
   }
   return new Map(blocks.map((b) => [b.id, gates[b.id] ?? 1]));
 }
@@ -90,14 +94,29 @@ export class BlockLens {
     const { blocks } = discoverBlocks(model, info, stageMap);
     if (model.graph.initializer.some((t) => t.dataLocation === 1)) throw new BlockDiscoveryError('models with external weight files cannot be edited yet');
     const exposed: ExposedTensor[] = stageMap.stages.map((s) => ({ name: s.tensor, shape: s.shape }));
-    if (stageMap.head.features !== stageMap.stages[stageMap.stages.length - 1].tensor) exposed.push({ name: stageMap.head.features, shape: stageMap.head.featuresShape });
+    if (stageMap.head.features !== stageMap.stages[stageMap.stages.length - 1].tensor)
+      exposed.push({ name: stageMap.head.features, shape: stageMap.head.featuresShape });
     const batchAxis = info.input.dynamicBatch ? 'N' : 1;
     const build = (): Uint8Array =>
-      encodeModel(addBlockNorms(addStageReductions(withExposedTensors(addBlockGates(model, blocks), exposed, batchAxis), stageMap.stages, { scores: info.output.name, head: stageMap.head }), blocks));
+      encodeModel(
+        addBlockNorms(
+          addStageReductions(withExposedTensors(addBlockGates(model, blocks), exposed, batchAxis), stageMap.stages, {
+            scores: info.output.name,
+            head: stageMap.head,
+          }),
+          blocks,
+        ),
+      );
     let source: string | Uint8Array;
     let sha = '';
     if (classifier.cacheDir) {
-      const cached = await exposedModelFile(path.join(classifier.cacheDir, 'exposed'), info.sha256, exposed, build, `gated-v${GATED_GRAPH_VERSION}+reductions-v${REDUCTIONS_VERSION}`);
+      const cached = await exposedModelFile(
+        path.join(classifier.cacheDir, 'exposed'),
+        info.sha256,
+        exposed,
+        build,
+        `gated-v${GATED_GRAPH_VERSION}+reductions-v${REDUCTIONS_VERSION}`,
+      );
       source = cached.file;
       sha = cached.sha256;
     } else {
@@ -110,7 +129,11 @@ export class BlockLens {
       return new BlockLens(classifier, blocks, runnerFor(choice, source, options));
     } catch (error) {
       if (typeof source === 'string') await discardExposedModel(source); // a damaged cached copy is rebuilt next time
-      throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, `residual blocks unavailable: onnxruntime refused the gated graph (${(error as Error).message.split('\n')[0]})`, { cause: error });
+      throw new EngineError(
+        ErrorCode.UNSUPPORTED_MODEL,
+        `residual blocks unavailable: onnxruntime refused the gated graph (${(error as Error).message.split('\n')[0]})`,
+        { cause: error },
+      );
     }
   }
 
@@ -142,7 +165,13 @@ export class BlockLens {
     const size = classifier.imageSize;
     const { crop } = classifier.preprocessing;
     const named = blockOutputs(this.blocks);
-    const out: LensOutput = { logits: [], inferenceMs: 0, epByImage: [], ...(options.norms ? { norms: [], maps: [] } : {}), ...(summary ? { summaries: [] } : {}) };
+    const out: LensOutput = {
+      logits: [],
+      inferenceMs: 0,
+      epByImage: [],
+      ...(options.norms ? { norms: [], maps: [] } : {}),
+      ...(summary ? { summaries: [] } : {}),
+    };
     const start = performance.now();
     // In-graph top channels are ranked for a run's first image: summaries go one image per run.
     const step = summary ? 1 : Math.min(count, classifier.maxRunBatch);
@@ -182,7 +211,13 @@ export class BlockLens {
             this.blocks.map((b, k) => {
               const [, height, width] = b.shape;
               const plane = height * width;
-              return { id: b.id, width, height, residual: floats(named[k].residualMap).slice(i * plane, (i + 1) * plane), output: floats(named[k].outputMap).slice(i * plane, (i + 1) * plane) };
+              return {
+                id: b.id,
+                width,
+                height,
+                residual: floats(named[k].residualMap).slice(i * plane, (i + 1) * plane),
+                output: floats(named[k].outputMap).slice(i * plane, (i + 1) * plane),
+              };
             }),
           );
         }

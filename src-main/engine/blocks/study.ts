@@ -60,7 +60,20 @@ export interface LesionStudyTable {
   rows: LesionStudyRow[];
 }
 
-export interface LesionStudyOptions extends Pick<BatchRunOptions, 'inputs' | 'batchSize' | 'decodeConcurrency' | 'preprocessIn' | 'maxPixels' | 'walk' | 'resume' | 'restart' | 'retryFailed' | 'progressIntervalMs' | 'lingerMs'> {
+export interface LesionStudyOptions extends Pick<
+  BatchRunOptions,
+  | 'inputs'
+  | 'batchSize'
+  | 'decodeConcurrency'
+  | 'preprocessIn'
+  | 'maxPixels'
+  | 'walk'
+  | 'resume'
+  | 'restart'
+  | 'retryFailed'
+  | 'progressIntervalMs'
+  | 'lingerMs'
+> {
   lens: BlockLens;
   /** Study table: .csv or .json. Its journal is `<out>.reslens-journal.jsonl`. */
   out: string;
@@ -88,7 +101,10 @@ export function studyFormatOf(file: string): 'csv' | 'json' | undefined {
 function studyClassifier(lens: BlockLens, blocks: readonly string[]): BatchClassifier & { labels: readonly string[]; info: { sha256: string } } {
   const { classifier } = lens;
   // The journal's identity: the same model and the same studied blocks, in the same format.
-  const sha256 = createHash('sha256').update(classifier.info.sha256).update(`lesion-study-v${STUDY_FORMAT_VERSION}:${blocks.join(',')}`).digest('hex');
+  const sha256 = createHash('sha256')
+    .update(classifier.info.sha256)
+    .update(`lesion-study-v${STUDY_FORMAT_VERSION}:${blocks.join(',')}`)
+    .digest('hex');
   return {
     name: classifier.name,
     get ep() {
@@ -197,7 +213,21 @@ export async function studyTable(journalFile: string, lens: BlockLens, blocks: r
 export const STUDY_CSV_COLUMNS = ['block', 'stage', 'index', 'downsample', 'stride', 'images', 'top1_agreement', 'mean_top1_prob_drop'];
 
 export function studyCsv(table: LesionStudyTable): string {
-  return [STUDY_CSV_COLUMNS, ...table.rows.map((r) => [r.block, r.stage, String(r.index), String(r.downsample), String(r.stride), String(r.images), r.agreement.toFixed(6), r.meanProbDrop.toFixed(6)])].map(csvLine).join('');
+  return [
+    STUDY_CSV_COLUMNS,
+    ...table.rows.map((r) => [
+      r.block,
+      r.stage,
+      String(r.index),
+      String(r.downsample),
+      String(r.stride),
+      String(r.images),
+      r.agreement.toFixed(6),
+      r.meanProbDrop.toFixed(6),
+    ]),
+  ]
+    .map(csvLine)
+    .join('');
 }
 
 export function studyJson(table: LesionStudyTable): string {

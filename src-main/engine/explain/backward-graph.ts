@@ -32,7 +32,20 @@
 // Anything else on the path from the input to the scores: GRADIENTS_UNSUPPORTED naming the operator.
 import { EngineError, ErrorCode } from '../errors.js';
 import { type Shape, analyseShapes } from '../model/graph-shapes.js';
-import { AttributeType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor, TensorDataType, attributeOf, intAttribute, intsAttribute, tensorFloats, toNumber } from '../model/onnx-proto.js';
+import {
+  AttributeType,
+  type OnnxAttribute,
+  type OnnxGraph,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxTensor,
+  TensorDataType,
+  attributeOf,
+  intAttribute,
+  intsAttribute,
+  tensorFloats,
+  toNumber,
+} from '../model/onnx-proto.js';
 import { NodeWriter, defaultOpset } from '../model/reduction-graph.js';
 
 import { GRADIENT_CLASSES, GUIDED_SWITCH } from '../model/reduction-graph.js';
@@ -91,7 +104,14 @@ function floats64(tensor: OnnxTensor | undefined, what: string): Float64Array {
 }
 
 /** Explicit begin/end pads of a Conv or pool, resolving auto_pad from the shapes. */
-function explicitPads(node: OnnxNode, inSize: number[], outSize: number[], kernel: number[], strides: number[], dilations: number[]): { begin: number[]; end: number[] } {
+function explicitPads(
+  node: OnnxNode,
+  inSize: number[],
+  outSize: number[],
+  kernel: number[],
+  strides: number[],
+  dilations: number[],
+): { begin: number[]; end: number[] } {
   const raw = attributeOf(node, 'auto_pad')?.s;
   const mode = raw ? Buffer.from(raw).toString() : 'NOTSET';
   const rank = inSize.length;
@@ -112,7 +132,15 @@ function explicitPads(node: OnnxNode, inSize: number[], outSize: number[], kerne
  * the forward dropped trailing input rows (the output padding would be negative), the end padding
  * grows instead: those rows get no gradient, as in the forward they were never read.
  */
-function transposeAttributes(inSize: number[], outSize: number[], kernel: number[], strides: number[], dilations: number[], pads: { begin: number[]; end: number[] }, group: number): OnnxAttribute[] {
+function transposeAttributes(
+  inSize: number[],
+  outSize: number[],
+  kernel: number[],
+  strides: number[],
+  dilations: number[],
+  pads: { begin: number[]; end: number[] },
+  group: number,
+): OnnxAttribute[] {
   const end = [...pads.end];
   const outputPadding = inSize.map((size, i) => {
     const reached = strides[i] * (outSize[i] - 1) + dilations[i] * (kernel[i] - 1) + 1 - pads.begin[i] - pads.end[i];
@@ -189,7 +217,12 @@ class BackwardBuilder {
   seed(): void {
     const { output, classes } = this.targets;
     // one-hot rows: Equal(classes as a column, 0..classes−1) — Equal and Cast exist from opset 7, OneHot only from 9.
-    const range = this.w.constant({ name: 'reslens.grad.class_range', dims: [1, classes], dataType: TensorDataType.INT64, int64Data: Array.from({ length: classes }, (_, i) => i) });
+    const range = this.w.constant({
+      name: 'reslens.grad.class_range',
+      dims: [1, classes],
+      dataType: TensorDataType.INT64,
+      int64Data: Array.from({ length: classes }, (_, i) => i),
+    });
     this.w.reshape(GRADIENT_CLASSES, [-1, 1], 'reslens.grad.class_column');
     this.w.node('Equal', ['reslens.grad.class_column', range], ['reslens.grad.one_hot_bool']);
     this.w.node('Cast', ['reslens.grad.one_hot_bool'], ['reslens.grad.one_hot'], [int('to', FLOAT)]);
@@ -300,7 +333,8 @@ class BackwardBuilder {
         const s = this.shape(x, node);
         const kernel = intsAttribute(node, 'kernel_shape', []);
         const pads = intsAttribute(node, 'pads', []);
-        if (kernel.join() !== s.slice(2).join() || pads.some((p) => p !== 0)) throw unsupported(`${label}: only a global AveragePool (kernel = input size, no padding) is differentiated`);
+        if (kernel.join() !== s.slice(2).join() || pads.some((p) => p !== 0))
+          throw unsupported(`${label}: only a global AveragePool (kernel = input size, no padding) is differentiated`);
         this.spreadMean(node, g);
         return;
       }
@@ -324,7 +358,9 @@ class BackwardBuilder {
         this.matMul(node, g, label);
         return;
       default:
-        throw unsupported(`the model uses ${label}, whose backward pass ResLens does not build (supported: Conv, BatchNormalization, Relu, Clip, MaxPool, GlobalAveragePool, ReduceMean, AveragePool, Add, Sum, Sub, Mul, Div, Gemm, MatMul, Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout)`);
+        throw unsupported(
+          `the model uses ${label}, whose backward pass ResLens does not build (supported: Conv, BatchNormalization, Relu, Clip, MaxPool, GlobalAveragePool, ReduceMean, AveragePool, Add, Sum, Sub, Mul, Div, Gemm, MatMul, Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout)`,
+        );
     }
   }
 
@@ -334,7 +370,11 @@ class BackwardBuilder {
     const axesInput = node.input[1];
     const tensor = axesInput ? this.constants.get(axesInput) : undefined;
     if (!tensor) return [];
-    const values = tensor.int64Data?.length ? tensor.int64Data.map(toNumber) : tensor.rawData ? Array.from(new BigInt64Array(tensor.rawData.buffer.slice(tensor.rawData.byteOffset, tensor.rawData.byteOffset + tensor.rawData.byteLength)), Number) : [];
+    const values = tensor.int64Data?.length
+      ? tensor.int64Data.map(toNumber)
+      : tensor.rawData
+        ? Array.from(new BigInt64Array(tensor.rawData.buffer.slice(tensor.rawData.byteOffset, tensor.rawData.byteOffset + tensor.rawData.byteLength)), Number)
+        : [];
     return values.map((a) => (a < 0 ? a + 4 : a)).sort();
   }
 
@@ -410,12 +450,28 @@ class BackwardBuilder {
     const out = this.fresh('conv_grad');
     const pointwise = kernel.every((k) => k === 1) && pads.begin.every((p) => p === 0) && pads.end.every((p) => p === 0);
     const stride1 = strides.every((s) => s === 1);
-    const asConv = group === 1 && spatial === 2 && this.opset >= 11 && stride1 ? this.convPads(xShape.slice(2), yShape.slice(2), kernel, strides, dilations, pads) : undefined;
+    const asConv =
+      group === 1 && spatial === 2 && this.opset >= 11 && stride1
+        ? this.convPads(xShape.slice(2), yShape.slice(2), kernel, strides, dilations, pads)
+        : undefined;
     if (asConv) {
       // A Conv with the transposed, flipped kernel: onnxruntime runs Conv in its blocked NCHWc kernels,
       // measured ~1.5× quicker than ConvTranspose (GEMM then col2im, image by image) for a batch of classes.
-      this.w.node('Conv', [g, this.transposedKernel(weight, kernel)], [out], [ints('kernel_shape', kernel), ints('dilations', dilations), ints('pads', asConv), ints('strides', [1, 1])]);
-    } else if (group === 1 && spatial === 2 && this.opset >= 11 && pointwise && strides.every((s) => s === 2) && xShape[2] === 2 * yShape[2] && xShape[3] === 2 * yShape[3]) {
+      this.w.node(
+        'Conv',
+        [g, this.transposedKernel(weight, kernel)],
+        [out],
+        [ints('kernel_shape', kernel), ints('dilations', dilations), ints('pads', asConv), ints('strides', [1, 1])],
+      );
+    } else if (
+      group === 1 &&
+      spatial === 2 &&
+      this.opset >= 11 &&
+      pointwise &&
+      strides.every((s) => s === 2) &&
+      xShape[2] === 2 * yShape[2] &&
+      xShape[3] === 2 * yShape[3]
+    ) {
       // A strided 1×1 Conv (the projection shortcut): the transposed 1×1 Conv at the small size, then
       // its result spread onto every second row and column (zeros between) by DepthToSpace.
       const small = this.fresh('pointwise');
@@ -440,7 +496,14 @@ class BackwardBuilder {
    * Pads of the stride-1 Conv that equals the forward's ConvTranspose: begin d·(k−1) − p_begin, end
    * so the output has x's size; undefined when either would be negative.
    */
-  private convPads(inSize: number[], outSize: number[], kernel: number[], strides: number[], dilations: number[], pads: { begin: number[]; end: number[] }): number[] | undefined {
+  private convPads(
+    inSize: number[],
+    outSize: number[],
+    kernel: number[],
+    strides: number[],
+    dilations: number[],
+    pads: { begin: number[]; end: number[] },
+  ): number[] | undefined {
     const begin = kernel.map((k, i) => dilations[i] * (k - 1) - pads.begin[i]);
     const end = kernel.map((k, i) => inSize[i] + dilations[i] * (k - 1) - outSize[i] * strides[i] - begin[i]);
     return [...begin, ...end].every((p) => p >= 0) ? [...begin, ...end] : undefined;
@@ -451,9 +514,14 @@ class BackwardBuilder {
     const transposed = this.fresh('w_t');
     this.w.node('Transpose', [weight], [transposed], [ints('perm', [1, 0, 2, 3])]);
     if (kernel.every((k) => k === 1)) return transposed;
-    const int64s = (what: string, values: number[]): string => this.w.constant({ name: this.fresh(what), dims: [values.length], dataType: TensorDataType.INT64, int64Data: values });
+    const int64s = (what: string, values: number[]): string =>
+      this.w.constant({ name: this.fresh(what), dims: [values.length], dataType: TensorDataType.INT64, int64Data: values });
     const flipped = this.fresh('w_flipped');
-    this.w.node('Slice', [transposed, int64s('starts', [-1, -1]), int64s('ends', [-(kernel[0] + 1), -(kernel[1] + 1)]), int64s('axes', [2, 3]), int64s('steps', [-1, -1])], [flipped]);
+    this.w.node(
+      'Slice',
+      [transposed, int64s('starts', [-1, -1]), int64s('ends', [-(kernel[0] + 1), -(kernel[1] + 1)]), int64s('axes', [2, 3]), int64s('steps', [-1, -1])],
+      [flipped],
+    );
     return flipped;
   }
 
@@ -479,7 +547,9 @@ class BackwardBuilder {
     const offsets = kernel[0] * kernel[1];
 
     const byComparison = this.opset >= 11 && intAttribute(node, 'ceil_mode', 0) === 0;
-    const hitFloat = byComparison ? this.windowArgmaxByComparison(node, x, channels, kernel, strides, dilations, pads, [outH, outW]) : this.windowArgmaxByIndices(node, x, channels, [height, width], kernel, strides, dilations, pads, [outH, outW]);
+    const hitFloat = byComparison
+      ? this.windowArgmaxByComparison(node, x, channels, kernel, strides, dilations, pads, [outH, outW])
+      : this.windowArgmaxByIndices(node, x, channels, [height, width], kernel, strides, dilations, pads, [outH, outW]);
     const g5 = this.fresh('g_5d');
     this.w.reshape(g, [-1, channels, 1, outH, outW], g5);
     const routed = this.fresh('routed');
@@ -504,10 +574,24 @@ class BackwardBuilder {
    * kernels until onnxruntime 1.29's WebGPU Conv with a channel multiplier — group C, 9C outputs —
    * was found to return wrong values: 0.45 relative on lavapipe, tests/engine/explain-webgpu.test.ts.)
    */
-  private windowArgmaxByComparison(node: OnnxNode, x: string, channels: number, kernel: number[], strides: number[], dilations: number[], pads: { begin: number[]; end: number[] }, out: number[]): string {
-    const int64s = (what: string, values: number[]): string => this.w.constant({ name: this.fresh(what), dims: [values.length], dataType: TensorDataType.INT64, int64Data: values });
+  private windowArgmaxByComparison(
+    node: OnnxNode,
+    x: string,
+    channels: number,
+    kernel: number[],
+    strides: number[],
+    dilations: number[],
+    pads: { begin: number[]; end: number[] },
+    out: number[],
+  ): string {
+    const int64s = (what: string, values: number[]): string =>
+      this.w.constant({ name: this.fresh(what), dims: [values.length], dataType: TensorDataType.INT64, int64Data: values });
     const padded = this.fresh('padded');
-    this.w.node('Pad', [x, int64s('pads', [0, 0, pads.begin[0], pads.begin[1], 0, 0, pads.end[0], pads.end[1]]), this.floatConstant('lowest', [], [LOWEST_FLOAT32])], [padded]);
+    this.w.node(
+      'Pad',
+      [x, int64s('pads', [0, 0, pads.begin[0], pads.begin[1], 0, 0, pads.end[0], pads.end[1]]), this.floatConstant('lowest', [], [LOWEST_FLOAT32])],
+      [padded],
+    );
     const axes = int64s('axes', [2, 3]);
     const steps = int64s('steps', strides);
     const windows: string[] = [];
@@ -543,13 +627,28 @@ class BackwardBuilder {
   }
 
   /** The same mask from MaxPool's Indices output (opset 8–10, before CumSum): flat N·C·H·W positions reduced modulo H·W. */
-  private windowArgmaxByIndices(node: OnnxNode, x: string, channels: number, size: number[], kernel: number[], strides: number[], dilations: number[], pads: { begin: number[]; end: number[] }, out: number[]): string {
+  private windowArgmaxByIndices(
+    node: OnnxNode,
+    x: string,
+    channels: number,
+    size: number[],
+    kernel: number[],
+    strides: number[],
+    dilations: number[],
+    pads: { begin: number[]; end: number[] },
+    out: number[],
+  ): string {
     const [height, width] = size;
     const [outH, outW] = out;
     const offsets = kernel[0] * kernel[1];
     const pooled = this.fresh('pooled');
     const indices = this.fresh('indices');
-    this.w.node('MaxPool', [x], [pooled, indices], (node.attribute ?? []).filter((a) => a.name !== 'storage_order'));
+    this.w.node(
+      'MaxPool',
+      [x],
+      [pooled, indices],
+      (node.attribute ?? []).filter((a) => a.name !== 'storage_order'),
+    );
     // Position within the plane: i − ⌊i / HW⌋·HW (Mod on int64 needs opset 10).
     const plane = this.w.constant({ name: this.fresh('plane'), dims: [], dataType: TensorDataType.INT64, int64Data: [height * width] });
     const quotient = this.fresh('quotient');

@@ -101,7 +101,15 @@ export interface ExplainResult {
   stages: { name: StageName; paperName: string; shape: [number, number, number] }[];
   /** Forward activations of the image, [C,H,W] per stage. */
   activations: Record<StageName, Float32Array>;
-  timings: { gradientsMs: number; guidedMs: number; methodsMs: number; integratedGradientsMs: number; smoothGradMs: number; faithfulnessMs: number; totalMs: number };
+  timings: {
+    gradientsMs: number;
+    guidedMs: number;
+    methodsMs: number;
+    integratedGradientsMs: number;
+    smoothGradMs: number;
+    faithfulnessMs: number;
+    totalMs: number;
+  };
   /** Parameters of the multi-run methods, as used. */
   parameters: { integratedGradients: { steps: number; baseline: 'zeros (the mean colour)' }; smoothGrad: { samples: number; noise: number } };
 }
@@ -110,8 +118,10 @@ const round1 = (ms: number): number => Math.round(ms * 10) / 10;
 
 /** Checks a class list from any host: integers in range, no repeats, at most MAX_EXPLAIN_CLASSES. */
 export function checkClasses(classes: readonly number[], count: number): number[] {
-  if (classes.length > MAX_EXPLAIN_CLASSES) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `at most ${MAX_EXPLAIN_CLASSES} classes per explanation (got ${classes.length})`);
-  for (const c of classes) if (!Number.isInteger(c) || c < 0 || c >= count) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `class ${c} is outside 0..${count - 1}`);
+  if (classes.length > MAX_EXPLAIN_CLASSES)
+    throw new EngineError(ErrorCode.INVALID_ARGUMENT, `at most ${MAX_EXPLAIN_CLASSES} classes per explanation (got ${classes.length})`);
+  for (const c of classes)
+    if (!Number.isInteger(c) || c < 0 || c >= count) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `class ${c} is outside 0..${count - 1}`);
   return [...new Set(classes)];
 }
 
@@ -127,7 +137,9 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
 
   let t = performance.now();
   const gradientRun = (chosen: number[], guided: boolean) =>
-    options.cache ? options.cache.store.run(explainer, options.cache.key, input.subarray(0, inputSize), chosen, guided) : explainer.run(input, 1, { classes: chosen, guided });
+    options.cache
+      ? options.cache.store.run(explainer, options.cache.key, input.subarray(0, inputSize), chosen, guided)
+      : explainer.run(input, 1, { classes: chosen, guided });
   if (!classes) {
     // The top-1 from a plain inference (a third of a gradient run), or from the cached run of the image.
     const known = options.cache?.store.logits(options.cache.key);
@@ -165,9 +177,20 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
     const guidedInputGradient = guided ? guided.inputGradient.slice(row * inputSize, (row + 1) * inputSize) : new Float32Array(0);
     const inputMaps: Partial<Record<InputMethod, InputAttribution>> = {};
     if (methods.includes('saliency')) inputMaps.saliency = { attribution: inputGradient, map: channelMaxAbs(inputGradient, size, size) };
-    if (methods.includes('guided-backprop')) inputMaps['guided-backprop'] = { attribution: guidedInputGradient, map: channelMaxAbs(guidedInputGradient, size, size) };
+    if (methods.includes('guided-backprop'))
+      inputMaps['guided-backprop'] = { attribution: guidedInputGradient, map: channelMaxAbs(guidedInputGradient, size, size) };
     if (methods.includes('guided-gradcam')) inputMaps['guided-gradcam'] = guidedGradCam(guidedInputGradient, stageMaps.layer4.gradcam as RawMap, size, size);
-    return { index, label: classifier.labels[index] ?? `class ${index}`, score: logits[index], prob: probs[index], stageGradients, inputGradient, guidedInputGradient, stageMaps, inputMaps };
+    return {
+      index,
+      label: classifier.labels[index] ?? `class ${index}`,
+      score: logits[index],
+      prob: probs[index],
+      stageGradients,
+      inputGradient,
+      guidedInputGradient,
+      stageMaps,
+      inputMaps,
+    };
   });
   const methodsMs = performance.now() - t;
 
@@ -263,7 +286,8 @@ export interface ExplainedImage {
 export async function prepareExplainImage(classifier: Classifier, file: string, options: { maxPixels?: number } = {}): Promise<Omit<ExplainedImage, 'result'>> {
   // A FIFO or device would block the read forever (or stream without end): only regular files.
   const info = await stat(file).catch(() => undefined);
-  if (info && !info.isFile() && !info.isDirectory()) throw new EngineError(ErrorCode.NOT_AN_IMAGE, 'not a regular file (a pipe, socket or device)', { item: file });
+  if (info && !info.isFile() && !info.isDirectory())
+    throw new EngineError(ErrorCode.NOT_AN_IMAGE, 'not a regular file (a pipe, socket or device)', { item: file });
   const bytes = await readImageFile(file);
   const decoded = await decodeImage(bytes, { item: file, maxPixels: options.maxPixels });
   const { tensor, facts } = tensorFromDecoded(decoded, classifier.preprocessing);
@@ -271,7 +295,12 @@ export async function prepareExplainImage(classifier: Classifier, file: string, 
 }
 
 /** Reads, decodes and preprocesses one image file, then explains it. */
-export async function explainFile(explainer: Explainer, classifier: Classifier, file: string, options: ExplainOptions & { maxPixels?: number } = {}): Promise<ExplainedImage> {
+export async function explainFile(
+  explainer: Explainer,
+  classifier: Classifier,
+  file: string,
+  options: ExplainOptions & { maxPixels?: number } = {},
+): Promise<ExplainedImage> {
   const prepared = await prepareExplainImage(classifier, file, options);
   const result = await explainTensor(explainer, classifier, prepared.input, options);
   return { result, ...prepared };

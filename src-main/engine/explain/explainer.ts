@@ -86,7 +86,11 @@ export class Explainer {
       choice = await createSession(source, { ...sessionOptions, ep: ep ?? 'auto', probe: { dims: [1, 3, crop, crop], output: info.output.name } });
     } catch (error) {
       if (error instanceof EngineError) throw error;
-      throw new EngineError(ErrorCode.GRADIENTS_UNSUPPORTED, `explanations unavailable: onnxruntime refused the gradient graph (${(error as Error).message.split('\n')[0]})`, { cause: error });
+      throw new EngineError(
+        ErrorCode.GRADIENTS_UNSUPPORTED,
+        `explanations unavailable: onnxruntime refused the gradient graph (${(error as Error).message.split('\n')[0]})`,
+        { cause: error },
+      );
     }
     const runner = runnerFor(choice, source, sessionOptions, onFallback ?? classifier.source.onFallback);
     return new Explainer(classifier, runner, map.stages, performance.now() - start);
@@ -100,7 +104,8 @@ export class Explainer {
   async run(batch: Float32Array, count: number, options: GradientRunOptions): Promise<GradientRun> {
     const k = options.classes.length;
     if (k === 0) throw new EngineError(ErrorCode.INVALID_ARGUMENT, 'no class to explain');
-    if (count !== 1 && k !== count) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${count} images need one class each, or one image several classes (got ${k})`);
+    if (count !== 1 && k !== count)
+      throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${count} images need one class each, or one image several classes (got ${k})`);
     const classes = this.classifier.info.classes;
     for (const c of options.classes) {
       if (!Number.isInteger(c) || c < 0 || c >= classes) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `class ${c} is outside 0..${classes - 1}`);
@@ -111,7 +116,11 @@ export class Explainer {
     const fetches = [output, INPUT_GRADIENT, ...this.stages.flatMap((s) => [s.tensor, stageGradient(s.name)])];
     const feeds = {
       [input]: new ort.Tensor('float32', batch.subarray(0, count * 3 * crop * crop), [count, 3, crop, crop]),
-      [GRADIENT_CLASSES]: new ort.Tensor('int64', BigInt64Array.from(options.classes, (c) => BigInt(c)), [k]),
+      [GRADIENT_CLASSES]: new ort.Tensor(
+        'int64',
+        BigInt64Array.from(options.classes, (c) => BigInt(c)),
+        [k],
+      ),
       [GUIDED_SWITCH]: new ort.Tensor('bool', [options.guided === true], []),
     };
     const start = performance.now();

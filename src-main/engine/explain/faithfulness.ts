@@ -70,7 +70,13 @@ export function importanceOrder(map: RawMap, height: number, width: number): Uin
  * Deletion and insertion curves of `map` for class `target` on one preprocessed image: 2·(steps+1)
  * images classified in batches by the classifier's plain session.
  */
-export async function faithfulness(classifier: Classifier, input: Float32Array, map: RawMap, target: number, steps = FAITHFULNESS_STEPS): Promise<FaithfulnessCurves> {
+export async function faithfulness(
+  classifier: Classifier,
+  input: Float32Array,
+  map: RawMap,
+  target: number,
+  steps = FAITHFULNESS_STEPS,
+): Promise<FaithfulnessCurves> {
   const size = classifier.preprocessing.crop;
   const plane = size * size;
   const order = importanceOrder(map, size, size);

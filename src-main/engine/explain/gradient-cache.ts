@@ -145,7 +145,11 @@ export class GradientCache {
         this.lru.set(classKey(c), { kind: 'class', value: entry }, bytesOf(entry.input, ...stages.values()));
       });
     }
-    return compose(image, classes.map((c) => cached.get(c) as ClassEntry), ms);
+    return compose(
+      image,
+      classes.map((c) => cached.get(c) as ClassEntry),
+      ms,
+    );
   }
 
   clear(): void {
@@ -168,7 +172,10 @@ function compose(image: ImageEntry, rows: ClassEntry[], ms: number): GradientRun
     return out;
   };
   const stages = Object.fromEntries(
-    [...image.activations].map(([name, a]) => [name, { activation: a.data, gradient: stack(rows.map((r) => r.stages.get(name) as Float32Array)), shape: a.shape } satisfies StageTensors]),
+    [...image.activations].map(([name, a]) => [
+      name,
+      { activation: a.data, gradient: stack(rows.map((r) => r.stages.get(name) as Float32Array)), shape: a.shape } satisfies StageTensors,
+    ]),
   ) as Record<StageName, StageTensors>;
   return { logits: [image.logits], stages, inputGradient: stack(rows.map((r) => r.input)), rows: rows.length, ms, ep: image.ep };
 }

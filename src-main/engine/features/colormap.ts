@@ -62,19 +62,29 @@ export interface OverlayOptions {
 }
 
 /** PNG of the heatmap over `photo` (raw RGB, photoWidth×photoHeight). */
-export async function overlayPng(photo: { data: Buffer | Uint8Array; width: number; height: number }, heatmap: Heatmap, options: OverlayOptions = {}): Promise<Buffer> {
+export async function overlayPng(
+  photo: { data: Buffer | Uint8Array; width: number; height: number },
+  heatmap: Heatmap,
+  options: OverlayOptions = {},
+): Promise<Buffer> {
   const opacity = Math.min(1, Math.max(0, options.opacity ?? DEFAULT_OVERLAY_OPACITY));
   const colours = await colouredHeatmap(heatmap, photo.width, photo.height, options.colormap);
   const blended = Buffer.alloc(colours.length);
   if (options.transparency === 'value') {
     // The upsampled value, read back from the colour's position in the table would be costly: upsample the grey once more.
-    const grey = await sharp(heatmapToGrey(heatmap), { raw: { width: heatmap.width, height: heatmap.height, channels: 1 } }).resize(photo.width, photo.height, { kernel: 'cubic', fit: 'fill' }).extractChannel(0).raw().toBuffer();
+    const grey = await sharp(heatmapToGrey(heatmap), { raw: { width: heatmap.width, height: heatmap.height, channels: 1 } })
+      .resize(photo.width, photo.height, { kernel: 'cubic', fit: 'fill' })
+      .extractChannel(0)
+      .raw()
+      .toBuffer();
     for (let i = 0; i < colours.length; i++) {
       const a = opacity * (grey[Math.floor(i / 3)] / 255);
       blended[i] = Math.round(photo.data[i] * (1 - a) + colours[i] * a);
     }
   } else for (let i = 0; i < colours.length; i++) blended[i] = Math.round(photo.data[i] * (1 - opacity) + colours[i] * opacity);
-  return sharp(blended, { raw: { width: photo.width, height: photo.height, channels: 3 } }).png().toBuffer();
+  return sharp(blended, { raw: { width: photo.width, height: photo.height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** PNG grid of several small heatmaps (e.g. the top channels of a stage), cells separated by a gap. */
@@ -93,5 +103,8 @@ export async function gridPng(maps: Heatmap[], options: { columns?: number; cell
       top: gap + Math.floor(i / columns) * (cell + gap),
     })),
   );
-  return sharp({ create: { width, height, channels: 3, background: '#202124' } }).composite(composites).png().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: '#202124' } })
+    .composite(composites)
+    .png()
+    .toBuffer();
 }

@@ -55,12 +55,22 @@ export interface FeatureExportSummary {
 export const INT8_FEATURES_NOTE = 'int8 requested: feature maps come from the fp32 model (the int8 copy has no stage outputs)';
 
 /** A file-name-safe version of a class label ("Egyptian cat" → "egyptian-cat"). */
-const slug = (label: string): string => label.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'class';
+const slug = (label: string): string =>
+  label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 40) || 'class';
 
 /** Writes the feature export of `image` into `outDir` (created if missing) and returns its summary. */
 export async function exportFeatures(classifier: Classifier, image: string, outDir: string, options: FeatureExportOptions): Promise<FeatureExportSummary> {
   if (!classifier.stageMap) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, classifier.stagesError ?? 'feature maps unavailable for this model');
-  const { result, decoded } = await extractFeatures(classifier, image, { topChannels: options.channels, topClasses: options.topClasses, heatmapMode: options.mode, keepTensors: true });
+  const { result, decoded } = await extractFeatures(classifier, image, {
+    topChannels: options.channels,
+    topClasses: options.topClasses,
+    heatmapMode: options.mode,
+    keepTensors: true,
+  });
   await mkdir(outDir, { recursive: true });
   const photo = await photoCrop(decoded, result.photoRegion, options.size);
   const files: string[] = [];
@@ -68,7 +78,12 @@ export async function exportFeatures(classifier: Classifier, image: string, outD
     await writeFile(path.join(outDir, name), data);
     files.push(name);
   };
-  await save('input.png', await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } }).png().toBuffer());
+  await save(
+    'input.png',
+    await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
 
   const stages: FeatureExportSummary['stages'] = [];
   for (const stage of result.stages) {
@@ -76,7 +91,13 @@ export async function exportFeatures(classifier: Classifier, image: string, outD
     if (!tensor) throw new EngineError(ErrorCode.INFERENCE_FAILED, `stage ${stage.name} missing from the run`);
     await save(`${stage.name}.npy`, encodeNpy(tensor, stage.shape));
     await save(`${stage.name}.png`, await overlayPng(photo, stage.heatmap, { colormap: options.colormap, opacity: options.opacity }));
-    await save(`${stage.name}-channels.png`, await gridPng(stage.topChannels.map((c) => c.map), { columns: 4, cell: 112, colormap: 'viridis' }));
+    await save(
+      `${stage.name}-channels.png`,
+      await gridPng(
+        stage.topChannels.map((c) => c.map),
+        { columns: 4, cell: 112, colormap: 'viridis' },
+      ),
+    );
     stages.push({
       name: stage.name,
       paperName: stage.paperName,

@@ -208,7 +208,11 @@ export async function extractFeatures(classifier: Classifier, file: string, opti
 }
 
 /** The region the network saw, as raw RGB at `size` × `size` (or the region's own size when smaller). */
-export async function photoCrop(decoded: DecodedImage, region: FeatureResult['photoRegion'], size: number): Promise<{ data: Buffer; width: number; height: number }> {
+export async function photoCrop(
+  decoded: DecodedImage,
+  region: FeatureResult['photoRegion'],
+  size: number,
+): Promise<{ data: Buffer; width: number; height: number }> {
   const side = Math.max(16, Math.min(size, Math.max(region.width, region.height) * 4));
   const { data, info } = await sharp(decoded.data, { raw: { width: decoded.width, height: decoded.height, channels: 3 } })
     .extract(region)

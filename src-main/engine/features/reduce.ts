@@ -104,7 +104,12 @@ import type { ClassifierWeights } from '../model/classifier-weights.js';
  * average pool + fully connected head this is exact: mean over (h,w) of cam_c = logit_c − b_c.
  * Returns the raw map (not normalised) so callers can check that identity or normalise for display.
  */
-export function classActivationMap(features: Float32Array, shape: readonly [number, number, number], head: ClassifierWeights, classIndex: number): Float32Array {
+export function classActivationMap(
+  features: Float32Array,
+  shape: readonly [number, number, number],
+  head: ClassifierWeights,
+  classIndex: number,
+): Float32Array {
   const [channels, height, width] = shape;
   if (channels !== head.features) throw new RangeError(`features have ${channels} channels but the classifier expects ${head.features}`);
   const plane = height * width;

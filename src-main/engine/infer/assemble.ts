@@ -29,7 +29,8 @@ export type PreparedItem = { ms: number } | { error: Omit<ErrorInfo, 'item'> };
 const tenth = (ms: number): number => Math.round(ms * 10) / 10;
 
 /** `{ precision: 'int8' }` for a quantised model's results; fp32 results stay as they always were. */
-export const precisionField = (classifier: { readonly precision?: 'fp32' | 'int8' }): { precision?: 'int8' } => (classifier.precision === 'int8' ? { precision: 'int8' } : {});
+export const precisionField = (classifier: { readonly precision?: 'fp32' | 'int8' }): { precision?: 'int8' } =>
+  classifier.precision === 'int8' ? { precision: 'int8' } : {};
 
 /** Runs one batch; a throw becomes the batch's error (every image in it gets it), not the run's end. */
 export async function runBatch<T extends RunOutput>(run: () => Promise<T>): Promise<T | { error: Omit<ErrorInfo, 'item'> }> {
@@ -54,7 +55,8 @@ export function assembleResult(path: string, item: PreparedItem, run: RunOutcome
   if ('error' in item) return { path, error: item.error };
   if ('error' in run) return { path, error: run.error };
   const share = run.inferenceMs / options.count;
-  const timings: ClassifyTimings | undefined = options.waitMs === undefined ? undefined : { waitMs: tenth(options.waitMs), decodeMs: tenth(item.ms), inferenceMs: tenth(share) };
+  const timings: ClassifyTimings | undefined =
+    options.waitMs === undefined ? undefined : { waitMs: tenth(options.waitMs), decodeMs: tenth(item.ms), inferenceMs: tenth(share) };
   const details = run.details?.[slot];
   return {
     path,

@@ -7,7 +7,16 @@ import { type ModelInfo, loadAndInspect } from '../model/inspect.js';
 import { type PreparedModel, readPrepared, writePrepared } from '../model/prepared-cache.js';
 import { type StageMap, type StageName, discoverStages } from '../model/stages.js';
 import { encodeModel, tensorFloats } from '../model/onnx-proto.js';
-import { CAM_OUTPUTS, FEATURES_SWITCH, HEATMAP_MAX_SWITCH, NON_ZERO_EPSILON, REDUCTIONS_VERSION, addStageReductions, allReductionOutputs, reductionOutputs } from '../model/reduction-graph.js';
+import {
+  CAM_OUTPUTS,
+  FEATURES_SWITCH,
+  HEATMAP_MAX_SWITCH,
+  NON_ZERO_EPSILON,
+  REDUCTIONS_VERSION,
+  addStageReductions,
+  allReductionOutputs,
+  reductionOutputs,
+} from '../model/reduction-graph.js';
 import type { ClassifierWeights } from '../model/classifier-weights.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import { type EpAttempt, type FallbackEvent, type SessionRunner, createSession, runnerFor } from './session.js';
@@ -145,18 +154,27 @@ export class Classifier {
     const remember = options.cacheDir !== undefined && options.stages !== false;
     const remembered = remember ? await readPrepared(options.cacheDir as string, options.modelPath, variant) : undefined;
     const prepared: FirstLoad = remembered ?? (await prepareModel(options));
-    if (remember && !remembered && (prepared.exposed || prepared.stagesRemembered)) await writePrepared(options.cacheDir as string, options.modelPath, variant, prepared);
+    if (remember && !remembered && (prepared.exposed || prepared.stagesRemembered))
+      await writePrepared(options.cacheDir as string, options.modelPath, variant, prepared);
     const { info } = prepared;
     const { crop, layout } = options.preprocessing;
     const { height, width } = info.input;
     if ((height !== null && height !== crop) || (width !== null && width !== crop)) {
-      throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, `model expects ${width}×${height} input but its preprocessing crops ${crop}×${crop}`, { item: options.modelPath });
+      throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, `model expects ${width}×${height} input but its preprocessing crops ${crop}×${crop}`, {
+        item: options.modelPath,
+      });
     }
     if (layout !== info.input.layout) {
-      throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, `model input is ${info.input.layout} but its preprocessing produces ${layout}`, { item: options.modelPath });
+      throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, `model input is ${info.input.layout} but its preprocessing produces ${layout}`, {
+        item: options.modelPath,
+      });
     }
     if (options.labels.length !== info.classes) {
-      throw new EngineError(ErrorCode.LABELS_INVALID, `the label set has ${options.labels.length} names but the model outputs ${info.classes} classes; pass a labels file with one name per class`, { item: options.modelPath });
+      throw new EngineError(
+        ErrorCode.LABELS_INVALID,
+        `the label set has ${options.labels.length} names but the model outputs ${info.classes} classes; pass a labels file with one name per class`,
+        { item: options.modelPath },
+      );
     }
     let stages: { map?: StageMap; error?: string; head?: ClassifierWeights } = { map: prepared.stageMap, error: prepared.stagesError, head: prepared.head };
     const source: string | Uint8Array = prepared.exposed?.file ?? prepared.exposedBytes ?? options.modelPath;
@@ -173,7 +191,10 @@ export class Classifier {
     } catch (error) {
       if (source === options.modelPath) {
         if (error instanceof EngineError) throw error;
-        throw new EngineError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load the model: ${(error as Error).message}`, { item: options.modelPath, cause: error });
+        throw new EngineError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load the model: ${(error as Error).message}`, {
+          item: options.modelPath,
+          cause: error,
+        });
       }
       // The graph with stage outputs was refused (or its cached copy is damaged): classify with the
       // model as it is, say why feature maps are off, and drop the cached copy so it is rebuilt.
@@ -221,7 +242,12 @@ export class Classifier {
     if (map && summary) fetches.push(...allReductionOutputs(map.stages.map((s) => s.name)), CAM_OUTPUTS.classes, CAM_OUTPUTS.maps);
     if (map && (withFeatures || summary)) fetches.push(map.head.features);
     // The feature-graph inputs that switch the reductions on and pick the heatmap: fed on every run.
-    const switches: Record<string, ort.Tensor> = map ? { [FEATURES_SWITCH]: new ort.Tensor('bool', [summary !== undefined], []), [HEATMAP_MAX_SWITCH]: new ort.Tensor('bool', [summary?.heatmapMode === 'max'], []) } : {};
+    const switches: Record<string, ort.Tensor> = map
+      ? {
+          [FEATURES_SWITCH]: new ort.Tensor('bool', [summary !== undefined], []),
+          [HEATMAP_MAX_SWITCH]: new ort.Tensor('bool', [summary?.heatmapMode === 'max'], []),
+        }
+      : {};
     const features: ImageFeatures[] = [];
     const summaries: ImageSummary[] = [];
     const size = this.imageSize;
@@ -237,7 +263,9 @@ export class Classifier {
       const dims = layout === 'NCHW' ? [n, 3, crop, crop] : [n, crop, crop, 3];
       let output: ort.Tensor;
       try {
-        const { outputs: result, ep } = await this.runner.run({ [this.info.input.name]: new ort.Tensor('float32', data, dims), ...switches }, [...new Set(fetches)]);
+        const { outputs: result, ep } = await this.runner.run({ [this.info.input.name]: new ort.Tensor('float32', data, dims), ...switches }, [
+          ...new Set(fetches),
+        ]);
         output = result[this.outputName];
         for (let i = 0; i < n; i++) epByImage.push(ep);
         if (withFeatures && map) features.push(...splitFeatures(result, map, n));
@@ -346,7 +374,8 @@ async function prepareModel(options: ClassifierOptions): Promise<FirstLoad> {
     const hasExternalData = model.graph.initializer.some((t) => t.dataLocation === 1);
     if (hasExternalData) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, 'feature maps unavailable: models with external weight files cannot be edited yet');
     const batchAxis = info.input.dynamicBatch ? 'N' : 1;
-    const build = (): Uint8Array => encodeModel(addStageReductions(withExposedTensors(model, exposed, batchAxis), map.stages, { scores: info.output.name, head: map.head }));
+    const build = (): Uint8Array =>
+      encodeModel(addStageReductions(withExposedTensors(model, exposed, batchAxis), map.stages, { scores: info.output.name, head: map.head }));
     const head = headWeights(model, map);
     if (options.cacheDir) {
       const cached = await exposedModelFile(path.join(options.cacheDir, 'exposed'), info.sha256, exposed, build, `reductions-v${REDUCTIONS_VERSION}`);

@@ -103,7 +103,11 @@ async function* chunks<T>(source: AsyncIterable<T> | Iterable<T>, size: () => nu
   if (chunk.length > 0) yield chunk;
 }
 
-export async function* classifyFiles(loading: Classifier | Promise<Classifier>, inputs: AsyncIterable<WalkItem> | Iterable<WalkItem>, options: ClassifyFilesOptions = {}): AsyncGenerator<ClassifyResult> {
+export async function* classifyFiles(
+  loading: Classifier | Promise<Classifier>,
+  inputs: AsyncIterable<WalkItem> | Iterable<WalkItem>,
+  options: ClassifyFilesOptions = {},
+): AsyncGenerator<ClassifyResult> {
   const top = options.top ?? 5;
   let loaded = loading instanceof Promise ? undefined : loading;
   const spec = loaded?.preprocessing ?? options.preprocessing;

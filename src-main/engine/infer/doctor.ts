@@ -75,7 +75,10 @@ export function probeNetwork(): Uint8Array {
     ],
   });
   const zeros = (name: string, n: number): OnnxTensor => ({ name, dims: [n], dataType: TensorDataType.FLOAT, rawData: new Uint8Array(n * 4) });
-  const image = (name: string, dims: (number | string)[]) => ({ name, type: { tensorType: { elemType: TensorDataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } });
+  const image = (name: string, dims: (number | string)[]) => ({
+    name,
+    type: { tensorType: { elemType: TensorDataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  });
   return encodeModel({
     irVersion: 8,
     opsetImport: [{ domain: '', version: 13 }],
@@ -137,7 +140,9 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   const request = options.ep ?? 'auto';
   const threads = options.threads ?? os.availableParallelism();
   const model = options.model ?? probeNetwork();
-  const probeModel = options.model ? (options.modelName ?? (typeof options.model === 'string' ? options.model : 'given model')) : 'built-in probe network (3 convolutions with a residual add, 224×224 input, 1000 classes; ~0.7 GMACs)';
+  const probeModel = options.model
+    ? (options.modelName ?? (typeof options.model === 'string' ? options.model : 'given model'))
+    : 'built-in probe network (3 convolutions with a residual add, 224×224 input, 1000 classes; ~0.7 GMACs)';
   const [gpus, vulkan] = await Promise.all([listGpus(), process.platform === 'linux' ? vulkanInfo() : Promise.resolve(undefined)]);
   const deviceNodes = gpuDeviceNodes();
   const backends = ort.listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled }));
@@ -203,7 +208,9 @@ function attemptLine(a: EpAttempt): string {
   const parts = [`${a.probe ? 'load + probe' : 'load'} ${ms(a.ms)}`];
   if (a.probe) {
     parts.push(`probe run ${ms(a.probe.firstMs)} first, ${ms(a.probe.warmMs)} warm (CPU ${ms(a.probe.cpuMs)})`);
-    parts.push(`max diff ${a.probe.maxRelDiff.toExponential(1)} relative (allowed ${a.probe.tolerance.toExponential(0)}), top-5 ${a.probe.top5Equal ? 'equal' : 'differs'}`);
+    parts.push(
+      `max diff ${a.probe.maxRelDiff.toExponential(1)} relative (allowed ${a.probe.tolerance.toExponential(0)}), top-5 ${a.probe.top5Equal ? 'equal' : 'differs'}`,
+    );
   }
   return parts.join(' · ');
 }
@@ -214,7 +221,9 @@ export function formatDoctorReport(report: DoctorReport): string {
   lines.push(`Backend (${report.selected.request}): ${report.backend}`);
   for (const a of report.selected.attempts) lines.push(`  ${pad(a.ep, 7)} ${pad(a.status, 12)} ${a.ok ? '' : (a.reason ?? '')}`.trimEnd());
   lines.push('');
-  lines.push(`Providers (each forced, probed against the CPU on the ${report.probeModel.startsWith('built-in') ? 'built-in probe network' : report.probeModel}):`);
+  lines.push(
+    `Providers (each forced, probed against the CPU on the ${report.probeModel.startsWith('built-in') ? 'built-in probe network' : report.probeModel}):`,
+  );
   for (const p of report.providers) {
     const tags = [p.bundled ? 'bundled' : 'opt-in', p.inAuto ? 'in auto' : 'forced only'].join(', ');
     lines.push(`  ${pad(p.title, 9)} ${pad(p.status, 12)} ${pad(`(${tags})`, 22)} ${attemptLine(p)}`.trimEnd());
@@ -224,7 +233,8 @@ export function formatDoctorReport(report: DoctorReport): string {
   lines.push('Hardware:');
   lines.push(`  CPU      ${report.cpu.model} · ${report.cpu.logicalCores} logical cores · ${report.cpu.threads} inference threads`);
   lines.push(`  GPUs     ${report.gpus.length > 0 ? report.gpus.map((g) => g.name).join('; ') : 'none found'}`);
-  if (process.platform === 'linux') lines.push(`  devices  ${report.deviceNodes.length > 0 ? report.deviceNodes.join(', ') : 'no GPU device nodes (/dev/dri/renderD*, /dev/nvidia*)'}`);
+  if (process.platform === 'linux')
+    lines.push(`  devices  ${report.deviceNodes.length > 0 ? report.deviceNodes.join(', ') : 'no GPU device nodes (/dev/dri/renderD*, /dev/nvidia*)'}`);
   if (report.vulkan) {
     const v = report.vulkan;
     lines.push(`  Vulkan   loader ${v.loader ?? 'not found (libvulkan1)'} · drivers: ${v.drivers.length > 0 ? v.drivers.join(', ') : 'none'}`);
@@ -234,7 +244,9 @@ export function formatDoctorReport(report: DoctorReport): string {
   lines.push('');
   const v = report.versions;
   lines.push('Versions:');
-  lines.push(`  ${[v.reslens ? `reslens ${v.reslens}` : '', `onnxruntime-node ${v.onnxruntime}`, `node ${v.node}`, v.electron ? `electron ${v.electron}` : '', `sharp ${v.sharp}`, `libvips ${v.libvips}`].filter(Boolean).join(' · ')}`);
+  lines.push(
+    `  ${[v.reslens ? `reslens ${v.reslens}` : '', `onnxruntime-node ${v.onnxruntime}`, `node ${v.node}`, v.electron ? `electron ${v.electron}` : '', `sharp ${v.sharp}`, `libvips ${v.libvips}`].filter(Boolean).join(' · ')}`,
+  );
   lines.push(`  ${v.platform} · ${v.os}`);
   lines.push(`  onnxruntime backends: ${report.onnxruntime.backends.map((b) => `${b.name}${b.bundled ? '' : ' (opt-in)'}`).join(', ')}`);
   if (report.onnxruntime.binDir) lines.push(`  onnxruntime libraries: ${report.onnxruntime.binDir}`);

@@ -33,13 +33,27 @@ export interface VulkanInfo {
   adapters?: GpuInfo[];
 }
 
-const VENDORS: Record<string, string> = { '0x10de': 'NVIDIA', '0x1002': 'AMD', '0x1022': 'AMD', '0x8086': 'Intel', '0x1af4': 'virtio', '0x15ad': 'VMware', '0x1414': 'Microsoft', '0x13b5': 'ARM', '0x5143': 'Qualcomm', '0x106b': 'Apple', '0x10005': 'Mesa' };
+const VENDORS: Record<string, string> = {
+  '0x10de': 'NVIDIA',
+  '0x1002': 'AMD',
+  '0x1022': 'AMD',
+  '0x8086': 'Intel',
+  '0x1af4': 'virtio',
+  '0x15ad': 'VMware',
+  '0x1414': 'Microsoft',
+  '0x13b5': 'ARM',
+  '0x5143': 'Qualcomm',
+  '0x106b': 'Apple',
+  '0x10005': 'Mesa',
+};
 
 /** Runs a tool with a time limit; undefined when it is missing, fails or times out. */
 export function tryExec(file: string, args: string[], timeoutMs = 5000): Promise<string | undefined> {
   return new Promise((resolve) => {
     try {
-      execFile(file, args, { timeout: timeoutMs, encoding: 'utf8', maxBuffer: 4 * 1024 * 1024, windowsHide: true }, (error, stdout) => resolve(error ? undefined : stdout));
+      execFile(file, args, { timeout: timeoutMs, encoding: 'utf8', maxBuffer: 4 * 1024 * 1024, windowsHide: true }, (error, stdout) =>
+        resolve(error ? undefined : stdout),
+      );
     } catch {
       resolve(undefined);
     }
@@ -80,8 +94,14 @@ export function cpuInfo(): CpuInfo {
  */
 export function gpuDeviceNodes(platform: NodeJS.Platform = process.platform): string[] {
   if (platform !== 'linux') return [];
-  const nodes = listDir('/dev/dri').filter((f) => f.startsWith('renderD')).map((f) => `/dev/dri/${f}`);
-  nodes.push(...listDir('/dev').filter((f) => /^nvidia\d+$/.test(f) || f === 'dxg').map((f) => `/dev/${f}`));
+  const nodes = listDir('/dev/dri')
+    .filter((f) => f.startsWith('renderD'))
+    .map((f) => `/dev/dri/${f}`);
+  nodes.push(
+    ...listDir('/dev')
+      .filter((f) => /^nvidia\d+$/.test(f) || f === 'dxg')
+      .map((f) => `/dev/${f}`),
+  );
   return nodes.sort();
 }
 
@@ -89,7 +109,11 @@ export function gpuDeviceNodes(platform: NodeJS.Platform = process.platform): st
 export async function nvidiaGpus(): Promise<GpuInfo[]> {
   const listed = await tryExec('nvidia-smi', ['-L']);
   if (listed) {
-    const gpus = [...listed.matchAll(/^GPU \d+: (.+?)(?: \(UUID: [^)]*\))?$/gm)].map((m) => ({ name: m[1].trim(), vendor: 'NVIDIA', source: 'nvidia-smi' as const }));
+    const gpus = [...listed.matchAll(/^GPU \d+: (.+?)(?: \(UUID: [^)]*\))?$/gm)].map((m) => ({
+      name: m[1].trim(),
+      vendor: 'NVIDIA',
+      source: 'nvidia-smi' as const,
+    }));
     if (gpus.length > 0) return gpus;
   }
   return listDir('/proc/driver/nvidia/gpus')
@@ -113,7 +137,12 @@ export function drmGpus(): GpuInfo[] {
       driver = undefined;
     }
     const vendor = VENDORS[vendorId] ?? vendorId;
-    gpus.push({ name: `${vendor} GPU ${vendorId.replace(/^0x/, '')}:${deviceId.replace(/^0x/, '')}${driver ? ` (${driver} driver)` : ''}`, vendor, source: 'drm', driver });
+    gpus.push({
+      name: `${vendor} GPU ${vendorId.replace(/^0x/, '')}:${deviceId.replace(/^0x/, '')}${driver ? ` (${driver} driver)` : ''}`,
+      vendor,
+      source: 'drm',
+      driver,
+    });
   }
   return gpus;
 }
@@ -125,9 +154,18 @@ export function parseVulkanSummary(text: string): GpuInfo[] {
     const field = (key: string) => new RegExp(`^\\s*${key}\\s*=\\s*(.+)$`, 'm').exec(block)?.[1]?.trim();
     const name = field('deviceName');
     if (!name) continue;
-    const type = field('deviceType')?.replace(/^PHYSICAL_DEVICE_TYPE_/, '').replace(/_GPU$/, '').toLowerCase();
+    const type = field('deviceType')
+      ?.replace(/^PHYSICAL_DEVICE_TYPE_/, '')
+      .replace(/_GPU$/, '')
+      .toLowerCase();
     const vendorId = field('vendorID');
-    devices.push({ name, vendor: vendorId ? (VENDORS[vendorId.toLowerCase()] ?? vendorId) : undefined, source: 'vulkaninfo', type, driver: field('driverInfo') ?? field('driverName') });
+    devices.push({
+      name,
+      vendor: vendorId ? (VENDORS[vendorId.toLowerCase()] ?? vendorId) : undefined,
+      source: 'vulkaninfo',
+      type,
+      driver: field('driverInfo') ?? field('driverName'),
+    });
   }
   return devices;
 }
@@ -135,7 +173,13 @@ export function parseVulkanSummary(text: string): GpuInfo[] {
 const VULKAN_ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
 
 export async function vulkanInfo(): Promise<VulkanInfo> {
-  const drivers = [...new Set(VULKAN_ICD_DIRS.flatMap((dir) => listDir(dir)).filter((f) => f.endsWith('.json')).map((f) => f.replace(/(_icd)?(\.[a-z0-9_]+)?\.json$/, '')))].sort();
+  const drivers = [
+    ...new Set(
+      VULKAN_ICD_DIRS.flatMap((dir) => listDir(dir))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => f.replace(/(_icd)?(\.[a-z0-9_]+)?\.json$/, '')),
+    ),
+  ].sort();
   const summary = await tryExec('vulkaninfo', ['--summary'], 10_000);
   const adapters = summary ? parseVulkanSummary(summary) : undefined;
   return { loader: findSharedLibrary('libvulkan.so.1'), drivers, ...(adapters ? { adapters } : {}) };
@@ -180,7 +224,17 @@ function ldconfigEntries(): Map<string, string> {
   return ldconfigCache;
 }
 
-const LIBRARY_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib', '/usr/local/cuda/lib64', '/usr/lib/wsl/lib'];
+const LIBRARY_DIRS = [
+  '/lib/x86_64-linux-gnu',
+  '/usr/lib/x86_64-linux-gnu',
+  '/lib/aarch64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+  '/usr/lib64',
+  '/usr/lib',
+  '/usr/local/lib',
+  '/usr/local/cuda/lib64',
+  '/usr/lib/wsl/lib',
+];
 
 /** Where the dynamic loader would find a shared library by its soname (Linux), if anywhere. */
 export function findSharedLibrary(soname: string): string | undefined {
@@ -205,7 +259,8 @@ function providerLibraryName(ep: 'cuda' | 'shared'): string {
  * nothing is visibly missing (onnxruntime's own error then says the rest).
  */
 export async function diagnoseCuda(dir: string | undefined = onnxruntimeBinDir()): Promise<string | undefined> {
-  if (!((process.platform === 'linux' || process.platform === 'win32') && process.arch === 'x64')) return `onnxruntime has no CUDA provider for ${process.platform}-${process.arch}`;
+  if (!((process.platform === 'linux' || process.platform === 'win32') && process.arch === 'x64'))
+    return `onnxruntime has no CUDA provider for ${process.platform}-${process.arch}`;
   if (!dir) return 'onnxruntime-node not found';
   const provider = path.join(dir, providerLibraryName('cuda'));
   const runtimeLib = process.platform === 'win32' ? 'onnxruntime.dll' : 'libonnxruntime.so.1';
@@ -218,6 +273,7 @@ export async function diagnoseCuda(dir: string | undefined = onnxruntimeBinDir()
   for (const lib of CUDA_RUNTIME_LIBRARIES) if (!missing.includes(lib) && !findSharedLibrary(lib)) missing.push(lib);
   const parts = missing.map((lib) => (LIBRARY_ROLES[lib] ? `${lib} (${LIBRARY_ROLES[lib]})` : lib));
   if (parts.length > 0) return `${parts.join(', ')} not found`;
-  if (gpuDeviceNodes().filter((n) => n.startsWith('/dev/nvidia')).length === 0 && !existsSync('/dev/nvidiactl')) return 'no NVIDIA GPU device (/dev/nvidia0 missing)';
+  if (gpuDeviceNodes().filter((n) => n.startsWith('/dev/nvidia')).length === 0 && !existsSync('/dev/nvidiactl'))
+    return 'no NVIDIA GPU device (/dev/nvidia0 missing)';
   return undefined;
 }

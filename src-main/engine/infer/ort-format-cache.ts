@@ -62,7 +62,11 @@ export async function openOrtFormat(file: string, options: ort.InferenceSession.
  * never reads half a file. When onnxruntime cannot save this graph in ORT format, the session is
  * made without a cache (the caller's create throws only when the model itself cannot load).
  */
-export async function createAndSaveOrtFormat(file: string, create: (options: ort.InferenceSession.SessionOptions) => Promise<ort.InferenceSession>, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+export async function createAndSaveOrtFormat(
+  file: string,
+  create: (options: ort.InferenceSession.SessionOptions) => Promise<ort.InferenceSession>,
+  options: ort.InferenceSession.SessionOptions,
+): Promise<ort.InferenceSession> {
   const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
   let session: ort.InferenceSession;
   try {

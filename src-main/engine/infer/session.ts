@@ -132,7 +132,11 @@ function cachePath(options: Pick<SessionOptions, 'cacheDir' | 'modelSha256'>, ep
   return path.join(options.cacheDir, 'optimized', `${key}.ort`);
 }
 
-async function createCpuSession(modelPath: ModelSource, options: Pick<SessionOptions, 'cacheDir' | 'modelSha256'>, threads: number): Promise<{ session: ort.InferenceSession; fromCache: boolean }> {
+async function createCpuSession(
+  modelPath: ModelSource,
+  options: Pick<SessionOptions, 'cacheDir' | 'modelSha256'>,
+  threads: number,
+): Promise<{ session: ort.InferenceSession; fromCache: boolean }> {
   const cached = cachePath(options, 'cpu');
   if (cached && (await pathExists(cached))) {
     try {
@@ -143,7 +147,9 @@ async function createCpuSession(modelPath: ModelSource, options: Pick<SessionOpt
     }
   }
   if (cached) await mkdir(path.dirname(cached), { recursive: true });
-  const session = cached ? await createAndSaveOrtFormat(cached, (o) => createWith(modelPath, o), baseOptions('cpu', threads)) : await createWith(modelPath, baseOptions('cpu', threads));
+  const session = cached
+    ? await createAndSaveOrtFormat(cached, (o) => createWith(modelPath, o), baseOptions('cpu', threads))
+    : await createWith(modelPath, baseOptions('cpu', threads));
   return { session, fromCache: false };
 }
 
@@ -174,7 +180,10 @@ async function explainLoadFailure(ep: Ep, error: unknown): Promise<{ reason: str
     if (diagnosis) return { reason: diagnosis, status: /not installed|no CUDA provider/.test(diagnosis) ? 'unavailable' : 'failed' };
   }
   if (ep === 'webgpu' && /No supported adapters|Failed to get a WebGPU adapter/i.test(raw)) {
-    return { reason: `no WebGPU adapter (${process.platform === 'linux' ? 'install libvulkan1 and a Vulkan driver, e.g. mesa-vulkan-drivers' : 'no usable GPU driver'})`, status: 'unavailable' };
+    return {
+      reason: `no WebGPU adapter (${process.platform === 'linux' ? 'install libvulkan1 and a Vulkan driver, e.g. mesa-vulkan-drivers' : 'no usable GPU driver'})`,
+      status: 'unavailable',
+    };
   }
   return { reason: raw, status: 'failed' };
 }
@@ -240,7 +249,13 @@ export function compareOutputs(candidate: Float32Array, reference: Float32Array)
   return { maxAbsDiff: finite ? maxAbsDiff : Infinity, maxRelDiff: finite ? maxAbsDiff / Math.max(scale, 1e-12) : Infinity, finite, top5Equal };
 }
 
-async function runProbe(ep: Ep, session: ort.InferenceSession, cpu: ort.InferenceSession, spec: ProbeSpec, speed: { measure: boolean; enforce: boolean }): Promise<ProbeResult> {
+async function runProbe(
+  ep: Ep,
+  session: ort.InferenceSession,
+  cpu: ort.InferenceSession,
+  spec: ProbeSpec,
+  speed: { measure: boolean; enforce: boolean },
+): Promise<ProbeResult> {
   const dims = probeDims(session, spec);
   const output = spec.output ?? session.outputNames[0];
   const tensor = new ort.Tensor('float32', probeInput(dims), dims);
@@ -258,19 +273,44 @@ async function runProbe(ep: Ep, session: ort.InferenceSession, cpu: ort.Inferenc
   try {
     first = await timedRun(session, feeds, output);
   } catch (error) {
-    return { passed: false, maxAbsDiff: Infinity, maxRelDiff: Infinity, tolerance, top5Equal: false, firstMs: 0, cpuMs: reference.ms, reason: `probe inference failed: ${shortReason(error)}` };
+    return {
+      passed: false,
+      maxAbsDiff: Infinity,
+      maxRelDiff: Infinity,
+      tolerance,
+      top5Equal: false,
+      firstMs: 0,
+      cpuMs: reference.ms,
+      reason: `probe inference failed: ${shortReason(error)}`,
+    };
   }
   const cmp = compareOutputs(first.data, reference.data);
-  const result: ProbeResult = { passed: true, maxAbsDiff: cmp.maxAbsDiff, maxRelDiff: cmp.maxRelDiff, tolerance, top5Equal: cmp.top5Equal, firstMs: first.ms, cpuMs: reference.ms };
+  const result: ProbeResult = {
+    passed: true,
+    maxAbsDiff: cmp.maxAbsDiff,
+    maxRelDiff: cmp.maxRelDiff,
+    tolerance,
+    top5Equal: cmp.top5Equal,
+    firstMs: first.ms,
+    cpuMs: reference.ms,
+  };
   if (!cmp.finite) return { ...result, passed: false, reason: 'probe output has NaN or infinite values' };
   if (cmp.maxRelDiff > tolerance) {
-    return { ...result, passed: false, reason: `probe output differs from the CPU by ${cmp.maxRelDiff.toExponential(2)} (relative), over the ${tolerance.toExponential(0)} allowed for ${EP_TITLES[ep]}` };
+    return {
+      ...result,
+      passed: false,
+      reason: `probe output differs from the CPU by ${cmp.maxRelDiff.toExponential(2)} (relative), over the ${tolerance.toExponential(0)} allowed for ${EP_TITLES[ep]}`,
+    };
   }
   if (speed.measure || speed.enforce) {
     const warm = await timedRun(session, feeds, output);
     result.warmMs = warm.ms;
     if (speed.enforce && warm.ms > reference.ms) {
-      return { ...result, passed: false, reason: `slower than the CPU on the probe (${warm.ms.toFixed(0)} ms vs ${reference.ms.toFixed(0)} ms once warm; a software adapter?)` };
+      return {
+        ...result,
+        passed: false,
+        reason: `slower than the CPU on the probe (${warm.ms.toFixed(0)} ms vs ${reference.ms.toFixed(0)} ms once warm; a software adapter?)`,
+      };
     }
   }
   return result;
@@ -327,7 +367,15 @@ export async function createSession(modelPath: ModelSource, options: SessionOpti
   const start = performance.now();
   // The CPU session made as the probe's reference is reused if the CPU ends up chosen.
   let cpu: { session: ort.InferenceSession; fromCache: boolean } | undefined;
-  const ctx: AttemptContext = { modelPath, threads, auto, deviceCheck: options.deviceCheck !== false, probeSpec: probeSpecOf(options), measureSpeed: options.measureSpeed === true, getCpu: async () => (cpu ??= await createCpuSession(modelPath, options, threads)) };
+  const ctx: AttemptContext = {
+    modelPath,
+    threads,
+    auto,
+    deviceCheck: options.deviceCheck !== false,
+    probeSpec: probeSpecOf(options),
+    measureSpeed: options.measureSpeed === true,
+    getCpu: async () => (cpu ??= await createCpuSession(modelPath, options, threads)),
+  };
   try {
     for (const ep of order) {
       const { attempt, created } = await attemptProvider(ep, ctx);
@@ -357,10 +405,22 @@ export async function createSession(modelPath: ModelSource, options: SessionOpti
  * Each provider forced in turn, probed and timed (diagnostics): what loads, what fails and why.
  * Sessions are released; only the records come back.
  */
-export async function checkProviders(modelPath: ModelSource, eps: readonly Ep[], options: Omit<SessionOptions, 'ep' | 'order' | 'deviceCheck'> = {}): Promise<EpAttempt[]> {
+export async function checkProviders(
+  modelPath: ModelSource,
+  eps: readonly Ep[],
+  options: Omit<SessionOptions, 'ep' | 'order' | 'deviceCheck'> = {},
+): Promise<EpAttempt[]> {
   const threads = options.threads ?? os.availableParallelism();
   let cpu: { session: ort.InferenceSession; fromCache: boolean } | undefined;
-  const ctx: AttemptContext = { modelPath, threads, auto: false, deviceCheck: false, probeSpec: probeSpecOf(options), measureSpeed: true, getCpu: async () => (cpu ??= await createCpuSession(modelPath, options, threads)) };
+  const ctx: AttemptContext = {
+    modelPath,
+    threads,
+    auto: false,
+    deviceCheck: false,
+    probeSpec: probeSpecOf(options),
+    measureSpeed: true,
+    getCpu: async () => (cpu ??= await createCpuSession(modelPath, options, threads)),
+  };
   const attempts: EpAttempt[] = [];
   try {
     for (const ep of eps) {
@@ -380,7 +440,8 @@ export async function checkProviders(modelPath: ModelSource, eps: readonly Ep[],
  * out; ones the user half set up, or that loaded and failed their probe, are named with the reason.
  */
 export function describeChoice(choice: Pick<SessionChoice, 'ep' | 'attempts' | 'threads'>, detail?: string): string {
-  const what = choice.ep === 'cpu' ? `CPU · ${choice.threads} thread${choice.threads === 1 ? '' : 's'}` : `${describeEp(choice.ep)}${detail ? ` · ${detail}` : ''}`;
+  const what =
+    choice.ep === 'cpu' ? `CPU · ${choice.threads} thread${choice.threads === 1 ? '' : 's'}` : `${describeEp(choice.ep)}${detail ? ` · ${detail}` : ''}`;
   const passedOver = choice.attempts
     .filter((a) => a.status === 'failed' || a.status === 'rejected')
     .map((a) => `${EP_TITLES[a.ep]} ${a.status === 'rejected' ? 'rejected' : 'unavailable'}: ${a.reason}`);
@@ -455,6 +516,11 @@ export class SessionRunner {
 }
 
 /** A runner whose CPU fallback session is made from the same model, threads and cache. */
-export function runnerFor(choice: SessionChoice, source: ModelSource, options: Pick<SessionOptions, 'threads' | 'cacheDir' | 'modelSha256'>, onFallback?: (event: FallbackEvent) => void): SessionRunner {
+export function runnerFor(
+  choice: SessionChoice,
+  source: ModelSource,
+  options: Pick<SessionOptions, 'threads' | 'cacheDir' | 'modelSha256'>,
+  onFallback?: (event: FallbackEvent) => void,
+): SessionRunner {
   return new SessionRunner(choice.session, choice.ep, async () => (await createCpuSession(source, options, choice.threads)).session, onFallback);
 }

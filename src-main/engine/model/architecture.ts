@@ -101,7 +101,13 @@ function blockLayout(map: StageMap): ArchitectureBlock[] {
     const stride = Math.max(1, Math.round(before[1] / s.shape[1]));
     for (let index = 0; index < s.blocks; index++) {
       const first = index === 0;
-      blocks.push({ id: `${s.name}.${index}`, stage: s.name, index, downsample: first && (stride > 1 || before[0] !== s.shape[0]), stride: first ? stride : 1 });
+      blocks.push({
+        id: `${s.name}.${index}`,
+        stage: s.name,
+        index,
+        downsample: first && (stride > 1 || before[0] !== s.shape[0]),
+        stride: first ? stride : 1,
+      });
     }
   });
   return blocks;

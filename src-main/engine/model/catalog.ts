@@ -74,9 +74,10 @@ export type CatalogEntry = z.infer<typeof CatalogEntrySchema>;
 export const CatalogSchema = z
   .object({
     version: z.literal(1),
-    defaults: z
-      .object({ preprocessing: PreprocessingSchema, labels: z.literal('imagenet1k').default('imagenet1k') })
-      .default({ preprocessing: { ...TORCHVISION_PREPROCESSING, mean: [...TORCHVISION_PREPROCESSING.mean], std: [...TORCHVISION_PREPROCESSING.std] }, labels: 'imagenet1k' }),
+    defaults: z.object({ preprocessing: PreprocessingSchema, labels: z.literal('imagenet1k').default('imagenet1k') }).default({
+      preprocessing: { ...TORCHVISION_PREPROCESSING, mean: [...TORCHVISION_PREPROCESSING.mean], std: [...TORCHVISION_PREPROCESSING.std] },
+      labels: 'imagenet1k',
+    }),
     models: z.array(CatalogEntrySchema),
   })
   .superRefine((catalog, ctx) => {
@@ -92,7 +93,6 @@ export const CatalogSchema = z
     }
   });
 export type Catalog = z.infer<typeof CatalogSchema>;
-
 
 /** Validates catalog data; throws INVALID_ARGUMENT naming every problem. */
 export function parseCatalog(data: unknown, origin = 'catalog'): Catalog {

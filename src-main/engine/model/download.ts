@@ -195,7 +195,19 @@ async function failed(job: DownloadJob, message: string, cause?: unknown): Promi
  * deleted; on cancellation it is kept so that the next call resumes.
  */
 export async function downloadVerified(options: DownloadOptions): Promise<DownloadResult> {
-  const { url, destination, partial, expectedBytes, name, signal, onProgress, maxRetries = 4, retryDelayMs = 1000, stallTimeoutMs = 60_000, progressIntervalMs = 200 } = options;
+  const {
+    url,
+    destination,
+    partial,
+    expectedBytes,
+    name,
+    signal,
+    onProgress,
+    maxRetries = 4,
+    retryDelayMs = 1000,
+    stallTimeoutMs = 60_000,
+    progressIntervalMs = 200,
+  } = options;
   const job: DownloadJob = {
     url,
     partial,
@@ -248,7 +260,7 @@ async function transferWithRetries(job: DownloadJob, transfer: Transfer, maxRetr
     try {
       await attempt(job, transfer);
     } catch (error) {
-      if (job.signal?.aborted) throw cancelled(job.name, await fileSize(job.partial) ?? 0);
+      if (job.signal?.aborted) throw cancelled(job.name, (await fileSize(job.partial)) ?? 0);
       if (error instanceof EngineError) {
         await discard(job);
         throw error;
@@ -271,7 +283,7 @@ async function transferWithRetries(job: DownloadJob, transfer: Transfer, maxRetr
     try {
       await sleep(Math.min(30_000, retryDelayMs * 2 ** Math.max(0, failuresInARow - 1)), undefined, { signal: job.signal });
     } catch {
-      throw cancelled(job.name, await fileSize(job.partial) ?? 0);
+      throw cancelled(job.name, (await fileSize(job.partial)) ?? 0);
     }
   }
   return attempts;
@@ -346,7 +358,13 @@ async function acceptResponse(job: DownloadJob, transfer: Transfer, response: Re
 }
 
 /** Streams the body into the partial file at the transfer's offset; each chunk re-arms the stall timer. */
-async function writeBody(job: DownloadJob, transfer: Transfer, body: ReadableStream<Uint8Array>, armStallTimer: () => void, stallReason: (error: unknown) => unknown): Promise<void> {
+async function writeBody(
+  job: DownloadJob,
+  transfer: Transfer,
+  body: ReadableStream<Uint8Array>,
+  armStallTimer: () => void,
+  stallReason: (error: unknown) => unknown,
+): Promise<void> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(job.partial, transfer.have > 0 ? 'r+' : 'w');

@@ -42,7 +42,13 @@ export function withExposedTensors(model: OnnxModel, tensors: readonly ExposedTe
  * tensor names and `variant` (what else the edit adds, versioned): editing a 240 MB model costs
  * about a second, so it is done once per model.
  */
-export async function exposedModelFile(cacheDir: string, sourceSha256: string, tensors: readonly ExposedTensor[], build: () => Uint8Array, variant = ''): Promise<{ file: string; sha256: string; cached: boolean }> {
+export async function exposedModelFile(
+  cacheDir: string,
+  sourceSha256: string,
+  tensors: readonly ExposedTensor[],
+  build: () => Uint8Array,
+  variant = '',
+): Promise<{ file: string; sha256: string; cached: boolean }> {
   const key = createHash('sha256').update(sourceSha256).update(JSON.stringify(tensors)).update(variant).digest('hex').slice(0, 40);
   const file = path.join(cacheDir, `${key}.onnx`);
   try {

@@ -51,7 +51,8 @@ export async function checkExternalData(file: string, graph: OnnxGraph): Promise
     } catch {
       throw invalid(`${name} needs external data file ${location}, which is missing next to the model`);
     }
-    if (!isSameOrBelow(real, realFolder)) throw invalid(`${name}: external data file ${location} leads outside the model's folder (to ${real}); refusing to read it`);
+    if (!isSameOrBelow(real, realFolder))
+      throw invalid(`${name}: external data file ${location} leads outside the model's folder (to ${real}); refusing to read it`);
     if (!(await stat(real)).isFile()) throw invalid(`${name}: external data ${location} is not a regular file`);
     locations.add(location);
   }

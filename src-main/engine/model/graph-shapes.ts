@@ -28,8 +28,16 @@ function convOutputSize(input: number, kernel: number, stride: number, padBegin:
 
 function spatialOutput(node: OnnxNode, input: Shape, kernel: number[], allowCeil: boolean): number[] {
   const spatial = input.slice(2);
-  const strides = intsAttribute(node, 'strides', spatial.map(() => 1));
-  const dilations = intsAttribute(node, 'dilations', spatial.map(() => 1));
+  const strides = intsAttribute(
+    node,
+    'strides',
+    spatial.map(() => 1),
+  );
+  const dilations = intsAttribute(
+    node,
+    'dilations',
+    spatial.map(() => 1),
+  );
   const pads = intsAttribute(node, 'pads', spatial.map(() => 0).concat(spatial.map(() => 0)));
   const ceil = allowCeil && intAttribute(node, 'ceil_mode', 0) === 1;
   const autoPad = node.attribute?.find((a) => a.name === 'auto_pad')?.s;
@@ -66,7 +74,10 @@ export function analyseShapes(graph: OnnxGraph, inputName: string, inputShape: S
   for (const t of graph.initializer) {
     if (t.dataType === 7 && t.rawData && t.rawData.byteLength <= 64) {
       const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
-      intValues.set(t.name, Array.from({ length: t.rawData.byteLength / 8 }, (_, i) => Number(view.getBigInt64(i * 8, true))));
+      intValues.set(
+        t.name,
+        Array.from({ length: t.rawData.byteLength / 8 }, (_, i) => Number(view.getBigInt64(i * 8, true))),
+      );
     } else if (t.dataType === 7 && t.int64Data?.length) {
       intValues.set(t.name, t.int64Data.map(toNumber));
     }

@@ -39,12 +39,22 @@ export async function importLabels(info: ModelInfo, source: string, labelsFile: 
 }
 
 /** The catalog's preprocessing for a catalog model, torchvision's (fitted to a fixed input size) otherwise; then the caller's overrides. */
-export function importPreprocessing(catalog: Catalog, entry: CatalogEntry | undefined, info: ModelInfo, overrides: Partial<Preprocessing> | undefined): Preprocessing {
+export function importPreprocessing(
+  catalog: Catalog,
+  entry: CatalogEntry | undefined,
+  info: ModelInfo,
+  overrides: Partial<Preprocessing> | undefined,
+): Preprocessing {
   let preprocessing: Preprocessing;
   if (entry) {
     preprocessing = preprocessingOf(catalog, entry);
   } else {
-    preprocessing = { ...TORCHVISION_PREPROCESSING, mean: [...TORCHVISION_PREPROCESSING.mean], std: [...TORCHVISION_PREPROCESSING.std], layout: info.input.layout };
+    preprocessing = {
+      ...TORCHVISION_PREPROCESSING,
+      mean: [...TORCHVISION_PREPROCESSING.mean],
+      std: [...TORCHVISION_PREPROCESSING.std],
+      layout: info.input.layout,
+    };
     const side = info.input.height;
     if (side !== null && side === info.input.width && side !== preprocessing.crop) {
       // A fixed input of another size: keep torchvision's 256/224 ratio between resize and crop.

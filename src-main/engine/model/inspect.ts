@@ -50,8 +50,7 @@ export interface InspectedModel {
   model: OnnxModel;
 }
 
-const invalid = (file: string, message: string, cause?: unknown): EngineError =>
-  new EngineError(ErrorCode.INVALID_MODEL, message, { item: file, cause });
+const invalid = (file: string, message: string, cause?: unknown): EngineError => new EngineError(ErrorCode.INVALID_MODEL, message, { item: file, cause });
 const unsupported = (file: string, message: string): EngineError => new EngineError(ErrorCode.UNSUPPORTED_MODEL, message, { item: file });
 
 /**
@@ -69,13 +68,18 @@ async function readModelBytes(file: string): Promise<Buffer> {
     if (info.isDirectory()) throw invalid(file, `${file} is a folder, not an ONNX model file`);
     if (!info.isFile()) throw new EngineError(ErrorCode.NOT_A_FILE, `${file} is not a regular file (a FIFO, device or socket)`, { item: file });
     if (info.size === 0) throw invalid(file, `${file} is empty`);
-    if (info.size > MAX_MODEL_BYTES) throw invalid(file, `${path.basename(file)} is ${Math.round(info.size / 1048576)} MB, larger than any ONNX protobuf can be (2 GB); large models keep their weights in external data files`);
+    if (info.size > MAX_MODEL_BYTES)
+      throw invalid(
+        file,
+        `${path.basename(file)} is ${Math.round(info.size / 1048576)} MB, larger than any ONNX protobuf can be (2 GB); large models keep their weights in external data files`,
+      );
     // A look at the first byte before reading it all: a 1.9 GB video given as --model was read whole before being refused.
     const handle = await open(file, 'r');
     try {
       const head = Buffer.alloc(1);
       await handle.read(head, 0, 1, 0);
-      if (!MODEL_FIRST_TAGS.has(head[0])) throw invalid(file, `${path.basename(file)} is not an ONNX file (it does not start like one: first byte 0x${head[0].toString(16).padStart(2, '0')})`);
+      if (!MODEL_FIRST_TAGS.has(head[0]))
+        throw invalid(file, `${path.basename(file)} is not an ONNX file (it does not start like one: first byte 0x${head[0].toString(16).padStart(2, '0')})`);
     } finally {
       await handle.close();
     }
@@ -116,7 +120,10 @@ function describeInput(file: string, model: OnnxModel): ModelInput {
   const elemType = input.type?.tensorType?.elemType;
   const shape = valueShape(input);
   if (elemType !== TensorDataType.FLOAT || !shape || shape.length !== 4) {
-    throw unsupported(file, `input ${input.name} is not an image tensor: expected float32 [N,3,H,W] or [N,H,W,3], found ${elemType === TensorDataType.FLOAT ? 'float32' : `element type ${elemType}`} ${JSON.stringify(shape ?? 'without shape')}`);
+    throw unsupported(
+      file,
+      `input ${input.name} is not an image tensor: expected float32 [N,3,H,W] or [N,H,W,3], found ${elemType === TensorDataType.FLOAT ? 'float32' : `element type ${elemType}`} ${JSON.stringify(shape ?? 'without shape')}`,
+    );
   }
   const dim = (value: number | string): number | null => (typeof value === 'number' ? value : null);
   let layout: InputLayout;
@@ -160,7 +167,10 @@ export function describeModel(file: string, model: OnnxModel, bytes: number, sha
   const declaredClasses = outputShape && outputShape.length === 2 && typeof outputShape[1] === 'number' ? outputShape[1] : undefined;
   const classes = declaredClasses ?? (derived && derived.length === 2 ? derived[1] : undefined);
   if (!graphOutput || !classes || classes < 2 || (outputShape && outputShape.length !== 2)) {
-    throw unsupported(file, `output ${graphOutput?.name ?? '(none)'} is not a class vector: expected [N, classes], found ${JSON.stringify(outputShape ?? derived ?? null)}`);
+    throw unsupported(
+      file,
+      `output ${graphOutput?.name ?? '(none)'} is not a class vector: expected [N, classes], found ${JSON.stringify(outputShape ?? derived ?? null)}`,
+    );
   }
 
   const operators: Record<string, number> = {};

@@ -9,8 +9,7 @@ export function defaultLabelsPath(): string {
   return findPackageFile(path.join('models', 'imagenet_classes.txt'));
 }
 
-const invalid = (file: string, message: string, cause?: unknown): EngineError =>
-  new EngineError(ErrorCode.LABELS_INVALID, message, { item: file, cause });
+const invalid = (file: string, message: string, cause?: unknown): EngineError => new EngineError(ErrorCode.LABELS_INVALID, message, { item: file, cause });
 
 /** Parses label text: a JSON array of strings, or one label per line (blank lines at the end ignored). */
 export function parseLabels(text: string, file = 'labels'): string[] {

@@ -5,7 +5,10 @@ import { ONNX_PROTO_SCHEMA } from './onnx-schema.js';
 /** int64 fields arrive as protobufjs Long objects (or plain numbers when small and set by us). */
 export type Int64 = number | { toNumber(): number };
 
-export interface OnnxDimension { dimValue?: Int64; dimParam?: string }
+export interface OnnxDimension {
+  dimValue?: Int64;
+  dimParam?: string;
+}
 export interface OnnxValueInfo {
   name: string;
   type?: { tensorType?: { elemType?: number; shape?: { dim?: OnnxDimension[] } } };

@@ -19,7 +19,11 @@ export function findPackageFile(relative: string): string {
     if (parent === dir) break;
     dir = parent;
   }
-  throw new EngineError(ErrorCode.FILE_NOT_FOUND, `cannot find ${relative} in the ResLens installation (searched upwards from ${path.dirname(fileURLToPath(import.meta.url))})`, {
-    item: relative,
-  });
+  throw new EngineError(
+    ErrorCode.FILE_NOT_FOUND,
+    `cannot find ${relative} in the ResLens installation (searched upwards from ${path.dirname(fileURLToPath(import.meta.url))})`,
+    {
+      item: relative,
+    },
+  );
 }

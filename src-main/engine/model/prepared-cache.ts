@@ -91,7 +91,15 @@ export async function writePrepared(cacheDir: string, file: string, variant: str
       exposed: prepared.exposed,
       stageMap: prepared.stageMap,
       stagesError: prepared.stagesError,
-      head: head ? { classesFirst: head.classesFirst, classes: head.classes, features: head.features, weightLength: head.weight.length, biasLength: head.bias?.length ?? 0 } : undefined,
+      head: head
+        ? {
+            classesFirst: head.classesFirst,
+            classes: head.classes,
+            features: head.features,
+            weightLength: head.weight.length,
+            biasLength: head.bias?.length ?? 0,
+          }
+        : undefined,
     };
     const suffix = `${process.pid}-${Date.now()}.tmp`;
     if (head) {

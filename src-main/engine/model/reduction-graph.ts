@@ -19,7 +19,17 @@
 // GlobalAveragePool) are avoided: inside a subgraph they need the stage tensor reordered first.
 import { EngineError, ErrorCode } from '../errors.js';
 import type { HeadInfo } from './stages.js';
-import { AttributeType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo, TensorDataType, toNumber } from './onnx-proto.js';
+import {
+  AttributeType,
+  type OnnxAttribute,
+  type OnnxGraph,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxTensor,
+  type OnnxValueInfo,
+  TensorDataType,
+  toNumber,
+} from './onnx-proto.js';
 
 /** Graph input (bool scalar) that switches the reductions on. */
 export const FEATURES_SWITCH = 'reslens.features';
@@ -161,10 +171,19 @@ export class NodeWriter {
   /** Clip takes min and max as inputs from opset 11, attributes before. */
   clip(input: string, min: number, max: number, output: string): void {
     if (this.opset >= 11) {
-      const scalar = (name: string, value: number): string => this.constant({ name: `${this.scope}.${name}`, dims: [], dataType: TensorDataType.FLOAT, floatData: [value] });
+      const scalar = (name: string, value: number): string =>
+        this.constant({ name: `${this.scope}.${name}`, dims: [], dataType: TensorDataType.FLOAT, floatData: [value] });
       this.nodes.push({ opType: 'Clip', input: [input, scalar(`clip_min.${min}`, min), scalar(`clip_max.${max}`, max)], output: [output] });
     } else {
-      this.nodes.push({ opType: 'Clip', input: [input], output: [output], attribute: [{ name: 'min', type: AttributeType.FLOAT, f: min }, { name: 'max', type: AttributeType.FLOAT, f: max }] });
+      this.nodes.push({
+        opType: 'Clip',
+        input: [input],
+        output: [output],
+        attribute: [
+          { name: 'min', type: AttributeType.FLOAT, f: min },
+          { name: 'max', type: AttributeType.FLOAT, f: max },
+        ],
+      });
     }
   }
 
@@ -258,8 +277,14 @@ export function addStageReductions(model: OnnxModel, stages: readonly ReducibleS
     'reslens.heatmaps',
     HEATMAP_MAX_SWITCH,
     planeOutputs.map((o) => o.name),
-    maxPlanes.graph('reslens_max_planes', planeOutputs.map((o) => `${o.name}.max`)),
-    meanPlanes.graph('reslens_mean_planes', planeOutputs.map((o) => `${o.name}.mean`)),
+    maxPlanes.graph(
+      'reslens_max_planes',
+      planeOutputs.map((o) => `${o.name}.max`),
+    ),
+    meanPlanes.graph(
+      'reslens_mean_planes',
+      planeOutputs.map((o) => `${o.name}.mean`),
+    ),
   );
 
   const producers = new Map(model.graph.node.flatMap((n) => n.output.map((o) => [o, n.opType] as const)));
@@ -298,7 +323,11 @@ export function addStageReductions(model: OnnxModel, stages: readonly ReducibleS
     'reslens.reductions',
     FEATURES_SWITCH,
     outputs.map((o) => o.name),
-    reductions.graph('reslens_reductions', outputs.map((o) => o.name), outputs.map((o) => o.type)),
+    reductions.graph(
+      'reslens_reductions',
+      outputs.map((o) => o.name),
+      outputs.map((o) => o.type),
+    ),
     offBranch('reslens_no_reductions', outputs, opset),
   );
   return {
@@ -339,4 +368,3 @@ function addClassActivationMaps(writer: NodeWriter, { scores, head }: CamSource)
     { name: CAM_OUTPUTS.maps, type: TensorDataType.FLOAT, shape: [1, k, height * width] },
   ];
 }
-

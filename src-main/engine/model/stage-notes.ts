@@ -7,8 +7,8 @@ import type { StageName } from './stages.js';
 
 export const STAGE_NOTES: Record<StageName, string> = {
   stem: 'The stem (7×7 convolution, stride 2, then 3×3 max pool) sees small patches: such layers usually respond to edges, colour contrasts and simple gradients.',
-  layer1: 'conv2_x keeps the stem\'s resolution and combines its edges: such stages usually respond to corners, simple textures and repeated fine patterns.',
-  layer2: 'conv3_x halves the resolution and doubles the width: such stages usually respond to textures and small motifs (fur, mesh, stripes, wheels\' spokes).',
+  layer1: "conv2_x keeps the stem's resolution and combines its edges: such stages usually respond to corners, simple textures and repeated fine patterns.",
+  layer2: "conv3_x halves the resolution and doubles the width: such stages usually respond to textures and small motifs (fur, mesh, stripes, wheels' spokes).",
   layer3: 'conv4_x sees most of the photo from each position: such stages usually respond to object parts (eyes, faces, wheels, leaves) at many places.',
   layer4: 'conv5_x is what the classifier reads (after global average pooling): such stages usually respond to whole objects and the class evidence itself.',
 };

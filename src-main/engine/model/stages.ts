@@ -136,7 +136,11 @@ export function findBlockEnds(graph: OnnxGraph, trunk: Trunk, inputName: string)
   const isResidualAdd = (nodeIndex: number | undefined): nodeIndex is number => {
     if (nodeIndex === undefined) return false;
     const node = graph.node[nodeIndex];
-    return (node.opType === 'Add' || node.opType === 'Sum') && node.input.length === 2 && node.input.every((i) => !constant(i) && (trunk.producer.has(i) || i === inputName));
+    return (
+      (node.opType === 'Add' || node.opType === 'Sum') &&
+      node.input.length === 2 &&
+      node.input.every((i) => !constant(i) && (trunk.producer.has(i) || i === inputName))
+    );
   };
   const ends: BlockEnd[] = [];
   for (const cut of trunk.cuts) {
@@ -152,8 +156,7 @@ export function findBlockEnds(graph: OnnxGraph, trunk: Trunk, inputName: string)
   return ends;
 }
 
-const chw = (shape: Shape | undefined): [number, number, number] | undefined =>
-  shape && shape.length === 4 ? [shape[1], shape[2], shape[3]] : undefined;
+const chw = (shape: Shape | undefined): [number, number, number] | undefined => (shape && shape.length === 4 ? [shape[1], shape[2], shape[3]] : undefined);
 
 /** Learned values used by nodes in [first, last] (BatchNorm running statistics excluded). */
 function paramsInRange(graph: OnnxGraph, first: number, last: number): number {
@@ -176,7 +179,8 @@ function macsInRange(macs: Map<number, number>, first: number, last: number): nu
 /** A Conv or MaxPool node as a link of the receptive-field chain. */
 function chainLayer(graph: OnnxGraph, nodeIndex: number, shapes: Map<string, Shape>): ChainLayer {
   const node = graph.node[nodeIndex];
-  const kernel = node.opType === 'Conv' ? (shapes.get(node.input[1])?.[2] ?? intsAttribute(node, 'kernel_shape', [1])[0]) : intsAttribute(node, 'kernel_shape', [1])[0];
+  const kernel =
+    node.opType === 'Conv' ? (shapes.get(node.input[1])?.[2] ?? intsAttribute(node, 'kernel_shape', [1])[0]) : intsAttribute(node, 'kernel_shape', [1])[0];
   return { kernel, stride: intsAttribute(node, 'strides', [1, 1])[0], pad: intsAttribute(node, 'pads', [0, 0, 0, 0])[0] };
 }
 
@@ -194,10 +198,11 @@ function findHead(graph: OnnxGraph, trunk: Trunk, fromNode: number, shapes: Map<
     const isGlobalPool =
       node.opType === 'GlobalAveragePool' ||
       (node.opType === 'ReduceMean' && intsAttribute(node, 'axes', []).join() === '2,3') ||
-      (node.opType === 'AveragePool' && (() => {
-        const s = shapes.get(node.input[0]);
-        return !!s && intsAttribute(node, 'kernel_shape', []).join() === `${s[2]},${s[3]}`;
-      })());
+      (node.opType === 'AveragePool' &&
+        (() => {
+          const s = shapes.get(node.input[0]);
+          return !!s && intsAttribute(node, 'kernel_shape', []).join() === `${s[2]},${s[3]}`;
+        })());
     if (!isGlobalPool) continue;
     const features = node.input[0];
     const featuresShape = chw(shapes.get(features));
@@ -217,7 +222,16 @@ function findHead(graph: OnnxGraph, trunk: Trunk, fromNode: number, shapes: Map<
       if (!weightShape) break;
       if (consumer.opType === 'Gemm') {
         const classesFirst = intAttribute(consumer, 'transB', 0) === 1;
-        return { features, featuresShape, op: 'Gemm', weight, weightShape, classesFirst, bias: consumer.input[2] || undefined, classes: classesFirst ? weightShape[0] : weightShape[1] };
+        return {
+          features,
+          featuresShape,
+          op: 'Gemm',
+          weight,
+          weightShape,
+          classesFirst,
+          bias: consumer.input[2] || undefined,
+          classes: classesFirst ? weightShape[0] : weightShape[1],
+        };
       }
       if (consumer.opType === 'MatMul') {
         const add = trunk.consumers.get(consumer.output[0]);
@@ -285,10 +299,17 @@ export function discoverStages(model: OnnxModel, info: ModelInfo): StageMap {
 
   // Receptive fields grow along the chain: the stem's convolutions and pools, then each block's main path.
   const stemChain = graph.node.map((n, i) => ((n.opType === 'Conv' || n.opType === 'MaxPool') && i <= stemCut.node ? i : -1)).filter((i) => i >= 0);
-  let field = extendField(INPUT_FIELD, stemChain.map((i) => chainLayer(graph, i, shapes)));
+  let field = extendField(
+    INPUT_FIELD,
+    stemChain.map((i) => chainLayer(graph, i, shapes)),
+  );
   const stemField = field;
   const groupFields = groups.map((group) => {
-    for (const block of group) field = extendField(field, block.convs.map((i) => chainLayer(graph, i, shapes)));
+    for (const block of group)
+      field = extendField(
+        field,
+        block.convs.map((i) => chainLayer(graph, i, shapes)),
+      );
     return field;
   });
 
@@ -326,7 +347,8 @@ export function discoverStages(model: OnnxModel, info: ModelInfo): StageMap {
   });
 
   const head = findHead(graph, trunk, previousEnd, shapes);
-  if (head.classes !== info.classes) throw new StageDiscoveryError(`the classifier found has ${head.classes} outputs but the model has ${info.classes} classes`);
+  if (head.classes !== info.classes)
+    throw new StageDiscoveryError(`the classifier found has ${head.classes} outputs but the model has ${info.classes} classes`);
   const headLayers = 1;
   return {
     stages,

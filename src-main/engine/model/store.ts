@@ -411,11 +411,10 @@ export class ModelStore {
     const { entry, name } = this.importName(info, source, options.name);
     const destination = path.join(this.dir, `${name}.onnx`);
     if (!entry && (await pathExists(destination))) {
-      throw new EngineError(
-        ErrorCode.INVALID_ARGUMENT,
-        `a model named "${name}" is already in the store; remove it first or choose another name`,
-        { item: name, hint: { actions: ['remove'], model: name } },
-      );
+      throw new EngineError(ErrorCode.INVALID_ARGUMENT, `a model named "${name}" is already in the store; remove it first or choose another name`, {
+        item: name,
+        hint: { actions: ['remove'], model: name },
+      });
     }
     const labels = await importLabels(info, source, options.labelsFile);
     const preprocessing = importPreprocessing(this.catalog, entry, info, options.preprocessing);
@@ -456,9 +455,13 @@ export class ModelStore {
       await copyFile(source, temp);
       const copied = await sha256File(temp);
       if (copied.sha256 !== info.sha256) {
-        throw new EngineError(ErrorCode.CHECKSUM_MISMATCH, `${source} changed while it was being imported (sha256 ${info.sha256} when inspected, ${copied.sha256} when copied); try again`, {
-          item: source,
-        });
+        throw new EngineError(
+          ErrorCode.CHECKSUM_MISMATCH,
+          `${source} changed while it was being imported (sha256 ${info.sha256} when inspected, ${copied.sha256} when copied); try again`,
+          {
+            item: source,
+          },
+        );
       }
       let labelsFile: string | null = null;
       if (labels) {

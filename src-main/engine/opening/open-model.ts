@@ -46,7 +46,11 @@ export function imagenetLabelsNote(name: string): string {
 }
 
 export async function openModel(reference: string, options: OpenModelOptions): Promise<OpenedModel> {
-  const resolved = await resolveModel(reference, { store: options.store, ...(options.onDownload ? { onProgress: options.onDownload } : {}), ...(options.labelsFile ? { labelsFile: options.labelsFile } : {}) });
+  const resolved = await resolveModel(reference, {
+    store: options.store,
+    ...(options.onDownload ? { onProgress: options.onDownload } : {}),
+    ...(options.labelsFile ? { labelsFile: options.labelsFile } : {}),
+  });
   options.onLoading?.();
   const int8 = await findInt8Copy(options.store.dir, (await sha256File(resolved.path)).sha256);
   if (options.precision === 'int8' && !int8) {
@@ -71,5 +75,13 @@ export async function openModel(reference: string, options: OpenModelOptions): P
   const backend = await describeBackend({ ep: classifier.ep, attempts: classifier.epAttempts, threads: classifier.threads });
   // Never let an unknown (possibly random-weight) model pass for an ImageNet-trained one.
   const notes = !resolved.pretrained && !options.labelsFile ? [imagenetLabelsNote(resolved.name)] : [];
-  return { classifier, resolved, title: resolved.catalogEntry?.title ?? resolved.name, ...(int8 ? { int8 } : {}), ...(architecture ? { architecture } : {}), backend, notes };
+  return {
+    classifier,
+    resolved,
+    title: resolved.catalogEntry?.title ?? resolved.name,
+    ...(int8 ? { int8 } : {}),
+    ...(architecture ? { architecture } : {}),
+    backend,
+    notes,
+  };
 }

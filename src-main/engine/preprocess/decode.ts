@@ -86,10 +86,20 @@ function explainSharpFailure(error: unknown, format: RasterFormat, item?: string
   const message = error instanceof Error ? error.message : String(error);
   if (/pixel limit/i.test(message)) return decodeError(ErrorCode.IMAGE_TOO_LARGE, `image is larger than the pixel limit: ${message}`, item, error);
   if (format === 'heif' && /(compression format|unsupported|no decoder|hevc)/i.test(message)) {
-    return decodeError(ErrorCode.UNSUPPORTED_FORMAT, `HEIC/HEIF with HEVC compression is not supported by this build (${message}); convert it to JPEG`, item, error);
+    return decodeError(
+      ErrorCode.UNSUPPORTED_FORMAT,
+      `HEIC/HEIF with HEVC compression is not supported by this build (${message}); convert it to JPEG`,
+      item,
+      error,
+    );
   }
   const truncated = /(premature end|truncated|unexpected end|read error|EOF|incomplete)/i.test(message);
-  return decodeError(ErrorCode.DECODE_FAILED, `${format.toUpperCase()} could not be decoded${truncated ? ' (file is truncated)' : ''}: ${message.split('\n')[0]}`, item, error);
+  return decodeError(
+    ErrorCode.DECODE_FAILED,
+    `${format.toUpperCase()} could not be decoded${truncated ? ' (file is truncated)' : ''}: ${message.split('\n')[0]}`,
+    item,
+    error,
+  );
 }
 
 export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): Promise<DecodedImage> {
@@ -98,7 +108,8 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): P
   if (bytes.byteLength === 0) throw decodeError(ErrorCode.EMPTY_FILE, 'file is empty', item);
   const sniffed = sniffImage(bytes);
   if (sniffed.kind === 'unsupported') throw decodeError(ErrorCode.UNSUPPORTED_FORMAT, `${sniffed.format.toUpperCase()}: ${sniffed.reason}`, item);
-  if (sniffed.kind === 'unknown') throw decodeError(ErrorCode.NOT_AN_IMAGE, 'not an image: the content matches no supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF)', item);
+  if (sniffed.kind === 'unknown')
+    throw decodeError(ErrorCode.NOT_AN_IMAGE, 'not an image: the content matches no supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF)', item);
   const format = sniffed.format;
   // A GIF's logical screen is what libvips allocates per frame, whatever the frame's own size: a
   // 1×1 frame on a 65535×65535 screen is a 4.3 GP decompression bomb that metadata() does not show.
@@ -106,7 +117,11 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): P
     const screenWidth = bytes.readUInt16LE(6);
     const screenHeight = bytes.readUInt16LE(8);
     if (screenWidth * screenHeight > maxPixels) {
-      throw decodeError(ErrorCode.IMAGE_TOO_LARGE, `GIF screen is ${screenWidth}×${screenHeight} (${Math.round((screenWidth * screenHeight) / 1e6)} MP), over the ${Math.round(maxPixels / 1e6)} MP limit`, item);
+      throw decodeError(
+        ErrorCode.IMAGE_TOO_LARGE,
+        `GIF screen is ${screenWidth}×${screenHeight} (${Math.round((screenWidth * screenHeight) / 1e6)} MP), over the ${Math.round(maxPixels / 1e6)} MP limit`,
+        item,
+      );
     }
   }
 
@@ -121,7 +136,11 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): P
   const storedHeight = metadata.height ?? 0;
   if (storedWidth <= 0 || storedHeight <= 0) throw decodeError(ErrorCode.DECODE_FAILED, `${format.toUpperCase()} header has no valid size`, item);
   if (storedWidth * storedHeight > maxPixels) {
-    throw decodeError(ErrorCode.IMAGE_TOO_LARGE, `image is ${storedWidth}×${storedHeight} (${Math.round((storedWidth * storedHeight) / 1e6)} MP), over the ${Math.round(maxPixels / 1e6)} MP limit`, item);
+    throw decodeError(
+      ErrorCode.IMAGE_TOO_LARGE,
+      `image is ${storedWidth}×${storedHeight} (${Math.round((storedWidth * storedHeight) / 1e6)} MP), over the ${Math.round(maxPixels / 1e6)} MP limit`,
+      item,
+    );
   }
 
   // torchvision ignores embedded ICC profiles (Pillow does not apply them), so RGB and grey images keep

@@ -147,7 +147,16 @@ function horizontalRgb(data: Uint8Array, width: number, firstRow: number, rows: 
 }
 
 /** Horizontal pass for any channel count (one value at a time). */
-function horizontalGeneric(data: Uint8Array, width: number, channels: number, firstRow: number, rows: number, cropWidth: number, h: Coefficients, temp: Uint8Array): void {
+function horizontalGeneric(
+  data: Uint8Array,
+  width: number,
+  channels: number,
+  firstRow: number,
+  rows: number,
+  cropWidth: number,
+  h: Coefficients,
+  temp: Uint8Array,
+): void {
   const hk = h.ksize;
   for (let row = 0; row < rows; row++) {
     const srcRow = (row + firstRow) * width * channels;

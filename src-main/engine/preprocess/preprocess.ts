@@ -73,7 +73,12 @@ export async function readImageFile(file: string, item = file, maxBytes = MAX_IM
     const info = await handle.stat();
     if (info.isDirectory()) throw new EngineError(ErrorCode.NOT_AN_IMAGE, 'is a folder, not an image file', { item });
     if (!info.isFile()) throw new EngineError(ErrorCode.NOT_A_FILE, 'not a regular file (a FIFO, device or socket): only image files can be read', { item });
-    if (info.size > maxBytes) throw new EngineError(ErrorCode.IMAGE_TOO_LARGE, `file is ${Math.round(info.size / 1048576)} MB, over the ${Math.round(maxBytes / 1048576)} MB limit for one image`, { item });
+    if (info.size > maxBytes)
+      throw new EngineError(
+        ErrorCode.IMAGE_TOO_LARGE,
+        `file is ${Math.round(info.size / 1048576)} MB, over the ${Math.round(maxBytes / 1048576)} MB limit for one image`,
+        { item },
+      );
     const buffer = Buffer.alloc(info.size);
     let filled = 0;
     while (filled < buffer.length) {

@@ -19,7 +19,14 @@ function lookupTables(mean: readonly number[], std: readonly number[]): Float32A
 const tableCache = new Map<string, Float32Array[]>();
 
 /** Writes one image into `target` at `offset` (elements), in the model's layout. */
-export function writeNormalised(image: Rgb8Image, mean: readonly number[], std: readonly number[], layout: TensorLayout, target: Float32Array, offset = 0): void {
+export function writeNormalised(
+  image: Rgb8Image,
+  mean: readonly number[],
+  std: readonly number[],
+  layout: TensorLayout,
+  target: Float32Array,
+  offset = 0,
+): void {
   const key = `${mean.join(',')}|${std.join(',')}`;
   let tables = tableCache.get(key);
   if (!tables) {

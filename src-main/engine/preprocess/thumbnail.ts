@@ -16,7 +16,9 @@ export async function thumbnailFile(file: string, size: number, item = file): Pr
   const bytes = await readImageFile(file, item);
   const sniffed = sniffImage(bytes);
   if (sniffed.kind !== 'raster') {
-    throw new EngineError(sniffed.kind === 'unsupported' ? ErrorCode.UNSUPPORTED_FORMAT : ErrorCode.NOT_AN_IMAGE, 'no preview: not a supported image', { item });
+    throw new EngineError(sniffed.kind === 'unsupported' ? ErrorCode.UNSUPPORTED_FORMAT : ErrorCode.NOT_AN_IMAGE, 'no preview: not a supported image', {
+      item,
+    });
   }
   try {
     // Shrink-on-load makes this cheap even for 20 MP JPEGs.

@@ -42,7 +42,18 @@ export async function calibrateOnBatchIfMissing(options: BatchCalibrationOptions
     if (images.length >= limit) break;
   }
   const source = `the first ${images.length} photos of the batch on ${options.inputs.join(', ')}`;
-  options.onProgress?.(`no int8 copy of ${options.modelName} yet: calibrating one on ${source} (${options.method ?? 'percentile'}); \`reslens quantize --calibrate DIR\` makes one from photos you choose`);
-  const result = await quantizeModel({ modelPath: options.modelPath, modelName: options.modelName, storeDir: options.storeDir, preprocessing: options.preprocessing, images, method: options.method, calibrationSource: source, onProgress: options.onProgress });
+  options.onProgress?.(
+    `no int8 copy of ${options.modelName} yet: calibrating one on ${source} (${options.method ?? 'percentile'}); \`reslens quantize --calibrate DIR\` makes one from photos you choose`,
+  );
+  const result = await quantizeModel({
+    modelPath: options.modelPath,
+    modelName: options.modelName,
+    storeDir: options.storeDir,
+    preprocessing: options.preprocessing,
+    images,
+    method: options.method,
+    calibrationSource: source,
+    onProgress: options.onProgress,
+  });
   return { ...result, source };
 }

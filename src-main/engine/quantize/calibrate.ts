@@ -49,7 +49,14 @@ export interface CalibrationInput {
 }
 
 /** One range per tensor over `images` (each one preprocessed image, `input.dims` with batch 1). */
-export async function calibrateRanges(model: OnnxModel, tensors: string[], images: Float32Array[], input: CalibrationInput, method: CalibrationMethod, options: { threads?: number; onImage?: (done: number) => void } = {}): Promise<Map<string, Range>> {
+export async function calibrateRanges(
+  model: OnnxModel,
+  tensors: string[],
+  images: Float32Array[],
+  input: CalibrationInput,
+  method: CalibrationMethod,
+  options: { threads?: number; onImage?: (done: number) => void } = {},
+): Promise<Map<string, Range>> {
   const session = await ort.InferenceSession.create(encodeModel(withOutputs(model, tensors)), {
     executionProviders: ['cpu'],
     // Basic optimisations only: fusions could drop the tensors being measured.

@@ -199,8 +199,18 @@ export function insertQdq(model: OnnxModel, options: QdqOptions): OnnxModel {
         const base = node.input[1];
         if (!quantisedWeights.has(base)) {
           quantisedWeights.add(base);
-          newInitializers.push(bytesTensor(`${base}_int8`, values, TensorDataType.INT8, weight.dims.map(toNumber)), floatTensor(`${base}_wscale`, scales, [channels]), bytesTensor(`${base}_wzero`, new Int8Array(channels), TensorDataType.INT8, [channels]));
-          weightNodes.push({ opType: 'DequantizeLinear', name: `${base}_DequantizeLinear`, input: [`${base}_int8`, `${base}_wscale`, `${base}_wzero`], output: [`${base}_dequantized`], attribute: [{ name: 'axis', type: 2, i: 0 }] });
+          newInitializers.push(
+            bytesTensor(`${base}_int8`, values, TensorDataType.INT8, weight.dims.map(toNumber)),
+            floatTensor(`${base}_wscale`, scales, [channels]),
+            bytesTensor(`${base}_wzero`, new Int8Array(channels), TensorDataType.INT8, [channels]),
+          );
+          weightNodes.push({
+            opType: 'DequantizeLinear',
+            name: `${base}_DequantizeLinear`,
+            input: [`${base}_int8`, `${base}_wscale`, `${base}_wzero`],
+            output: [`${base}_dequantized`],
+            attribute: [{ name: 'axis', type: 2, i: 0 }],
+          });
         }
         input[1] = `${base}_dequantized`;
         // Bias as int32 with scale = input scale × weight scale, as the int8 kernels add it.
@@ -216,8 +226,18 @@ export function insertQdq(model: OnnxModel, options: QdqOptions): OnnxModel {
             q[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(b[c] / biasScales[c])));
           }
           const qb = `${biasName}_${node.name ?? node.output[0]}_int32`;
-          newInitializers.push(bytesTensor(qb, q, TensorDataType.INT32, [b.length]), floatTensor(`${qb}_scale`, biasScales, [b.length]), bytesTensor(`${qb}_zero`, new Int32Array(b.length), TensorDataType.INT32, [b.length]));
-          weightNodes.push({ opType: 'DequantizeLinear', name: `${qb}_DequantizeLinear`, input: [qb, `${qb}_scale`, `${qb}_zero`], output: [`${qb}_dequantized`], attribute: [{ name: 'axis', type: 2, i: 0 }] });
+          newInitializers.push(
+            bytesTensor(qb, q, TensorDataType.INT32, [b.length]),
+            floatTensor(`${qb}_scale`, biasScales, [b.length]),
+            bytesTensor(`${qb}_zero`, new Int32Array(b.length), TensorDataType.INT32, [b.length]),
+          );
+          weightNodes.push({
+            opType: 'DequantizeLinear',
+            name: `${qb}_DequantizeLinear`,
+            input: [qb, `${qb}_scale`, `${qb}_zero`],
+            output: [`${qb}_dequantized`],
+            attribute: [{ name: 'axis', type: 2, i: 0 }],
+          });
           input[2] = `${qb}_dequantized`;
         }
       }

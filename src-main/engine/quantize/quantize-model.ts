@@ -65,7 +65,12 @@ export function compareLogits(fp32: Float32Array[], int8: Float32Array[]): Fidel
 }
 
 async function logitsOf(model: string | Uint8Array, inputName: string, images: Float32Array[], dims: number[], threads?: number): Promise<Float32Array[]> {
-  const options: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', ...(threads ? { intraOpNumThreads: threads } : {}), logSeverityLevel: 3 };
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    ...(threads ? { intraOpNumThreads: threads } : {}),
+    logSeverityLevel: 3,
+  };
   const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   try {
     const out: Float32Array[] = [];
@@ -107,19 +112,36 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
   const graph = absorbRelus(folded);
   const targets = quantisedActivations(graph);
   say(`calibrating ${targets.length} activations on ${calibration.length} photos (${method})`);
-  const ranges = await calibrateRanges(folded, targets, calibration.map((t) => t.tensor), { name: info.input.name, dims }, method, { threads: options.threads, onImage: (done) => say(`calibrating ${done}/${calibration.length}`) });
+  const ranges = await calibrateRanges(
+    folded,
+    targets,
+    calibration.map((t) => t.tensor),
+    { name: info.input.name, dims },
+    method,
+    { threads: options.threads, onImage: (done) => say(`calibrating ${done}/${calibration.length}`) },
+  );
   const quantised = encodeModel(insertQdq(graph, { ranges, activations }));
 
   say(`measuring agreement with fp32 on ${heldBack.length} held-back photos`);
   const heldTensors = heldBack.map((t) => t.tensor);
-  const [fp32, int8] = [await logitsOf(options.modelPath, info.input.name, heldTensors, dims, options.threads), await logitsOf(quantised, info.input.name, heldTensors, dims, options.threads)];
+  const [fp32, int8] = [
+    await logitsOf(options.modelPath, info.input.name, heldTensors, dims, options.threads),
+    await logitsOf(quantised, info.input.name, heldTensors, dims, options.threads),
+  ];
   const fidelity = compareLogits(fp32, int8);
 
   const record: Int8Record = {
     format: 1,
     sourceSha256: info.sha256,
     sourceName: options.modelName,
-    calibrationSha256: createHash('sha256').update(calibration.map((t) => t.sha256).sort().join('\n')).digest('hex'),
+    calibrationSha256: createHash('sha256')
+      .update(
+        calibration
+          .map((t) => t.sha256)
+          .sort()
+          .join('\n'),
+      )
+      .digest('hex'),
     calibrationImages: calibration.length,
     method,
     ...(options.calibrationSource ? { calibrationSource: options.calibrationSource } : {}),

@@ -36,7 +36,10 @@ async function journalHeaderLine(file: string): Promise<string> {
  * left in its results queue are read back), different after --restart or on another machine.
  */
 export function runIdFor(journalFile: string, headerLine: string): string {
-  return createHash('sha256').update(`${os.hostname()}\n${path.resolve(journalFile)}\n${headerLine}`).digest('hex').slice(0, 24);
+  return createHash('sha256')
+    .update(`${os.hostname()}\n${path.resolve(journalFile)}\n${headerLine}`)
+    .digest('hex')
+    .slice(0, 24);
 }
 
 /** Throws QUEUE_UNAVAILABLE (before any file is written) when Redis does not answer. */
@@ -70,7 +73,19 @@ export async function startQueueBatch(options: QueueBatchOptions): Promise<Batch
           cancelled = true;
           coordinator?.cancel();
         },
-        progress: () => coordinator?.progress() ?? { state: 'running' as const, total: 0, totalFinal: false, done: 0, failed: 0, resumed: 0, imagesPerSecond: 0, etaSeconds: null, elapsedSeconds: 0, workers: [] },
+        progress: () =>
+          coordinator?.progress() ?? {
+            state: 'running' as const,
+            total: 0,
+            totalFinal: false,
+            done: 0,
+            failed: 0,
+            resumed: 0,
+            imagesPerSecond: 0,
+            etaSeconds: null,
+            elapsedSeconds: 0,
+            workers: [],
+          },
       };
       let cancelled = false;
       let paused = false;

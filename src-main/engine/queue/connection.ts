@@ -29,7 +29,8 @@ export function checkQueueUrl(url: string): void {
   } catch {
     throw new EngineError(ErrorCode.INVALID_ARGUMENT, `not a queue URL: expected redis://[:password@]host[:port][/db] or rediss://… (TLS)`);
   }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new EngineError(ErrorCode.INVALID_ARGUMENT, `queue URL ${redactUrl(url)}: the scheme must be redis:// or rediss:// (TLS)`);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
+    throw new EngineError(ErrorCode.INVALID_ARGUMENT, `queue URL ${redactUrl(url)}: the scheme must be redis:// or rediss:// (TLS)`);
   if (!parsed.hostname) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `queue URL ${redactUrl(url)} names no host`);
 }
 
@@ -45,7 +46,14 @@ export function queueClient(url: string, extra: RedisOptions = {}): Redis {
  */
 export async function checkQueueReachable(url: string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
   checkQueueUrl(url);
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, commandTimeout: timeoutMs });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    commandTimeout: timeoutMs,
+  });
   let lastError: Error | undefined;
   client.on('error', (error: Error) => (lastError = error));
   const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs).unref());

@@ -135,7 +135,13 @@ export class QueueCoordinator {
     const total = this.totalFinal ? this.total : Math.max(this.total, done);
     const now = performance.now();
     const workers = [...this.workers.entries()]
-      .map(([worker, s]) => ({ worker, done: s.done, failed: s.failed, imagesPerSecond: Math.round(s.rate.rate() * 100) / 100, idleSeconds: Math.round((now - s.lastAt) / 100) / 10 }))
+      .map(([worker, s]) => ({
+        worker,
+        done: s.done,
+        failed: s.failed,
+        imagesPerSecond: Math.round(s.rate.rate() * 100) / 100,
+        idleSeconds: Math.round((now - s.lastAt) / 100) / 10,
+      }))
       .sort((a, b) => (a.worker < b.worker ? -1 : 1));
     return {
       state: this.stateValue,
@@ -191,7 +197,13 @@ export class QueueCoordinator {
     const common = { connection, prefix: QUEUE_PREFIX };
     this.chunks = new Queue(CHUNKS_QUEUE, common);
     this.results = new Queue(resultsQueueName(this.runId), common);
-    this.consumer = new Worker(resultsQueueName(this.runId), (job: Job) => this.receive(job), { ...common, concurrency: 8, drainDelay: 1, removeOnComplete: { count: 0 }, removeOnFail: { count: 1000 } });
+    this.consumer = new Worker(resultsQueueName(this.runId), (job: Job) => this.receive(job), {
+      ...common,
+      concurrency: 8,
+      drainDelay: 1,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 1000 },
+    });
     this.consumer.on('error', () => undefined); // connection trouble: reported above, retried by BullMQ
     const counting = countInputs(this.options.inputs, {
       ...this.options.walk,
@@ -231,7 +243,12 @@ export class QueueCoordinator {
       this.totalFinal = true;
     }
     this.setState(this.failure ? 'failed' : this.cancelled ? 'cancelled' : 'finished');
-    return { state: this.stateValue as PipelineSummary['state'], progress: this.progress(), stats: this.pipelineStats(), ...(this.failure ? { error: this.failure } : {}) };
+    return {
+      state: this.stateValue as PipelineSummary['state'],
+      progress: this.progress(),
+      stats: this.pipelineStats(),
+      ...(this.failure ? { error: this.failure } : {}),
+    };
   }
 
   private pipelineStats(): PipelineStats {
@@ -368,9 +385,20 @@ export class QueueCoordinator {
       let result: ClassifyResult;
       if ('error' in r) result = { path: r.path, error: r.error, worker };
       else if (r.top.length !== Math.min(top, labels.length) || r.top.some((t) => t.index >= labels.length)) {
-        result = { path: r.path, error: { code: ErrorCode.INFERENCE_FAILED, message: `worker ${worker} sent a result that does not fit the model (${r.top.length} classes)` }, worker };
+        result = {
+          path: r.path,
+          error: { code: ErrorCode.INFERENCE_FAILED, message: `worker ${worker} sent a result that does not fit the model (${r.top.length} classes)` },
+          worker,
+        };
       } else {
-        result = { path: r.path, top: r.top.map((t) => ({ index: t.index, label: labels[t.index], prob: t.prob })), model: this.model.name, ep: r.ep, ms: r.ms, worker };
+        result = {
+          path: r.path,
+          top: r.top.map((t) => ({ index: t.index, label: labels[t.index], prob: t.prob })),
+          model: this.model.name,
+          ep: r.ep,
+          ms: r.ms,
+          worker,
+        };
         this.stats.inferred++;
         this.stats.inferenceSeconds += r.ms / 1000;
       }
@@ -545,7 +573,8 @@ export class QueueCoordinator {
       if (this.outstanding.size > 0 && this.processed === lastDone) {
         // CLIENT LIST may be disabled on a managed Redis: then nothing is said.
         const count = await (this.chunks as Queue).getWorkersCount().catch(() => -1);
-        if (count === 0) this.options.onNotice?.(`no worker is connected to ${redactUrl(this.settings.url)}: start one with reslens worker --queue URL (the run waits)`);
+        if (count === 0)
+          this.options.onNotice?.(`no worker is connected to ${redactUrl(this.settings.url)}: start one with reslens worker --queue URL (the run waits)`);
       }
       lastDone = this.processed;
     }

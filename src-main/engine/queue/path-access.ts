@@ -74,7 +74,8 @@ export class PathAccess {
       real = await realpath(mapped);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return { error: { code: ErrorCode.FILE_NOT_FOUND, message: `file not found on worker (as ${mapped}); does it mount the same share? (--path-map)` } };
+      if (code === 'ENOENT' || code === 'ENOTDIR')
+        return { error: { code: ErrorCode.FILE_NOT_FOUND, message: `file not found on worker (as ${mapped}); does it mount the same share? (--path-map)` } };
       if (code === 'ELOOP') return { error: { code: ErrorCode.SYMLINK_LOOP, message: 'symbolic link loop' } };
       return { error: { code: ErrorCode.READ_FAILED, message: `cannot read on worker: ${(error as Error).message}` } };
     }

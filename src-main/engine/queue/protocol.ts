@@ -26,18 +26,20 @@ const MAX_BATCH_BYTES = 512 * 1024 * 1024;
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 const RunId = z.string().regex(/^[0-9a-f]{16,64}$/);
 
-export const ChunkJobSchema = z.strictObject({
-  v: z.literal(PROTOCOL_VERSION),
-  run: RunId,
-  model: z.strictObject({ name: z.string().min(1).max(200), sha256: Sha256 }),
-  /** The coordinator's preprocessing for the model, so every worker prepares images the same way. */
-  preprocessing: PreprocessingSchema.extend({ resizeShorter: z.number().int().min(1).max(4096), crop: z.number().int().min(1).max(2048) }),
-  mode: z.enum(['fast', 'exact']),
-  top: z.number().int().min(1).max(1000),
-  maxPixels: z.number().int().positive().optional(),
-  batchSize: z.number().int().min(1).max(1024).optional(),
-  paths: z.array(z.string().min(1).max(MAX_PATH)).min(1).max(MAX_CHUNK),
-}).refine((job) => (job.batchSize ?? 8) * 3 * job.preprocessing.crop ** 2 * 4 <= MAX_BATCH_BYTES, 'batch too large for a worker (batch size × crop)');
+export const ChunkJobSchema = z
+  .strictObject({
+    v: z.literal(PROTOCOL_VERSION),
+    run: RunId,
+    model: z.strictObject({ name: z.string().min(1).max(200), sha256: Sha256 }),
+    /** The coordinator's preprocessing for the model, so every worker prepares images the same way. */
+    preprocessing: PreprocessingSchema.extend({ resizeShorter: z.number().int().min(1).max(4096), crop: z.number().int().min(1).max(2048) }),
+    mode: z.enum(['fast', 'exact']),
+    top: z.number().int().min(1).max(1000),
+    maxPixels: z.number().int().positive().optional(),
+    batchSize: z.number().int().min(1).max(1024).optional(),
+    paths: z.array(z.string().min(1).max(MAX_PATH)).min(1).max(MAX_CHUNK),
+  })
+  .refine((job) => (job.batchSize ?? 8) * 3 * job.preprocessing.crop ** 2 * 4 <= MAX_BATCH_BYTES, 'batch too large for a worker (batch size × crop)');
 export type ChunkJob = z.infer<typeof ChunkJobSchema>;
 
 const ErrorCodeSchema = z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]);

@@ -72,7 +72,9 @@ export class WorkerModels {
       try {
         return await resolveModel(entry.name, { store });
       } catch (error) {
-        throw new EngineError(ErrorCode.MODEL_MISMATCH, `worker cannot get model ${model.name} (sha256 ${short(model.sha256)}): ${(error as Error).message}`, { cause: error });
+        throw new EngineError(ErrorCode.MODEL_MISMATCH, `worker cannot get model ${model.name} (sha256 ${short(model.sha256)}): ${(error as Error).message}`, {
+          cause: error,
+        });
       }
     }
     throw new EngineError(
@@ -96,7 +98,10 @@ export class WorkerModels {
     // The file may have changed since it was hashed or recorded: the loaded bytes are what count.
     if (classifier.info.sha256 !== model.sha256) {
       await classifier.dispose();
-      throw new EngineError(ErrorCode.MODEL_MISMATCH, `worker's ${resolved.path} has sha256 ${short(classifier.info.sha256)}, not the run's ${short(model.sha256)} (${model.name})`);
+      throw new EngineError(
+        ErrorCode.MODEL_MISMATCH,
+        `worker's ${resolved.path} has sha256 ${short(classifier.info.sha256)}, not the run's ${short(model.sha256)} (${model.name})`,
+      );
     }
     this.options.log(`loaded ${model.name} (sha256 ${short(model.sha256)}) on ${classifier.ep}`);
     return classifier;

@@ -19,7 +19,17 @@ import type { JournalRecord } from '../batch/journal.js';
 import { type Preprocessor, createPreprocessor } from '../batch/preprocess-pool.js';
 import { queueClient, redactUrl } from './connection.js';
 import type { PathAccess } from './path-access.js';
-import { CHUNKS_QUEUE, type ChunkJob, ChunkJobSchema, PROTOCOL_VERSION, QUEUE_PREFIX, type ResultsJob, type WorkerResult, resultsQueueName, workerId } from './protocol.js';
+import {
+  CHUNKS_QUEUE,
+  type ChunkJob,
+  ChunkJobSchema,
+  PROTOCOL_VERSION,
+  QUEUE_PREFIX,
+  type ResultsJob,
+  type WorkerResult,
+  resultsQueueName,
+  workerId,
+} from './protocol.js';
 import type { WorkerModels } from './worker-models.js';
 
 export interface QueueWorkerOptions {
@@ -178,12 +188,17 @@ export class QueueWorker {
       for (const record of records) {
         const r = record.result;
         for (const p of readers.get(record.path) ?? []) {
-          answers.set(p, 'error' in r ? { path: p, error: r.error } : { path: p, top: r.top.map((t) => ({ index: t.index, prob: t.prob })), ep: r.ep, ms: r.ms });
+          answers.set(
+            p,
+            'error' in r ? { path: p, error: r.error } : { path: p, top: r.top.map((t) => ({ index: t.index, prob: t.prob })), ep: r.ep, ms: r.ms },
+          );
         }
       }
     }
     // Every path of the chunk gets exactly one answer, in the chunk's order.
-    return chunk.paths.map((p) => answers.get(p) ?? { path: p, error: { code: ErrorCode.INFERENCE_FAILED, message: 'the worker produced no result for this file' } });
+    return chunk.paths.map(
+      (p) => answers.get(p) ?? { path: p, error: { code: ErrorCode.INFERENCE_FAILED, message: 'the worker produced no result for this file' } },
+    );
   }
 
   /** Stops taking chunks; without `force`, finishes (and answers) the chunks in hand first. */

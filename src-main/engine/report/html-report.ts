@@ -42,7 +42,8 @@ export function escapeHtml(text: string): string {
   return String(text).replace(/[&<>"'`]/g, (c) => ESCAPES[c]);
 }
 
-const dataUri = (image: ReportImage): string => `data:${image.mime};base64,${Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).toString('base64')}`;
+const dataUri = (image: ReportImage): string =>
+  `data:${image.mime};base64,${Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).toString('base64')}`;
 const percent = (p: number): string => `${(p * 100).toFixed(p < 0.001 ? 2 : 1)}%`;
 const num = (v: number, digits = 3): string => (Number.isFinite(v) ? v.toFixed(digits) : '—');
 
@@ -64,7 +65,10 @@ export function buildHtmlReport(input: ReportInput): string {
   const e = escapeHtml;
   const title = `ResLens report — ${input.fileName}`;
   const top = input.top
-    .map((t, i) => `<tr><td class="num">${i + 1}</td><td class="label">${e(t.label)}</td><td class="num">${e(percent(t.prob))}</td><td class="num">${t.index}</td></tr>`)
+    .map(
+      (t, i) =>
+        `<tr><td class="num">${i + 1}</td><td class="label">${e(t.label)}</td><td class="num">${e(percent(t.prob))}</td><td class="num">${t.index}</td></tr>`,
+    )
     .join('');
   const stages = input.stages
     .map((s) => {
@@ -74,9 +78,13 @@ export function buildHtmlReport(input: ReportInput): string {
     })
     .join('\n');
   const cams = input.cams
-    .map((c) => `<figure class="cam"><img alt="${e(`class activation map for ${c.label}`)}" src="${dataUri(c.image)}"><figcaption><strong>${e(c.label)}</strong> · ${e(percent(c.prob))} · logit ${num(c.logit, 2)}</figcaption></figure>`)
+    .map(
+      (c) =>
+        `<figure class="cam"><img alt="${e(`class activation map for ${c.label}`)}" src="${dataUri(c.image)}"><figcaption><strong>${e(c.label)}</strong> · ${e(percent(c.prob))} · logit ${num(c.logit, 2)}</figcaption></figure>`,
+    )
     .join('\n');
-  const warning = input.model.pretrained === false ? `<p class="warn">This model was imported from a file: its weights are not known to be ImageNet-trained.</p>` : '';
+  const warning =
+    input.model.pretrained === false ? `<p class="warn">This model was imported from a file: its weights are not known to be ImageNet-trained.</p>` : '';
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -33,7 +33,9 @@ export async function makeReport(classifier: Classifier, file: string, options: 
   const size = options.size ?? 320;
   const photo = await photoCrop(decoded, result.photoRegion, size);
   const overlay = { colormap: options.colormap ?? 'inferno', opacity: options.opacity ?? 0.85, transparency: 'value' as const };
-  const photoJpeg = await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } }).jpeg({ quality: 88 }).toBuffer();
+  const photoJpeg = await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } })
+    .jpeg({ quality: 88 })
+    .toBuffer();
   const stages = [];
   for (const stage of result.stages) {
     stages.push({
@@ -49,7 +51,13 @@ export async function makeReport(classifier: Classifier, file: string, options: 
     });
   }
   const cams = [];
-  for (const cam of result.cams) cams.push({ label: cam.label, prob: cam.prob, logit: cam.logit, image: { mime: 'image/png' as const, data: await overlayPng(photo, cam.map, { ...overlay, colormap: 'jet' }) } });
+  for (const cam of result.cams)
+    cams.push({
+      label: cam.label,
+      prob: cam.prob,
+      logit: cam.logit,
+      image: { mime: 'image/png' as const, data: await overlayPng(photo, cam.map, { ...overlay, colormap: 'jet' }) },
+    });
   const fileName = options.fileName ?? path.basename(file);
   const html = buildHtmlReport({
     fileName,

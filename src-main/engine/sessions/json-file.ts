@@ -44,7 +44,10 @@ async function setAside<T>(file: string, what: string, why: string): Promise<Jso
     await rename(file, aside);
     return { value: undefined, notice: `${what} was damaged (${why}): it was moved to ${aside} and a new one started` };
   } catch (error) {
-    return { value: undefined, notice: `${what} ${file} is damaged (${why}) and could not be moved aside (${(error as NodeJS.ErrnoException).code ?? 'error'}); it is not shown` };
+    return {
+      value: undefined,
+      notice: `${what} ${file} is damaged (${why}) and could not be moved aside (${(error as NodeJS.ErrnoException).code ?? 'error'}); it is not shown`,
+    };
   }
 }
 

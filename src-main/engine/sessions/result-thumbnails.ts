@@ -36,7 +36,11 @@ export class ThumbnailCache {
     const side = Math.min(MAX_THUMB, Math.max(MIN_THUMB, Math.round(Number.isFinite(size) ? size : MIN_THUMB)));
     // lstat first: a FIFO or device must not be opened (reading it can hang); readImageFile checks too.
     const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
-      throw new EngineError(error.code === 'ENOENT' ? ErrorCode.FILE_NOT_FOUND : ErrorCode.READ_FAILED, error.code === 'ENOENT' ? 'the photo is no longer there (moved or deleted since the run)' : `cannot read the photo (${error.code})`, { item });
+      throw new EngineError(
+        error.code === 'ENOENT' ? ErrorCode.FILE_NOT_FOUND : ErrorCode.READ_FAILED,
+        error.code === 'ENOENT' ? 'the photo is no longer there (moved or deleted since the run)' : `cannot read the photo (${error.code})`,
+        { item },
+      );
     });
     if (!info.isFile()) throw new EngineError(ErrorCode.NOT_A_FILE, 'not a regular file', { item });
     const real = await realpath(file);

@@ -24,7 +24,11 @@ export async function readRunRows(journalFile: string, folder: string, options: 
   try {
     await access(journalFile);
   } catch {
-    throw new EngineError(ErrorCode.FILE_NOT_FOUND, "this run's journal is gone (its folder in the data folder was deleted): forget the run, or start a new batch on the folder", { item: journalFile });
+    throw new EngineError(
+      ErrorCode.FILE_NOT_FOUND,
+      "this run's journal is gone (its folder in the data folder was deleted): forget the run, or start a new batch on the folder",
+      { item: journalFile },
+    );
   }
   const state = await readJournal(journalFile, { inputs: [folder] });
   const redo = options.forResume;

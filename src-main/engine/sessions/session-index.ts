@@ -33,7 +33,10 @@ const queues = new Map<string, Promise<unknown>>();
 
 export const SessionIdSchema = z.string().regex(/^batch_[A-Za-z0-9_-]{8,64}$/);
 
-const isoDate = z.string().max(40).refine((s) => !Number.isNaN(Date.parse(s)), 'expected a date');
+const isoDate = z
+  .string()
+  .max(40)
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'expected a date');
 const count = z.number().int().min(0).max(1e9);
 
 export const SessionEntrySchema = z
@@ -126,7 +129,10 @@ export class SessionIndex {
   private serial<T>(work: () => Promise<T>): Promise<T> {
     const locked = () => this.withLock(work);
     const next = (queues.get(this.file) ?? Promise.resolve()).then(locked, locked);
-    queues.set(this.file, next.catch(() => undefined));
+    queues.set(
+      this.file,
+      next.catch(() => undefined),
+    );
     return next;
   }
 
@@ -142,9 +148,13 @@ export class SessionIndex {
         held = true;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') break; // read-only folder: work without the lock
-        const age = await stat(lock).then((info) => Date.now() - info.mtimeMs, () => 0);
+        const age = await stat(lock).then(
+          (info) => Date.now() - info.mtimeMs,
+          () => 0,
+        );
         if (age > LOCK_STALE_MS) await rm(lock, { force: true });
-        else if (Date.now() > deadline) break; // never hang the app on someone else's lock
+        else if (Date.now() > deadline)
+          break; // never hang the app on someone else's lock
         else await new Promise((resolve) => setTimeout(resolve, 15));
       }
     }

@@ -1,7 +1,9 @@
 // "Save PNG" / "Copy" for a shown map: the canvas as drawn (photo, heatmap, zoom) as PNG bytes.
 
 export function canvasBlob(canvas: HTMLCanvasElement): Promise<Blob> {
-  return new Promise((resolve, reject) => canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('the map could not be encoded as PNG'))), 'image/png'));
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('the map could not be encoded as PNG'))), 'image/png'),
+  );
 }
 
 export async function canvasPng(canvas: HTMLCanvasElement): Promise<Uint8Array> {
@@ -15,4 +17,8 @@ export async function copyPng(canvas: HTMLCanvasElement): Promise<void> {
 }
 
 /** A file-name-safe stem ("IMG 0042.jpg" → "IMG_0042"). */
-export const fileStem = (name: string): string => name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'photo';
+export const fileStem = (name: string): string =>
+  name
+    .replace(/\.[^.]*$/, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .slice(0, 80) || 'photo';

@@ -113,7 +113,7 @@ describe('BatchState pause, gaps and recovery', () => {
   });
 
   // Found by this test: fillGaps() wrote an ended run's rows into a run reopened meanwhile.
-  test("rows fetched for a run that ended are not written into another run shown meanwhile", async () => {
+  test('rows fetched for a run that ended are not written into another run shown meanwhile', async () => {
     const { fake, batch } = await running(3);
     fake.emit('batch.progress', summary(A, 'done', 3, { total: 3 }));
     const forA = fake.take('batch.rows'); // the gaps of A, still on their way

@@ -12,7 +12,6 @@ export type OrganizeResult = OrganizeValue & { dryRun: boolean };
 
 export type ExportFormat = 'csv' | 'json' | 'jsonl';
 
-
 export class BatchState {
   folder = $state.raw<FolderEntry | null>(null);
   summary = $state.raw<BatchSummary | null>(null);
@@ -90,7 +89,7 @@ export class BatchState {
     const batch = this.summary?.batch;
     if (!batch) return;
     try {
-      for (let offset = 0; ; ) {
+      for (let offset = 0; ;) {
         const page = await this.transport.api.call('batch.rows', { batch, offset, limit: 5000 });
         if (batch !== this.summary?.batch) return;
         for (let i = 0; i < page.rows.length; i++) this.rows[offset + i] ??= page.rows[i];

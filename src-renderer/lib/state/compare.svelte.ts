@@ -47,7 +47,13 @@ export class CompareState {
     this.error = null;
     this.value = null;
     try {
-      const value = await this.transport.api.call('features.get', { image: id, mode, channels: 12, classes: 5, ...(target.kind === 'model' ? { model: target.model } : {}) });
+      const value = await this.transport.api.call('features.get', {
+        image: id,
+        mode,
+        channels: 12,
+        classes: 5,
+        ...(target.kind === 'model' ? { model: target.model } : {}),
+      });
       if (request !== this.request) return;
       this.value = value;
       this.photo = await createImageBitmap(new Blob([value.crop.jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' })).catch(() => null);

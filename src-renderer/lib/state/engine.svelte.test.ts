@@ -9,7 +9,20 @@ import { FakeTransport, settle } from './testing/fake-transport.js';
 
 function status(name: string, precision?: 'int8'): EngineStatus {
   return {
-    model: { name, title: name.toUpperCase(), pretrained: false, classes: 1000, params: 1, macs: 1, ep: 'cpu', epLabel: 'CPU · 2 threads', epAttempts: [], threads: 2, featuresAvailable: true, ...(precision ? { precision } : {}) },
+    model: {
+      name,
+      title: name.toUpperCase(),
+      pretrained: false,
+      classes: 1000,
+      params: 1,
+      macs: 1,
+      ep: 'cpu',
+      epLabel: 'CPU · 2 threads',
+      epAttempts: [],
+      threads: 2,
+      featuresAvailable: true,
+      ...(precision ? { precision } : {}),
+    },
     versions: {},
   };
 }
@@ -75,7 +88,14 @@ describe('EngineState', () => {
     const fake = new FakeTransport();
     const listeners: ((state: ConnectionState) => void)[] = [];
     let state: ConnectionState = 'open';
-    const transport = Object.assign(fake, { connection: { get state() { return state; }, onChange: (l: (s: ConnectionState) => void) => (listeners.push(l), () => undefined) } });
+    const transport = Object.assign(fake, {
+      connection: {
+        get state() {
+          return state;
+        },
+        onChange: (l: (s: ConnectionState) => void) => (listeners.push(l), () => undefined),
+      },
+    });
     fake.handle('engine.status', () => Promise.reject(Object.assign(new Error('socket closed'), { code: 'DISCONNECTED' })));
     const toasts = new Toasts();
     const engine = new EngineState(transport, toasts);

@@ -126,7 +126,11 @@ export class ExplainState {
     this.faithfulness = null;
     this.measuring = false;
     try {
-      const value = await this.transport.api.call('explain.get', { image, methods: [method], ...(this.classIndex === null ? {} : { classes: [this.classIndex] }) });
+      const value = await this.transport.api.call('explain.get', {
+        image,
+        methods: [method],
+        ...(this.classIndex === null ? {} : { classes: [this.classIndex] }),
+      });
       if (request !== this.request) return;
       this.value = value;
       this.shownMethod = method;

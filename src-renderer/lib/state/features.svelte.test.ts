@@ -57,7 +57,7 @@ describe('FeatureState stale-response guards', () => {
     expect(fv.card).toBeNull();
   });
 
-  test("a channel map asked for the previous photo is not shown over the new one", async () => {
+  test('a channel map asked for the previous photo is not shown over the new one', async () => {
     const { fake, fv } = setup();
     fake.handle('features.get', ({ image }) => features(image, image));
     fv.open(card(1));

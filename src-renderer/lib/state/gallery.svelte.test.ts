@@ -32,7 +32,7 @@ describe('ResultsGalleryState', () => {
     expect(fake.callsOf('results.thumbnail')).toHaveLength(4);
   });
 
-  test("a thumbnail of the previous run arriving late is not shown for the same row of the next run", async () => {
+  test('a thumbnail of the previous run arriving late is not shown for the same row of the next run', async () => {
     const { fake, gallery } = setup();
     gallery.use(A);
     gallery.thumb(0);

@@ -8,7 +8,8 @@ import { FakeTransport, settle } from './testing/fake-transport.js';
 
 const top = (label: string): ClassScore[] => [{ index: 1, label, prob: 0.9 }];
 const ok = (image: ImageId, label = `label of ${image}`): ImageResult => ({ image, name: image, result: { top: top(label), ep: 'cpu', ms: 5 } });
-const images = (n: number, from = 0): { image: ImageId; name: string }[] => Array.from({ length: n }, (_, i) => ({ image: `img_photo${String(from + i).padStart(5, '0')}`, name: `p${from + i}.jpg` }));
+const images = (n: number, from = 0): { image: ImageId; name: string }[] =>
+  Array.from({ length: n }, (_, i) => ({ image: `img_photo${String(from + i).padStart(5, '0')}`, name: `p${from + i}.jpg` }));
 
 /** Answers every held classify request with each photo's own result. */
 function answerAll(fake: FakeTransport): void {
@@ -89,8 +90,16 @@ describe('ImagesState classify queue', () => {
     await settle();
     answerAll(fake);
     await settle();
-    const retried = fake.callsOf('images.classify').slice(3).flatMap((p) => (p as { images: ImageId[] }).images);
-    expect(retried.sort()).toEqual(timedOut.slice(1).map((c) => c.image).sort());
+    const retried = fake
+      .callsOf('images.classify')
+      .slice(3)
+      .flatMap((p) => (p as { images: ImageId[] }).images);
+    expect(retried.sort()).toEqual(
+      timedOut
+        .slice(1)
+        .map((c) => c.image)
+        .sort(),
+    );
     expect(state.counts).toEqual({ total: 6, done: 5, failed: 1, pending: 0 });
   });
 
@@ -151,7 +160,9 @@ describe('ImagesState restore (the kept Images session)', () => {
     const late = setup();
     const restoring = late.state.restore();
     late.state.addGranted(images(1));
-    late.fake.take('sessions.images').resolve({ notice: null, cards: [{ image: 'img_kept000001', name: 'cat.jpg', model: 'm', at: '', result: { top: top('tabby'), ep: 'cpu', ms: 1 } }] });
+    late.fake
+      .take('sessions.images')
+      .resolve({ notice: null, cards: [{ image: 'img_kept000001', name: 'cat.jpg', model: 'm', at: '', result: { top: top('tabby'), ep: 'cpu', ms: 1 } }] });
     await restoring;
     expect(late.state.cards.map((c) => c.name)).toEqual(['p0.jpg']);
   });

@@ -115,8 +115,14 @@ export class ImagesState {
       } else {
         card.phase = 'error';
         card.thumbFailed = true;
-        const was = 'error' in k.result ? `it failed: ${k.result.error.message}` : `it was ${k.result.top[0]?.label ?? '?'} (${Math.round((k.result.top[0]?.prob ?? 0) * 100)}%)`;
-        card.error = 'error' in k.result && k.image ? k.result.error : { code: 'NOT_OPEN', message: `kept from an earlier session (${was}); the photo itself is no longer open: drop it again to see its feature maps` };
+        const was =
+          'error' in k.result
+            ? `it failed: ${k.result.error.message}`
+            : `it was ${k.result.top[0]?.label ?? '?'} (${Math.round((k.result.top[0]?.prob ?? 0) * 100)}%)`;
+        card.error =
+          'error' in k.result && k.image
+            ? k.result.error
+            : { code: 'NOT_OPEN', message: `kept from an earlier session (${was}); the photo itself is no longer open: drop it again to see its feature maps` };
       }
     }
   }

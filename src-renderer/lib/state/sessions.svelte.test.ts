@@ -11,7 +11,20 @@ import { row, summary } from './testing/values.js';
 
 const SHOWN = 'batch_shown0001';
 const KEPT = 'batch_kept00001';
-const kept: SessionValue = { batch: KEPT, folder: '/old', created: '', updated: '', model: 'resnet50', top: 5, mode: 'fast', state: 'done', done: 3, failed: 1, total: 3, live: false };
+const kept: SessionValue = {
+  batch: KEPT,
+  folder: '/old',
+  created: '',
+  updated: '',
+  model: 'resnet50',
+  top: 5,
+  mode: 'fast',
+  state: 'done',
+  done: 3,
+  failed: 1,
+  total: 3,
+  live: false,
+};
 
 function setup() {
   const fake = new FakeTransport();

@@ -115,7 +115,10 @@ function connectSocket(token: string): Pick<Transport, 'api' | 'connection'> {
     async call<N extends RequestName>(method: N, params: RequestParams<N>): Promise<RequestResults[N]> {
       if (state !== 'open') {
         let timer: ReturnType<typeof setTimeout> | undefined;
-        const connected = await Promise.race([opened.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CONNECT_WAIT_MS)))]);
+        const connected = await Promise.race([
+          opened.then(() => true),
+          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CONNECT_WAIT_MS))),
+        ]);
         clearTimeout(timer);
         if (!connected) throw new ApiError('DISCONNECTED', SERVER_GONE_MESSAGE);
       }

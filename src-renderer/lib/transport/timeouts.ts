@@ -66,7 +66,10 @@ export function withTimeouts(api: ReslensApi, options: TimeoutOptions = {}): Res
     let answered = false;
     const timer = setTimeout(() => {
       if (answered) return;
-      const error = new ApiError('TIMEOUT', `the engine did not answer within ${Math.round((probeAfterMs + probeTimeoutMs) / 1000)} s: it has stopped or is stuck`);
+      const error = new ApiError(
+        'TIMEOUT',
+        `the engine did not answer within ${Math.round((probeAfterMs + probeTimeoutMs) / 1000)} s: it has stopped or is stuck`,
+      );
       for (const fail of [...waiting]) fail(error);
       probing = false;
     }, probeTimeoutMs);
@@ -110,7 +113,8 @@ export function withTimeouts(api: ReslensApi, options: TimeoutOptions = {}): Res
           };
           timers.push(setTimeout(check, probeAfterMs));
         }
-        if (limit !== null && limit !== undefined) timers.push(setTimeout(() => fail(new ApiError('TIMEOUT', `${method} got no answer within ${Math.round(limit / 1000)} s`)), limit));
+        if (limit !== null && limit !== undefined)
+          timers.push(setTimeout(() => fail(new ApiError('TIMEOUT', `${method} got no answer within ${Math.round(limit / 1000)} s`)), limit));
         api.call(method, params).then(
           (value) => {
             if (settled) return;

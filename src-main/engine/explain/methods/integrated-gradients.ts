@@ -13,7 +13,12 @@ export const IG_DEFAULT_STEPS = 32;
 /** Gradients of class `target` for `count` packed images: [count, …input]. */
 export type BatchGradients = (batch: Float32Array, count: number, target: number) => Promise<Float32Array>;
 
-export async function integratedGradients(input: Float32Array, target: number, gradients: BatchGradients, options: { steps?: number; baseline?: Float32Array; batch?: number } = {}): Promise<Float32Array> {
+export async function integratedGradients(
+  input: Float32Array,
+  target: number,
+  gradients: BatchGradients,
+  options: { steps?: number; baseline?: Float32Array; batch?: number } = {},
+): Promise<Float32Array> {
   const steps = options.steps ?? IG_DEFAULT_STEPS;
   const baseline = options.baseline ?? new Float32Array(input.length);
   const perRun = Math.max(1, options.batch ?? 8);

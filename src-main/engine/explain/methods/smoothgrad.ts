@@ -20,7 +20,12 @@ function gaussian(seed: number): () => number {
   return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
-export async function smoothGrad(input: Float32Array, target: number, gradients: BatchGradients, options: { samples?: number; noise?: number; seed?: number; batch?: number } = {}): Promise<Float32Array> {
+export async function smoothGrad(
+  input: Float32Array,
+  target: number,
+  gradients: BatchGradients,
+  options: { samples?: number; noise?: number; seed?: number; batch?: number } = {},
+): Promise<Float32Array> {
   const samples = options.samples ?? SMOOTHGRAD_DEFAULTS.samples;
   let min = Infinity;
   let max = -Infinity;

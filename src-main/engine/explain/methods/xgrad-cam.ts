@@ -7,5 +7,9 @@ const EPSILON = 1e-7;
 export function xGradCam({ activation, gradient, shape }: StageSlice): RawMap {
   const sums = channelSums(shape, (i) => activation[i]);
   const products = channelSums(shape, (i) => activation[i] * gradient[i]);
-  return weightedSum(activation, shape, products.map((p, k) => p / (sums[k] + EPSILON)));
+  return weightedSum(
+    activation,
+    shape,
+    products.map((p, k) => p / (sums[k] + EPSILON)),
+  );
 }

@@ -3,7 +3,15 @@
 // is validated against the contract's own schemas (as a host would) and then either answered by a
 // handler the test installed, or held until the test answers it (to play slow and out-of-order replies).
 // Events are emitted as the engine would push them.
-import { type EngineEvents, type EventName, type HostApi, type RequestName, type RequestParams, type RequestResults, RequestSchemas } from '../../../../src-main/api/contract.js';
+import {
+  type EngineEvents,
+  type EventName,
+  type HostApi,
+  type RequestName,
+  type RequestParams,
+  type RequestResults,
+  RequestSchemas,
+} from '../../../../src-main/api/contract.js';
 import type { Transport } from '../../transport/index.js';
 
 export interface HeldCall<N extends RequestName = RequestName> {
