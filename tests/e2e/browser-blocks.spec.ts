@@ -8,7 +8,7 @@ import path from 'node:path';
 import { photoLike } from '../helpers/bad-inputs.js';
 import { REFERENCE_MODEL, REPO_ROOT, TESTDATA, hasTestdata } from '../helpers/testdata.js';
 import { type DropFile, dropFiles, expect, fileFromDisk, test, watchCsp } from './fixtures.js';
-import { type RunningServer, startServer } from './harness.js';
+import { type RunningServer, startServer, openFresh } from './harness.js';
 
 const OUT = path.join(REPO_ROOT, 'test-results', 'screenshots');
 const BLOCKS = hasTestdata ? 16 : 8;
@@ -41,7 +41,7 @@ test('block strip: switch a block off, see the top-5 change against the intact n
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   const violations = await watchCsp(page);
-  await page.goto(server.url);
+  await openFresh(page, server);
   await dropFiles(page, [photo]);
   const cardEl = page.locator(`article[data-name="${photo.name}"]`);
   await expect(cardEl).toHaveAttribute('data-phase', 'done', { timeout: 120_000 });
@@ -105,7 +105,7 @@ test('lesion study over a folder: progress, chart, table and CSV export', async 
   const page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, acceptDownloads: true });
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(server.url);
+  await openFresh(page, server);
   await page.getByRole('tab', { name: /Batch/ }).click();
   const panel = page.getByTestId('lesion-study');
   await expect(panel.getByTestId('lesion-start')).toBeDisabled();
@@ -146,7 +146,7 @@ test('Model view: the block strip under the stage table, structure before a phot
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   const violations = await watchCsp(page);
-  await page.goto(server.url);
+  await openFresh(page, server);
   await page.getByRole('tab', { name: /Model/ }).click();
   const view = page.locator('#view-model');
   const table = view.locator('table');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { photoLike } from '../helpers/bad-inputs.js';
 import { REFERENCE_MODEL, REPO_ROOT, TESTDATA, hasTestdata } from '../helpers/testdata.js';
 import { type DropFile, dropFiles, expect, fileFromDisk, test, watchCsp } from './fixtures.js';
-import { type RunningServer, startServer } from './harness.js';
+import { type RunningServer, startServer, openFresh } from './harness.js';
 
 const OUT = path.join(REPO_ROOT, 'test-results', 'screenshots');
 const METHODS = [
@@ -50,7 +50,7 @@ test('pick a method and a class from the searchable box; the stage row updates; 
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const violations = await watchCsp(page);
-  await page.goto(server.url);
+  await openFresh(page, server);
   await dropFiles(page, [photo]);
   await expect(page.locator('article[data-phase="done"]')).toHaveCount(1, { timeout: 120_000 });
   await page.locator(`article[data-name="${photo.name}"]`).click();

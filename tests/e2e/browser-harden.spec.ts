@@ -7,7 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { photoLike } from '../helpers/bad-inputs.js';
 import { dropFiles, expect, test } from './fixtures.js';
-import { startServer } from './harness.js';
+import { startServer, openFresh } from './harness.js';
 
 test('a reload during a batch shows the same run again, and it can still be cancelled', async ({ app, server }) => {
   const folder = path.join(server.root, 'reload-batch');
@@ -41,7 +41,7 @@ test('a reload during a batch shows the same run again, and it can still be canc
 test('an upload over the quota gets QUOTA_EXCEEDED on its card', async ({ page }) => {
   const small = await startServer({ args: ['--upload-quota-mb', '1', '--upload-limit-mb', '1'] });
   try {
-    await page.goto(small.url);
+    await openFresh(page, small);
     await expect(page.getByTestId('status-model')).toBeVisible();
     // Noise does not compress: each PNG is about 700 KB, so the second does not fit in 1 MB.
     const noise = () => randomBytes(480 * 480 * 3);

@@ -11,7 +11,7 @@ import { ensureFixture } from '../fixtures/generate.js';
 import { photoLike } from '../helpers/bad-inputs.js';
 import { REPO_ROOT } from '../helpers/testdata.js';
 import { dropFiles, watchCsp } from './fixtures.js';
-import { FIXTURE_MODEL_SPEC, type RunningServer, startServer } from './harness.js';
+import { FIXTURE_MODEL_SPEC, type RunningServer, startServer, openFresh } from './harness.js';
 
 const test = base.extend<object, { int8Server: RunningServer }>({
   int8Server: [
@@ -41,7 +41,7 @@ test('the precision picker shows int8 agreement and switches the model to its in
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   const violations = await watchCsp(page);
-  await page.goto(int8Server.url);
+  await openFresh(page, int8Server);
   await expect(page.getByTestId('status-model')).toBeVisible();
 
   const precision = page.getByTestId('precision-picker');

@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { photoLike } from '../helpers/bad-inputs.js';
 import { REPO_ROOT } from '../helpers/testdata.js';
 import { type DropFile, dropFiles, expect, test } from './fixtures.js';
-import { startServer } from './harness.js';
+import { startServer, openFresh } from './harness.js';
 
 const METRICS = path.join(REPO_ROOT, 'test-results', 'live-metrics.json');
 
@@ -63,7 +63,7 @@ test('when the server is gone, the feature view fails within 5 s with what to do
   test.setTimeout(240_000);
   const server = await startServer();
   try {
-    await page.goto(server.url);
+    await openFresh(page, server);
     await expect(page.getByTestId('status-model')).toBeVisible();
     await dropFiles(page, [{ name: 'gone.jpg', bytes: await photoLike(320, 240, 'jpeg', 5) }]);
     const card = page.locator('article[data-name="gone.jpg"]');

@@ -12,7 +12,7 @@ import { photoLike } from '../helpers/bad-inputs.js';
 import { REFERENCE_MODEL, REPO_ROOT, TESTDATA, hasTestdata } from '../helpers/testdata.js';
 import { ensureFixture } from '../fixtures/generate.js';
 import { type DropFile, dropFiles, expect, fileFromDisk, readCanvas, signatureDistance, test, watchCsp } from './fixtures.js';
-import { type RunningServer, startServer } from './harness.js';
+import { type RunningServer, startServer, openFresh } from './harness.js';
 
 const SHOTS = path.join(REPO_ROOT, 'test-results', 'screenshots');
 const V2_NAME = 'resnet50-v2-generated';
@@ -43,7 +43,7 @@ async function openApp(page: Page): Promise<() => Promise<void>> {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   const violations = await watchCsp(page);
-  await page.goto(server.url);
+  await openFresh(page, server);
   await expect(page.getByTestId('status-model')).toBeVisible();
   await dropFiles(page, photos);
   await expect(page.locator('article[data-phase="done"]')).toHaveCount(photos.length, { timeout: 120_000 });

@@ -9,7 +9,7 @@ import { photoLike } from '../helpers/bad-inputs.js';
 import { type Proc, startWorker, stopWorker } from '../helpers/queue-processes.js';
 import { RedisServer, hasRedisServer } from '../helpers/redis.js';
 import { REPO_ROOT } from '../helpers/testdata.js';
-import { FIXTURE_MODEL_SPEC, type RunningServer, startServer } from './harness.js';
+import { FIXTURE_MODEL_SPEC, type RunningServer, startServer, openFresh } from './harness.js';
 
 test.skip(!hasRedisServer, 'needs Debian redis-server (installed by .ci/run)');
 
@@ -37,7 +37,7 @@ test('a folder runs on a queue worker: per-worker table, rows and export name th
   for (let i = 0; i < 6; i++) await writeFile(path.join(folder, `photo-${i}.jpg`), await photoLike(160, 120, 'jpeg', i + 3));
   await writeFile(path.join(folder, 'broken.jpg'), 'not an image');
 
-  await page.goto(server.url);
+  await openFresh(page, server);
   await expect(page.getByTestId('status-model')).toBeVisible();
   await page.getByRole('tab', { name: /Batch/ }).click();
   const onWorkers = page.getByTestId('batch-on-workers');
@@ -75,7 +75,7 @@ test('a folder runs on a queue worker: per-worker table, rows and export name th
 test('without a queue the choice is not offered', async ({ page }) => {
   const plain = await startServer();
   try {
-    await page.goto(plain.url);
+    await openFresh(page, plain);
     await expect(page.getByTestId('status-model')).toBeVisible();
     await page.getByRole('tab', { name: /Batch/ }).click();
     await expect(page.getByRole('button', { name: 'Start batch' })).toBeVisible();

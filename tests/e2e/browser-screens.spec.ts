@@ -7,7 +7,7 @@ import { type Page } from '@playwright/test';
 import { photoLike } from '../helpers/bad-inputs.js';
 import { REFERENCE_MODEL, REPO_ROOT, TESTDATA, hasTestdata } from '../helpers/testdata.js';
 import { type DropFile, dropFiles, expect, fileFromDisk, test, watchCsp } from './fixtures.js';
-import { type RunningServer, startServer } from './harness.js';
+import { type RunningServer, startServer, openFresh } from './harness.js';
 
 const OUT = path.join(REPO_ROOT, 'test-results', 'screenshots');
 let server: RunningServer;
@@ -85,7 +85,7 @@ for (const viewport of [
     const context = await browser.newContext({ viewport, acceptDownloads: true });
     const page = await context.newPage();
     const violations = await watchCsp(page);
-    await page.goto(server.url);
+    await openFresh(page, server);
     await expect(page.getByTestId('status-model')).toBeVisible();
     await shoot(page, '1-empty', size);
 

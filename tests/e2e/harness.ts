@@ -118,3 +118,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     },
   };
 }
+
+/**
+ * Opens the app on `server` with an empty Images view: the kept Images session (issue 15) of an
+ * earlier test on the same server is forgotten first, so one test's cards never appear in the next.
+ */
+export async function openFresh(page: { goto(url: string): Promise<unknown> }, server: RunningServer): Promise<void> {
+  await rm(path.join(server.dataDir, 'sessions', 'images-session.json'), { force: true });
+  await page.goto(server.url);
+}
