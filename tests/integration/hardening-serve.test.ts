@@ -47,6 +47,8 @@ function serverArgs(): string[] {
     path.join(dir, 'models'),
     '--static',
     path.join(dir, 'static'),
+    '--data-dir',
+    path.join(dir, 'data'),
   ];
 }
 
@@ -119,10 +121,15 @@ describe('#4 browser-mode cleanup', () => {
       expect(existsSync(leftover)).toBe(false);
       expect(existsSync(live)).toBe(true);
       await useIt(url);
-      expect((await runDirsOf(child.pid as number)).length).toBe(2); // uploads and batches
+      // The upload's private temp folder; the batch's journal is a kept run in the data folder (issue 15).
+      expect((await runDirsOf(child.pid as number)).length).toBe(1);
+      const keptRuns = path.join(dir, 'data', 'sessions', 'runs');
+      expect(await readdir(keptRuns)).toHaveLength(1);
       child.kill('SIGTERM');
       expect(await exited(child)).toBe(0);
       expect(await runDirsOf(child.pid as number)).toEqual([]);
+      // What the user chose to keep survives the stop; only temporary files go.
+      expect(await readdir(keptRuns)).toHaveLength(1);
     } finally {
       child.kill('SIGKILL');
       await rm(live, { recursive: true, force: true });
