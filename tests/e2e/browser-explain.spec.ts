@@ -151,7 +151,7 @@ test('pick a method and a class from the searchable box; the stage row updates; 
       await expect(progress).toBeVisible({ timeout: 120_000 });
       await expect(progress).toContainText(/Computing Integrated gradients: \d+\/16 path points/);
       await page.screenshot({ path: path.join(OUT, 'explain-progress.png') });
-      await panel.getByTestId('explain-cancel').click();
+      await panel.getByTestId('explain-cancel').click({ timeout: 30_000 });
       await expect(progress).toHaveCount(0, { timeout: 120_000 });
       await expect(row).toHaveAttribute('data-method', 'gradcam');
     },
