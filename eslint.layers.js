@@ -2,9 +2,12 @@
 //
 //   engine < api < service < hosts (app — Electron glue, server — browser mode, cli)
 //   - the engine imports nothing above it; inside it, each folder imports only the folders listed
-//     before it in ENGINE_FOLDERS (so no two folders can form a circle), and its root files
-//     (errors, files, temp-dirs, vocabulary) import no folder at all;
-//   - the api (the contract the renderer bundles) imports only the engine's pure modules (vocabulary, receptive-field-box: no imports);
+//     before it in ENGINE_FOLDERS (so no two folders can form a circle); core/ (errors, files, rate,
+//     temp-dirs, vocabulary, receptive-field-box) comes first and imports no other folder; the root
+//     holds only index.ts, the hosts' entry, which imports every folder (a root file beside it that a
+//     folder imported would close a circle through the root);
+//   - the api (the contract the renderer bundles) imports only the engine's pure modules
+//     (core/vocabulary, core/receptive-field-box: no imports);
 //   - the service imports the engine and the api, never a host;
 //   - a host never imports another host, and reaches the engine only through its public entry,
 //     src-main/engine/index.ts (static and dynamic `import()` alike);
@@ -20,7 +23,21 @@
 // tests/unit/layer-rules.test.ts lints one offending import per rule and asserts it is refused.
 
 /** Engine folders from the bottom up: a folder may import only the folders before it. */
-export const ENGINE_FOLDERS = ['model', 'preprocess', 'infer', 'features', 'explain', 'report', 'batch', 'sessions', 'quantize', 'opening', 'blocks', 'queue'];
+export const ENGINE_FOLDERS = [
+  'core',
+  'model',
+  'preprocess',
+  'infer',
+  'features',
+  'explain',
+  'report',
+  'batch',
+  'sessions',
+  'quantize',
+  'opening',
+  'blocks',
+  'queue',
+];
 export const HOSTS = ['app', 'server', 'cli'];
 
 const UP = '^(?:\\.\\./)+';
@@ -51,18 +68,19 @@ const ENGINE_ENTRY_INSIDE = [`${UP}index\\.js$`, "engine/index.ts is the hosts' 
 
 function engineZones() {
   const zones = [
-    zone(
-      ['src-main/engine/*.ts'],
-      [
-        [
-          `^\\./${either(ENGINE_FOLDERS)}/`,
-          "The engine's root files (errors, files, rate, temp-dirs, vocabulary, receptive-field-box) sit below every engine folder.",
+    {
+      files: ['src-main/engine/*.ts'],
+      ignores: ['src-main/engine/index.ts'],
+      rules: {
+        'no-restricted-syntax': [
+          'error',
+          {
+            selector: 'Program',
+            message: "The engine's root holds only index.ts (the hosts' entry): put this module in a folder (core/ for the import-free basics).",
+          },
         ],
-        ABOVE_ENGINE,
-        RENDERER,
-      ],
-      { ignores: ['src-main/engine/index.ts'] },
-    ),
+      },
+    },
   ];
   ENGINE_FOLDERS.forEach((folder, i) => {
     const above = ENGINE_FOLDERS.slice(i + 1);
@@ -98,8 +116,8 @@ export const layerZones = [
     [
       [`^\\.\\./${either(['service', ...HOSTS])}/`, 'The api sits below the service and the hosts.'],
       [
-        '^\\.\\./engine/(?!(vocabulary|receptive-field-box)\\.js$)',
-        "The api (bundled into the renderer) imports only the engine's pure modules without imports (vocabulary, receptive-field-box).",
+        '^\\.\\./engine/(?!core/(vocabulary|receptive-field-box)\\.js$)',
+        "The api (bundled into the renderer) imports only the engine's pure modules without imports (core/vocabulary, core/receptive-field-box).",
       ],
       ['^node:', 'The api is bundled into the renderer, which runs in a browser.'],
       RENDERER,

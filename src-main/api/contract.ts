@@ -16,7 +16,7 @@ import {
   MAX_EXPLAIN_CLASSES,
   MODEL_NAME_PATTERN,
   STAGE_NAMES,
-} from '../engine/vocabulary.js';
+} from '../engine/core/vocabulary.js';
 import type { ReceptiveFieldValue } from './receptive-field.js';
 
 /** Longest request payload a host accepts (bytes of the serialised message). */

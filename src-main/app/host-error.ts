@@ -1,6 +1,6 @@
 // Errors the desktop host itself produces (as opposed to the engine's error values). They travel to
 // the renderer as plain { code, message } values like every other error.
-// The codes are the vocabulary's (engine/vocabulary.ts documents each); this is the desktop host's share.
+// The codes are the vocabulary's (engine/core/vocabulary.ts documents each); this is the desktop host's share.
 import type { ErrorValue } from '../api/contract.js';
 import { ErrorCode, errorCodeOf } from '../engine/index.js';
 

@@ -9,9 +9,9 @@
 //   needs it (esbuild's code splitting keeps each one its own chunk in the CLI's bundle).
 
 // ---- light values ----
-export * from './vocabulary.js';
-export { EngineError, type ErrorInfo, toErrorInfo } from './errors.js';
-export { createRunDir, removeDeadRunDirs } from './temp-dirs.js';
+export * from './core/vocabulary.js';
+export { EngineError, type ErrorInfo, toErrorInfo } from './core/errors.js';
+export { createRunDir, removeDeadRunDirs } from './core/temp-dirs.js';
 export { defaultDataDir } from './sessions/data-dir.js';
 export { findPackageFile } from './model/package-files.js';
 export { normaliseModelName } from './model/model-name.js';

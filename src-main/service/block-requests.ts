@@ -18,7 +18,8 @@ import { inspectImageBlocks, lesionedFeatures } from '../engine/blocks/image.js'
 import { blockLens } from '../engine/blocks/lens.js';
 import { type LesionDetails, type LesionStudyJob, startLesionStudy, studyCsv, studyJson, studyTable } from '../engine/blocks/study.js';
 import type { BatchProgress } from '../engine/batch/pipeline.js';
-import { EngineError, ErrorCode, type ErrorInfo } from '../engine/errors.js';
+import { EngineError, type ErrorInfo } from '../engine/core/errors.js';
+import { ErrorCode } from '../engine/core/vocabulary.js';
 import type { Classifier } from '../engine/infer/classifier.js';
 import { preprocessFile } from '../engine/preprocess/preprocess.js';
 

@@ -2,9 +2,10 @@
 // Bounded: the engine holds at most two models — the loaded one and this one. Asking for another
 // second model replaces it (the old one is disposed once the requests running on it are done), and
 // the loaded model is never dropped for it.
-import { EngineError, ErrorCode } from '../engine/errors.js';
+import { EngineError } from '../engine/core/errors.js';
+import { ErrorCode } from '../engine/core/vocabulary.js';
 import { Classifier } from '../engine/infer/classifier.js';
-import type { EpRequest } from '../engine/infer/providers.js';
+import type { EpRequest } from '../engine/core/vocabulary.js';
 import { resolveModel } from '../engine/model/resolve.js';
 import type { ModelStore } from '../engine/model/store.js';
 

@@ -19,7 +19,8 @@ import type {
   RequestResults,
 } from '../api/contract.js';
 import type { ContractHandler, RequestContext, RequestHandler, RequestHandlers } from '../api/handler.js';
-import { EngineError, ErrorCode, toErrorInfo } from '../engine/errors.js';
+import { EngineError, toErrorInfo } from '../engine/core/errors.js';
+import { ErrorCode } from '../engine/core/vocabulary.js';
 import { extractFeatures, photoCrop } from '../engine/features/extract.js';
 import { type Heatmap, channelMap } from '../engine/features/reduce.js';
 import type { Classifier } from '../engine/infer/classifier.js';
@@ -27,7 +28,7 @@ import { classifyFiles } from '../engine/infer/classify-files.js';
 import { runDoctor } from '../engine/infer/doctor.js';
 import { openModel } from '../engine/opening/open-model.js';
 import { ModelStore } from '../engine/model/store.js';
-import type { StageName } from '../engine/model/stages.js';
+import type { StageName } from '../engine/core/vocabulary.js';
 import { thumbnailFile } from '../engine/preprocess/thumbnail.js';
 import * as ort from 'onnxruntime-node';
 import { BatchJobs } from './batch-jobs.js';
@@ -48,7 +49,7 @@ function int8Value(record: Int8Record): Int8CopyValue {
 import { redactUrl } from '../engine/queue/connection.js';
 import { ExplainRequests } from './explain-requests.js';
 import { BlockRequests } from './block-requests.js';
-import { createRunDir } from '../engine/temp-dirs.js';
+import { createRunDir } from '../engine/core/temp-dirs.js';
 import { releaseBlockLens } from '../engine/blocks/lens.js';
 import { SessionIndex } from '../engine/sessions/session-index.js';
 import { ThumbnailCache } from '../engine/sessions/result-thumbnails.js';

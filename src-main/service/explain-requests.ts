@@ -7,7 +7,8 @@
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { ClassExplanationValue, EngineEvents, EventName, ExplainMethodName, ExplainValue, HeatmapValue, ImageId, RequestParams } from '../api/contract.js';
-import { EngineError, ErrorCode, toErrorInfo } from '../engine/errors.js';
+import { EngineError, toErrorInfo } from '../engine/core/errors.js';
+import { ErrorCode } from '../engine/core/vocabulary.js';
 import { explainTensor, isStageMethod, prepareExplainImage } from '../engine/explain/explain.js';
 import { Explainer } from '../engine/explain/explainer.js';
 import { ByteLru, GradientCache } from '../engine/explain/gradient-cache.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WalkItem, walkInputs } from '../../src-main/engine/batch/walk.js';
-import { EngineError } from '../../src-main/engine/errors.js';
+import { EngineError } from '../../src-main/engine/core/errors.js';
 import { TORCHVISION_PREPROCESSING, preprocessFile } from '../../src-main/engine/preprocess/preprocess.js';
 import { type BadInputCase, writeBadInputSet } from '../helpers/bad-inputs.js';
 

@@ -10,7 +10,7 @@ import { Classifier } from '../../src-main/engine/infer/classifier.js';
 import { findSharedLibrary } from '../../src-main/engine/infer/hardware.js';
 import { shortReason } from '../../src-main/engine/infer/session.js';
 import { AttributeType, TensorDataType, encodeModel } from '../../src-main/engine/model/onnx-proto.js';
-import { STAGE_NAMES } from '../../src-main/engine/model/stages.js';
+import { STAGE_NAMES } from '../../src-main/engine/core/vocabulary.js';
 import { TORCHVISION_PREPROCESSING, preprocessBytes } from '../../src-main/engine/preprocess/preprocess.js';
 import { ensureFixture } from '../fixtures/generate.js';
 import { photoLike } from '../helpers/bad-inputs.js';

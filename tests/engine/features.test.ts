@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Classifier } from '../../src-main/engine/infer/classifier.js';
 import { extractFeatures } from '../../src-main/engine/features/extract.js';
-import { STAGE_NAMES } from '../../src-main/engine/model/stages.js';
+import { STAGE_NAMES } from '../../src-main/engine/core/vocabulary.js';
 import { TORCHVISION_PREPROCESSING } from '../../src-main/engine/preprocess/preprocess.js';
 import { ensureFixture, type FixtureSpec } from '../fixtures/generate.js';
 import { jsonLines, runCli } from '../helpers/cli.js';

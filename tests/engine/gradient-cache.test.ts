@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Explainer } from '../../src-main/engine/explain/explainer.js';
 import { ByteLru, GradientCache } from '../../src-main/engine/explain/gradient-cache.js';
 import { Classifier } from '../../src-main/engine/infer/classifier.js';
-import { STAGE_NAMES } from '../../src-main/engine/model/stages.js';
+import { STAGE_NAMES } from '../../src-main/engine/core/vocabulary.js';
 import { TORCHVISION_PREPROCESSING, preprocessBytes } from '../../src-main/engine/preprocess/preprocess.js';
 import { ensureFixture } from '../fixtures/generate.js';
 import { photoLike } from '../helpers/bad-inputs.js';

@@ -5,7 +5,7 @@ import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EngineError } from '../../src-main/engine/errors.js';
+import { EngineError } from '../../src-main/engine/core/errors.js';
 import { type Catalog, type CatalogEntry, TORCHVISION_PREPROCESSING, findPackageFile, parseCatalog } from '../../src-main/engine/model/catalog.js';
 import type { TransferProgress } from '../../src-main/engine/model/download.js';
 import { resolveModel } from '../../src-main/engine/model/resolve.js';

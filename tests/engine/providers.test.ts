@@ -7,9 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { EngineError } from '../../src-main/engine/errors.js';
+import { EngineError } from '../../src-main/engine/core/errors.js';
 import { diagnoseCuda, findSharedLibrary, parseVulkanSummary } from '../../src-main/engine/infer/hardware.js';
-import { type Ep, DEFAULT_BATCH, PROBE_TOLERANCE, autoOrder, defaultBatchSize } from '../../src-main/engine/infer/providers.js';
+import { DEFAULT_BATCH, PROBE_TOLERANCE, autoOrder, defaultBatchSize } from '../../src-main/engine/infer/providers.js';
+import { type Ep } from '../../src-main/engine/core/vocabulary.js';
 import {
   type EpAttempt,
   type FallbackEvent,

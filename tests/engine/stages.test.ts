@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { architectureSummary } from '../../src-main/engine/model/architecture.js';
 import { describeModel, loadAndInspect } from '../../src-main/engine/model/inspect.js';
-import { STAGE_NAMES, discoverStages } from '../../src-main/engine/model/stages.js';
+import { discoverStages } from '../../src-main/engine/model/stages.js';
+import { STAGE_NAMES } from '../../src-main/engine/core/vocabulary.js';
 import { type ResNetGraphOptions, buildResNet } from '../fixtures/resnet-graph.js';
 import { REFERENCE_MODEL, TESTDATA, hasTestdata } from '../helpers/testdata.js';
 import { tinyClassifier } from '../helpers/tiny-models.js';

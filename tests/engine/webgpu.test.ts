@@ -15,7 +15,7 @@ import { findSharedLibrary, gpuDeviceNodes } from '../../src-main/engine/infer/h
 import { PROBE_TOLERANCE } from '../../src-main/engine/infer/providers.js';
 import { type FallbackEvent, compareOutputs, createSession, shortReason } from '../../src-main/engine/infer/session.js';
 import { loadLabels } from '../../src-main/engine/model/labels.js';
-import { STAGE_NAMES } from '../../src-main/engine/model/stages.js';
+import { STAGE_NAMES } from '../../src-main/engine/core/vocabulary.js';
 import { TORCHVISION_PREPROCESSING, preprocessFile } from '../../src-main/engine/preprocess/preprocess.js';
 import { ensureFixture } from '../fixtures/generate.js';
 import { photoLike } from '../helpers/bad-inputs.js';

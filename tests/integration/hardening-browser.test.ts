@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { BatchSummary, FolderListing, RequestName, ServerMessage } from '../../src-main/api/contract.js';
-import { RUN_DIR_PREFIX } from '../../src-main/engine/temp-dirs.js';
+import { RUN_DIR_PREFIX } from '../../src-main/engine/core/temp-dirs.js';
 import { decodeMessage, encodeMessage } from '../../src-main/api/codec.js';
 import { ReslensServer } from '../../src-main/server/server.js';
 import { EngineService } from '../../src-main/service/engine-service.js';

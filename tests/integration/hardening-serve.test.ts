@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { FolderListing } from '../../src-main/api/contract.js';
-import { RUN_DIR_PREFIX, processAlive } from '../../src-main/engine/temp-dirs.js';
+import { RUN_DIR_PREFIX, processAlive } from '../../src-main/engine/core/temp-dirs.js';
 import { encodeMessage } from '../../src-main/api/codec.js';
 import { ensureFixture } from '../fixtures/generate.js';
 import { photoLike } from '../helpers/bad-inputs.js';

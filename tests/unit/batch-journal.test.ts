@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Journal, type JournalIdentity, isTransientError, journalPathFor, readJournal } from '../../src-main/engine/batch/journal.js';
-import { EngineError } from '../../src-main/engine/errors.js';
+import { EngineError } from '../../src-main/engine/core/errors.js';
 
 const identity: JournalIdentity = { model: { name: 'resnet50', sha256: 'a'.repeat(64) }, mode: 'fast', top: 5, labelsSha256: 'b'.repeat(64) };
 const okResult = (p: string) => ({ path: p, top: [{ index: 1, label: 'goldfish', prob: 0.9 }], model: 'resnet50', ep: 'cpu', ms: 3 });

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile, mkdir } from 'node:fs/
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EngineError } from '../../src-main/engine/errors.js';
+import { EngineError } from '../../src-main/engine/core/errors.js';
 import { type TransferProgress, downloadVerified, parseContentRange, describeNetworkError } from '../../src-main/engine/model/download.js';
 import { type FileServer, closedPort, randomSha256, startFileServer, testPayload } from '../helpers/file-server.js';
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { unfinishedRunError } from '../../src-main/engine/batch/journal.js';
 import { withHint } from '../../src-main/cli/hints.js';
 import { errorText } from '../../src-renderer/lib/util/hint.js';
-import { ErrorCode, type ErrorHint } from '../../src-main/engine/vocabulary.js';
+import { ErrorCode, type ErrorHint } from '../../src-main/engine/core/vocabulary.js';
 
 describe('error hints', () => {
   it('an unfinished run: the engine states the fact, the CLI says --resume/--restart, the app says Resume/Start over', () => {

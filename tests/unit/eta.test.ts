@@ -3,7 +3,7 @@
 // estimate jump.
 import { describe, expect, it } from 'vitest';
 import { EtaSmoother } from '../../src-main/engine/batch/eta.js';
-import { RateMeter } from '../../src-main/engine/rate.js';
+import { RateMeter } from '../../src-main/engine/core/rate.js';
 
 /** Drives a smoother with a clock: `schedule` lists [msAfterPrevious, items] steps. */
 function run(smoother: EtaSmoother, clock: { t: number }, schedule: [number, number][], total: number): (number | null)[] {

@@ -14,8 +14,9 @@ import { RequestSchemas, type RequestName, type ServerMessage } from '../../src-
 import { GrantRegistry } from '../../src-main/app/grants.js';
 import { registerIpc } from '../../src-main/app/ipc-main.js';
 import { APP_ORIGIN, trustedSender } from '../../src-main/app/sender.js';
-import { EngineError, ErrorCode } from '../../src-main/engine/errors.js';
-import { ERROR_CODES } from '../../src-main/engine/vocabulary.js';
+import { EngineError } from '../../src-main/engine/core/errors.js';
+import { ErrorCode } from '../../src-main/engine/core/vocabulary.js';
+import { ERROR_CODES } from '../../src-main/engine/core/vocabulary.js';
 import { inspectModelFile } from '../../src-main/engine/model/inspect.js';
 import { decodeImage } from '../../src-main/engine/preprocess/decode.js';
 import { decodeMessage, encodeMessage } from '../../src-main/api/codec.js';
@@ -26,7 +27,7 @@ import { tinyClassifier } from '../helpers/tiny-models.js';
 
 const SEED = fuzzSeed();
 const METHODS = Object.keys(RequestSchemas) as RequestName[];
-/** Codes a host may answer with: the one list (engine and hosts alike, engine/vocabulary.ts). */
+/** Codes a host may answer with: the one list (engine and hosts alike, engine/core/vocabulary.ts). */
 const KNOWN_CODES = new Set<string>(ERROR_CODES);
 
 /** Valid requests to start mutations from (ids the hosts never issued: they must be refused by the engine side, not crash). */

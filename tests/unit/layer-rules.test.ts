@@ -46,11 +46,19 @@ const refused: Array<[rule: string, file: string, code: string, says: RegExp]> =
     "export const f = () => import('../blocks/lens.js');\n",
     /engine\/batch may import only/,
   ],
+  ['the engine root holds only the entry', 'src-main/engine/fixture.ts', 'export const f = 1;\n', /root holds only index\.ts/],
   [
-    'engine root files below every folder',
-    'src-main/engine/fixture.ts',
-    "import { ModelStore } from './model/store.js';\nexport const f = ModelStore;\n",
-    /root files/,
+    'core imports no other engine folder',
+    'src-main/engine/core/fixture.ts',
+    "import { ModelStore } from '../model/store.js';\nexport const f = ModelStore;\n",
+    /engine\/core may import only/,
+  ],
+  ['no engine module imports the entry', 'src-main/engine/core/fixture.ts', "export * from '../index.js';\n", /engine\/index\.ts is the hosts' entry/],
+  [
+    'the api imports only the pure engine modules',
+    'src-main/api/fixture.ts',
+    "import { EngineError } from '../engine/core/errors.js';\nexport const f = EngineError;\n",
+    /only the engine's pure modules/,
   ],
   [
     'engine imports nothing above it',
@@ -60,8 +68,8 @@ const refused: Array<[rule: string, file: string, code: string, says: RegExp]> =
   ],
   [
     'engine imports no host',
-    'src-main/engine/fixture.ts',
-    "import { main } from '../cli/main.js';\nexport const f = main;\n",
+    'src-main/engine/core/fixture.ts',
+    "import { main } from '../../cli/main.js';\nexport const f = main;\n",
     /engine imports nothing above it/,
   ],
   [
@@ -105,7 +113,7 @@ const refused: Array<[rule: string, file: string, code: string, says: RegExp]> =
   [
     'hosts use the public entry (static)',
     'src-main/cli/fixture.ts',
-    "import { EngineError } from '../engine/errors.js';\nexport const f = EngineError;\n",
+    "import { EngineError } from '../engine/core/errors.js';\nexport const f = EngineError;\n",
     /public entry/,
   ],
   [
@@ -123,7 +131,7 @@ const refused: Array<[rule: string, file: string, code: string, says: RegExp]> =
   [
     'hosts use the public entry (Electron glue)',
     'src-main/app/electron/fixture.ts',
-    "import { removeDeadRunDirs } from '../../engine/temp-dirs.js';\nexport const f = removeDeadRunDirs;\n",
+    "import { removeDeadRunDirs } from '../../engine/core/temp-dirs.js';\nexport const f = removeDeadRunDirs;\n",
     /public entry/,
   ],
   ['electron only in app/electron', 'src-main/app/fixture.ts', "import { app } from 'electron';\nexport const f = app;\n", /Only src-main\/app\/electron/],
@@ -156,7 +164,7 @@ const allowed: Array<[what: string, file: string, code: string]> = [
   [
     'the api importing the vocabulary',
     'src-main/api/fixture.ts',
-    "import { EXPLAIN_METHODS } from '../engine/vocabulary.js';\nexport const f = EXPLAIN_METHODS;\n",
+    "import { EXPLAIN_METHODS } from '../engine/core/vocabulary.js';\nexport const f = EXPLAIN_METHODS;\n",
   ],
   [
     'the service importing engine modules',
@@ -202,5 +210,13 @@ describe('every engine folder has its place in the order', () => {
       .filter((entry) => entry.isDirectory())
       .map((entry) => entry.name);
     expect(folders.filter((name) => !ENGINE_FOLDERS.includes(name))).toEqual([]);
+  });
+
+  it('the engine root holds only the entry (every other module sits in a folder)', async () => {
+    const { readdirSync } = await import('node:fs');
+    const rootFiles = readdirSync(path.join(ROOT, 'src-main', 'engine'), { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => entry.name);
+    expect(rootFiles).toEqual(['index.ts']);
   });
 });

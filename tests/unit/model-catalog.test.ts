@@ -6,7 +6,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import envPaths from 'env-paths';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineError } from '../../src-main/engine/errors.js';
+import { EngineError } from '../../src-main/engine/core/errors.js';
 import {
   CatalogSchema,
   TORCHVISION_PREPROCESSING,

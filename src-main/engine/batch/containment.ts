@@ -3,10 +3,11 @@
 // inside --root).
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 
-export { isSameOrBelow } from '../files.js';
-import { isSameOrBelow } from '../files.js';
+export { isSameOrBelow } from '../core/files.js';
+import { isSameOrBelow } from '../core/files.js';
 
 /** The real path of `file`, or of its nearest existing ancestor joined with the rest (for paths not created yet). */
 export async function realPathOrNearest(file: string): Promise<string> {

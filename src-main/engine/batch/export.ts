@@ -15,7 +15,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
 import { type JournalState, readJournal, readRecords } from './journal.js';
 

@@ -4,8 +4,9 @@
 // reboot) is stale: it is taken over. A lock held by a live process refuses the second run at once.
 import { hostname } from 'node:os';
 import { open, readFile, rm } from 'node:fs/promises';
-import { EngineError, ErrorCode } from '../errors.js';
-import { processAlive } from '../temp-dirs.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
+import { processAlive } from '../core/temp-dirs.js';
 
 export const lockPathFor = (journalFile: string): string => `${journalFile}.lock`;
 

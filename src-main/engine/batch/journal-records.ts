@@ -3,7 +3,7 @@
 // naming /etc/hostname was exported and organised (copied) until lines were checked; now a line must
 // have the exact shape ResLens writes, a path under one of the run's inputs, and a result for that path.
 import { z } from 'zod';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { underInputs } from './containment.js';
 
 const finite = z.number().refine(Number.isFinite);

@@ -4,7 +4,8 @@
 // The one organise: `reslens batch --organize` (through run.ts, at the end of a run) and the app's
 // Organise dialog (through the service, after a run; its Preview is the same call as a dry run).
 import { open } from 'node:fs/promises';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { comparePaths } from './export.js';
 import { type JournalState, readJournal, readRecords } from './journal.js';
 import { lockJournal } from './journal-lock.js';

@@ -9,8 +9,9 @@
 import { constants } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { ErrorInfo } from '../errors.js';
-import { ErrorCode, toErrorInfo } from '../errors.js';
+import type { ErrorInfo } from '../core/errors.js';
+import { toErrorInfo } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
 
 export type OrganizeMode = 'copy' | 'hardlink' | 'symlink';

@@ -19,13 +19,14 @@
 // will be redone on resume).
 import { stat } from 'node:fs/promises';
 import os from 'node:os';
-import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
+import { type ErrorInfo, toErrorInfo } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type RunOutcome, assembleResult, runBatch } from '../infer/assemble.js';
 import type { ClassScore } from '../infer/topk.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import type { FileKey, JournalRecord } from './journal.js';
 import { type Preprocessor, createPreprocessor } from './preprocess-pool.js';
-import { RateMeter } from '../rate.js';
+import { RateMeter } from '../core/rate.js';
 import { EtaSmoother } from './eta.js';
 import { Semaphore, WakeSignal } from './sync.js';
 import { type WalkItem, type WalkOptions, countInputs, walkInputs } from './walk.js';

@@ -5,7 +5,8 @@
 // while the model does. If workers cannot start (a bundle without the worker file, a sandbox),
 // preprocessing falls back to the main thread, where only libvips' decode overlaps inference.
 import { Worker } from 'node:worker_threads';
-import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
+import { type ErrorInfo, toErrorInfo } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type PreprocessSpec, preprocessFile } from '../preprocess/preprocess.js';
 import { pixelBudgetBuffer } from '../preprocess/pixel-budget.js';
 

@@ -1,7 +1,8 @@
 // One preprocessing worker: file → decoded, resized, normalised tensor, off the main thread (where
 // onnxruntime's run() blocks for the whole inference). Buffers travel both ways as transfers.
 import { parentPort, workerData } from 'node:worker_threads';
-import { ErrorCode, toErrorInfo } from '../errors.js';
+import { toErrorInfo } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { attachPixelBudget } from '../preprocess/pixel-budget.js';
 import { preprocessFile } from '../preprocess/preprocess.js';
 import type { WorkerReply, WorkerRequest } from './preprocess-pool.js';

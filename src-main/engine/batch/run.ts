@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EngineError, ErrorCode, type ErrorInfo, toErrorInfo } from '../errors.js';
+import { EngineError, type ErrorInfo, toErrorInfo } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
 import { type ExportFormat, type ExportSummary, JsonlAppender, exportFormatOf, exportJournal } from './export.js';
 import {
@@ -62,8 +63,6 @@ export type BatchEvent =
   | { type: 'organized'; actions: OrganizeAction[] }
   | { type: 'exported'; export: ExportSummary }
   | { type: 'notice'; message: string };
-
-export type { OrganizeSummary } from './organize-journal.js';
 
 export interface BatchSummary {
   state: 'finished' | 'cancelled' | 'failed';

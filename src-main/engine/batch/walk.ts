@@ -10,7 +10,8 @@
 import { type Dirent } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { type ErrorInfo, ErrorCode } from '../errors.js';
+import { type ErrorInfo } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { sniffImage } from '../preprocess/sniff.js';
 import { isSameOrBelow } from './containment.js';
 
@@ -20,8 +21,8 @@ const SYSTEM_FILES = new Set(['thumbs.db', 'ehthumbs.db', 'desktop.ini', 'icon\r
 /** Folders that hold system data or thumbnails of the real photos (Windows, macOS zips, Synology/QNAP). */
 const SYSTEM_FOLDERS = new Set(['$recycle.bin', 'system volume information', 'lost+found', '__macosx', '@eadir', '.@__thumb', '@recycle', '#recycle']);
 
-export type { WalkItem } from '../files.js';
-import type { WalkItem } from '../files.js';
+export type { WalkItem } from '../core/files.js';
+import type { WalkItem } from '../core/files.js';
 
 export interface WalkOptions {
   /** Follow symbolic links to files and folders (default true); each real folder is still walked once. */

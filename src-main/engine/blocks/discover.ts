@@ -8,11 +8,13 @@
 //
 // Ids are torchvision's module names, `<stage>.<index>` with a 0-based index inside the stage
 // (layer1.0 … layer4.2 for ResNet-50), so they line up with PyTorch whatever the export called things.
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type Shape, analyseShapes } from '../model/graph-shapes.js';
 import type { ModelInfo } from '../model/inspect.js';
 import type { OnnxModel } from '../model/onnx-proto.js';
-import { type StageMap, type StageName, discoverStages, findBlockEnds, findTrunk } from '../model/stages.js';
+import { type StageMap, discoverStages, findBlockEnds, findTrunk } from '../model/stages.js';
+import { type StageName } from '../core/vocabulary.js';
 
 export type BlockStage = Exclude<StageName, 'stem'>;
 

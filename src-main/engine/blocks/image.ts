@@ -1,7 +1,8 @@
 // One image through the block lens, as the app's block strip shows it: every block's norms and
 // hover maps in the network as run (some blocks removed or scaled), its top-5, and what the
 // lesions changed against the intact network (the intact top-1's probability and rank).
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type FeatureOptions, summaryFeatures } from '../features/extract.js';
 import { type Heatmap, normalise } from '../features/reduce.js';
 import { softmax } from '../infer/topk.js';

@@ -9,7 +9,8 @@
 // for the same cores.
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type Classifier, type ImageSummary, readSummary } from '../infer/classifier.js';
 import type { RunPriority } from '../infer/gate.js';
 import { type SessionRunner, createSession, runnerFor } from '../infer/session.js';

@@ -30,7 +30,8 @@
 //   Gemm / MatMul   g · Bᵀ (B constant), scaled by alpha.
 //   Flatten / Reshape / Squeeze / Unsqueeze / Identity / Dropout   g reshaped to x's shape.
 // Anything else on the path from the input to the scores: GRADIENTS_UNSUPPORTED naming the operator.
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type Shape, analyseShapes } from '../model/graph-shapes.js';
 import {
   AttributeType,

@@ -3,13 +3,14 @@
 // guided backprop); the method formulas turn them into maps; integrated gradients and SmoothGrad add
 // their batched runs; faithfulness re-classifies perturbed copies. Hosts only present the result.
 import { stat } from 'node:fs/promises';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type FeatureResult, regionInOriginal } from '../features/extract.js';
 import { type DecodedImage, decodeImage } from '../preprocess/decode.js';
 import { type ImageFacts, readImageFile, tensorFromDecoded } from '../preprocess/preprocess.js';
 import type { Classifier } from '../infer/classifier.js';
 import { type ClassScore, softmax } from '../infer/topk.js';
-import { STAGE_NAMES, type StageName } from '../model/stages.js';
+import { STAGE_NAMES, type StageName } from '../core/vocabulary.js';
 import type { Explainer } from './explainer.js';
 import type { GradientCache } from './gradient-cache.js';
 import { type FaithfulnessCurves, faithfulness } from './faithfulness.js';
@@ -25,7 +26,15 @@ import type { RawMap, StageSlice } from './methods/maps.js';
 import { SMOOTHGRAD_DEFAULTS, smoothGrad } from './methods/smoothgrad.js';
 import { xGradCam } from './methods/xgrad-cam.js';
 
-import { EXPLAIN_METHODS, type ExplainMethod, INPUT_METHODS, type InputMethod, MAX_EXPLAIN_CLASSES, STAGE_METHODS, type StageMethod } from '../vocabulary.js';
+import {
+  EXPLAIN_METHODS,
+  type ExplainMethod,
+  INPUT_METHODS,
+  type InputMethod,
+  MAX_EXPLAIN_CLASSES,
+  STAGE_METHODS,
+  type StageMethod,
+} from '../core/vocabulary.js';
 
 export { EXPLAIN_METHODS, INPUT_METHODS, MAX_EXPLAIN_CLASSES, STAGE_METHODS, type ExplainMethod, type InputMethod, type StageMethod };
 /** What an explanation computes when the caller names no method: the cheap ones (one run each). */

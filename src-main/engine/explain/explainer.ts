@@ -6,14 +6,16 @@
 // gives logits, stage activations and all gradients at once.
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { Classifier } from '../infer/classifier.js';
 import { type FallbackEvent, type SessionRunner, createSession, runnerFor } from '../infer/session.js';
-import type { Ep } from '../infer/providers.js';
+import type { Ep } from '../core/vocabulary.js';
 import { exposedModelFile, withExposedTensors } from '../model/expose.js';
 import { loadAndInspect } from '../model/inspect.js';
 import { encodeModel } from '../model/onnx-proto.js';
-import type { StageInfo, StageName } from '../model/stages.js';
+import type { StageInfo } from '../model/stages.js';
+import type { StageName } from '../core/vocabulary.js';
 import { GRADIENTS_VERSION, GRADIENT_CLASSES, GUIDED_SWITCH, INPUT_GRADIENT, addGradients, stageGradient } from './backward-graph.js';
 
 export interface GradientRunOptions {

@@ -6,7 +6,7 @@
 // Bounded by bytes, least recently used first out. For ResNet-50 at 224 px one image's logits and
 // stage activations take 6.9 MB, each class's stage and input gradients 7.5 MB: the default 256 MB
 // keeps about 30 classes, a few photos' worth.
-import type { StageName } from '../model/stages.js';
+import type { StageName } from '../core/vocabulary.js';
 import type { Explainer, GradientRun, StageTensors } from './explainer.js';
 
 export const DEFAULT_GRADIENT_CACHE_BYTES = 256 * 1024 * 1024;

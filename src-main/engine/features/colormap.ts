@@ -4,9 +4,7 @@ import colormap from 'colormap';
 import sharp from 'sharp';
 import type { Heatmap } from './reduce.js';
 
-import { type ColormapName, DEFAULT_OVERLAY_OPACITY } from '../vocabulary.js';
-
-export { COLORMAPS, type ColormapName } from '../vocabulary.js';
+import { type ColormapName, DEFAULT_OVERLAY_OPACITY } from '../core/vocabulary.js';
 
 const tables = new Map<ColormapName, Uint8Array>();
 

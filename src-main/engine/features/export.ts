@@ -4,9 +4,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { Classifier } from '../infer/classifier.js';
-import { type ColormapName, gridPng, overlayPng } from './colormap.js';
+import { gridPng, overlayPng } from './colormap.js';
+import { type ColormapName } from '../core/vocabulary.js';
 import { extractFeatures, photoCrop } from './extract.js';
 import { encodeNpy } from './npy.js';
 

@@ -1,12 +1,14 @@
 // One image → classification, per-stage heatmaps, top channels and class activation maps, all
 // from a single inference. Full stage tensors are kept only when the caller asks for them.
 import sharp from 'sharp';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { Classifier, ImageFeatures, ImageSummary } from '../infer/classifier.js';
 import type { ClassScore } from '../infer/topk.js';
 import { GRAPH_TOP_CHANNELS } from '../model/reduction-graph.js';
-import { DEFAULT_RANKED_CHANNELS } from '../vocabulary.js';
-import { STAGE_NAMES, type StageInfo, type StageName } from '../model/stages.js';
+import { DEFAULT_RANKED_CHANNELS } from '../core/vocabulary.js';
+import { type StageInfo } from '../model/stages.js';
+import { STAGE_NAMES, type StageName } from '../core/vocabulary.js';
 import { type DecodedImage, decodeImage } from '../preprocess/decode.js';
 import { type ImageFacts, readImageFile, tensorFromDecoded } from '../preprocess/preprocess.js';
 import {

@@ -1,7 +1,8 @@
 // One inference run's outputs → one result per item, the same way for `classifyFiles` (classify,
 // the app's drops) and the batch pipeline (batch, queue workers): a decode failure or a failed run
 // becomes that item's error, the rest get their top classes, provider and time.
-import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
+import { type ErrorInfo, toErrorInfo } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { ClassifyResult, ClassifyTimings } from './classify-files.js';
 import type { ClassScore } from './topk.js';
 

@@ -1,11 +1,13 @@
 // The classifier: one model loaded once, batches of preprocessed images in, top-k classes out.
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type ExposedTensor, discardExposedModel, exposedModelFile, withExposedTensors } from '../model/expose.js';
 import { type ModelInfo, loadAndInspect } from '../model/inspect.js';
 import { type PreparedModel, readPrepared, writePrepared } from '../model/prepared-cache.js';
-import { type StageMap, type StageName, discoverStages } from '../model/stages.js';
+import { type StageMap, discoverStages } from '../model/stages.js';
+import { type StageName } from '../core/vocabulary.js';
 import { encodeModel, tensorFloats } from '../model/onnx-proto.js';
 import {
   CAM_OUTPUTS,
@@ -20,7 +22,8 @@ import {
 import type { ClassifierWeights } from '../model/classifier-weights.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import { type EpAttempt, type FallbackEvent, type SessionRunner, createSession, runnerFor } from './session.js';
-import { type Ep, type EpRequest, defaultBatchSize } from './providers.js';
+import { defaultBatchSize } from './providers.js';
+import { type Ep, type EpRequest } from '../core/vocabulary.js';
 import { InferenceGate, type RunPriority } from './gate.js';
 import { type ClassScore, topK } from './topk.js';
 

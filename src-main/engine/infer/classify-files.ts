@@ -1,8 +1,9 @@
 // Files → results, in input order: preprocessing of the next batch overlaps inference of the
 // current one (onnxruntime runs off the JS thread), and a bad file becomes an error result while
 // the rest continue.
-import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
-import type { WalkItem } from '../files.js';
+import { type ErrorInfo, toErrorInfo } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
+import type { WalkItem } from '../core/files.js';
 import { type PreprocessSpec, preprocessFile } from '../preprocess/preprocess.js';
 import { type RunOutcome, assembleResult, runBatch } from './assemble.js';
 import { defaultBatchSize } from './providers.js';

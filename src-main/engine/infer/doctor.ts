@@ -4,10 +4,12 @@
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
+import { type ErrorInfo, toErrorInfo } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type OnnxNode, type OnnxTensor, TensorDataType, encodeModel } from '../model/onnx-proto.js';
 import { type CpuInfo, type GpuInfo, type VulkanInfo, cpuInfo, gpuDeviceNodes, listGpus, onnxruntimeBinDir, vulkanInfo } from './hardware.js';
-import { EP_TITLES, type Ep, type EpRequest, autoOrder, platformProviders } from './providers.js';
+import { EP_TITLES, autoOrder, platformProviders } from './providers.js';
+import { type Ep, type EpRequest } from '../core/vocabulary.js';
 import { type EpAttempt, type ModelSource, type SessionChoice, checkProviders, createSession, describeChoice } from './session.js';
 
 export interface ProviderReport extends EpAttempt {

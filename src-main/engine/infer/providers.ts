@@ -15,9 +15,7 @@
 //      software adapter behind a hardware device node (and any GPU path slower than the CPU).
 //      A forced provider (--ep webgpu) is held to correctness only.
 
-import { EP_NAMES, type Ep, type EpRequest } from '../vocabulary.js';
-
-export { EP_NAMES, type Ep, type EpRequest };
+import { EP_NAMES, type Ep, type EpRequest } from '../core/vocabulary.js';
 
 /** Tried one at a time, first that loads (and passes its probe) wins; CPU always last. */
 export function autoOrder(platform: NodeJS.Platform = process.platform): Ep[] {

@@ -6,12 +6,14 @@ import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { EngineError, ErrorCode } from '../errors.js';
-import { pathExists } from '../files.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
+import { pathExists } from '../core/files.js';
 import { GATE_INPUT_PREFIX, GRADIENT_CLASSES, GUIDED_SWITCH, SWITCH_INPUTS } from '../model/reduction-graph.js';
 import { diagnoseCuda, gpuDeviceNodes } from './hardware.js';
 import { createAndSaveOrtFormat, openOrtFormat } from './ort-format-cache.js';
-import { EP_TITLES, type Ep, type EpRequest, PROBE_TOLERANCE, autoOrder, describeEp, isGpuEp } from './providers.js';
+import { EP_TITLES, PROBE_TOLERANCE, autoOrder, describeEp, isGpuEp } from './providers.js';
+import { type Ep, type EpRequest } from '../core/vocabulary.js';
 
 // onnxruntime's process-wide logger prints provider load failures (e.g. missing CUDA libraries) to
 // stderr even when we recover from them; those reasons are reported through EpAttempt instead.

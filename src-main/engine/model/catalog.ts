@@ -3,9 +3,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { findPackageFile } from './package-files.js';
-import { MODEL_NAME_PATTERN } from '../vocabulary.js';
+import { MODEL_NAME_PATTERN } from '../core/vocabulary.js';
 
 export { findPackageFile } from './package-files.js';
 

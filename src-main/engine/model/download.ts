@@ -7,9 +7,10 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EngineError, ErrorCode } from '../errors.js';
-import { fileSize } from '../files.js';
-import { RateMeter } from '../rate.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
+import { fileSize } from '../core/files.js';
+import { RateMeter } from '../core/rate.js';
 
 export interface TransferProgress {
   /** Bytes on disk so far, including those kept from an earlier, interrupted transfer. */

@@ -7,8 +7,9 @@
 // real folder, as a regular file.
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isSameOrBelow } from '../files.js';
-import { EngineError, ErrorCode } from '../errors.js';
+import { isSameOrBelow } from '../core/files.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { OnnxGraph, OnnxTensor } from './onnx-proto.js';
 
 /** Every TensorProto in a graph and its subgraphs, with where it sits (for messages). */

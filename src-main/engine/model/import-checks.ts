@@ -1,7 +1,8 @@
 // What `ModelStore.import` decides about a local .onnx file before copying it: whether the store
 // can hold it, its class names, and its preprocessing.
 import path from 'node:path';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type Catalog, type CatalogEntry, type Preprocessing, PreprocessingSchema, TORCHVISION_PREPROCESSING, preprocessingOf } from './catalog.js';
 import type { ModelInfo } from './inspect.js';
 import { checkLabelCount, loadLabels } from './labels.js';

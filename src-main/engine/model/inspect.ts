@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { checkExternalData } from './external-data.js';
 import { analyseShapes } from './graph-shapes.js';
 import { type OnnxModel, TensorDataType, decodeModel, toNumber, valueShape } from './onnx-proto.js';

@@ -1,7 +1,8 @@
 // Class labels: the shipped ImageNet-1k names, or a user's file (one label a line, or a JSON array).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { findPackageFile } from './catalog.js';
 
 /** Path of the shipped ImageNet-1k labels, models/imagenet_classes.txt. */

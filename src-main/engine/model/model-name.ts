@@ -1,8 +1,9 @@
 // Names of models in the store: the one rule for what a name may be, on its own so option parsers
 // (the CLI's --name) check it without loading the store and its schemas.
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 
-import { MODEL_NAME_PATTERN } from '../vocabulary.js';
+import { MODEL_NAME_PATTERN } from '../core/vocabulary.js';
 
 export const STORE_NAME = MODEL_NAME_PATTERN;
 

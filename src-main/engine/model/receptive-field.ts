@@ -5,7 +5,7 @@
 //   jump_out  = jump_in · stride
 //   start_out = start_in + ((kernel − 1) / 2 − pad) · jump_in
 // where start is the centre of the first output position in input pixels (pixel 0's centre = 0.5).
-import type { ReceptiveFieldValue } from '../receptive-field-box.js';
+import type { ReceptiveFieldValue } from '../core/receptive-field-box.js';
 
 export interface ChainLayer {
   kernel: number;

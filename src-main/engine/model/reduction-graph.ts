@@ -17,7 +17,8 @@
 // class activation maps. The minimum and standard deviation would take two more passes; they come
 // with the full tensors (export). Ops onnxruntime runs in its blocked NCHWc layout (Conv,
 // GlobalAveragePool) are avoided: inside a subgraph they need the stage tensor reordered first.
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { HeadInfo } from './stages.js';
 import {
   AttributeType,

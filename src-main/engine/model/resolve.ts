@@ -2,7 +2,8 @@
 // its preprocessing and labels. Catalog models are pulled on first use.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type CatalogEntry, type Preprocessing, TORCHVISION_PREPROCESSING, preprocessingOf } from './catalog.js';
 import type { FetchLike, TransferProgress } from './download.js';
 import { loadLabels } from './labels.js';

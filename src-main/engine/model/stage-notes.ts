@@ -3,7 +3,7 @@
 // low-level features that will be used by later ones" (stochastic-depth notes), each stage halves
 // the resolution and doubles the width (stride-2 first convolution), and three 3×3 convolutions see
 // as far as one 7×7 (annotated ResNet). The sentences say "usually": a map shows what this model does.
-import type { StageName } from './stages.js';
+import type { StageName } from '../core/vocabulary.js';
 
 export const STAGE_NOTES: Record<StageName, string> = {
   stem: 'The stem (7×7 convolution, stride 2, then 3×3 max pool) sees small patches: such layers usually respond to edges, colour contrasts and simple gradients.',

@@ -7,16 +7,14 @@
 // exactly the block boundaries (plus the stem's and head's sequential nodes). A block output is a
 // cut produced by the residual Add (v2) or by the Relu right after it (v1); consecutive blocks at
 // the same spatial size form a stage.
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
 import { type Shape, analyseShapes } from './graph-shapes.js';
 import type { ModelInfo } from './inspect.js';
 import { type OnnxGraph, type OnnxModel, intAttribute, intsAttribute, toNumber } from './onnx-proto.js';
-import type { ReceptiveFieldValue } from '../receptive-field-box.js';
+import type { ReceptiveFieldValue } from '../core/receptive-field-box.js';
+import { ErrorCode, PAPER_NAMES, STAGE_NAMES, type StageName } from '../core/vocabulary.js';
 import { type ChainLayer, INPUT_FIELD, extendField } from './receptive-field.js';
 
-import { PAPER_NAMES, STAGE_NAMES, type StageName } from '../vocabulary.js';
-
-export { PAPER_NAMES, STAGE_NAMES, type StageName };
 /** The ResNet paper's names for the same stages. */
 
 export interface ConvSpec {

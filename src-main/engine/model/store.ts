@@ -10,8 +10,9 @@ import { copyFile, mkdir, open, readdir, readFile, rename, rm, writeFile } from 
 import path from 'node:path';
 import envPaths from 'env-paths';
 import { z } from 'zod';
-import { EngineError, ErrorCode } from '../errors.js';
-import { fileSize, pathExists } from '../files.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
+import { fileSize, pathExists } from '../core/files.js';
 import {
   type Catalog,
   type CatalogEntry,
@@ -25,7 +26,7 @@ import {
 import { type FetchLike, type TransferProgress, downloadVerified, sha256File } from './download.js';
 import { importLabels, importPreprocessing, refuseExternalData } from './import-checks.js';
 import { type ModelInfo, inspectModelFile } from './inspect.js';
-import { processAlive } from '../temp-dirs.js';
+import { processAlive } from '../core/temp-dirs.js';
 
 export type ModelSource = 'catalog' | 'imported';
 

@@ -3,11 +3,12 @@
 // load the session → architecture → the backend in words → the notes a person must see (a model
 // that is not from the catalog has its outputs shown with ImageNet class names). The CLI prints the
 // notes on stderr; the app shows them beside the model.
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { Classifier, type Precision } from '../infer/classifier.js';
 import type { FallbackEvent } from '../infer/session.js';
 import { describeBackend } from '../infer/doctor.js';
-import type { EpRequest } from '../infer/providers.js';
+import type { EpRequest } from '../core/vocabulary.js';
 import { type ArchitectureSummary, architectureSummary } from '../model/architecture.js';
 import { type TransferProgress, sha256File } from '../model/download.js';
 import { type ResolvedModel, resolveModel } from '../model/resolve.js';

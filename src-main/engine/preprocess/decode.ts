@@ -1,7 +1,8 @@
 // Decodes a raster image with sharp (libvips) into upright 8-bit sRGB pixels, the equivalent of
 // Pillow's open + ImageOps.exif_transpose + convert('RGB') that torchvision pipelines start with.
 import sharp, { type Metadata } from 'sharp';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { Rgb8Image } from './pil-resample.js';
 import { acquirePixels } from './pixel-budget.js';
 import { type RasterFormat, sniffImage } from './sniff.js';

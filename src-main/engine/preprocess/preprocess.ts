@@ -1,7 +1,8 @@
 // Image file → model input tensor, following the preprocessing contract in DESIGN.md.
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type DecodedImage, decodeImage } from './decode.js';
 import { centerCropBox, resizedSize } from './geometry.js';
 import { resizeBilinearCropped } from './pil-resample.js';

@@ -1,6 +1,7 @@
 // Small previews for the UI, made by the engine so full photos never cross IPC.
 import sharp from 'sharp';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
 import { readImageFile } from './preprocess.js';
 import { sniffImage } from './sniff.js';

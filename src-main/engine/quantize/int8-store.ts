@@ -5,7 +5,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { pathExists } from '../files.js';
+import { pathExists } from '../core/files.js';
 import { CALIBRATION_METHODS } from './names.js';
 
 export const FidelitySchema = z.object({

@@ -9,7 +9,8 @@
 // BatchNormalization directly after a Conv is folded into it first (the "explicit" exports);
 // other BatchNormalizations (pre-activation v2 block inputs) stay float between DQ and Q.
 // The structure is decided here; the numbers (activation ranges) come from calibrate.ts.
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { ActivationType } from './names.js';
 import { type OnnxModel, type OnnxNode, type OnnxTensor, TensorDataType, attributeOf, intAttribute, tensorFloats, toNumber } from '../model/onnx-proto.js';
 

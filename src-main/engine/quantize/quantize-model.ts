@@ -2,7 +2,8 @@
 // on the given photos, with its fidelity to fp32 measured on photos held back from calibration.
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { sha256File } from '../model/download.js';
 import { loadAndInspect } from '../model/inspect.js';
 import { encodeModel } from '../model/onnx-proto.js';

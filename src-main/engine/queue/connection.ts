@@ -5,7 +5,8 @@
 // for ever; after that, BullMQ's connections retry without limit (a Redis restart mid-run is waited
 // out, not fatal).
 import { Redis, type RedisOptions } from 'ioredis';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 
 /** Longest wait for the first answer from Redis (the bound is 20 s for the whole command). */
 export const CONNECT_TIMEOUT_MS = 10_000;

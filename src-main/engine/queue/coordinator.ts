@@ -21,11 +21,12 @@
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type ErrorInfo, ErrorCode, toErrorInfo } from '../errors.js';
+import { type ErrorInfo, toErrorInfo } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
 import type { FileKey, JournalRecord } from '../batch/journal.js';
 import { type BatchProgress, type PipelineOptions, type PipelineStats, type PipelineSummary, fileKey } from '../batch/pipeline.js';
-import { RateMeter } from '../rate.js';
+import { RateMeter } from '../core/rate.js';
 import { EtaSmoother } from '../batch/eta.js';
 import { WakeSignal } from '../batch/sync.js';
 import { countInputs, walkInputs } from '../batch/walk.js';

@@ -4,7 +4,8 @@
 // `..`, or via a symbolic link inside an allowed folder — is refused before it is opened.
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { EngineError, ErrorCode, type ErrorInfo } from '../errors.js';
+import { EngineError, type ErrorInfo } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 
 export interface PathMapping {
   /** Prefix as the coordinator names files. */

@@ -8,7 +8,7 @@
 //   reslens:dead                images given up on (their worker died on them too often), for inspection
 import os from 'node:os';
 import { z } from 'zod';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { PreprocessingSchema } from '../model/catalog.js';
 
 export const QUEUE_PREFIX = 'reslens';

@@ -1,7 +1,8 @@
 // The run's model as the coordinator knows it: never loaded into a session (the workers classify),
 // but read and checked here so the journal's identity (name, SHA-256, labels) and the chunks'
 // preprocessing are the same as a local batch of the same model would have.
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { BatchClassifier } from '../batch/pipeline.js';
 import type { ClassScore } from '../infer/topk.js';
 import { loadAndInspect } from '../model/inspect.js';

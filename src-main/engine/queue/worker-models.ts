@@ -5,9 +5,10 @@
 // use, verified by the catalog's SHA-256). Anything else is refused with MODEL_MISMATCH: a worker
 // never substitutes another model, and never loads a model file a job points at.
 import { Classifier } from '../infer/classifier.js';
-import type { EpRequest } from '../infer/providers.js';
+import type { EpRequest } from '../core/vocabulary.js';
 import type { FallbackEvent } from '../infer/session.js';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { Preprocessing } from '../model/catalog.js';
 import { sha256File } from '../model/download.js';
 import { type ResolvedModel, resolveModel } from '../model/resolve.js';

@@ -13,7 +13,8 @@
 // this worker's lock on them expires.
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { BatchPipeline, defaultDecodeConcurrency } from '../batch/pipeline.js';
 import type { JournalRecord } from '../batch/journal.js';
 import { type Preprocessor, createPreprocessor } from '../batch/preprocess-pool.js';

@@ -3,7 +3,8 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Classifier } from '../infer/classifier.js';
-import { type ColormapName, overlayPng } from '../features/colormap.js';
+import { overlayPng } from '../features/colormap.js';
+import { type ColormapName } from '../core/vocabulary.js';
 import { extractFeatures, photoCrop } from '../features/extract.js';
 import { STAGE_NOTES } from '../model/stage-notes.js';
 import { buildHtmlReport } from './html-report.js';

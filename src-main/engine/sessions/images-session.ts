@@ -8,7 +8,7 @@
 // file cannot make the engine read a path the user never chose in this run.
 import { z } from 'zod';
 import { readJsonFile, writeJsonAtomic } from './json-file.js';
-import { ERROR_CODES, ErrorCode } from '../vocabulary.js';
+import { ERROR_CODES, ErrorCode } from '../core/vocabulary.js';
 
 export const IMAGES_SESSION_FILE = 'images-session.json';
 export const MAX_IMAGES = 500;

@@ -11,7 +11,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import { type Thumbnail, thumbnailFile } from '../preprocess/thumbnail.js';
 
 /** Thumbnail sides the gallery may ask for: any request is clamped into this range. */

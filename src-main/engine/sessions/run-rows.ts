@@ -1,7 +1,8 @@
 // A kept run's results, read back from its journal: what reopening a session shows, and what a
 // resume starts from.
 import { access, stat } from 'node:fs/promises';
-import { EngineError, ErrorCode } from '../errors.js';
+import { EngineError } from '../core/errors.js';
+import { ErrorCode } from '../core/vocabulary.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
 import { type JournalState, isTransientError, readJournal, readRecords } from '../batch/journal.js';
 

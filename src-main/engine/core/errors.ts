@@ -1,9 +1,7 @@
 // Errors are values: a stable code, a message for people, and the item they belong to.
 
 // The codes are the vocabulary's (one list for the engine, the hosts and the renderer).
-import { type ErrorHint, ErrorCode } from './vocabulary.js';
-
-export { ErrorCode, type ErrorHint };
+import { type ErrorHint, type ErrorCode } from './vocabulary.js';
 
 /** The plain-data form that crosses every boundary (CLI JSON, IPC, WebSocket). */
 export interface ErrorInfo {
