@@ -8,10 +8,9 @@ import { InvalidArgumentError } from 'commander';
 import { EngineError, ErrorCode, EXPLAIN_METHODS, type Explainer, type ExplainMethod, load, MAX_EXPLAIN_CLASSES } from '../../engine/index.js';
 // Names only at start-up; the engine (onnxruntime, sharp) loads with the command (see main.ts).
 import type { CliContext } from '../context.js';
-import { parseEp, parsePositiveInt } from '../options.js';
+import { addModelOptions, type ModelFlags, parsePositiveInt } from '../options.js';
 
-interface ExplainFlags {
-  model: string;
+interface ExplainFlags extends ModelFlags {
   out: string;
   class: string[];
   method: ExplainMethod[];
@@ -20,8 +19,6 @@ interface ExplainFlags {
   steps: number;
   samples: number;
   size: number;
-  ep: ReturnType<typeof parseEp>;
-  labels?: string;
 }
 
 function collectMethods(value: string, previous: ExplainMethod[]): ExplainMethod[] {
@@ -64,14 +61,15 @@ export function resolveClass(value: string, labels: readonly string[]): number {
 }
 
 export function registerExplainCommand(program: Command, context: CliContext): void {
-  program
+  const command = program
     .command('explain')
     .description(
       'explain a classification: Grad-CAM family maps at every stage, input attributions and their faithfulness, from gradients computed inside the ONNX graph',
     )
     .argument('<image>', 'image file')
-    .requiredOption('-o, --out <dir>', 'folder to write into (created if missing)')
-    .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
+    .requiredOption('-o, --out <dir>', 'folder to write into (created if missing)');
+  addModelOptions(command);
+  command
     .option('-c, --class <index|label>', `class to explain (repeat for several, up to ${MAX_EXPLAIN_CLASSES}; default: the top-1)`, collect, [])
     .option('--method <names>', `comma-separated methods: ${EXPLAIN_METHODS.join(', ')} (default: gradcam,saliency,guided-backprop)`, collectMethods, [])
     .option('--faithfulness', 'measure deletion and insertion curves for every method (re-classifies 34 perturbed copies per map)')
@@ -79,8 +77,6 @@ export function registerExplainCommand(program: Command, context: CliContext): v
     .option('--steps <n>', 'integrated gradients: steps from the baseline', parsePositiveInt, 32)
     .option('--samples <n>', 'SmoothGrad: noisy samples', parsePositiveInt, 16)
     .option('--size <px>', 'side of the overlay images in pixels', parsePositiveInt, 448)
-    .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
-    .option('--labels <file>', 'class names for a custom model, one per line')
     .action(async (image: string, flags: ExplainFlags) => {
       if (flags.class.length > MAX_EXPLAIN_CLASSES)
         throw new EngineError(ErrorCode.INVALID_ARGUMENT, `at most ${MAX_EXPLAIN_CLASSES} classes per run (got ${flags.class.length})`);
