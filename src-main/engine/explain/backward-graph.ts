@@ -594,10 +594,10 @@ class BackwardBuilder {
       for (let kw = 0; kw < kernel[1]; kw++) {
         const start = [kh * dilations[0], kw * dilations[1]];
         const end = [start[0] + (out[0] - 1) * strides[0] + 1, start[1] + (out[1] - 1) * strides[1] + 1];
-        const window = this.fresh('window');
+        const values = this.fresh('window');
         const window5 = this.fresh('window_5d');
-        this.w.node('Slice', [padded, int64s('starts', start), int64s('ends', end), axes, steps], [window]);
-        this.w.reshape(window, [-1, channels, 1, out[0], out[1]], window5);
+        this.w.node('Slice', [padded, int64s('starts', start), int64s('ends', end), axes, steps], [values]);
+        this.w.reshape(values, [-1, channels, 1, out[0], out[1]], window5);
         windows.push(window5);
       }
     }
