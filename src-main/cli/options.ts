@@ -1,4 +1,4 @@
-// Option parsers shared by commands; a bad value is a usage error (exit status 2).
+// Option parsers and declarations shared by commands; a bad value is a usage error (exit status 2).
 import { type Command, InvalidArgumentError } from 'commander';
 import { COLORMAPS, type ColormapName, colormapNamed, type EpRequest, EP_NAMES, isEpRequest } from '../engine/index.js';
 
