@@ -3,6 +3,7 @@
 // contract's own envelope; the only addition is `grant`, which tells the engine which ids resolve
 // to which paths. Everything travels by structured clone (typed arrays stay typed arrays).
 import type { ClientMessage, ErrorValue, EventName, ServerMessage } from '../api/contract.js';
+import { EVENT_NAMES } from './channels.js';
 import type { Grant } from './grants.js';
 
 export type MainToEngine = ClientMessage | { kind: 'grant'; grants: Grant[] };
@@ -27,14 +28,8 @@ export interface ParentPortLike {
   onMessage(listener: (message: unknown) => void): void;
 }
 
-const EVENT_NAMES = new Set<string>([
-  'model.progress',
-  'engine.status',
-  'batch.progress',
-  'batch.rows',
-  'lesion.progress',
-  'explain.progress',
-] satisfies EventName[]);
+/** The events the engine process may send up: the renderer's list (channels.ts checks it is complete at compile time). */
+const KNOWN_EVENTS = new Set<string>(EVENT_NAMES);
 
 function isErrorValue(value: unknown): value is ErrorValue {
   return typeof value === 'object' && value !== null && typeof (value as ErrorValue).code === 'string' && typeof (value as ErrorValue).message === 'string';
@@ -48,7 +43,7 @@ export function parseEngineMessage(message: unknown): EngineToMain | null {
     case 'ready':
       return typeof m.pid === 'number' ? { kind: 'ready', pid: m.pid } : null;
     case 'event':
-      return typeof m.event === 'string' && EVENT_NAMES.has(m.event) ? { kind: 'event', event: m.event as EventName, payload: m.payload } : null;
+      return typeof m.event === 'string' && KNOWN_EVENTS.has(m.event) ? { kind: 'event', event: m.event as EventName, payload: m.payload } : null;
     case 'response':
       if (typeof m.id !== 'number') return null;
       if (m.ok === true) return { kind: 'response', id: m.id, ok: true, result: m.result };

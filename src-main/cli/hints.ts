@@ -1,7 +1,7 @@
 // An engine error's hint (what the user can do, as data) in the command line's words: the flags and
 // commands a terminal user types. The app says the same hints as buttons and menus
 // (src-renderer/lib/util/hint.ts).
-import type { ErrorHint, HintAction } from '../engine/index.js';
+import type { ErrorHint, ErrorInfo, HintAction } from '../engine/index.js';
 
 const WORDS: Record<HintAction, (hint: ErrorHint) => string> = {
   resume: () => 'continue it with --resume',
@@ -22,4 +22,12 @@ export function hintWords(hint: ErrorHint | undefined): string | undefined {
 export function withHint(message: string, hint: ErrorHint | undefined): string {
   const words = hintWords(hint);
   return words ? `${message}; ${words}` : message;
+}
+
+/** The closing lines of a journaled run's report (batch, lesion study): how to continue a stopped run, and the error that ended one. */
+export function endLines(summary: { state: string; error?: ErrorInfo }): string[] {
+  const lines: string[] = [];
+  if (summary.state === 'cancelled') lines.push('stopped: run the same command with --resume to continue');
+  if (summary.error) lines.push(`error ${summary.error.code}: ${withHint(summary.error.message, summary.error.hint)}`);
+  return lines;
 }

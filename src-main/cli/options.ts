@@ -1,5 +1,5 @@
-// Option parsers shared by commands; a bad value is a usage error (exit status 2).
-import { InvalidArgumentError } from 'commander';
+// Option parsers and declarations shared by commands; a bad value is a usage error (exit status 2).
+import { type Command, InvalidArgumentError } from 'commander';
 import { COLORMAPS, type ColormapName, colormapNamed, type EpRequest, EP_NAMES, isEpRequest } from '../engine/index.js';
 
 export const ExitCode = { Ok: 0, SomeFailed: 1, Usage: 2 } as const;
@@ -39,4 +39,41 @@ export function parseColormap(value: string): ColormapName {
   const name = colormapNamed(value);
   if (!name) throw new InvalidArgumentError(`expected one of ${COLORMAPS.join(', ')}`);
   return name;
+}
+
+// ---- option declarations shared by the commands that run a model: one wording, one parser, one default ----
+
+/** The flags of addModelOptions, as commander hands them to an action. */
+export interface ModelFlags {
+  model: string;
+  ep: EpRequest;
+  labels?: string;
+}
+
+/** The --ep choices as help texts list them. */
+export const EP_CHOICES = EP_NAMES.join('|');
+
+/** -m/--model, --ep and --labels: which model runs, where, and with which class names (the provider list from the vocabulary). */
+export function addModelOptions(command: Command): Command {
+  return command
+    .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
+    .option('--ep <provider>', `execution provider: ${EP_CHOICES}`, parseEp, 'auto')
+    .option('--labels <file>', 'class names for a custom model, one per line');
+}
+
+const INT8_HELP = 'the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")';
+
+/** --precision fp32|int8; `int8` says what int8 means for the command (default: the stored quantised copy). */
+export function addPrecisionOption(command: Command, int8 = INT8_HELP): Command {
+  return command.option('--precision <fp32|int8>', `int8: ${int8}`, parsePrecision, 'fp32' as PrecisionFlag);
+}
+
+/** -b/--batch n|auto: images per inference run. */
+export function addBatchSizeOption(command: Command): Command {
+  return command.option(
+    '-b, --batch <n|auto>',
+    "images per inference run; auto: the provider's default (8 on the CPU, more on a GPU)",
+    parseBatchSize,
+    'auto' as const,
+  );
 }

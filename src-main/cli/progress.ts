@@ -56,6 +56,14 @@ function formatRate(rate: number, units: ProgressUnits): string {
   return units === 'bytes' ? `${formatBytes(rate)}/s` : `${rate.toFixed(rate >= 10 ? 0 : 1)}/s`;
 }
 
+/**
+ * A journaled run's progress (batch, lesion study) as the bar shows it: the total only once the
+ * walk has finished counting, or while it is ahead of what is done (else the bar would pass 100%).
+ */
+export function runProgressState(p: { done: number; total: number; totalFinal: boolean; imagesPerSecond: number }): ProgressState {
+  return { done: p.done, total: p.totalFinal || p.total > p.done ? p.total : null, rate: p.imagesPerSecond };
+}
+
 /** A progress reporter for any counted work (bytes or items). */
 export function createProgress(label: string, options: ProgressOptions = {}): ProgressReporter {
   const units = options.units ?? 'items';

@@ -59,6 +59,7 @@ export const load = {
   colormap: () => import('./features/colormap.js'),
   explain: () => import('./explain/explain.js'),
   explainer: () => import('./explain/explainer.js'),
+  explainExport: () => import('./explain/export.js'),
   walk: () => import('./batch/walk.js'),
   npy: () => import('./features/npy.js'),
   batchRun: () => import('./batch/run.js'),

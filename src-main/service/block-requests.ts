@@ -15,13 +15,14 @@ import type {
   StudyId,
 } from '../api/contract.js';
 import { inspectImageBlocks, lesionedFeatures } from '../engine/blocks/image.js';
-import { blockLens } from '../engine/blocks/lens.js';
+import { type BlockLens, blockLens } from '../engine/blocks/lens.js';
 import { type LesionDetails, type LesionStudyJob, startLesionStudy, studyCsv, studyJson, studyTable } from '../engine/blocks/study.js';
 import type { BatchProgress } from '../engine/batch/pipeline.js';
 import { EngineError, type ErrorInfo } from '../engine/core/errors.js';
 import { ErrorCode } from '../engine/core/vocabulary.js';
 import type { Classifier } from '../engine/infer/classifier.js';
 import { preprocessFile } from '../engine/preprocess/preprocess.js';
+import { camValue, heatmapValue, stageValue, tenthsOfMs } from './feature-values.js';
 
 interface Study {
   id: StudyId;
@@ -51,15 +52,13 @@ export class BlockRequests {
   ) {}
 
   async blocks(classifier: Classifier, image: { id: ImageId; path: string }, scales: Record<string, number> = {}): Promise<BlocksValue> {
-    const lens = await blockLens(classifier);
-    const { tensor } = await preprocessFile(image.path, classifier.preprocessing);
+    const { lens, tensor } = await this.prepare(classifier, image.path);
     const result = await inspectImageBlocks(lens, tensor, scales);
-    const heatmap = (h: { width: number; height: number; data: Float32Array }) => ({ width: h.width, height: h.height, data: h.data });
     return {
       image: image.id,
       model: classifier.name,
       ep: result.ep,
-      ms: Math.round(result.inferenceMs * 10) / 10,
+      ms: tenthsOfMs(result.inferenceMs),
       blocks: result.blocks.map((b) => ({
         id: b.id,
         stage: b.stage,
@@ -71,8 +70,8 @@ export class BlockRequests {
         shortcutNorm: b.shortcutNorm,
         outputNorm: b.outputNorm,
         scale: b.scale,
-        residualMap: heatmap(b.residualMap),
-        outputMap: heatmap(b.outputMap),
+        residualMap: heatmapValue(b.residualMap),
+        outputMap: heatmapValue(b.outputMap),
       })),
       top: result.top,
       intactTop: result.intactTop,
@@ -80,35 +79,33 @@ export class BlockRequests {
     };
   }
 
+  /** The feature view's maps of the network with `params.scales` applied (the same values as `features.get`, less the photo crop and the channel means). */
   async features(
     classifier: Classifier,
     image: { id: ImageId; path: string },
     params: RequestParams<'blocks.features'>,
   ): Promise<RequestResults['blocks.features']> {
-    const lens = await blockLens(classifier);
-    const { tensor } = await preprocessFile(image.path, classifier.preprocessing);
+    const { lens, tensor } = await this.prepare(classifier, image.path);
     const result = await lesionedFeatures(lens, tensor, params.scales, {
       topChannels: params.channels ?? 8,
       topClasses: params.classes ?? 5,
       heatmapMode: params.mode ?? 'mean',
     });
-    const heatmap = (h: { width: number; height: number; data: Float32Array }) => ({ width: h.width, height: h.height, data: h.data });
     return {
       image: image.id,
       top: result.top,
       ep: result.ep,
-      ms: Math.round(result.inferenceMs * 10) / 10,
-      stages: result.stages.map((s) => ({
-        name: s.name,
-        paperName: s.paperName,
-        shape: s.shape,
-        blocks: s.blocks,
-        stats: s.stats,
-        heatmap: heatmap(s.heatmap),
-        topChannels: s.topChannels.map((c) => ({ channel: c.channel, meanActivation: c.meanActivation, map: heatmap(c.map) })),
-      })),
-      cams: result.cams.map((c) => ({ index: c.index, label: c.label, prob: c.prob, logit: c.logit, map: heatmap(c.map) })),
+      ms: tenthsOfMs(result.inferenceMs),
+      stages: result.stages.map((s) => stageValue(classifier, s, { channelMeans: false })),
+      cams: result.cams.map(camValue),
     };
+  }
+
+  /** The classifier's block lens and one photo, preprocessed for it. */
+  private async prepare(classifier: Classifier, file: string): Promise<{ lens: BlockLens; tensor: Float32Array }> {
+    const lens = await blockLens(classifier);
+    const { tensor } = await preprocessFile(file, classifier.preprocessing);
+    return { lens, tensor };
   }
 
   async start(classifier: Classifier, folder: string, options: { blocks?: string[]; exact?: boolean }): Promise<LesionStudyValue> {

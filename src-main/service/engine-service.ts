@@ -58,7 +58,7 @@ import { ImagesSession, IMAGES_SESSION_FILE } from '../engine/sessions/images-se
 import path from 'node:path';
 import { CompareModel } from './compare-model.js';
 import { makeReport } from '../engine/report/make-report.js';
-import { STAGE_NOTES } from '../engine/model/stage-notes.js';
+import { camValue, heatmapValue, stageValue } from './feature-values.js';
 
 /** What the host knows that the engine must not: which files the user granted, and how to push events. */
 export interface ServiceHost {
@@ -125,9 +125,6 @@ const versions = (): Record<string, string> => ({
   libvips: sharp.versions.vips,
   ...(process.versions.electron ? { electron: process.versions.electron } : {}),
 });
-
-/** A stage's receptive field, as the model's stage discovery computed it. */
-const fieldOf = (classifier: Classifier, stage: StageName) => classifier.stageMap?.stages.find((s) => s.name === stage)?.receptiveField;
 
 export class EngineService implements ContractHandler {
   private readonly store: ModelStore;
@@ -579,29 +576,8 @@ export class EngineService implements ContractHandler {
         ep: result.ep,
         ms: result.ms,
         crop: { jpeg: new Uint8Array(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength), width: crop.width, height: crop.height },
-        stages: result.stages.map((s) => ({
-          name: s.name,
-          paperName: s.paperName,
-          shape: s.shape,
-          blocks: s.blocks,
-          stats: s.stats,
-          heatmap: { width: s.heatmap.width, height: s.heatmap.height, data: s.heatmap.data, min: s.heatmap.min, max: s.heatmap.max },
-          topChannels: s.topChannels.map((c) => ({
-            channel: c.channel,
-            meanActivation: c.meanActivation,
-            map: { width: c.map.width, height: c.map.height, data: c.map.data, min: c.map.min, max: c.map.max },
-          })),
-          channelMeans: s.channelMeans,
-          note: STAGE_NOTES[s.name],
-          ...(fieldOf(classifier, s.name) ? { receptiveField: fieldOf(classifier, s.name) } : {}),
-        })),
-        cams: result.cams.map((c) => ({
-          index: c.index,
-          label: c.label,
-          prob: c.prob,
-          logit: c.logit,
-          map: { width: c.map.width, height: c.map.height, data: c.map.data, min: c.map.min, max: c.map.max },
-        })),
+        stages: result.stages.map((s) => stageValue(classifier, s, { channelMeans: true })),
+        cams: result.cams.map(camValue),
       };
     } catch (error) {
       const info = toErrorInfo(error, ErrorCode.DECODE_FAILED, image.name);
@@ -613,15 +589,14 @@ export class EngineService implements ContractHandler {
     const cached = this.featureCache.get(id);
     if (!cached) throw new EngineError(ErrorCode.INVALID_ARGUMENT, 'open the feature view of this image first');
     const ranked = cached.ranked[stage].get(channel);
-    if (ranked) return { width: ranked.width, height: ranked.height, data: ranked.data, min: ranked.min, max: ranked.max };
+    if (ranked) return heatmapValue(ranked);
     const classifier = cached.classifier;
     const shape = classifier.stageMap?.stages.find((s) => s.name === stage)?.shape;
     if (!shape) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, classifier.stagesError ?? 'feature maps unavailable for this model');
     if (channel >= shape[0]) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `${stage} has channels 0..${shape[0] - 1}; there is no channel ${channel}`);
     cached.full ??= (await extractFeatures(classifier, this.image(id).path, { keepTensors: true, topChannels: 1, topClasses: 1 })).result.tensors?.stages;
     if (!cached.full) throw new EngineError(ErrorCode.INFERENCE_FAILED, 'the run returned no stage outputs');
-    const map = channelMap(cached.full[stage], shape, channel);
-    return { width: map.width, height: map.height, data: map.data, min: map.min, max: map.max };
+    return heatmapValue(channelMap(cached.full[stage], shape, channel));
   }
 
   private orphanTimer?: NodeJS.Timeout;

@@ -77,6 +77,9 @@ test('block strip: switch a block off, see the top-5 change against the intact n
   const lesionedTop1 = (await top5.locator('ol li .label').first().innerText()).trim();
   await expect(view.locator('.cam strong').first()).toHaveText(lesionedTop1, { timeout: 60_000 });
   await expect(view.locator('header .chip.accent')).toContainText(lesionedTop1);
+  // The lesioned maps keep what the stage is (service/feature-values.ts): its receptive field and note.
+  await expect(view.getByTestId('stage-info')).toContainText('Receptive field');
+  await expect(view.getByTestId('stage-note')).toBeVisible();
   await page.mouse.move(0, 0);
   await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(OUT, 'blocks-lesion.png') });

@@ -1,5 +1,5 @@
 // engine/features/export.ts: the feature export the CLI and the app share, called directly.
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +45,21 @@ describe('exportFeatures', () => {
     }
     expect(summary.precisionNote).toBe(INT8_FEATURES_NOTE);
     expect(summary.precision).toBe('fp32');
+  });
+
+  it('a symbolic link planted in the output folder is replaced, not written through (the explain export writes the same way)', async () => {
+    const out = path.join(folder, 'planted');
+    await mkdir(out);
+    const victim = path.join(folder, 'victim.txt');
+    await writeFile(victim, 'keep me');
+    await symlink(victim, path.join(out, 'summary.json'));
+    await symlink(victim, path.join(out, 'stem.npy'));
+    const summary = await exportFeatures(classifier, image, out, options);
+    expect(await readFile(victim, 'utf8')).toBe('keep me');
+    expect((await lstat(path.join(out, 'summary.json'))).isFile()).toBe(true);
+    expect((await lstat(path.join(out, 'stem.npy'))).isFile()).toBe(true);
+    // No temporary file is left beside the export.
+    expect([...(await readdir(out))].sort()).toEqual([...summary.files].sort());
   });
 
   it('a model without stage outputs: UNSUPPORTED_MODEL and nothing written', async () => {

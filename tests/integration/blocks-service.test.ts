@@ -68,6 +68,18 @@ describe('block requests (service)', () => {
     const plain = await service.handle('features.get', { image: 'img_aaaaaaaa' });
     expect(features.stages[4].stats.mean).not.toBeCloseTo(plain.stages[4].stats.mean, 5);
     expect(features.stages[0].stats.mean).toBeCloseTo(plain.stages[0].stats.mean, 4); // the stem is before every block
+    // The lesioned maps are shown as the feature view's (service/feature-values.ts): each stage keeps
+    // its note and receptive field, each map its value range (the colour bar's numbers); only the
+    // channel means stay out (the channel grid shows the intact run's channel maps).
+    for (const [i, stage] of features.stages.entries()) {
+      expect(stage.note).toBe(plain.stages[i].note);
+      expect(stage.note).toBeTruthy();
+      expect(stage.receptiveField).toEqual(plain.stages[i].receptiveField);
+      expect(stage.channelMeans).toBeUndefined();
+      for (const map of [stage.heatmap, ...stage.topChannels.map((c) => c.map)]) expect(map.max).toBeGreaterThanOrEqual(map.min as number);
+    }
+    expect(plain.stages[4].receptiveField?.size).toBeGreaterThan(0);
+    expect(features.cams[0].map.max).toBeGreaterThan(features.cams[0].map.min as number);
   });
 
   it('blocks.get refuses ids the model lacks (listing the valid ones), and a broken photo is an error for that photo', async () => {

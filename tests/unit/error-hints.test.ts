@@ -2,7 +2,7 @@
 // flags and commands, the app names its controls and never a flag its users cannot type.
 import { describe, expect, it } from 'vitest';
 import { unfinishedRunError } from '../../src-main/engine/batch/journal.js';
-import { withHint } from '../../src-main/cli/hints.js';
+import { endLines, withHint } from '../../src-main/cli/hints.js';
 import { errorText } from '../../src-renderer/lib/util/hint.js';
 import { ErrorCode, type ErrorHint } from '../../src-main/engine/core/vocabulary.js';
 
@@ -26,6 +26,13 @@ describe('error hints', () => {
     const text = errorText({ code: ErrorCode.MODEL_NOT_FOUND, message: 'fact', hint });
     expect(text).toMatch(app);
     expect(text).not.toMatch(/reslens |--/);
+  });
+
+  it("a journaled run's closing lines (batch, lesion): how to continue a stopped run, the error that ended one with its hint", () => {
+    expect(endLines({ state: 'finished' })).toEqual([]);
+    expect(endLines({ state: 'cancelled' })).toEqual(['stopped: run the same command with --resume to continue']);
+    const error = { code: ErrorCode.JOURNAL_LOCKED, message: 'another run uses this journal', hint: { actions: ['restart'] } satisfies ErrorHint };
+    expect(endLines({ state: 'failed', error })).toEqual(['error JOURNAL_LOCKED: another run uses this journal; start over with --restart']);
   });
 
   it('no hint, no extra words', () => {

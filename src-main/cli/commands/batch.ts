@@ -23,20 +23,16 @@ import {
   type WorkerRate,
 } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
-import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
-import { type PrecisionFlag, parsePrecision } from '../options.js';
-import { createProgress, formatDuration } from '../progress.js';
-import { withHint } from '../hints.js';
+import { addBatchSizeOption, addModelOptions, addPrecisionOption, ExitCode, type ModelFlags, parsePositiveInt, type PrecisionFlag } from '../options.js';
+import { createProgress, formatDuration, runProgressState } from '../progress.js';
+import { endLines, withHint } from '../hints.js';
 import { EXIT_INTERRUPTED, waitInterruptibly } from '../interrupt.js';
 
-interface BatchFlags {
+interface BatchFlags extends ModelFlags {
   precision: PrecisionFlag;
   out?: string;
-  model: string;
   top: number;
   batch: number | 'auto';
-  ep: ReturnType<typeof parseEp>;
-  labels?: string;
   exact?: boolean;
   resume?: boolean;
   restart?: boolean;
@@ -85,28 +81,24 @@ function summaryLines(summary: BatchSummary, seconds: number, flags: BatchFlags)
     if (flags.dryRun) lines.push(`organise (dry run): ${o.planned} files would go into ${where}; nothing was copied`);
     else lines.push(`organised into ${where}: ${o.copied} copied, ${o.linked} linked, ${o.already} already there${o.errors > 0 ? `, ${o.errors} failed` : ''}`);
   }
-  if (summary.state === 'cancelled') lines.push(`stopped: run the same command with --resume to continue`);
-  if (summary.error) lines.push(`error ${summary.error.code}: ${withHint(summary.error.message, summary.error.hint)}`);
+  lines.push(...endLines(summary));
   return lines;
 }
 
 export function registerBatchCommand(program: Command, context: CliContext): void {
-  program
+  const command = program
     .command('batch')
     .description('classify folders of images (walked recursively) into a results file; resumable, with optional copies organised by class')
     .argument('<inputs...>', 'folders and/or image files')
-    .option('-o, --out <file>', 'results file: .csv, .json or .jsonl (the journal is written beside it as <file>.reslens-journal.jsonl)')
-    .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
+    .option('-o, --out <file>', 'results file: .csv, .json or .jsonl (the journal is written beside it as <file>.reslens-journal.jsonl)');
+  addModelOptions(command);
+  addBatchSizeOption(command);
+  addPrecisionOption(
+    command,
+    'the quantised copy made by `reslens quantize`, or, when there is none yet, one calibrated on the first 50 photos of this batch (faster on the CPU, results marked "precision":"int8")',
+  );
+  command
     .option('-k, --top <k>', 'number of classes to keep per image', parsePositiveInt, 5)
-    .option('-b, --batch <n|auto>', 'images per inference run; auto: the provider default', parseBatchSize, 'auto' as const)
-    .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
-    .option('--labels <file>', 'class names for a custom model, one per line')
-    .option(
-      '--precision <fp32|int8>',
-      'int8: the quantised copy made by `reslens quantize`, or, when there is none yet, one calibrated on the first 50 photos of this batch (faster on the CPU, results marked "precision":"int8")',
-      parsePrecision,
-      'fp32' as PrecisionFlag,
-    )
     .option(
       '--exact',
       'decode every image in full (bit-exact with torchvision); default: large JPEGs decode at reduced size (shrink-on-load), about twice as fast on large photos',
@@ -233,7 +225,7 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
         running.on((event: BatchEvent) => {
           if (event.type === 'progress') {
             const p = event.progress;
-            progress.update({ done: p.done, total: p.totalFinal || p.total > p.done ? p.total : null, rate: p.imagesPerSecond });
+            progress.update(runProgressState(p));
             // Queue mode: per-worker rates, on their own line now and then (not on a terminal's bar).
             const listed = (p as Partial<QueueProgress>).workers;
             if (listed && listed.length > 0) {

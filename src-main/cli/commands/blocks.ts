@@ -5,13 +5,10 @@ import type { Command } from 'commander';
 import { type BlockNorms, load } from '../../engine/index.js';
 import { gatesFrom, parseBlockList, parseScaleList, reportBlockUsageError } from '../block-options.js';
 import type { CliContext } from '../context.js';
-import { parseEp } from '../options.js';
+import { addModelOptions, type ModelFlags } from '../options.js';
 
-interface BlocksFlags {
-  model: string;
+interface BlocksFlags extends ModelFlags {
   json?: boolean;
-  ep: ReturnType<typeof parseEp>;
-  labels?: string;
   dropBlocks?: string[];
   scaleBlocks?: Record<string, number>;
 }
@@ -51,16 +48,15 @@ function table(image: string, model: string, norms: readonly BlockNorms[], strid
 }
 
 export function registerBlocksCommand(program: Command, context: CliContext): void {
-  program
+  const command = program
     .command('blocks')
     .description('show each residual block on one image: norms of its input, residual branch F(x), shortcut and output')
-    .argument('<image>', 'image file')
-    .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
+    .argument('<image>', 'image file');
+  addModelOptions(command);
+  command
     .option('--json', 'print one JSON object {model, blocks: [{id, stage, index, downsample, inputNorm, residualNorm, shortcutNorm, outputNorm}]}')
     .option('--drop-blocks <ids>', "remove these blocks' residual branches first (comma-separated, e.g. layer3.1,layer4.0)", parseBlockList)
     .option('--scale-blocks <id=s,...>', "scale these blocks' residual branches (0..4, e.g. layer2.0=0.5)", parseScaleList)
-    .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
-    .option('--labels <file>', 'class names for a custom model, one per line')
     .action(async (image: string, flags: BlocksFlags, command: Command) => {
       // The engine loads with the command, not with the program (see main.ts).
       const [{ blockLens, releaseBlockLens }, { preprocessFile }] = await Promise.all([load.blocksLens(), load.preprocess()]);

@@ -3,39 +3,29 @@ import type { Command } from 'commander';
 import { load } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { gatesFrom, parseBlockList, parseScaleList, reportBlockUsageError } from '../block-options.js';
-import { ExitCode, parseBatchSize, parsePositiveInt, parseEp } from '../options.js';
-import { type PrecisionFlag, parsePrecision } from '../options.js';
+import { addBatchSizeOption, addModelOptions, addPrecisionOption, ExitCode, type ModelFlags, parsePositiveInt, type PrecisionFlag } from '../options.js';
 
-interface ClassifyFlags {
+interface ClassifyFlags extends ModelFlags {
   precision: PrecisionFlag;
-  model: string;
   top: number;
   json?: boolean;
   batch: number | 'auto';
-  ep: ReturnType<typeof parseEp>;
-  labels?: string;
   hidden?: boolean;
   dropBlocks?: string[];
   scaleBlocks?: Record<string, number>;
 }
 
 export function registerClassifyCommand(program: Command, context: CliContext): void {
-  program
+  const command = program
     .command('classify')
     .description('classify images (files or folders, walked recursively) and print the top classes of each')
-    .argument('<inputs...>', 'image files and/or folders')
-    .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
+    .argument('<inputs...>', 'image files and/or folders');
+  addModelOptions(command);
+  addBatchSizeOption(command);
+  addPrecisionOption(command);
+  command
     .option('-k, --top <k>', 'number of classes to show per image', parsePositiveInt, 5)
     .option('--json', 'print one JSON object per image on stdout (progress and logs go to stderr)')
-    .option('-b, --batch <n|auto>', 'images per inference run; auto: 8 on the CPU, 16–32 on a GPU', parseBatchSize, 'auto' as const)
-    .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
-    .option('--labels <file>', 'class names for a custom model, one per line')
-    .option(
-      '--precision <fp32|int8>',
-      'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")',
-      parsePrecision,
-      'fp32' as PrecisionFlag,
-    )
     .option('--hidden', 'include hidden files and folders when walking folders')
     .option('--drop-blocks <ids>', "classify with these residual blocks' branches removed (comma-separated, e.g. layer3.1,layer4.0)", parseBlockList)
     .option('--scale-blocks <id=s,...>', 'classify with these residual branches scaled (0..4, e.g. layer2.0=0.5)', parseScaleList)

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { load, findPackageFile } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
-import { ExitCode, parseEp, parsePositiveInt } from '../options.js';
+import { EP_CHOICES, ExitCode, parseEp, parsePositiveInt } from '../options.js';
 
 interface DoctorFlags {
   json?: boolean;
@@ -28,7 +28,7 @@ export function registerDoctorCommand(program: Command, context: CliContext): vo
     .command('doctor')
     .description('show execution providers (which load, which fail and why, what auto picks), CPU/GPU and versions')
     .option('--json', 'print one JSON object')
-    .option('--ep <provider>', 'provider to diagnose as the selected backend: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
+    .option('--ep <provider>', `provider to diagnose as the selected backend: ${EP_CHOICES}`, parseEp, 'auto')
     .option('-m, --model <name|path>', 'probe with this model instead of the built-in probe network')
     .option('--threads <n>', 'CPU inference threads (default: all cores)', parsePositiveInt)
     .action(async (flags: DoctorFlags) => {

@@ -4,12 +4,10 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { type ColormapName, COLORMAPS, load } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
-import { parseEp, parsePositiveInt, parseColormap } from '../options.js';
-import { type PrecisionFlag, parsePrecision } from '../options.js';
+import { addModelOptions, addPrecisionOption, type ModelFlags, parseColormap, parsePositiveInt, type PrecisionFlag } from '../options.js';
 
-interface FeaturesFlags {
+interface FeaturesFlags extends ModelFlags {
   precision: PrecisionFlag;
-  model: string;
   out: string;
   top: number;
   channels: number;
@@ -17,8 +15,6 @@ interface FeaturesFlags {
   opacity: number;
   mode: 'mean' | 'max';
   size: number;
-  ep: ReturnType<typeof parseEp>;
-  labels?: string;
 }
 
 function parseOpacity(value: string): number {
@@ -33,26 +29,20 @@ function parseMode(value: string): 'mean' | 'max' {
 }
 
 export function registerFeaturesCommand(program: Command, context: CliContext): void {
-  program
+  const command = program
     .command('features')
     .description('export what each ResNet stage sees in an image: heatmap overlays, top channels, class activation maps and raw stage tensors')
     .argument('<image>', 'image file')
-    .requiredOption('-o, --out <dir>', 'folder to write into (created if missing)')
-    .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
+    .requiredOption('-o, --out <dir>', 'folder to write into (created if missing)');
+  addModelOptions(command);
+  addPrecisionOption(command);
+  command
     .option('-k, --top <k>', 'classes to draw class activation maps for', parsePositiveInt, 5)
     .option('--channels <n>', 'most active channels shown per stage', parsePositiveInt, 8)
     .option('--colormap <name>', `heatmap colours: ${COLORMAPS.join(', ')}`, parseColormap, 'inferno')
     .option('--opacity <0..1>', 'heatmap opacity over the photo', parseOpacity, 0.55)
     .option('--mode <mean|max>', 'stage heatmap: mean or max over channels', parseMode, 'mean')
     .option('--size <px>', 'side of the overlay images in pixels', parsePositiveInt, 448)
-    .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
-    .option('--labels <file>', 'class names for a custom model, one per line')
-    .option(
-      '--precision <fp32|int8>',
-      'int8: the quantised copy made by `reslens quantize` (faster on the CPU, results marked "precision":"int8")',
-      parsePrecision,
-      'fp32' as PrecisionFlag,
-    )
     .action(async (image: string, flags: FeaturesFlags) => {
       // The engine loads with the command, not with the program (see main.ts).
       const { exportFeatures } = await load.featuresExport();

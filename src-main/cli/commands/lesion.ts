@@ -16,18 +16,15 @@ import {
 } from '../../engine/index.js';
 import { parseBlockList, reportBlockUsageError } from '../block-options.js';
 import type { CliContext } from '../context.js';
-import { ExitCode, parseBatchSize, parseEp, parsePositiveInt } from '../options.js';
-import { createProgress, formatDuration } from '../progress.js';
-import { withHint } from '../hints.js';
+import { addBatchSizeOption, addModelOptions, ExitCode, type ModelFlags, parsePositiveInt } from '../options.js';
+import { createProgress, formatDuration, runProgressState } from '../progress.js';
+import { endLines } from '../hints.js';
 import { EXIT_INTERRUPTED, waitInterruptibly } from '../interrupt.js';
 
-interface LesionFlags {
+interface LesionFlags extends ModelFlags {
   out?: string;
-  model: string;
   blocks?: string[];
   batch: number | 'auto';
-  ep: ReturnType<typeof parseEp>;
-  labels?: string;
   exact?: boolean;
   resume?: boolean;
   restart?: boolean;
@@ -52,22 +49,20 @@ function report(summary: LesionStudySummary, out: string, seconds: number): stri
   lines.push(
     `${thisRun} images this run in ${formatDuration(seconds)}${summary.progress.resumed > 0 ? ` (${summary.progress.resumed} done in an earlier run)` : ''} · study: ${out} · journal: ${summary.journal}`,
   );
-  if (summary.state === 'cancelled') lines.push('stopped: run the same command with --resume to continue');
-  if (summary.error) lines.push(`error ${summary.error.code}: ${withHint(summary.error.message, summary.error.hint)}`);
+  lines.push(...endLines(summary));
   return lines;
 }
 
 export function registerLesionCommand(program: Command, context: CliContext): void {
-  program
+  const command = program
     .command('lesion')
     .description('lesion study: classify a folder once per residual block with that block removed, and tabulate how much each block matters')
     .argument('<inputs...>', 'folders and/or image files')
-    .option('-o, --out <file>', 'study table: .csv or .json (the journal is written beside it as <file>.reslens-journal.jsonl)')
-    .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
+    .option('-o, --out <file>', 'study table: .csv or .json (the journal is written beside it as <file>.reslens-journal.jsonl)');
+  addModelOptions(command);
+  addBatchSizeOption(command);
+  command
     .option('--blocks <ids>', 'study only these blocks (comma-separated, e.g. layer2.0,layer3.1); default: every block', parseBlockList)
-    .option('-b, --batch <n|auto>', 'images per inference run; auto: the provider default', parseBatchSize, 'auto' as const)
-    .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
-    .option('--labels <file>', 'class names for a custom model, one per line')
     .option('--exact', 'decode every image in full (bit-exact with torchvision)')
     .option('--resume', 'continue the study recorded in the journal')
     .option('--restart', 'start over even if the journal holds an unfinished study (the old journal is kept as .old)')
@@ -116,7 +111,7 @@ export function registerLesionCommand(program: Command, context: CliContext): vo
         running.on((event: BatchEvent) => {
           if (event.type === 'progress') {
             const p = event.progress;
-            progress.update({ done: p.done, total: p.totalFinal || p.total > p.done ? p.total : null, rate: p.imagesPerSecond });
+            progress.update(runProgressState(p));
           } else if (event.type === 'notice') context.log(`note: ${event.message}`);
         });
         const { summary, seconds } = await waitInterruptibly<LesionStudySummary>(running, progress, context.log);

@@ -5,15 +5,12 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { COLORMAPS, type ColormapName, load } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
-import { UsageError, parseEp, parsePositiveInt, parseColormap } from '../options.js';
+import { addModelOptions, type ModelFlags, parseColormap, parsePositiveInt, UsageError } from '../options.js';
 
-interface ReportFlags {
-  model: string;
+interface ReportFlags extends ModelFlags {
   out: string;
   colormap: ColormapName;
   size: number;
-  ep: ReturnType<typeof parseEp>;
-  labels?: string;
   json?: boolean;
 }
 
@@ -25,16 +22,15 @@ async function checkOut(out: string, image: string): Promise<void> {
 }
 
 export function registerReportCommand(program: Command, context: CliContext): void {
-  program
+  const command = program
     .command('report')
     .description("write one photo's top-5, every stage's heatmap and the class activation maps as one self-contained HTML file")
     .argument('<image>', 'image file')
-    .requiredOption('-o, --out <file>', 'HTML file to write (replaced if it exists)')
-    .option('-m, --model <name|path>', 'catalog model name or path to an .onnx file', 'resnet50')
+    .requiredOption('-o, --out <file>', 'HTML file to write (replaced if it exists)');
+  addModelOptions(command);
+  command
     .option('--colormap <name>', `heatmap colours: ${COLORMAPS.join(', ')}`, parseColormap, 'inferno')
     .option('--size <px>', 'side of each image in pixels', parsePositiveInt, 320)
-    .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
-    .option('--labels <file>', 'class names for a custom model, one per line')
     .option('--json', 'print a JSON summary on stdout (logs go to stderr)')
     .action(async (image: string, flags: ReportFlags) => {
       await checkOut(flags.out, image);

@@ -5,7 +5,7 @@ import envPaths from 'env-paths';
 import { type Command, InvalidArgumentError } from 'commander';
 import { EngineError, type EpRequest, ErrorCode, load, parsePathMapping, PathAccess, type PathMapping, type WorkerModels } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
-import { ExitCode, parseEp, parsePositiveInt } from '../options.js';
+import { EP_CHOICES, ExitCode, parseEp, parsePositiveInt } from '../options.js';
 import { withHint } from '../hints.js';
 
 interface WorkerFlags {
@@ -43,7 +43,7 @@ export function registerWorkerCommand(program: Command, context: CliContext): vo
     .command('worker')
     .description('classify images for batch runs started with reslens batch --queue, until stopped (SIGTERM/SIGINT)')
     .requiredOption('--queue <url>', 'Redis URL: redis://[:password@]host[:port][/db], or rediss://… for TLS')
-    .option('--ep <provider>', 'execution provider: auto|cpu|cuda|webgpu|dml|coreml', parseEp, 'auto')
+    .option('--ep <provider>', `execution provider: ${EP_CHOICES}`, parseEp, 'auto')
     .option('-c, --concurrency <n>', 'chunks classified at once', parsePositiveInt, 1)
     .option(
       '--allow-root <dir>',

@@ -1,5 +1,6 @@
-// Small questions about paths that several engine modules ask.
-import { stat } from 'node:fs/promises';
+// Small questions about paths that several engine modules ask, and the one way the exports write a file.
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ErrorInfo } from './errors.js';
 
@@ -28,4 +29,26 @@ export type WalkItem = { path: string } | { path: string; error: ErrorInfo };
 export function isSameOrBelow(child: string, parent: string): boolean {
   const relative = path.relative(path.resolve(parent), path.resolve(child));
   return relative === '' || (!relative.startsWith(`..${path.sep}`) && relative !== '..' && !path.isAbsolute(relative));
+}
+
+/**
+ * Writes `data` to `file` through a new temporary file renamed into place: an existing file (or a
+ * symbolic link another user planted) at the name is replaced, never written through, and a reader
+ * never sees half a file. The exports (features, explanations) write every file this way.
+ */
+export async function replaceFile(file: string, data: Uint8Array | string): Promise<void> {
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await open(temp, 'wx', 0o644);
+  try {
+    try {
+      await handle.writeFile(data);
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (error) {
+    // A full disk or a folder removed meanwhile: no temporary file is left behind.
+    await rm(temp, { force: true });
+    throw error;
+  }
 }

@@ -104,6 +104,28 @@ function floats64(tensor: OnnxTensor | undefined, what: string): Float64Array {
   return Float64Array.from(tensorFloats(tensor));
 }
 
+/** A Conv's or pool's sliding window over the spatial axes: what the backward rules of both need. */
+interface SlidingWindow {
+  /** Spatial sizes of the input and the output. */
+  inSize: number[];
+  outSize: number[];
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  /** Explicit begin/end pads (auto_pad resolved from the shapes). */
+  pads: { begin: number[]; end: number[] };
+}
+
+/** The window of `node` from its attributes and the [N,C,…] shapes of its input and output. */
+function slidingWindow(node: OnnxNode, xShape: Shape, yShape: Shape, kernel: number[]): SlidingWindow {
+  const spatial = xShape.length - 2;
+  const inSize = xShape.slice(2);
+  const outSize = yShape.slice(2);
+  const strides = intsAttribute(node, 'strides', new Array(spatial).fill(1));
+  const dilations = intsAttribute(node, 'dilations', new Array(spatial).fill(1));
+  return { inSize, outSize, kernel, strides, dilations, pads: explicitPads(node, inSize, outSize, kernel, strides, dilations) };
+}
+
 /** Explicit begin/end pads of a Conv or pool, resolving auto_pad from the shapes. */
 function explicitPads(
   node: OnnxNode,
@@ -133,15 +155,7 @@ function explicitPads(
  * the forward dropped trailing input rows (the output padding would be negative), the end padding
  * grows instead: those rows get no gradient, as in the forward they were never read.
  */
-function transposeAttributes(
-  inSize: number[],
-  outSize: number[],
-  kernel: number[],
-  strides: number[],
-  dilations: number[],
-  pads: { begin: number[]; end: number[] },
-  group: number,
-): OnnxAttribute[] {
+function transposeAttributes({ inSize, outSize, kernel, strides, dilations, pads }: SlidingWindow, group: number): OnnxAttribute[] {
   const end = [...pads.end];
   const outputPadding = inSize.map((size, i) => {
     const reached = strides[i] * (outSize[i] - 1) + dilations[i] * (kernel[i] - 1) + 1 - pads.begin[i] - pads.end[i];
@@ -430,8 +444,12 @@ class BackwardBuilder {
     // float32 epsilon as stored, widened: the same value PyTorch's float32 kernel adds.
     const factor = Array.from(scale, (s, c) => s / Math.sqrt(variance[c] + Math.fround(epsilon)));
     const rank = this.shape(x, node).length;
-    const constant = this.floatConstant('bn_factor', [scale.length, ...new Array(Math.max(0, rank - 2)).fill(1)], factor);
-    const out = this.fresh('bn_grad');
+    this.addScaled(x, g, this.floatConstant('bn_factor', [scale.length, ...new Array(Math.max(0, rank - 2)).fill(1)], factor), 'bn_grad');
+  }
+
+  /** x's gradient is g times a constant, broadcast (BatchNorm's per-channel factor, a mean's 1/(H·W)). */
+  private addScaled(x: string, g: string, constant: string, what: string): void {
+    const out = this.fresh(what);
     this.w.node('Mul', [g, constant], [out]);
     this.add(x, out);
   }
@@ -443,18 +461,13 @@ class BackwardBuilder {
     const yShape = this.shape(node.output[0], node);
     const wShape = this.shape(weight, node);
     const spatial = xShape.length - 2;
-    const kernel = wShape.slice(2);
-    const strides = intsAttribute(node, 'strides', new Array(spatial).fill(1));
-    const dilations = intsAttribute(node, 'dilations', new Array(spatial).fill(1));
+    const window = slidingWindow(node, xShape, yShape, wShape.slice(2));
+    const { kernel, strides, dilations, pads } = window;
     const group = intAttribute(node, 'group', 1);
-    const pads = explicitPads(node, xShape.slice(2), yShape.slice(2), kernel, strides, dilations);
     const out = this.fresh('conv_grad');
     const pointwise = kernel.every((k) => k === 1) && pads.begin.every((p) => p === 0) && pads.end.every((p) => p === 0);
     const stride1 = strides.every((s) => s === 1);
-    const asConv =
-      group === 1 && spatial === 2 && this.opset >= 11 && stride1
-        ? this.convPads(xShape.slice(2), yShape.slice(2), kernel, strides, dilations, pads)
-        : undefined;
+    const asConv = group === 1 && spatial === 2 && this.opset >= 11 && stride1 ? this.convPads(window) : undefined;
     if (asConv) {
       // A Conv with the transposed, flipped kernel: onnxruntime runs Conv in its blocked NCHWc kernels,
       // measured ~1.5× quicker than ConvTranspose (GEMM then col2im, image by image) for a batch of classes.
@@ -479,7 +492,7 @@ class BackwardBuilder {
       this.w.node('Conv', [g, this.transposedKernel(weight, kernel)], [small], [ints('kernel_shape', kernel), ints('strides', [1, 1])]);
       this.spreadEven(small, out);
     } else {
-      this.w.node('ConvTranspose', [g, weight], [out], transposeAttributes(xShape.slice(2), yShape.slice(2), kernel, strides, dilations, pads, group));
+      this.w.node('ConvTranspose', [g, weight], [out], transposeAttributes(window, group));
     }
     this.add(x, out);
   }
@@ -497,14 +510,7 @@ class BackwardBuilder {
    * Pads of the stride-1 Conv that equals the forward's ConvTranspose: begin d·(k−1) − p_begin, end
    * so the output has x's size; undefined when either would be negative.
    */
-  private convPads(
-    inSize: number[],
-    outSize: number[],
-    kernel: number[],
-    strides: number[],
-    dilations: number[],
-    pads: { begin: number[]; end: number[] },
-  ): number[] | undefined {
+  private convPads({ inSize, outSize, kernel, strides, dilations, pads }: SlidingWindow): number[] | undefined {
     const begin = kernel.map((k, i) => dilations[i] * (k - 1) - pads.begin[i]);
     const end = kernel.map((k, i) => inSize[i] + dilations[i] * (k - 1) - outSize[i] * strides[i] - begin[i]);
     return [...begin, ...end].every((p) => p >= 0) ? [...begin, ...end] : undefined;
@@ -539,18 +545,14 @@ class BackwardBuilder {
     const xShape = this.shape(x, node);
     const yShape = this.shape(node.output[0], node);
     if (xShape.length !== 4) throw unsupported(`${label} on a ${xShape.length}-d tensor`);
-    const [, channels, height, width] = xShape;
+    const [, channels] = xShape;
     const [, , outH, outW] = yShape;
-    const kernel = intsAttribute(node, 'kernel_shape', []);
-    const strides = intsAttribute(node, 'strides', [1, 1]);
-    const dilations = intsAttribute(node, 'dilations', [1, 1]);
-    const pads = explicitPads(node, [height, width], [outH, outW], kernel, strides, dilations);
+    const window = slidingWindow(node, xShape, yShape, intsAttribute(node, 'kernel_shape', []));
+    const { kernel } = window;
     const offsets = kernel[0] * kernel[1];
 
     const byComparison = this.opset >= 11 && intAttribute(node, 'ceil_mode', 0) === 0;
-    const hitFloat = byComparison
-      ? this.windowArgmaxByComparison(node, x, channels, kernel, strides, dilations, pads, [outH, outW])
-      : this.windowArgmaxByIndices(node, x, channels, [height, width], kernel, strides, dilations, pads, [outH, outW]);
+    const hitFloat = byComparison ? this.windowArgmaxByComparison(node, x, channels, window) : this.windowArgmaxByIndices(node, x, channels, window);
     const g5 = this.fresh('g_5d');
     this.w.reshape(g, [-1, channels, 1, outH, outW], g5);
     const routed = this.fresh('routed');
@@ -561,7 +563,7 @@ class BackwardBuilder {
     const oneHot = new Float32Array(channels * offsets * offsets);
     for (let c = 0; c < channels; c++) for (let k = 0; k < offsets; k++) oneHot[(c * offsets + k) * offsets + k] = 1;
     const kernelName = this.floatConstant('unpool_kernel', [channels * offsets, 1, kernel[0], kernel[1]], oneHot);
-    this.w.node('ConvTranspose', [stacked, kernelName], [out], transposeAttributes([height, width], [outH, outW], kernel, strides, dilations, pads, channels));
+    this.w.node('ConvTranspose', [stacked, kernelName], [out], transposeAttributes(window, channels));
     this.add(x, out);
   }
 
@@ -575,16 +577,8 @@ class BackwardBuilder {
    * kernels until onnxruntime 1.29's WebGPU Conv with a channel multiplier — group C, 9C outputs —
    * was found to return wrong values: 0.45 relative on lavapipe, tests/engine/explain-webgpu.test.ts.)
    */
-  private windowArgmaxByComparison(
-    node: OnnxNode,
-    x: string,
-    channels: number,
-    kernel: number[],
-    strides: number[],
-    dilations: number[],
-    pads: { begin: number[]; end: number[] },
-    out: number[],
-  ): string {
+  private windowArgmaxByComparison(node: OnnxNode, x: string, channels: number, window: SlidingWindow): string {
+    const { kernel, strides, dilations, pads, outSize: out } = window;
     const int64s = (what: string, values: number[]): string =>
       this.w.constant({ name: this.fresh(what), dims: [values.length], dataType: TensorDataType.INT64, int64Data: values });
     const padded = this.fresh('padded');
@@ -600,10 +594,10 @@ class BackwardBuilder {
       for (let kw = 0; kw < kernel[1]; kw++) {
         const start = [kh * dilations[0], kw * dilations[1]];
         const end = [start[0] + (out[0] - 1) * strides[0] + 1, start[1] + (out[1] - 1) * strides[1] + 1];
-        const window = this.fresh('window');
+        const values = this.fresh('window');
         const window5 = this.fresh('window_5d');
-        this.w.node('Slice', [padded, int64s('starts', start), int64s('ends', end), axes, steps], [window]);
-        this.w.reshape(window, [-1, channels, 1, out[0], out[1]], window5);
+        this.w.node('Slice', [padded, int64s('starts', start), int64s('ends', end), axes, steps], [values]);
+        this.w.reshape(values, [-1, channels, 1, out[0], out[1]], window5);
         windows.push(window5);
       }
     }
@@ -628,19 +622,10 @@ class BackwardBuilder {
   }
 
   /** The same mask from MaxPool's Indices output (opset 8–10, before CumSum): flat N·C·H·W positions reduced modulo H·W. */
-  private windowArgmaxByIndices(
-    node: OnnxNode,
-    x: string,
-    channels: number,
-    size: number[],
-    kernel: number[],
-    strides: number[],
-    dilations: number[],
-    pads: { begin: number[]; end: number[] },
-    out: number[],
-  ): string {
-    const [height, width] = size;
-    const [outH, outW] = out;
+  private windowArgmaxByIndices(node: OnnxNode, x: string, channels: number, window: SlidingWindow): string {
+    const { kernel, strides, dilations, pads } = window;
+    const [height, width] = window.inSize;
+    const [outH, outW] = window.outSize;
     const offsets = kernel[0] * kernel[1];
     const pooled = this.fresh('pooled');
     const indices = this.fresh('indices');
@@ -686,10 +671,7 @@ class BackwardBuilder {
     const x = node.input[0];
     const shape = this.shape(x, node);
     const spatial = shape.slice(2);
-    const constant = this.floatConstant('mean_spread', [1, 1, ...spatial], new Float32Array(product(spatial)).fill(1 / product(spatial)));
-    const out = this.fresh('mean_grad');
-    this.w.node('Mul', [g, constant], [out]);
-    this.add(x, out);
+    this.addScaled(x, g, this.floatConstant('mean_spread', [1, 1, ...spatial], new Float32Array(product(spatial)).fill(1 / product(spatial))), 'mean_grad');
   }
 
   private gemm(node: OnnxNode, g: string, label: string): void {

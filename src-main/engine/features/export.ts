@@ -1,10 +1,11 @@
 // The feature export of one image, once for every host: per-stage heatmap overlays, channel grids,
 // class activation maps and the raw stage tensors, with a summary.json that lists them. The CLI
 // (`reslens features`) only translates its flags into these options and prints the result.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { EngineError } from '../core/errors.js';
+import { replaceFile } from '../core/files.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import type { Classifier } from '../infer/classifier.js';
 import { gridPng, overlayPng } from './colormap.js';
@@ -77,7 +78,7 @@ export async function exportFeatures(classifier: Classifier, image: string, outD
   const photo = await photoCrop(decoded, result.photoRegion, options.size);
   const files: string[] = [];
   const save = async (name: string, data: Buffer) => {
-    await writeFile(path.join(outDir, name), data);
+    await replaceFile(path.join(outDir, name), data);
     files.push(name);
   };
   await save(
@@ -130,6 +131,6 @@ export async function exportFeatures(classifier: Classifier, image: string, outD
     ...(options.requestedPrecision === 'int8' ? { precision: 'fp32' as const, precisionNote: INT8_FEATURES_NOTE } : {}),
     files: [...files, 'summary.json'],
   };
-  await writeFile(path.join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  await replaceFile(path.join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
 }
