@@ -99,13 +99,18 @@ export class QueueCoordinator extends RunControl<QueueProgress> {
   private chunks: Queue | undefined;
   private results: Queue | undefined;
   private consumer: Worker | undefined;
+  /** Stable across --resume (derived from the journal), so results left in Redis by a crash are read. */
+  private runId = '';
 
   constructor(
     private readonly options: PipelineOptions,
     private readonly model: RemoteModel,
     private readonly settings: QueueSettings,
-    /** Stable across --resume (derived from the journal), so results left in Redis by a crash are read. */
-    private readonly runId: string,
+    /**
+     * The run's id, read when the run starts: it comes from the journal's header, which startBatch
+     * writes after creating the runner (so a pause or cancel before the start is this object's too).
+     */
+    private readonly resolveRunId: () => Promise<string>,
   ) {
     super({ failureCode: ErrorCode.QUEUE_UNAVAILABLE, onProgress: options.onProgress, progressIntervalMs: options.progressIntervalMs });
     this.chunkSize = Math.max(1, Math.min(settings.chunkSize ?? 32, 256));
@@ -134,6 +139,7 @@ export class QueueCoordinator extends RunControl<QueueProgress> {
   }
 
   async run(): Promise<PipelineSummary> {
+    this.runId = await this.resolveRunId();
     this.start();
     const connection = queueClient(this.settings.url);
     this.connection = connection;
