@@ -109,4 +109,53 @@ describe.skipIf(!hasRedisServer)('queue coordinator failure rules (real Redis, s
     await dead.close();
     connection.disconnect();
   });
+
+  it('a pause asked before the run starts holds every chunk back until resume; the run then finishes (the run control of the local pipeline)', async () => {
+    const folder = path.join(root, 'paused');
+    await mkdir(folder, { recursive: true });
+    for (let i = 0; i < 6; i++) await writeFile(path.join(folder, `p${i}.jpg`), `p${i}`);
+    const connection = queueClient(redis.url);
+    const seen: string[] = [];
+    const stand = new Worker(
+      CHUNKS_QUEUE,
+      async (job: Job) => {
+        const chunk = ChunkJobSchema.parse(job.data);
+        seen.push(...chunk.paths);
+        const results = new Queue(resultsQueueName(chunk.run), { connection, prefix: QUEUE_PREFIX });
+        await results.add('results', {
+          v: PROTOCOL_VERSION,
+          chunk: String(job.id),
+          worker: 'stand:1',
+          results: chunk.paths.map((p) => ({ path: p, top: [{ index: 3, prob: 0.5 }], ep: 'cpu', ms: 1 })),
+        });
+        await results.close();
+      },
+      { connection, prefix: QUEUE_PREFIX, drainDelay: 1 },
+    );
+    stand.on('error', () => undefined);
+    const states: string[] = [];
+    const job = await startQueueBatch({
+      inputs: [folder],
+      model,
+      out: path.join(root, 'paused.jsonl'),
+      top: 1,
+      queue: { url: redis.url, chunkSize: 2, reconcileMs: 200 },
+      onEvent: (e) => e.type === 'progress' && states.push(e.progress.state),
+    });
+    job.pause(); // before the run has started (it starts on the next turn of the event loop)
+    expect(job.progress()).toMatchObject({ state: 'paused', done: 0, workers: [] });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(seen).toEqual([]);
+    expect(job.progress().state).toBe('paused');
+    job.resume();
+    const summary = await job.done;
+    await stand.close();
+    connection.disconnect();
+    expect(summary.state).toBe('finished');
+    expect(summary.count).toBe(6);
+    expect([...seen].sort()).toEqual(Array.from({ length: 6 }, (_, i) => path.join(folder, `p${i}.jpg`)));
+    expect(states[0]).toBe('paused');
+    expect(states).toContain('running');
+    expect(states.at(-1)).toBe('finished');
+  });
 });

@@ -14,22 +14,24 @@
 // fdatasync) before they are reported, so a reported result is never lost; the commit of one batch
 // overlaps the next batch's inference.
 //
-// Control: pause() lets running decodes finish and starts no new batch; cancel() stops within one
-// batch (the batch running completes and is committed, decoded-but-unrun images are dropped and
-// will be redone on resume).
-import { stat } from 'node:fs/promises';
+// Control (run-control.ts, shared with the queue coordinator): pause() lets running decodes finish
+// and starts no new batch ("pausing" while a batch taken before the pause is still to commit);
+// cancel() stops within one batch (the batch running completes and is committed, decoded-but-unrun
+// images are dropped and will be redone on resume).
 import os from 'node:os';
-import { type ErrorInfo, toErrorInfo } from '../core/errors.js';
+import type { ErrorInfo } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import { type RunOutcome, assembleResult, runBatch } from '../infer/assemble.js';
 import type { ClassScore } from '../infer/topk.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import type { FileKey, JournalRecord } from './journal.js';
 import { type Preprocessor, createPreprocessor } from './preprocess-pool.js';
-import { RateMeter } from '../core/rate.js';
-import { EtaSmoother } from './eta.js';
+import { type BatchProgress, type IsDone, type PipelineSummary, RunControl } from './run-control.js';
 import { Semaphore, WakeSignal } from './sync.js';
-import { type WalkItem, type WalkOptions, countInputs, walkInputs } from './walk.js';
+import { type WalkItem, type WalkOptions, walkInputs } from './walk.js';
+
+// The run's report types live with the run control that produces them; importers of the pipeline keep finding them here.
+export type { BatchProgress, BatchState, PipelineStats, PipelineSummary } from './run-control.js';
 
 /** What the pipeline needs of a classifier (Classifier satisfies it; tests may pass a stand-in). */
 export interface BatchClassifier {
@@ -57,28 +59,6 @@ export interface BatchClassifier {
  */
 export type BatchMode = 'fast' | 'exact';
 
-export type BatchState = 'running' | 'paused' | 'cancelling' | 'finished' | 'cancelled' | 'failed';
-
-export interface BatchProgress {
-  state: BatchState;
-  /** Images found so far by the counting walk; final once `totalFinal`. */
-  total: number;
-  totalFinal: boolean;
-  /** Images with a result (classified or failed), including those done in earlier sessions. */
-  done: number;
-  /** Of `done`, how many failed. */
-  failed: number;
-  /** Of `done`, how many were already in the journal (resume). */
-  resumed: number;
-  /** Images per second over the last seconds of this session. */
-  imagesPerSecond: number;
-  /** Seconds left at the smoothed rate (eta.ts); null until that rate has settled, and while paused. */
-  etaSeconds: number | null;
-  elapsedSeconds: number;
-  /** Paused, but the inference batch in flight is still finishing: its results are still to come ("Pausing…"). */
-  pausing?: boolean;
-}
-
 export interface PipelineOptions {
   inputs: readonly string[];
   classifier: BatchClassifier;
@@ -104,7 +84,7 @@ export interface PipelineOptions {
    * `key` is the file's size and mtime now (-1, -1 for an item the walk could not read; null when
    * the file vanished between the walk and its stat, where an earlier success should stand).
    */
-  isDone?: (path: string, key: FileKey | null) => 'ok' | 'failed' | false;
+  isDone?: IsDone;
   /** Makes a batch's records durable; results are reported only after it resolves. */
   commit?: (records: JournalRecord[]) => Promise<void>;
   /** Results of one committed batch, in the order they were produced. */
@@ -119,28 +99,6 @@ export interface PipelineOptions {
   preprocessor?: Preprocessor;
 }
 
-/** Where the time went: whether inference (the intended bottleneck) was kept busy. */
-export interface PipelineStats {
-  batches: number;
-  /** Images that went through inference. */
-  inferred: number;
-  /** Seconds inside the model's run(). */
-  inferenceSeconds: number;
-  /** Seconds the inference loop waited for decoded images (not counting pauses or the end). */
-  starvedSeconds: number;
-  /** Seconds from the first image admitted to the last result. */
-  activeSeconds: number;
-  /** Where preprocessing ran. */
-  preprocessIn: 'workers' | 'main-thread';
-}
-
-export interface PipelineSummary {
-  state: 'finished' | 'cancelled' | 'failed';
-  progress: BatchProgress;
-  stats: PipelineStats;
-  error?: ErrorInfo;
-}
-
 interface Ready {
   item: WalkItem;
   key: FileKey;
@@ -148,8 +106,6 @@ interface Ready {
   ms: number;
   error?: Omit<ErrorInfo, 'item'>;
 }
-
-const NO_KEY: FileKey = { size: -1, mtimeMs: -1 };
 
 /**
  * Preprocessing workers by default: half the cores (inference takes the rest; a large JPEG costs about
@@ -160,57 +116,26 @@ export function defaultDecodeConcurrency(cores = os.availableParallelism()): num
   return Math.max(2, Math.min(8, Math.floor(cores / 2)));
 }
 
-/** A file's resume key (size, mtime), or why it cannot be read. Shared with the queue coordinator. */
-export async function fileKey(file: string): Promise<FileKey | Omit<ErrorInfo, 'item'>> {
-  try {
-    const info = await stat(file);
-    return { size: info.size, mtimeMs: Math.round(info.mtimeMs) };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { code: ErrorCode.FILE_NOT_FOUND, message: 'file not found (it was moved or deleted during the run)' };
-    if (code === 'ELOOP') return { code: ErrorCode.SYMLINK_LOOP, message: 'symbolic link loop' };
-    return { code: ErrorCode.READ_FAILED, message: `cannot read: ${(error as Error).message}` };
-  }
-}
-
-export class BatchPipeline {
-  private stateValue: BatchState = 'running';
-  private paused = false;
-  private cancelled = false;
-  private failure: ErrorInfo | undefined;
+export class BatchPipeline extends RunControl {
   private readonly ready: Ready[] = [];
   private readonly readySince: number[] = [];
   private decoding = 0;
   private producerDone = false;
   private readonly wake = new WakeSignal();
-  private readonly unpause = new WakeSignal();
   private readonly slots: Semaphore;
   /** Images out for preprocessing: set when the preprocessor starts (deeper for workers, see there). */
   private decodeSlots: Semaphore | undefined;
   private readonly pool: Float32Array[] = [];
   private preprocessorReady: Promise<Preprocessor> | undefined;
   private readonly decoders: number;
-  private readonly rate = new RateMeter();
-  /** Time left from a settled, smoothed rate: no wild first estimate (issue 15). */
-  private readonly eta = new EtaSmoother();
   /** Batches taken for inference whose results are not committed yet (pause drains them). */
   private inFlight = 0;
-  private readonly started = performance.now();
-  private readonly abortCount = new AbortController();
-  private total = 0;
-  private totalFinal = false;
-  private processed = 0;
-  private processedFailed = 0;
-  private resumed = 0;
-  private resumedFailed = 0;
-  private lastProgressAt = -Infinity;
-  private readonly statsValue: PipelineStats = { batches: 0, inferred: 0, inferenceSeconds: 0, starvedSeconds: 0, activeSeconds: 0, preprocessIn: 'workers' };
-  private firstAdmitAt: number | undefined;
   private readonly batchSize: number;
   private readonly top: number;
   private readonly lingerMs: number;
 
   constructor(private readonly options: PipelineOptions) {
+    super({ failureCode: ErrorCode.INFERENCE_FAILED, onProgress: options.onProgress, progressIntervalMs: options.progressIntervalMs });
     const { classifier } = options;
     this.batchSize = Math.max(1, Math.min(options.batchSize ?? classifier.defaultBatchSize ?? 8, classifier.maxRunBatch));
     this.top = options.top ?? 5;
@@ -222,60 +147,21 @@ export class BatchPipeline {
     this.slots = new Semaphore(decoders + 3 * this.batchSize);
   }
 
-  get state(): BatchState {
-    return this.stateValue;
+  protected override describe(progress: BatchProgress): BatchProgress {
+    return progress.state === 'paused' && this.inFlight > 0 ? { ...progress, pausing: true } : progress;
   }
 
-  progress(): BatchProgress {
-    const done = this.processed + this.resumed;
-    const total = this.totalFinal ? this.total : Math.max(this.total, done);
-    return {
-      state: this.stateValue,
-      total,
-      totalFinal: this.totalFinal,
-      done,
-      failed: this.processedFailed + this.resumedFailed,
-      resumed: this.resumed,
-      imagesPerSecond: Math.round(this.rate.rate() * 100) / 100,
-      // While the walk is still counting, "time left" would be for the images found so far ("0 s" at the start): none yet.
-      etaSeconds: this.stateValue === 'paused' || !this.totalFinal ? null : this.eta.eta(total - done),
-      elapsedSeconds: Math.round((performance.now() - this.started) / 100) / 10,
-      ...(this.stateValue === 'paused' && this.inFlight > 0 ? { pausing: true } : {}),
-    };
-  }
-
-  pause(): void {
-    if (this.stateValue !== 'running') return;
-    this.paused = true;
-    this.setState('paused');
-  }
-
-  resume(): void {
-    if (this.stateValue !== 'paused') return;
-    this.paused = false;
-    this.rate.restart();
-    this.eta.restart();
-    this.setState('running');
-    this.unpause.notify();
+  protected override onWake(): void {
     this.wake.notify();
   }
 
-  cancel(): void {
-    if (this.cancelled || this.stateValue === 'finished' || this.stateValue === 'failed' || this.stateValue === 'cancelled') return;
-    this.cancelled = true;
-    this.paused = false;
-    this.abortCount.abort();
-    this.setState('cancelling');
-    this.unpause.notify();
-    this.wake.notify();
+  protected override onStop(): void {
     this.slots.close();
     this.decodeSlots?.close();
   }
 
   async run(): Promise<PipelineSummary> {
-    this.rate.restart();
-    this.eta.restart();
-    this.emitProgress(true);
+    this.start();
     try {
       return await this.runStages();
     } finally {
@@ -290,12 +176,12 @@ export class BatchPipeline {
       ? Promise.resolve(this.options.preprocessor)
       : createPreprocessor(this.options.preprocessIn === 'main-thread' ? 0 : this.decoders);
     this.preprocessorReady = created.then((preprocessor) => {
-      this.statsValue.preprocessIn = preprocessor.kind;
+      this.stats.preprocessIn = preprocessor.kind;
       // Workers get a full batch queued beyond one image each: inference blocks the main thread, so
       // whatever is not handed out before a run starts waits for it to end. On the main thread,
       // `decoders` at once (each holds a whole decoded image).
       this.decodeSlots = new Semaphore(preprocessor.kind === 'workers' ? this.decoders + this.batchSize : this.decoders);
-      if (this.cancelled) this.decodeSlots.close();
+      if (this.stopping) this.decodeSlots.close();
       if (preprocessor.fallbackReason) this.options.onNotice?.(preprocessor.fallbackReason);
       return preprocessor;
     });
@@ -303,71 +189,19 @@ export class BatchPipeline {
   }
 
   private async runStages(): Promise<PipelineSummary> {
-    const counting = countInputs(this.options.inputs, {
-      ...this.options.walk,
-      signal: this.abortCount.signal,
-      onCount: ({ count, final }) => {
-        this.total = count;
-        this.totalFinal = final;
-        this.emitProgress(false);
-      },
-    }).catch(() => undefined);
+    const counting = this.startCounting(this.options.inputs, this.options.walk);
     const producer = this.produce().catch((error: unknown) => this.fail(error));
     try {
       await this.infer();
     } catch (error) {
       this.fail(error);
     }
-    // Stop the producer if inference ended early (cancel or failure) and let running decodes settle.
-    if (this.cancelled || this.failure) {
-      this.abortCount.abort();
-      this.slots.close();
-      this.decodeSlots?.close();
-    }
+    // A cancel or failure has stopped the count walk and closed the semaphores (the producer ends);
+    // running decodes settle before the run ends.
     await producer;
     while (this.decoding > 0) await this.wake.wait(50);
     await counting;
-    if (!this.cancelled && !this.failure) {
-      // The count walk and the real walk can disagree when files come and go mid-run.
-      this.total = this.processed + this.resumed;
-      this.totalFinal = true;
-    }
-    this.setState(this.failure ? 'failed' : this.cancelled ? 'cancelled' : 'finished');
-    return {
-      state: this.stateValue as PipelineSummary['state'],
-      progress: this.progress(),
-      stats: this.stats(),
-      ...(this.failure ? { error: this.failure } : {}),
-    };
-  }
-
-  stats(): PipelineStats {
-    const r = (n: number) => Math.round(n * 1000) / 1000;
-    const s = this.statsValue;
-    return { ...s, inferenceSeconds: r(s.inferenceSeconds), starvedSeconds: r(s.starvedSeconds), activeSeconds: r(s.activeSeconds) };
-  }
-
-  private fail(error: unknown): void {
-    this.failure ??= toErrorInfo(error, ErrorCode.INFERENCE_FAILED);
-    this.cancelled = true;
-    this.abortCount.abort();
-    this.unpause.notify();
-    this.wake.notify();
-    this.slots.close();
-    this.decodeSlots?.close();
-  }
-
-  private setState(state: BatchState): void {
-    if (this.stateValue === state) return;
-    this.stateValue = state;
-    this.emitProgress(true);
-  }
-
-  private emitProgress(force: boolean): void {
-    const now = performance.now();
-    if (!force && now - this.lastProgressAt < (this.options.progressIntervalMs ?? 250)) return;
-    this.lastProgressAt = now;
-    this.options.onProgress?.(this.progress());
+    return this.finish();
   }
 
   private pushReady(entry: Ready): void {
@@ -384,42 +218,22 @@ export class BatchPipeline {
     const walker = walkInputs(this.options.inputs, this.options.walk);
     try {
       for await (const item of walker) {
-        while (this.paused && !this.cancelled) await this.unpause.wait();
-        if (this.cancelled) break;
-        if ('error' in item) {
-          const done = this.options.isDone?.(item.path, NO_KEY);
-          if (done) {
-            this.countResumed(done === 'failed');
-            continue;
-          }
-          await this.slots.acquire();
-          if (this.cancelled) break;
-          this.pushReady({ item, key: NO_KEY, ms: 0, error: { code: item.error.code, message: item.error.message } });
-          continue;
-        }
-        const key = await fileKey(item.path);
-        if ('code' in key) {
-          if (this.options.isDone?.(item.path, null) === 'ok') {
-            this.countResumed(false);
-            continue;
-          }
-          await this.slots.acquire();
-          if (this.cancelled) break;
-          this.pushReady({ item, key: NO_KEY, ms: 0, error: key });
-          continue;
-        }
-        const done = this.options.isDone?.(item.path, key);
-        if (done) {
-          this.countResumed(done === 'failed');
-          continue;
-        }
+        await this.waitWhilePaused();
+        if (this.stopping) break;
+        const admitted = await this.admit(item, this.options.isDone);
+        if (!admitted) continue;
         await this.slots.acquire();
-        if (this.cancelled) break;
+        if (this.stopping) break;
+        const { key, error } = admitted;
+        if (error) {
+          this.pushReady({ item, key, ms: 0, error });
+          continue;
+        }
         const preprocessor = await this.preprocessor();
         await (this.decodeSlots as Semaphore).acquire();
-        if (this.cancelled) break;
+        if (this.stopping) break;
         this.decoding++;
-        this.firstAdmitAt ??= performance.now();
+        this.markAdmitted();
         void preprocessor
           .run({ file: item.path, spec, maxPixels, shrinkOnLoad }, this.pool.pop())
           .then((outcome) => {
@@ -443,12 +257,6 @@ export class BatchPipeline {
     }
   }
 
-  private countResumed(failed: boolean): void {
-    this.resumed++;
-    if (failed) this.resumedFailed++;
-    this.emitProgress(false);
-  }
-
   /** Ready images whose tensors need inference. */
   private readyImages(): number {
     let n = 0;
@@ -463,7 +271,7 @@ export class BatchPipeline {
     const batch = new Float32Array(this.batchSize * size);
     let committing: Promise<void> = Promise.resolve();
     for (;;) {
-      if (this.cancelled) break;
+      if (this.stopping) break;
       if (this.paused) {
         await this.wake.wait();
         continue;
@@ -477,8 +285,9 @@ export class BatchPipeline {
         const waitStart = performance.now();
         await this.wake.wait(this.ready.length > 0 ? Math.max(1, this.lingerMs - waited) : undefined);
         // Starved: images were on their way (decoding) but none ready enough for a batch.
-        if (this.firstAdmitAt !== undefined && !this.paused && this.decoding > 0)
-          this.statsValue.starvedSeconds += (performance.now() - Math.max(waitStart, this.firstAdmitAt)) / 1000;
+        const firstAdmitAt = this.firstAdmittedAt;
+        if (firstAdmitAt !== undefined && !this.paused && this.decoding > 0)
+          this.stats.starvedSeconds += (performance.now() - Math.max(waitStart, firstAdmitAt)) / 1000;
         continue;
       }
       // Take images up to a full batch; failed items ride along (they need no inference).
@@ -501,9 +310,10 @@ export class BatchPipeline {
         const runStart = performance.now();
         run = await runBatch(() => classifier.run(batch.subarray(0, count * size), count, { priority: 'background' }));
         if (!('error' in run)) {
-          this.statsValue.batches++;
-          this.statsValue.inferred += count;
-          this.statsValue.inferenceSeconds += (performance.now() - runStart) / 1000;
+          const stats = this.stats;
+          stats.batches++;
+          stats.inferred += count;
+          stats.inferenceSeconds += (performance.now() - runStart) / 1000;
         }
       }
       const records: JournalRecord[] = [];
@@ -522,13 +332,7 @@ export class BatchPipeline {
         try {
           await previous;
           await this.options.commit?.(records);
-          let failed = 0;
-          for (const r of records) if ('error' in r.result) failed++;
-          this.processed += records.length;
-          this.processedFailed += failed;
-          this.rate.add(records.length);
-          this.eta.add(records.length);
-          if (this.firstAdmitAt !== undefined) this.statsValue.activeSeconds = (performance.now() - this.firstAdmitAt) / 1000;
+          this.countCommitted(records);
           await this.options.onResults?.(records);
         } finally {
           this.inFlight--;

@@ -26,7 +26,8 @@ import {
 import { isSameOrBelow, refuseDestOverInputs } from './containment.js';
 import type { OrganizeAction, OrganizeOptions } from './organize.js';
 import { type OrganizeSummary, organizeJournal, organizeSummary } from './organize-journal.js';
-import { type BatchClassifier, type BatchMode, type BatchProgress, BatchPipeline, type PipelineOptions, type PipelineStats } from './pipeline.js';
+import { type BatchClassifier, type BatchMode, BatchPipeline, type PipelineOptions } from './pipeline.js';
+import type { BatchProgress, PipelineStats, RunControl } from './run-control.js';
 
 export interface BatchRunOptions extends Pick<
   PipelineOptions,
@@ -54,8 +55,8 @@ export interface BatchRunOptions extends Pick<
   runner?: (options: PipelineOptions) => BatchRunner;
 }
 
-/** What startBatch drives: the local BatchPipeline, or a queue coordinator. */
-export type BatchRunner = Pick<BatchPipeline, 'run' | 'pause' | 'resume' | 'cancel' | 'progress'>;
+/** What startBatch drives: the local BatchPipeline, or a queue coordinator (both extend RunControl). */
+export type BatchRunner = Pick<RunControl, 'run' | 'pause' | 'resume' | 'cancel' | 'progress'>;
 
 export type BatchEvent =
   | { type: 'progress'; progress: BatchProgress }

@@ -46,50 +46,11 @@ export function runIdFor(journalFile: string, headerLine: string): string {
 export async function startQueueBatch(options: QueueBatchOptions): Promise<BatchJob> {
   await checkQueueReachable(options.queue.url);
   const journalFile = options.journal ?? journalPathFor(options.out);
-  let coordinator: QueueCoordinator | undefined;
   return startBatch({
     ...options,
     classifier: options.model,
-    runner: (pipelineOptions) => {
-      // startBatch has opened (or created) the journal by now; its header names the run.
-      let run: Promise<string> | undefined;
-      const runId = (): Promise<string> => (run ??= journalHeaderLine(journalFile).then((line) => runIdFor(journalFile, line)));
-      const lazy = {
-        run: async () => {
-          coordinator = new QueueCoordinator(pipelineOptions, options.model, options.queue, await runId());
-          if (cancelled) coordinator.cancel();
-          else if (paused) coordinator.pause();
-          return coordinator.run();
-        },
-        pause: () => {
-          paused = true;
-          coordinator?.pause();
-        },
-        resume: () => {
-          paused = false;
-          coordinator?.resume();
-        },
-        cancel: () => {
-          cancelled = true;
-          coordinator?.cancel();
-        },
-        progress: () =>
-          coordinator?.progress() ?? {
-            state: 'running' as const,
-            total: 0,
-            totalFinal: false,
-            done: 0,
-            failed: 0,
-            resumed: 0,
-            imagesPerSecond: 0,
-            etaSeconds: null,
-            elapsedSeconds: 0,
-            workers: [],
-          },
-      };
-      let cancelled = false;
-      let paused = false;
-      return lazy;
-    },
+    // startBatch has opened (or created) the journal by the time the run starts; its header names the run.
+    runner: (pipelineOptions) =>
+      new QueueCoordinator(pipelineOptions, options.model, options.queue, async () => runIdFor(journalFile, await journalHeaderLine(journalFile))),
   });
 }

@@ -21,15 +21,14 @@
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type ErrorInfo, toErrorInfo } from '../core/errors.js';
+import { RateMeter } from '../core/rate.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
 import type { FileKey, JournalRecord } from '../batch/journal.js';
-import { type BatchProgress, type PipelineOptions, type PipelineStats, type PipelineSummary, fileKey } from '../batch/pipeline.js';
-import { RateMeter } from '../core/rate.js';
-import { EtaSmoother } from '../batch/eta.js';
+import type { PipelineOptions } from '../batch/pipeline.js';
+import { type BatchProgress, type PipelineSummary, RunControl } from '../batch/run-control.js';
 import { WakeSignal } from '../batch/sync.js';
-import { countInputs, walkInputs } from '../batch/walk.js';
+import { walkInputs } from '../batch/walk.js';
 import { queueClient, redactUrl } from './connection.js';
 import { CHUNKS_QUEUE, type ChunkJob, DEAD_QUEUE, PROTOCOL_VERSION, QUEUE_PREFIX, ResultsJobSchema, codedFailure, resultsQueueName } from './protocol.js';
 import type { RemoteModel } from './remote-model.js';
@@ -78,13 +77,8 @@ interface WorkerStats {
   lastAt: number;
 }
 
-const NO_KEY: FileKey = { size: -1, mtimeMs: -1 };
-
-export class QueueCoordinator {
-  private stateValue: BatchProgress['state'] = 'running';
-  private paused = false;
-  private cancelled = false;
-  private failure: ErrorInfo | undefined;
+/** State, counters, rate and time left, progress events: as for the local pipeline (batch/run-control.ts). */
+export class QueueCoordinator extends RunControl<QueueProgress> {
   private readonly wake = new WakeSignal();
   /** Wakes the timed loops (reconcile, the no-worker warning) only when the run ends. */
   private readonly ending = new WakeSignal();
@@ -92,50 +86,48 @@ export class QueueCoordinator {
   private readonly pending = new Map<string, Pending>();
   private readonly outstanding = new Map<string, Outstanding>();
   private readonly workers = new Map<string, WorkerStats>();
-  private readonly rate = new RateMeter();
-  /** Time left from a settled, smoothed rate (batch/eta.ts), as for local runs. */
-  private readonly eta = new EtaSmoother();
-  private readonly started = performance.now();
-  private readonly abortCount = new AbortController();
   /** Ids unique to this session: a chunk id of a crashed session may still sit in Redis as failed. */
   private readonly session = randomBytes(4).toString('hex');
   private sequence = 0;
-  private total = 0;
-  private totalFinal = false;
-  private processed = 0;
-  private processedFailed = 0;
-  private resumed = 0;
-  private resumedFailed = 0;
   private walkDone = false;
-  private lastProgressAt = -Infinity;
   private committing: Promise<void> = Promise.resolve();
   private readonly queued: { records: JournalRecord[]; worker: string | undefined; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private draining = false;
-  private readonly stats: PipelineStats = { batches: 0, inferred: 0, inferenceSeconds: 0, starvedSeconds: 0, activeSeconds: 0, preprocessIn: 'workers' };
-  private firstAdmitAt: number | undefined;
   private readonly chunkSize: number;
   private readonly window: number;
   private connection: Redis | undefined;
   private chunks: Queue | undefined;
   private results: Queue | undefined;
   private consumer: Worker | undefined;
+  /** Stable across --resume (derived from the journal), so results left in Redis by a crash are read. */
+  private runId = '';
 
   constructor(
     private readonly options: PipelineOptions,
     private readonly model: RemoteModel,
     private readonly settings: QueueSettings,
-    /** Stable across --resume (derived from the journal), so results left in Redis by a crash are read. */
-    private readonly runId: string,
+    /**
+     * The run's id, read when the run starts: it comes from the journal's header, which startBatch
+     * writes after creating the runner (so a pause or cancel before the start is this object's too).
+     */
+    private readonly resolveRunId: () => Promise<string>,
   ) {
+    super({ failureCode: ErrorCode.QUEUE_UNAVAILABLE, onProgress: options.onProgress, progressIntervalMs: options.progressIntervalMs });
     this.chunkSize = Math.max(1, Math.min(settings.chunkSize ?? 32, 256));
     this.window = Math.max(1, settings.window ?? 64);
   }
 
-  progress(): QueueProgress {
-    const done = this.processed + this.resumed;
-    const total = this.totalFinal ? this.total : Math.max(this.total, done);
+  protected override describe(progress: BatchProgress): QueueProgress {
+    return { ...progress, workers: this.workerRates() };
+  }
+
+  protected override onWake(): void {
+    this.wake.notify();
+  }
+
+  private workerRates(): WorkerRate[] {
     const now = performance.now();
-    const workers = [...this.workers.entries()]
+    return [...this.workers.entries()]
       .map(([worker, s]) => ({
         worker,
         done: s.done,
@@ -144,48 +136,11 @@ export class QueueCoordinator {
         idleSeconds: Math.round((now - s.lastAt) / 100) / 10,
       }))
       .sort((a, b) => (a.worker < b.worker ? -1 : 1));
-    return {
-      state: this.stateValue,
-      total,
-      totalFinal: this.totalFinal,
-      done,
-      failed: this.processedFailed + this.resumedFailed,
-      resumed: this.resumed,
-      imagesPerSecond: Math.round(this.rate.rate() * 100) / 100,
-      etaSeconds: this.stateValue === 'paused' ? null : this.eta.eta(total - done),
-      elapsedSeconds: Math.round((now - this.started) / 100) / 10,
-      workers,
-    };
-  }
-
-  pause(): void {
-    if (this.stateValue !== 'running') return;
-    this.paused = true;
-    this.setState('paused');
-  }
-
-  resume(): void {
-    if (this.stateValue !== 'paused') return;
-    this.paused = false;
-    this.rate.restart();
-    this.eta.restart();
-    this.setState('running');
-    this.wake.notify();
-  }
-
-  cancel(): void {
-    if (this.cancelled || this.stateValue === 'finished' || this.stateValue === 'failed' || this.stateValue === 'cancelled') return;
-    this.cancelled = true;
-    this.paused = false;
-    this.abortCount.abort();
-    this.setState('cancelling');
-    this.wake.notify();
   }
 
   async run(): Promise<PipelineSummary> {
-    this.rate.restart();
-    this.eta.restart();
-    this.emitProgress(true);
+    this.runId = await this.resolveRunId();
+    this.start();
     const connection = queueClient(this.settings.url);
     this.connection = connection;
     let reported = false;
@@ -206,81 +161,32 @@ export class QueueCoordinator {
       removeOnFail: { count: 1000 },
     });
     this.consumer.on('error', () => undefined); // connection trouble: reported above, retried by BullMQ
-    const counting = countInputs(this.options.inputs, {
-      ...this.options.walk,
-      signal: this.abortCount.signal,
-      onCount: ({ count, final }) => {
-        this.total = count;
-        this.totalFinal = final;
-        this.emitProgress(false);
-      },
-    }).catch(() => undefined);
+    const counting = this.startCounting(this.options.inputs, this.options.walk);
     const ticking = this.reconcileLoop();
     const workersCheck = this.warnWithoutWorkers();
     try {
       await this.removeStaleChunks();
       await this.produce();
-      while (!this.cancelled && !this.failure && (this.outstanding.size > 0 || this.pending.size > 0)) await this.wake.wait(500);
+      while (!this.stopping && (this.outstanding.size > 0 || this.pending.size > 0)) await this.wake.wait(500);
     } catch (error) {
       this.fail(error);
     }
-    this.abortCount.abort();
+    this.stopCounting();
     this.ended = true;
     this.ending.notify();
     this.wake.notify();
     await counting;
     await ticking;
     await workersCheck;
-    if (this.cancelled && !this.failure) await this.withdrawWaiting();
+    if (this.stopping && !this.failure) await this.withdrawWaiting();
     await this.consumer.close().catch(() => undefined);
     await this.committing.catch(() => undefined);
     // A finished run leaves nothing behind in Redis; a stopped one keeps its results queue for --resume.
-    if (!this.cancelled && !this.failure) await this.results.obliterate({ force: true }).catch(() => undefined);
+    if (!this.stopping) await this.results.obliterate({ force: true }).catch(() => undefined);
     await this.results.close().catch(() => undefined);
     await this.chunks.close().catch(() => undefined);
     connection.disconnect();
-    if (!this.cancelled && !this.failure) {
-      this.total = this.processed + this.resumed;
-      this.totalFinal = true;
-    }
-    this.setState(this.failure ? 'failed' : this.cancelled ? 'cancelled' : 'finished');
-    return {
-      state: this.stateValue as PipelineSummary['state'],
-      progress: this.progress(),
-      stats: this.pipelineStats(),
-      ...(this.failure ? { error: this.failure } : {}),
-    };
-  }
-
-  private pipelineStats(): PipelineStats {
-    const r = (n: number) => Math.round(n * 1000) / 1000;
-    return { ...this.stats, inferenceSeconds: r(this.stats.inferenceSeconds), activeSeconds: r(this.stats.activeSeconds) };
-  }
-
-  private fail(error: unknown): void {
-    this.failure ??= toErrorInfo(error, ErrorCode.QUEUE_UNAVAILABLE);
-    this.cancelled = true;
-    this.abortCount.abort();
-    this.wake.notify();
-  }
-
-  private setState(state: BatchProgress['state']): void {
-    if (this.stateValue === state) return;
-    this.stateValue = state;
-    this.emitProgress(true);
-  }
-
-  private emitProgress(force: boolean): void {
-    const now = performance.now();
-    if (!force && now - this.lastProgressAt < (this.options.progressIntervalMs ?? 250)) return;
-    this.lastProgressAt = now;
-    this.options.onProgress?.(this.progress());
-  }
-
-  private countResumed(failed: boolean): void {
-    this.resumed++;
-    if (failed) this.resumedFailed++;
-    this.emitProgress(false);
+    return this.finish();
   }
 
   /** Walks, skips what is done, and sends chunks while fewer than `window` are out. */
@@ -290,27 +196,17 @@ export class QueueCoordinator {
     const local: JournalRecord[] = [];
     try {
       for await (const item of walker) {
-        while (this.paused && !this.cancelled) await this.wake.wait();
-        if (this.cancelled) break;
-        if ('error' in item) {
-          const done = this.options.isDone?.(item.path, NO_KEY);
-          if (done) this.countResumed(done === 'failed');
-          else local.push({ path: item.path, ...NO_KEY, result: { path: item.path, error: { code: item.error.code, message: item.error.message } } });
+        await this.waitWhilePaused();
+        if (this.stopping) break;
+        if (!('error' in item) && this.pending.has(item.path)) continue; // the same file named twice
+        const admitted = await this.admit(item, this.options.isDone);
+        if (!admitted) continue;
+        const { key, error } = admitted;
+        if (error) {
+          local.push({ path: item.path, ...key, result: { path: item.path, error } });
           continue;
         }
-        if (this.pending.has(item.path)) continue; // the same file named twice
-        const key = await fileKey(item.path);
-        if ('code' in key) {
-          if (this.options.isDone?.(item.path, null) === 'ok') this.countResumed(false);
-          else local.push({ path: item.path, ...NO_KEY, result: { path: item.path, error: key } });
-          continue;
-        }
-        const done = this.options.isDone?.(item.path, key);
-        if (done) {
-          this.countResumed(done === 'failed');
-          continue;
-        }
-        this.firstAdmitAt ??= performance.now();
+        this.markAdmitted();
         chunk.push({ path: item.path, key });
         if (local.length >= this.chunkSize) await this.commitLocal(local.splice(0));
         if (chunk.length >= this.chunkSize) {
@@ -318,7 +214,7 @@ export class QueueCoordinator {
           chunk = [];
         }
       }
-      if (!this.cancelled && chunk.length > 0) await this.send(chunk);
+      if (!this.stopping && chunk.length > 0) await this.send(chunk);
       if (local.length > 0) await this.commitLocal(local.splice(0));
     } finally {
       await walker.return(undefined);
@@ -334,8 +230,8 @@ export class QueueCoordinator {
 
   /** Sends a chunk, first waiting for room in the window (or a pause to end). */
   private async send(items: { path: string; key: FileKey }[]): Promise<void> {
-    while (!this.cancelled && (this.paused || this.outstanding.size >= this.window)) await this.wake.wait(1000);
-    if (this.cancelled) return;
+    while (!this.stopping && (this.paused || this.outstanding.size >= this.window)) await this.wake.wait(1000);
+    if (this.stopping) return;
     for (const item of items) this.pending.set(item.path, { key: item.key, chunk: '' });
     await this.enqueue(items.map((i) => i.path));
   }
@@ -440,7 +336,6 @@ export class QueueCoordinator {
         try {
           await this.options.commit?.(records);
           for (const g of group) this.account(g.records, g.worker);
-          if (this.firstAdmitAt !== undefined) this.stats.activeSeconds = (performance.now() - this.firstAdmitAt) / 1000;
           await this.options.onResults?.(records);
           this.emitProgress(true);
           this.wake.notify();
@@ -456,12 +351,7 @@ export class QueueCoordinator {
   }
 
   private account(records: JournalRecord[], worker: string | undefined): void {
-    let failed = 0;
-    for (const r of records) if ('error' in r.result) failed++;
-    this.processed += records.length;
-    this.processedFailed += failed;
-    this.rate.add(records.length);
-    this.eta.add(records.length);
+    const failed = this.countCommitted(records);
     if (!worker) return;
     let stats = this.workers.get(worker);
     if (!stats) {
@@ -492,7 +382,7 @@ export class QueueCoordinator {
   private async reconcile(): Promise<void> {
     const chunks = this.chunks as Queue;
     for (const out of [...this.outstanding.values()]) {
-      if (this.cancelled) return;
+      if (this.stopping) return;
       const state = await chunks.getJobState(out.id);
       if (state === 'failed') {
         const job = await chunks.getJob(out.id);
@@ -571,13 +461,13 @@ export class QueueCoordinator {
       await this.ending.wait(first ? 3000 : 30_000);
       first = false;
       if (this.ended) return;
-      if (this.outstanding.size > 0 && this.processed === lastDone) {
+      if (this.outstanding.size > 0 && this.processedCount === lastDone) {
         // CLIENT LIST may be disabled on a managed Redis: then nothing is said.
         const count = await (this.chunks as Queue).getWorkersCount().catch(() => -1);
         if (count === 0)
           this.options.onNotice?.(`no worker is connected to ${redactUrl(this.settings.url)}: start one with reslens worker --queue URL (the run waits)`);
       }
-      lastDone = this.processed;
+      lastDone = this.processedCount;
     }
   }
 }
