@@ -18,7 +18,7 @@ import { backendDetail } from '../../src-main/engine/infer/doctor.js';
 import { type GpuInfo, cpuInfo, gpuDeviceNodes, listGpus, vulkanInfo } from '../../src-main/engine/infer/hardware.js';
 import { platformProviders } from '../../src-main/engine/infer/providers.js';
 import { type Ep } from '../../src-main/engine/core/vocabulary.js';
-import type { ProbeResult } from '../../src-main/engine/infer/session.js';
+import type { ProbeResult } from '../../src-main/engine/infer/probe.js';
 import { loadLabels } from '../../src-main/engine/model/labels.js';
 import { TORCHVISION_PREPROCESSING, preprocessBytes } from '../../src-main/engine/preprocess/preprocess.js';
 import { ensureFixture } from '../fixtures/generate.js';

@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { discoverBlocks, resolveBlockIds } from '../../src-main/engine/blocks/discover.js';
 import { addBlockGates, addBlockNorms, gateInput } from '../../src-main/engine/blocks/gated-graph.js';
-import { probeInput } from '../../src-main/engine/infer/session.js';
+import { probeInput } from '../../src-main/engine/infer/probe.js';
 import { architectureSummary } from '../../src-main/engine/model/architecture.js';
 import { describeModel } from '../../src-main/engine/model/inspect.js';
 import { type OnnxModel, encodeModel } from '../../src-main/engine/model/onnx-proto.js';

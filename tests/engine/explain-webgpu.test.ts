@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Explainer } from '../../src-main/engine/explain/explainer.js';
 import { Classifier } from '../../src-main/engine/infer/classifier.js';
 import { findSharedLibrary } from '../../src-main/engine/infer/hardware.js';
-import { shortReason } from '../../src-main/engine/infer/session.js';
+import { shortReason } from '../../src-main/engine/infer/ort-reason.js';
 import { AttributeType, TensorDataType, encodeModel } from '../../src-main/engine/model/onnx-proto.js';
 import { STAGE_NAMES } from '../../src-main/engine/core/vocabulary.js';
 import { TORCHVISION_PREPROCESSING, preprocessBytes } from '../../src-main/engine/preprocess/preprocess.js';

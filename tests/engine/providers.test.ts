@@ -11,17 +11,10 @@ import { EngineError } from '../../src-main/engine/core/errors.js';
 import { diagnoseCuda, findSharedLibrary, parseVulkanSummary } from '../../src-main/engine/infer/hardware.js';
 import { DEFAULT_BATCH, PROBE_TOLERANCE, autoOrder, defaultBatchSize } from '../../src-main/engine/infer/providers.js';
 import { type Ep } from '../../src-main/engine/core/vocabulary.js';
-import {
-  type EpAttempt,
-  type FallbackEvent,
-  type RunnableSession,
-  SessionRunner,
-  autoSkipReason,
-  compareOutputs,
-  createSession,
-  describeChoice,
-  probeInput,
-} from '../../src-main/engine/infer/session.js';
+import { compareOutputs, probeInput } from '../../src-main/engine/infer/probe.js';
+import { type EpAttempt, autoSkipReason } from '../../src-main/engine/infer/provider-attempt.js';
+import { createSession, describeChoice } from '../../src-main/engine/infer/session.js';
+import { type FallbackEvent, type RunnableSession, SessionRunner } from '../../src-main/engine/infer/session-runner.js';
 import { tinyClassifier } from '../helpers/tiny-models.js';
 
 /** A provider onnxruntime-node on this platform certainly cannot load (it throws "backend not found"). */

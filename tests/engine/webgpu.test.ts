@@ -13,7 +13,10 @@ import { classifyFiles, isFailure, type ClassifySuccess } from '../../src-main/e
 import { probeNetwork } from '../../src-main/engine/infer/doctor.js';
 import { findSharedLibrary, gpuDeviceNodes } from '../../src-main/engine/infer/hardware.js';
 import { PROBE_TOLERANCE } from '../../src-main/engine/infer/providers.js';
-import { type FallbackEvent, compareOutputs, createSession, shortReason } from '../../src-main/engine/infer/session.js';
+import { shortReason } from '../../src-main/engine/infer/ort-reason.js';
+import { compareOutputs } from '../../src-main/engine/infer/probe.js';
+import { createSession } from '../../src-main/engine/infer/session.js';
+import type { FallbackEvent } from '../../src-main/engine/infer/session-runner.js';
 import { loadLabels } from '../../src-main/engine/model/labels.js';
 import { STAGE_NAMES } from '../../src-main/engine/core/vocabulary.js';
 import { TORCHVISION_PREPROCESSING, preprocessFile } from '../../src-main/engine/preprocess/preprocess.js';

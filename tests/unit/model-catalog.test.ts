@@ -17,7 +17,9 @@ import {
   preprocessingOf,
 } from '../../src-main/engine/model/catalog.js';
 import { checkLabelCount, defaultLabelsPath, labelCountProblem, loadLabels, parseLabels } from '../../src-main/engine/model/labels.js';
-import { ModelStore, nameFromFile, normaliseModelName } from '../../src-main/engine/model/store.js';
+import { normaliseModelName } from '../../src-main/engine/model/model-name.js';
+import { nameFromFile } from '../../src-main/engine/model/store-import.js';
+import { ModelStore } from '../../src-main/engine/model/store.js';
 import { createProgress, formatBytes, formatDuration } from '../../src-main/cli/progress.js';
 
 const catalogFile = findPackageFile(path.join('models', 'catalog.json'));

@@ -21,7 +21,9 @@ import {
 } from '../model/reduction-graph.js';
 import type { ClassifierWeights } from '../model/classifier-weights.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
-import { type EpAttempt, type FallbackEvent, type SessionRunner, createSession, runnerFor } from './session.js';
+import type { EpAttempt } from './provider-attempt.js';
+import { createSession } from './session.js';
+import { type FallbackEvent, type SessionRunner, runnerFor } from './session-runner.js';
 import { defaultBatchSize } from './providers.js';
 import { type Ep, type EpRequest } from '../core/vocabulary.js';
 import { InferenceGate, type RunPriority } from './gate.js';

@@ -10,7 +10,9 @@ import { type OnnxNode, type OnnxTensor, TensorDataType, encodeModel } from '../
 import { type CpuInfo, type GpuInfo, type VulkanInfo, cpuInfo, gpuDeviceNodes, listGpus, onnxruntimeBinDir, vulkanInfo } from './hardware.js';
 import { EP_TITLES, autoOrder, platformProviders } from './providers.js';
 import { type Ep, type EpRequest } from '../core/vocabulary.js';
-import { type EpAttempt, type ModelSource, type SessionChoice, checkProviders, createSession, describeChoice } from './session.js';
+import type { EpAttempt } from './provider-attempt.js';
+import { type SessionChoice, checkProviders, createSession, describeChoice } from './session.js';
+import type { ModelSource } from './session-create.js';
 
 export interface ProviderReport extends EpAttempt {
   title: string;

@@ -70,112 +70,117 @@ export function analyseShapes(graph: OnnxGraph, inputName: string, inputShape: S
   const shapes = new Map<string, Shape>(constantDims(graph));
   const macs = new Map<number, number>();
   shapes.set(inputName, inputShape);
-  const intValues = new Map<string, number[]>();
+  const known: Known = { shapes, ints: int64Constants(graph) };
+  graph.node.forEach((node, index) => {
+    const { shape, macs: nodeMacs } = nodeShape(node, known);
+    if (nodeMacs !== undefined) macs.set(index, nodeMacs);
+    const out = node.output[0];
+    if (shape && out) shapes.set(out, shape);
+  });
+  let totalMacs = 0;
+  for (const value of macs.values()) totalMacs += value;
+  return { shapes, macs, totalMacs };
+}
+
+/** What is known while propagating: shapes so far, and the small int64 initializers (Reshape targets, Squeeze axes). */
+interface Known {
+  shapes: Map<string, Shape>;
+  ints: Map<string, number[]>;
+}
+
+/** A node's output shape when it can be derived, and its multiply-accumulates when it does any. */
+interface NodeShape {
+  shape?: Shape;
+  macs?: number;
+}
+
+/** Small int64 initializers by name: the operands that decide shapes rather than carry weights. */
+function int64Constants(graph: OnnxGraph): Map<string, number[]> {
+  const ints = new Map<string, number[]>();
   for (const t of graph.initializer) {
     if (t.dataType === 7 && t.rawData && t.rawData.byteLength <= 64) {
       const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
-      intValues.set(
+      ints.set(
         t.name,
         Array.from({ length: t.rawData.byteLength / 8 }, (_, i) => Number(view.getBigInt64(i * 8, true))),
       );
     } else if (t.dataType === 7 && t.int64Data?.length) {
-      intValues.set(t.name, t.int64Data.map(toNumber));
+      ints.set(t.name, t.int64Data.map(toNumber));
     }
   }
+  return ints;
+}
 
-  graph.node.forEach((node, index) => {
-    const x = shapes.get(node.input[0]);
-    const out = node.output[0];
-    let result: Shape | undefined;
-    switch (node.opType) {
-      case 'Conv': {
-        const w = shapes.get(node.input[1]);
-        if (!x || !w) break;
-        const spatial = spatialOutput(node, x, w.slice(2), false);
-        result = [x[0], w[0], ...spatial];
-        macs.set(index, product(result) * product(w.slice(1)));
-        break;
-      }
-      case 'MaxPool':
-      case 'AveragePool': {
-        if (!x) break;
-        const kernel = intsAttribute(node, 'kernel_shape', []);
-        result = [x[0], x[1], ...spatialOutput(node, x, kernel, true)];
-        break;
-      }
-      case 'GlobalAveragePool':
-      case 'GlobalMaxPool':
-        if (x) result = [x[0], x[1], ...x.slice(2).map(() => 1)];
-        break;
-      case 'BatchNormalization':
-      case 'Relu':
-      case 'LeakyRelu':
-      case 'Clip':
-      case 'Sigmoid':
-      case 'Identity':
-      case 'Dropout':
-      case 'Softmax':
-      case 'LogSoftmax':
-        result = x;
-        break;
-      case 'Add':
-      case 'Sum':
-      case 'Mul':
-      case 'Sub':
-      case 'Div': {
-        const inputs = node.input.map((n) => shapes.get(n));
-        if (inputs.every((s): s is Shape => s !== undefined)) result = inputs.reduce(broadcast);
-        break;
-      }
-      case 'Flatten': {
-        if (!x) break;
-        const axis = intAttribute(node, 'axis', 1);
-        result = [product(x.slice(0, axis)), product(x.slice(axis))];
-        break;
-      }
-      case 'Reshape': {
-        const target = intValues.get(node.input[1]);
-        if (!x || !target) break;
-        const known = target.map((d, i) => (d === 0 ? x[i] : d));
-        const free = known.indexOf(-1);
-        if (free >= 0) known[free] = product(x) / product(known.filter((d) => d !== -1));
-        result = known;
-        break;
-      }
-      case 'Squeeze': {
-        if (!x) break;
-        const axes = intsAttribute(node, 'axes', []).concat(intValues.get(node.input[1]) ?? []);
-        const norm = axes.map((a) => (a < 0 ? a + x.length : a));
-        result = x.filter((d, i) => (norm.length ? !norm.includes(i) : d !== 1));
-        break;
-      }
-      case 'Gemm': {
-        const w = shapes.get(node.input[1]);
-        if (!x || !w) break;
-        const transA = intAttribute(node, 'transA', 0) === 1;
-        const transB = intAttribute(node, 'transB', 0) === 1;
-        const [m, k] = transA ? [x[1], x[0]] : [x[0], x[1]];
-        const n = transB ? w[0] : w[1];
-        result = [m, n];
-        macs.set(index, m * k * n);
-        break;
-      }
-      case 'MatMul': {
-        const w = shapes.get(node.input[1]);
-        if (!x || !w || w.length !== 2) break;
-        result = [...x.slice(0, -1), w[1]];
-        macs.set(index, product(x.slice(0, -1)) * x[x.length - 1] * w[1]);
-        break;
-      }
-      default:
-        break;
+/** Operators whose output has their first input's shape. */
+const SHAPE_KEEPING = new Set(['BatchNormalization', 'Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Identity', 'Dropout', 'Softmax', 'LogSoftmax']);
+/** Element-wise operators whose output is their inputs' shapes broadcast together. */
+const BROADCASTING = new Set(['Add', 'Sum', 'Mul', 'Sub', 'Div']);
+
+function nodeShape(node: OnnxNode, known: Known): NodeShape {
+  const x = known.shapes.get(node.input[0]);
+  const second = known.shapes.get(node.input[1]);
+  if (SHAPE_KEEPING.has(node.opType)) return { shape: x };
+  if (BROADCASTING.has(node.opType)) return { shape: broadcastInputs(node, known.shapes) };
+  if (node.opType === 'Conv') return x && second ? convShape(node, x, second) : {};
+  if (node.opType === 'Gemm') return x && second ? gemmShape(node, x, second) : {};
+  if (node.opType === 'MatMul') return x && second && second.length === 2 ? matMulShape(x, second) : {};
+  if (!x) return {};
+  switch (node.opType) {
+    case 'MaxPool':
+    case 'AveragePool':
+      return { shape: [x[0], x[1], ...spatialOutput(node, x, intsAttribute(node, 'kernel_shape', []), true)] };
+    case 'GlobalAveragePool':
+    case 'GlobalMaxPool':
+      return { shape: [x[0], x[1], ...x.slice(2).map(() => 1)] };
+    case 'Flatten': {
+      const axis = intAttribute(node, 'axis', 1);
+      return { shape: [product(x.slice(0, axis)), product(x.slice(axis))] };
     }
-    if (result && out) shapes.set(out, result);
-  });
+    case 'Reshape':
+      return { shape: reshapeShape(x, known.ints.get(node.input[1])) };
+    case 'Squeeze':
+      return { shape: squeezeShape(node, x, known.ints.get(node.input[1])) };
+    default:
+      return {};
+  }
+}
 
-  let totalMacs = 0;
-  for (const value of macs.values()) totalMacs += value;
-  return { shapes, macs, totalMacs };
+function convShape(node: OnnxNode, x: Shape, w: Shape): NodeShape {
+  const shape = [x[0], w[0], ...spatialOutput(node, x, w.slice(2), false)];
+  return { shape, macs: product(shape) * product(w.slice(1)) };
+}
+
+function gemmShape(node: OnnxNode, x: Shape, w: Shape): NodeShape {
+  const transA = intAttribute(node, 'transA', 0) === 1;
+  const transB = intAttribute(node, 'transB', 0) === 1;
+  const [m, k] = transA ? [x[1], x[0]] : [x[0], x[1]];
+  const n = transB ? w[0] : w[1];
+  return { shape: [m, n], macs: m * k * n };
+}
+
+function matMulShape(x: Shape, w: Shape): NodeShape {
+  return { shape: [...x.slice(0, -1), w[1]], macs: product(x.slice(0, -1)) * x[x.length - 1] * w[1] };
+}
+
+function broadcastInputs(node: OnnxNode, shapes: Map<string, Shape>): Shape | undefined {
+  const inputs = node.input.map((n) => shapes.get(n));
+  return inputs.every((s): s is Shape => s !== undefined) ? inputs.reduce(broadcast) : undefined;
+}
+
+/** ONNX Reshape: 0 keeps the input's dim, one -1 takes what is left. */
+function reshapeShape(x: Shape, target: number[] | undefined): Shape | undefined {
+  if (!target) return undefined;
+  const known = target.map((d, i) => (d === 0 ? x[i] : d));
+  const free = known.indexOf(-1);
+  if (free >= 0) known[free] = product(x) / product(known.filter((d) => d !== -1));
+  return known;
+}
+
+/** Squeeze by the axes attribute (opset < 13) or input (opset 13+), else every dim of 1. */
+function squeezeShape(node: OnnxNode, x: Shape, axesInput: number[] | undefined): Shape {
+  const axes = intsAttribute(node, 'axes', []).concat(axesInput ?? []);
+  const norm = axes.map((a) => (a < 0 ? a + x.length : a));
+  return x.filter((d, i) => (norm.length ? !norm.includes(i) : d !== 1));
 }
 
 export { valueShape };

@@ -247,85 +247,45 @@ function findHead(graph: OnnxGraph, trunk: Trunk, fromNode: number, shapes: Map<
   throw new StageDiscoveryError('no global average pool after the last stage');
 }
 
+/** A residual block on the trunk: its output, the node producing it, and its main path's convolutions. */
+interface ResidualBlock {
+  tensor: string;
+  node: number;
+  convs: number[];
+}
+
+/** The stem's output cut, and its convolutions. */
+interface Stem {
+  cut: { tensor: string; node: number };
+  convs: number[];
+}
+
 /** Stage tensors, shapes, blocks, layers, parameters and MACs; throws (UNSUPPORTED_MODEL) with the reason when the graph is not a ResNet. */
 export function discoverStages(model: OnnxModel, info: ModelInfo): StageMap {
   const graph = model.graph;
   if (info.input.layout !== 'NCHW') throw new StageDiscoveryError('only NCHW models are supported for feature maps');
   const { shapes, macs } = analyseShapes(graph, info.input.name, [1, 3, info.input.height ?? 224, info.input.width ?? 224]);
   const trunk = findTrunk(graph, info.input.name);
+  const blocks = residualBlocks(graph, trunk, info.input.name);
+  const groups = groupByResolution(blocks, shapes);
+  const stem = findStem(graph, trunk, blocks[0].node, shapes);
+  const fields = receptiveFields(graph, stem, groups, shapes);
 
-  // Main-path conv depth and the convs along it, reset at every cut.
-  const cutSet = new Set(trunk.cuts.map((c) => c.tensor));
-  const depth = new Map<string, { convs: number[] }>();
-  const blockEnds: { tensor: string; node: number; convs: number[] }[] = [];
-  graph.node.forEach((node, index) => {
-    let best: number[] = [];
-    for (const i of node.input) {
-      const d = cutSet.has(i) ? [] : depth.get(i)?.convs;
-      if (d && d.length > best.length) best = d;
-    }
-    const convs = node.opType === 'Conv' ? [...best, index] : best;
-    for (const o of node.output) depth.set(o, { convs });
-  });
-
-  for (const end of findBlockEnds(graph, trunk, info.input.name)) {
-    // The main path is the deeper of the Add's two inputs.
-    const add = graph.node[end.add];
-    const convs = add.input.map((i) => depth.get(i)?.convs ?? []).reduce((a, b) => (b.length > a.length ? b : a));
-    blockEnds.push({ tensor: end.tensor, node: end.node, convs });
-  }
-  if (blockEnds.length === 0) throw new StageDiscoveryError('no residual blocks (Add of two branches) found on the main path');
-
-  // Group consecutive blocks by spatial size.
-  const groups: (typeof blockEnds)[] = [];
-  for (const block of blockEnds) {
-    const shape = chw(shapes.get(block.tensor));
-    if (!shape) throw new StageDiscoveryError(`cannot derive the shape of block output ${block.tensor}`);
-    const last = groups[groups.length - 1];
-    const lastShape = last ? chw(shapes.get(last[0].tensor)) : undefined;
-    if (last && lastShape && lastShape[1] === shape[1] && lastShape[2] === shape[2]) last.push(block);
-    else groups.push([block]);
-  }
-  if (groups.length !== 4) throw new StageDiscoveryError(`found ${groups.length} groups of residual blocks at distinct resolutions, a ResNet has 4`);
-
-  // Stem: the pooling cut right before the first block (conv1 + maxpool), else the last cut before it.
-  const firstBlockNode = blockEnds[0].node;
-  const before = trunk.cuts.filter((c) => c.node >= 0 && c.node < firstBlockNode && chw(shapes.get(c.tensor)));
-  const stemCut = [...before].reverse().find((c) => graph.node[c.node].opType === 'MaxPool') ?? before[before.length - 1];
-  if (!stemCut) throw new StageDiscoveryError('no stem output found before the first residual block');
-  const stemConvs = graph.node.map((n, i) => (n.opType === 'Conv' && i <= stemCut.node ? i : -1)).filter((i) => i >= 0);
-
-  // Receptive fields grow along the chain: the stem's convolutions and pools, then each block's main path.
-  const stemChain = graph.node.map((n, i) => ((n.opType === 'Conv' || n.opType === 'MaxPool') && i <= stemCut.node ? i : -1)).filter((i) => i >= 0);
-  let field = extendField(
-    INPUT_FIELD,
-    stemChain.map((i) => chainLayer(graph, i, shapes)),
-  );
-  const stemField = field;
-  const groupFields = groups.map((group) => {
-    for (const block of group)
-      field = extendField(
-        field,
-        block.convs.map((i) => chainLayer(graph, i, shapes)),
-      );
-    return field;
-  });
-
-  const stages: StageInfo[] = [];
-  const stemShape = chw(shapes.get(stemCut.tensor)) as [number, number, number];
-  stages.push({
-    name: 'stem',
-    paperName: PAPER_NAMES.stem,
-    tensor: stemCut.tensor,
-    shape: stemShape,
-    blocks: 0,
-    layers: stemConvs.length,
-    blockConvs: stemConvs.map((i) => convSpec(graph, i, shapes)),
-    params: paramsInRange(graph, 0, stemCut.node),
-    macs: macsInRange(macs, 0, stemCut.node),
-    receptiveField: stemField,
-  });
-  let previousEnd = stemCut.node;
+  const stages: StageInfo[] = [
+    {
+      name: 'stem',
+      paperName: PAPER_NAMES.stem,
+      tensor: stem.cut.tensor,
+      shape: chw(shapes.get(stem.cut.tensor)) as [number, number, number],
+      blocks: 0,
+      layers: stem.convs.length,
+      blockConvs: stem.convs.map((i) => convSpec(graph, i, shapes)),
+      params: paramsInRange(graph, 0, stem.cut.node),
+      macs: macsInRange(macs, 0, stem.cut.node),
+      receptiveField: fields.stem,
+    },
+  ];
+  let previousEnd = stem.cut.node;
   groups.forEach((group, g) => {
     const name = STAGE_NAMES[g + 1];
     const end = group[group.length - 1];
@@ -339,7 +299,7 @@ export function discoverStages(model: OnnxModel, info: ModelInfo): StageMap {
       blockConvs: group[0].convs.map((i) => convSpec(graph, i, shapes)),
       params: paramsInRange(graph, previousEnd + 1, end.node),
       macs: macsInRange(macs, previousEnd + 1, end.node),
-      receptiveField: groupFields[g],
+      receptiveField: fields.groups[g],
     });
     previousEnd = end.node;
   });
@@ -355,4 +315,78 @@ export function discoverStages(model: OnnxModel, info: ModelInfo): StageMap {
     totalMacs: info.macs,
     totalParams: info.params,
   };
+}
+
+/** The residual blocks in graph order, each with the convolutions on its main path. */
+function residualBlocks(graph: OnnxGraph, trunk: Trunk, inputName: string): ResidualBlock[] {
+  // Main-path conv depth and the convs along it, reset at every cut.
+  const cutSet = new Set(trunk.cuts.map((c) => c.tensor));
+  const depth = new Map<string, { convs: number[] }>();
+  graph.node.forEach((node, index) => {
+    let best: number[] = [];
+    for (const i of node.input) {
+      const d = cutSet.has(i) ? [] : depth.get(i)?.convs;
+      if (d && d.length > best.length) best = d;
+    }
+    const convs = node.opType === 'Conv' ? [...best, index] : best;
+    for (const o of node.output) depth.set(o, { convs });
+  });
+
+  const blocks: ResidualBlock[] = [];
+  for (const end of findBlockEnds(graph, trunk, inputName)) {
+    // The main path is the deeper of the Add's two inputs.
+    const add = graph.node[end.add];
+    const convs = add.input.map((i) => depth.get(i)?.convs ?? []).reduce((a, b) => (b.length > a.length ? b : a));
+    blocks.push({ tensor: end.tensor, node: end.node, convs });
+  }
+  if (blocks.length === 0) throw new StageDiscoveryError('no residual blocks (Add of two branches) found on the main path');
+  return blocks;
+}
+
+/** Consecutive blocks at the same spatial size: the four stages conv2_x..conv5_x. */
+function groupByResolution(blocks: ResidualBlock[], shapes: Map<string, Shape>): ResidualBlock[][] {
+  const groups: ResidualBlock[][] = [];
+  for (const block of blocks) {
+    const shape = chw(shapes.get(block.tensor));
+    if (!shape) throw new StageDiscoveryError(`cannot derive the shape of block output ${block.tensor}`);
+    const last = groups[groups.length - 1];
+    const lastShape = last ? chw(shapes.get(last[0].tensor)) : undefined;
+    if (last && lastShape && lastShape[1] === shape[1] && lastShape[2] === shape[2]) last.push(block);
+    else groups.push([block]);
+  }
+  if (groups.length !== 4) throw new StageDiscoveryError(`found ${groups.length} groups of residual blocks at distinct resolutions, a ResNet has 4`);
+  return groups;
+}
+
+/** Stem: the pooling cut right before the first block (conv1 + maxpool), else the last cut before it. */
+function findStem(graph: OnnxGraph, trunk: Trunk, firstBlockNode: number, shapes: Map<string, Shape>): Stem {
+  const before = trunk.cuts.filter((c) => c.node >= 0 && c.node < firstBlockNode && chw(shapes.get(c.tensor)));
+  const cut = [...before].reverse().find((c) => graph.node[c.node].opType === 'MaxPool') ?? before[before.length - 1];
+  if (!cut) throw new StageDiscoveryError('no stem output found before the first residual block');
+  const convs = graph.node.map((n, i) => (n.opType === 'Conv' && i <= cut.node ? i : -1)).filter((i) => i >= 0);
+  return { cut, convs };
+}
+
+/** Receptive fields grow along the chain: the stem's convolutions and pools, then each block's main path. */
+function receptiveFields(
+  graph: OnnxGraph,
+  stem: Stem,
+  groups: ResidualBlock[][],
+  shapes: Map<string, Shape>,
+): { stem: ReceptiveFieldValue; groups: ReceptiveFieldValue[] } {
+  const stemChain = graph.node.map((n, i) => ((n.opType === 'Conv' || n.opType === 'MaxPool') && i <= stem.cut.node ? i : -1)).filter((i) => i >= 0);
+  let field = extendField(
+    INPUT_FIELD,
+    stemChain.map((i) => chainLayer(graph, i, shapes)),
+  );
+  const stemField = field;
+  const groupFields = groups.map((group) => {
+    for (const block of group)
+      field = extendField(
+        field,
+        block.convs.map((i) => chainLayer(graph, i, shapes)),
+      );
+    return field;
+  });
+  return { stem: stemField, groups: groupFields };
 }

@@ -6,7 +6,7 @@
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import { Classifier, type Precision } from '../infer/classifier.js';
-import type { FallbackEvent } from '../infer/session.js';
+import type { FallbackEvent } from '../infer/session-runner.js';
 import { describeBackend } from '../infer/doctor.js';
 import type { EpRequest } from '../core/vocabulary.js';
 import { type ArchitectureSummary, architectureSummary } from '../model/architecture.js';

@@ -165,96 +165,122 @@ export interface QdqOptions {
 export function insertQdq(model: OnnxModel, options: QdqOptions): OnnxModel {
   const graph = model.graph;
   const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
+  const added: Additions = { initializers: [], weightNodes: [], quantisedWeights: new Set() };
+  const activations = activationPairs(quantisedActivations(model), options, added);
+  const rewired: OnnxNode[] = graph.node.map((node) => {
+    const input = node.input.map((i) => activations.dequantised.get(i) ?? i);
+    const weight = node.opType === 'Conv' || node.opType === 'Gemm' ? initializers.get(node.input[1]) : undefined;
+    const transB = node.opType === 'Gemm' ? intAttribute(node, 'transB', 0) : 1;
+    // Per output channel: axis 0 of a Conv weight [M, C/g, kH, kW] and of a Gemm weight with transB.
+    if (weight && weight.dataType === TensorDataType.FLOAT && transB === 1) {
+      const weightScales = quantiseWeight(node.input[1], weight, added);
+      input[1] = `${node.input[1]}_dequantized`;
+      const biasName = node.input[2];
+      const bias = biasName ? initializers.get(biasName) : undefined;
+      const inputScale = activations.scales.get(node.input[0]);
+      if (bias && inputScale !== undefined) input[2] = quantiseBias(node, bias, inputScale, weightScales, added);
+    }
+    return { ...node, input };
+  });
+  const nodes = topologicalOrder(added.weightNodes, graph.input, rewired, activations.pairs);
+  const stillUsed = new Set(nodes.flatMap((n) => n.input));
+  const initializer = [...graph.initializer.filter((t) => stillUsed.has(t.name)), ...added.initializers.filter((t) => stillUsed.has(t.name))];
+  // DequantizeLinear with a per-axis scale needs opset 13.
+  const opsetImport = model.opsetImport.map((o) => (!o.domain && toNumber(o.version) < 13 ? { ...o, version: 13 } : o));
+  return { ...model, opsetImport, graph: { ...graph, node: nodes, initializer } };
+}
+
+/** What the rewrite adds: initializers, and the DequantizeLinear nodes of weights and biases (placed first). */
+interface Additions {
+  initializers: OnnxTensor[];
+  weightNodes: OnnxNode[];
+  /** Weights already quantised (a weight two nodes share is stored once). */
+  quantisedWeights: Set<string>;
+}
+
+interface ActivationPairs {
+  /** Activation → its DQ output. */
+  dequantised: Map<string, string>;
+  scales: Map<string, number>;
+  /** Activation → [Q, DQ]. */
+  pairs: Map<string, OnnxNode[]>;
+}
+
+/** A Q → DQ pair, with its scale and zero point, for each activation. */
+function activationPairs(targets: string[], options: QdqOptions, added: Additions): ActivationPairs {
   const activationType = options.activations === 'uint8' ? TensorDataType.UINT8 : TensorDataType.INT8;
-  const targets = quantisedActivations(model);
-  const newInitializers: OnnxTensor[] = [];
-  const weightNodes: OnnxNode[] = [];
-  const dequantised = new Map<string, string>(); // activation → its DQ output
-  const activationScale = new Map<string, number>();
-  const pairs = new Map<string, OnnxNode[]>(); // tensor → [Q, DQ]
+  const result: ActivationPairs = { dequantised: new Map(), scales: new Map(), pairs: new Map() };
   for (const name of targets) {
     const range = options.ranges.get(name);
     if (!range) throw new EngineError(ErrorCode.INVALID_ARGUMENT, `no calibration range for ${name}`);
     const { scale, zeroPoint } = activationParams(range, options.activations);
-    activationScale.set(name, scale);
+    result.scales.set(name, scale);
     const zp = options.activations === 'uint8' ? Uint8Array.of(zeroPoint) : Int8Array.of(zeroPoint);
-    newInitializers.push(floatTensor(`${name}_scale`, [scale], []), bytesTensor(`${name}_zero_point`, zp, activationType, []));
+    added.initializers.push(floatTensor(`${name}_scale`, [scale], []), bytesTensor(`${name}_zero_point`, zp, activationType, []));
     const q = `${name}_quantized`;
     const dq = `${name}_dequantized`;
-    dequantised.set(name, dq);
-    pairs.set(name, [
+    result.dequantised.set(name, dq);
+    result.pairs.set(name, [
       { opType: 'QuantizeLinear', name: `${name}_QuantizeLinear`, input: [name, `${name}_scale`, `${name}_zero_point`], output: [q] },
       { opType: 'DequantizeLinear', name: `${name}_DequantizeLinear`, input: [q, `${name}_scale`, `${name}_zero_point`], output: [dq] },
     ]);
   }
-  const quantisedWeights = new Set<string>();
-  const rewired: OnnxNode[] = graph.node.map((node) => {
-    const input = node.input.map((i) => dequantised.get(i) ?? i);
-    if (node.opType === 'Conv' || node.opType === 'Gemm') {
-      const weight = initializers.get(node.input[1]);
-      const transB = node.opType === 'Gemm' ? intAttribute(node, 'transB', 0) : 1;
-      // Per output channel: axis 0 of a Conv weight [M, C/g, kH, kW] and of a Gemm weight with transB.
-      if (weight && weight.dataType === TensorDataType.FLOAT && transB === 1) {
-        const channels = toNumber(weight.dims[0]);
-        const { values, scales } = quantiseWeightPerChannel(tensorFloats(weight), channels);
-        const base = node.input[1];
-        if (!quantisedWeights.has(base)) {
-          quantisedWeights.add(base);
-          newInitializers.push(
-            bytesTensor(`${base}_int8`, values, TensorDataType.INT8, weight.dims.map(toNumber)),
-            floatTensor(`${base}_wscale`, scales, [channels]),
-            bytesTensor(`${base}_wzero`, new Int8Array(channels), TensorDataType.INT8, [channels]),
-          );
-          weightNodes.push({
-            opType: 'DequantizeLinear',
-            name: `${base}_DequantizeLinear`,
-            input: [`${base}_int8`, `${base}_wscale`, `${base}_wzero`],
-            output: [`${base}_dequantized`],
-            attribute: [{ name: 'axis', type: 2, i: 0 }],
-          });
-        }
-        input[1] = `${base}_dequantized`;
-        // Bias as int32 with scale = input scale × weight scale, as the int8 kernels add it.
-        const biasName = node.input[2];
-        const bias = biasName ? initializers.get(biasName) : undefined;
-        const inputScale = activationScale.get(node.input[0]);
-        if (bias && inputScale !== undefined) {
-          const b = tensorFloats(bias);
-          const q = new Int32Array(b.length);
-          const biasScales = new Float32Array(b.length);
-          for (let c = 0; c < b.length; c++) {
-            biasScales[c] = inputScale * scales[c];
-            q[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(b[c] / biasScales[c])));
-          }
-          const qb = `${biasName}_${node.name ?? node.output[0]}_int32`;
-          newInitializers.push(
-            bytesTensor(qb, q, TensorDataType.INT32, [b.length]),
-            floatTensor(`${qb}_scale`, biasScales, [b.length]),
-            bytesTensor(`${qb}_zero`, new Int32Array(b.length), TensorDataType.INT32, [b.length]),
-          );
-          weightNodes.push({
-            opType: 'DequantizeLinear',
-            name: `${qb}_DequantizeLinear`,
-            input: [qb, `${qb}_scale`, `${qb}_zero`],
-            output: [`${qb}_dequantized`],
-            attribute: [{ name: 'axis', type: 2, i: 0 }],
-          });
-          input[2] = `${qb}_dequantized`;
-        }
-      }
-    }
-    return { ...node, input };
-  });
-  // Topological order: weight DQs first, graph-input pairs next, each pair right after its producer.
+  return result;
+}
+
+/** A DequantizeLinear of `base` (its values, `<base><scale>` and `<base><zero>`) per output channel, to `<base>_dequantized`. */
+function perChannelDequantize(base: string, values: string, scale: string, zero: string): OnnxNode {
+  return {
+    opType: 'DequantizeLinear',
+    name: `${base}_DequantizeLinear`,
+    input: [values, scale, zero],
+    output: [`${base}_dequantized`],
+    attribute: [{ name: 'axis', type: 2, i: 0 }],
+  };
+}
+
+/** Stores the weight `base` as per-channel int8 with its DequantizeLinear (once per weight); returns the per-channel scales. */
+function quantiseWeight(base: string, weight: OnnxTensor, added: Additions): Float32Array {
+  const channels = toNumber(weight.dims[0]);
+  const { values, scales } = quantiseWeightPerChannel(tensorFloats(weight), channels);
+  if (!added.quantisedWeights.has(base)) {
+    added.quantisedWeights.add(base);
+    added.initializers.push(
+      bytesTensor(`${base}_int8`, values, TensorDataType.INT8, weight.dims.map(toNumber)),
+      floatTensor(`${base}_wscale`, scales, [channels]),
+      bytesTensor(`${base}_wzero`, new Int8Array(channels), TensorDataType.INT8, [channels]),
+    );
+    added.weightNodes.push(perChannelDequantize(base, `${base}_int8`, `${base}_wscale`, `${base}_wzero`));
+  }
+  return scales;
+}
+
+/** Bias as int32 with scale = input scale × weight scale, as the int8 kernels add it; returns its DQ output. */
+function quantiseBias(node: OnnxNode, bias: OnnxTensor, inputScale: number, weightScales: Float32Array, added: Additions): string {
+  const b = tensorFloats(bias);
+  const q = new Int32Array(b.length);
+  const biasScales = new Float32Array(b.length);
+  for (let c = 0; c < b.length; c++) {
+    biasScales[c] = inputScale * weightScales[c];
+    q[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(b[c] / biasScales[c])));
+  }
+  const qb = `${node.input[2]}_${node.name ?? node.output[0]}_int32`;
+  added.initializers.push(
+    bytesTensor(qb, q, TensorDataType.INT32, [b.length]),
+    floatTensor(`${qb}_scale`, biasScales, [b.length]),
+    bytesTensor(`${qb}_zero`, new Int32Array(b.length), TensorDataType.INT32, [b.length]),
+  );
+  added.weightNodes.push(perChannelDequantize(qb, qb, `${qb}_scale`, `${qb}_zero`));
+  return `${qb}_dequantized`;
+}
+
+/** Topological order: weight DQs first, graph-input pairs next, each pair right after its producer. */
+function topologicalOrder(weightNodes: OnnxNode[], inputs: { name: string }[], rewired: OnnxNode[], pairs: Map<string, OnnxNode[]>): OnnxNode[] {
   const nodes: OnnxNode[] = [...weightNodes];
-  for (const value of graph.input) nodes.push(...(pairs.get(value.name) ?? []));
+  for (const value of inputs) nodes.push(...(pairs.get(value.name) ?? []));
   for (const node of rewired) {
     nodes.push(node);
     for (const out of node.output) nodes.push(...(pairs.get(out) ?? []));
   }
-  const stillUsed = new Set(nodes.flatMap((n) => n.input));
-  const initializer = [...graph.initializer.filter((t) => stillUsed.has(t.name)), ...newInitializers.filter((t) => stillUsed.has(t.name))];
-  // DequantizeLinear with a per-axis scale needs opset 13.
-  const opsetImport = model.opsetImport.map((o) => (!o.domain && toNumber(o.version) < 13 ? { ...o, version: 13 } : o));
-  return { ...model, opsetImport, graph: { ...graph, node: nodes, initializer } };
+  return nodes;
 }

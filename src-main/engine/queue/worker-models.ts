@@ -6,7 +6,7 @@
 // never substitutes another model, and never loads a model file a job points at.
 import { Classifier } from '../infer/classifier.js';
 import type { EpRequest } from '../core/vocabulary.js';
-import type { FallbackEvent } from '../infer/session.js';
+import type { FallbackEvent } from '../infer/session-runner.js';
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import type { Preprocessing } from '../model/catalog.js';

@@ -69,89 +69,108 @@ export function createBrowserTransport(): Transport {
 
 /** The contract over one WebSocket: requests answered by id, events fanned out, reconnection with backoff. */
 function connectSocket(token: string): Pick<Transport, 'api' | 'connection'> {
-  const pending: Waiters = new Map();
-  const listeners = new Map<EventName, Set<(payload: unknown) => void>>();
-  const connectionListeners = new Set<(state: ConnectionState) => void>();
-  let state: ConnectionState = 'connecting';
-  let socket: WebSocket | undefined;
-  let nextId = 1;
-  let retryMs = 250;
-  let markOpen: () => void = () => undefined;
-  const waitForOpen = () => new Promise<void>((resolve) => (markOpen = resolve));
-  /** Calls made while (re)connecting wait for the socket. */
-  let opened = waitForOpen();
-
-  const setState = (next: ConnectionState) => {
-    if (state === next) return;
-    state = next;
-    for (const listener of connectionListeners) listener(next);
-  };
-
-  const connect = () => {
-    const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
-    const ws = new WebSocket(`${scheme}://${window.location.host}/api/ws?token=${encodeURIComponent(token)}`);
-    ws.binaryType = 'arraybuffer';
-    socket = ws;
-    ws.onopen = () => {
-      retryMs = 250;
-      setState('open');
-      markOpen();
-    };
-    ws.onmessage = (event: MessageEvent<ArrayBuffer>) => deliver(event.data, listeners, pending);
-    ws.onclose = () => {
-      if (socket !== ws) return;
-      socket = undefined;
-      for (const [, waiter] of pending) waiter.reject(new ApiError('DISCONNECTED', `the connection to ResLens dropped. ${SERVER_GONE_MESSAGE}`));
-      pending.clear();
-      opened = waitForOpen();
-      setState('reconnecting');
-      setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMs * 2, 4000);
-    };
-  };
-  connect();
-
+  const socket = new ContractSocket(token);
+  socket.connect();
   const api: ReslensApi = {
-    async call<N extends RequestName>(method: N, params: RequestParams<N>): Promise<RequestResults[N]> {
-      if (state !== 'open') {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const connected = await Promise.race([
-          opened.then(() => true),
-          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CONNECT_WAIT_MS))),
-        ]);
-        clearTimeout(timer);
-        if (!connected) throw new ApiError('DISCONNECTED', SERVER_GONE_MESSAGE);
-      }
-      const ws = socket;
-      if (!ws || ws.readyState !== WebSocket.OPEN) throw new ApiError('DISCONNECTED', 'not connected to ResLens');
-      const id = nextId++;
-      const message: ClientMessage = { kind: 'request', id, method, params };
-      return new Promise<RequestResults[N]>((resolve, reject) => {
-        pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-        ws.send(encodeMessage(message) as Uint8Array<ArrayBuffer>);
-      });
-    },
-    on<E extends EventName>(event: E, listener: (payload: EngineEvents[E]) => void): () => void {
-      let set = listeners.get(event);
-      if (!set) listeners.set(event, (set = new Set()));
-      const wrapped = listener as (payload: unknown) => void;
-      set.add(wrapped);
-      return () => set.delete(wrapped);
-    },
+    call: (method, params) => socket.call(method, params),
+    on: (event, listener) => socket.on(event, listener),
   };
-
   return {
     api,
     connection: {
       get state() {
-        return state;
+        return socket.state;
       },
-      onChange(listener) {
-        connectionListeners.add(listener);
-        return () => connectionListeners.delete(listener);
-      },
+      onChange: (listener) => socket.onStateChange(listener),
     },
   };
+}
+
+class ContractSocket {
+  state: ConnectionState = 'connecting';
+  private readonly pending: Waiters = new Map();
+  private readonly listeners = new Map<EventName, Set<(payload: unknown) => void>>();
+  private readonly stateListeners = new Set<(state: ConnectionState) => void>();
+  private socket: WebSocket | undefined;
+  private nextId = 1;
+  private retryMs = 250;
+  private markOpen: () => void = () => undefined;
+  /** Calls made while (re)connecting wait for the socket. */
+  private opened = this.waitForOpen();
+
+  constructor(private readonly token: string) {}
+
+  connect(): void {
+    const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
+    const ws = new WebSocket(`${scheme}://${window.location.host}/api/ws?token=${encodeURIComponent(this.token)}`);
+    ws.binaryType = 'arraybuffer';
+    this.socket = ws;
+    ws.onopen = () => {
+      this.retryMs = 250;
+      this.setState('open');
+      this.markOpen();
+    };
+    ws.onmessage = (event: MessageEvent<ArrayBuffer>) => deliver(event.data, this.listeners, this.pending);
+    ws.onclose = () => this.dropped(ws);
+  }
+
+  /** A dropped socket fails the calls waiting on it, then reconnects with backoff (250 ms, doubling up to 4 s). */
+  private dropped(ws: WebSocket): void {
+    if (this.socket !== ws) return;
+    this.socket = undefined;
+    for (const [, waiter] of this.pending) waiter.reject(new ApiError('DISCONNECTED', `the connection to ResLens dropped. ${SERVER_GONE_MESSAGE}`));
+    this.pending.clear();
+    this.opened = this.waitForOpen();
+    this.setState('reconnecting');
+    setTimeout(() => this.connect(), this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, 4000);
+  }
+
+  private waitForOpen(): Promise<void> {
+    return new Promise<void>((resolve) => (this.markOpen = resolve));
+  }
+
+  private setState(next: ConnectionState): void {
+    if (this.state === next) return;
+    this.state = next;
+    for (const listener of this.stateListeners) listener(next);
+  }
+
+  onStateChange(listener: (state: ConnectionState) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  async call<N extends RequestName>(method: N, params: RequestParams<N>): Promise<RequestResults[N]> {
+    if (this.state !== 'open') await this.reconnected();
+    const ws = this.socket;
+    if (!ws || ws.readyState !== WebSocket.OPEN) throw new ApiError('DISCONNECTED', 'not connected to ResLens');
+    const id = this.nextId++;
+    const message: ClientMessage = { kind: 'request', id, method, params };
+    return new Promise<RequestResults[N]>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      ws.send(encodeMessage(message) as Uint8Array<ArrayBuffer>);
+    });
+  }
+
+  /** Waits up to CONNECT_WAIT_MS for the socket to (re)open; throws DISCONNECTED when it does not. */
+  private async reconnected(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const connected = await Promise.race([
+      this.opened.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CONNECT_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!connected) throw new ApiError('DISCONNECTED', SERVER_GONE_MESSAGE);
+  }
+
+  on<E extends EventName>(event: E, listener: (payload: EngineEvents[E]) => void): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    const wrapped = listener as (payload: unknown) => void;
+    set.add(wrapped);
+    return () => set.delete(wrapped);
+  }
 }
 
 type Waiters = Map<number, { resolve(value: unknown): void; reject(error: Error): void }>;

@@ -52,15 +52,34 @@ export const DEFAULT_LIMITS: Record<string, number | null> = {
 };
 
 export function withTimeouts(api: ReslensApi, options: TimeoutOptions = {}): ReslensApi {
-  const probeAfterMs = options.probeAfterMs ?? 5000;
-  const probeTimeoutMs = options.probeTimeoutMs ?? 45_000;
+  const timing: ProbeTiming = { probeAfterMs: options.probeAfterMs ?? 5000, probeTimeoutMs: options.probeTimeoutMs ?? 45_000 };
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const defaultLimit = options.defaultLimitMs === undefined ? null : options.defaultLimitMs;
-  const waiting = new Set<(error: ApiError) => void>();
-  let probing = false;
+  const waiting: Waiting = new Set();
+  const probe = livenessProbe(api, timing, waiting);
+  return {
+    call<N extends RequestName>(method: N, params: RequestParams<N>): Promise<RequestResults[N]> {
+      const limit = method in limits ? limits[method] : defaultLimit;
+      return guardedCall(api, method, params, { limit, timing, waiting, probe });
+    },
+    on<E extends EventName>(event: E, listener: (payload: EngineEvents[E]) => void): () => void {
+      return api.on(event, listener);
+    },
+  };
+}
 
-  /** Asks the engine for its status; failing every waiting call when it does not answer in time. */
-  const probe = () => {
+interface ProbeTiming {
+  probeAfterMs: number;
+  probeTimeoutMs: number;
+}
+
+/** The calls still waiting, each by the function that fails it. */
+type Waiting = Set<(error: ApiError) => void>;
+
+/** Asks the engine for its status (one probe at a time); fails every waiting call when it does not answer in time. */
+function livenessProbe(api: ReslensApi, timing: ProbeTiming, waiting: Waiting): () => void {
+  let probing = false;
+  return () => {
     if (probing) return;
     probing = true;
     let answered = false;
@@ -68,69 +87,64 @@ export function withTimeouts(api: ReslensApi, options: TimeoutOptions = {}): Res
       if (answered) return;
       const error = new ApiError(
         'TIMEOUT',
-        `the engine did not answer within ${Math.round((probeAfterMs + probeTimeoutMs) / 1000)} s: it has stopped or is stuck`,
+        `the engine did not answer within ${Math.round((timing.probeAfterMs + timing.probeTimeoutMs) / 1000)} s: it has stopped or is stuck`,
       );
       for (const fail of [...waiting]) fail(error);
       probing = false;
-    }, probeTimeoutMs);
-    api.call('engine.status', {} as RequestParams<'engine.status'>).then(
-      () => {
-        answered = true;
-        clearTimeout(timer);
-        probing = false;
+    }, timing.probeTimeoutMs);
+    // A failed probe is an answer too (the transport reports its own errors to the caller).
+    const onAnswer = () => {
+      answered = true;
+      clearTimeout(timer);
+      probing = false;
+    };
+    api.call('engine.status', {} as RequestParams<'engine.status'>).then(onAnswer, onAnswer);
+  };
+}
+
+/** One call under both limits: the liveness probe while it waits, and its own hard limit (null: none). */
+function guardedCall<N extends RequestName>(
+  api: ReslensApi,
+  method: N,
+  params: RequestParams<N>,
+  guard: { limit: number | null | undefined; timing: ProbeTiming; waiting: Waiting; probe: () => void },
+): Promise<RequestResults[N]> {
+  const { limit, timing, waiting, probe } = guard;
+  return new Promise<RequestResults[N]>((resolve, reject) => {
+    let settled = false;
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const finish = () => {
+      settled = true;
+      for (const t of timers) clearTimeout(t);
+      waiting.delete(fail);
+    };
+    const fail = (error: ApiError) => {
+      if (settled) return;
+      finish();
+      reject(error);
+    };
+    waiting.add(fail);
+    if (method !== 'engine.status') {
+      const check = () => {
+        if (settled) return;
+        probe();
+        timers.push(setTimeout(check, timing.probeAfterMs + timing.probeTimeoutMs));
+      };
+      timers.push(setTimeout(check, timing.probeAfterMs));
+    }
+    if (limit !== null && limit !== undefined)
+      timers.push(setTimeout(() => fail(new ApiError('TIMEOUT', `${method} got no answer within ${Math.round(limit / 1000)} s`)), limit));
+    api.call(method, params).then(
+      (value) => {
+        if (settled) return;
+        finish();
+        resolve(value);
       },
-      () => {
-        // A failed probe is an answer too (the transport reports its own errors to the caller).
-        answered = true;
-        clearTimeout(timer);
-        probing = false;
+      (error: unknown) => {
+        if (settled) return;
+        finish();
+        reject(error);
       },
     );
-  };
-
-  return {
-    call<N extends RequestName>(method: N, params: RequestParams<N>): Promise<RequestResults[N]> {
-      const limit = method in limits ? limits[method] : defaultLimit;
-      return new Promise<RequestResults[N]>((resolve, reject) => {
-        let settled = false;
-        const timers: ReturnType<typeof setTimeout>[] = [];
-        const finish = () => {
-          settled = true;
-          for (const t of timers) clearTimeout(t);
-          waiting.delete(fail);
-        };
-        const fail = (error: ApiError) => {
-          if (settled) return;
-          finish();
-          reject(error);
-        };
-        waiting.add(fail);
-        if (method !== 'engine.status') {
-          const check = () => {
-            if (settled) return;
-            probe();
-            timers.push(setTimeout(check, probeAfterMs + probeTimeoutMs));
-          };
-          timers.push(setTimeout(check, probeAfterMs));
-        }
-        if (limit !== null && limit !== undefined)
-          timers.push(setTimeout(() => fail(new ApiError('TIMEOUT', `${method} got no answer within ${Math.round(limit / 1000)} s`)), limit));
-        api.call(method, params).then(
-          (value) => {
-            if (settled) return;
-            finish();
-            resolve(value);
-          },
-          (error: unknown) => {
-            if (settled) return;
-            finish();
-            reject(error);
-          },
-        );
-      });
-    },
-    on<E extends EventName>(event: E, listener: (payload: EngineEvents[E]) => void): () => void {
-      return api.on(event, listener);
-    },
-  };
+  });
 }
