@@ -19,12 +19,13 @@ import {
   lockedError,
   type OrganizeMode,
   type QueueProgress,
+  type RemoteModel,
   unfinishedRunError,
   type WorkerRate,
 } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { addBatchSizeOption, addModelOptions, addPrecisionOption, ExitCode, type ModelFlags, parsePositiveInt, type PrecisionFlag } from '../options.js';
-import { createProgress, formatDuration, runProgressState } from '../progress.js';
+import { createProgress, formatDuration, type ProgressReporter, runProgressState } from '../progress.js';
 import { endLines, withHint } from '../hints.js';
 import { EXIT_INTERRUPTED, waitInterruptibly } from '../interrupt.js';
 
@@ -85,6 +86,159 @@ function summaryLines(summary: BatchSummary, seconds: number, flags: BatchFlags)
   return lines;
 }
 
+type Usage = (message: string) => never;
+
+/** Checks the flags that depend on each other; returns the absolute --out path. */
+async function checkFlags(flags: BatchFlags, usage: Usage): Promise<string> {
+  if (!flags.out) usage('--out <file> is required (results.csv, results.json or results.jsonl)');
+  const out = path.resolve(flags.out as string);
+  if (!exportFormatOf(out)) usage(`cannot tell the export format from ${flags.out}: use .csv, .json or .jsonl`);
+  if (flags.resume && flags.restart) usage('--resume and --restart exclude each other');
+  if (flags.retryFailed && !flags.resume) usage('--retry-failed needs --resume');
+  if (!flags.organize && (flags.minProb !== undefined || flags.dryRun)) usage('--min-prob and --dry-run need --organize <dest>');
+  if (flags.chunk !== undefined && !flags.queue) usage('--chunk needs --queue <url>');
+  if (flags.queue && flags.precision === 'int8') usage('--precision int8 is not available with --queue yet: workers load the fp32 model by its SHA-256');
+  if (flags.queue) {
+    const { checkQueueUrl } = await load.queueConnection(); // loads the Redis client only in queue mode
+    try {
+      checkQueueUrl(flags.queue);
+    } catch (error) {
+      usage((error as Error).message);
+    }
+  }
+  return out;
+}
+
+/** Errors the user fixes by changing the command: exit 2 with the engine's hint in CLI words; false for any other. */
+function refused(error: unknown): boolean {
+  const usageCodes: string[] = [ErrorCode.INVALID_ARGUMENT, ErrorCode.JOURNAL_LOCKED, ErrorCode.QUEUE_UNAVAILABLE];
+  if (!(error instanceof EngineError) || !usageCodes.includes(error.code)) return false;
+  process.stderr.write(`error ${error.code}: ${withHint(error.message, error.hint)}\n`);
+  process.exitCode = ExitCode.Usage;
+  return true;
+}
+
+/** An unfinished run, or another live run on this --out (journal-lock.ts), is refused before the model loads. */
+async function refusedBeforeLoading(out: string, flags: BatchFlags): Promise<boolean> {
+  try {
+    const journal = journalPathFor(out);
+    const status = await journalStatus(journal);
+    const holder = await journalLockHolder(journal);
+    if (holder) throw lockedError(journal, holder);
+    if (status && !status.finished && !flags.resume && !flags.restart) throw unfinishedRunError(journal, status.done);
+  } catch (error) {
+    if (refused(error)) return true;
+    throw error;
+  }
+  return false;
+}
+
+/** The model the run classifies with: loaded here, or (queue mode) described here and loaded by the workers. */
+interface BatchModel {
+  local?: Classifier;
+  remote?: RemoteModel;
+  labels: readonly string[];
+  /** Where an int8 copy made for this run was calibrated. */
+  calibratedOn?: string;
+}
+
+async function prepareModel(inputs: string[], flags: BatchFlags, context: CliContext): Promise<BatchModel> {
+  if (flags.queue) {
+    const { describeRemoteModel } = await load.queueRemoteModel();
+    // Queue mode: the model is read here (identity, labels) but loaded by the workers.
+    const remote = await describeRemoteModel(flags.model, { store: context.store(), labelsFile: flags.labels });
+    if (!remote.pretrained && !flags.labels)
+      context.log(
+        `note: ${remote.name} is not a catalog model: its outputs are shown with ImageNet class names, which is only meaningful if it was trained on ImageNet-1k`,
+      );
+    return { remote, labels: remote.labels };
+  }
+  // --precision int8 and no quantised copy yet: one is calibrated on the batch's first photos (said on stderr and in the summary).
+  let calibratedOn: string | undefined;
+  if (flags.precision === 'int8') {
+    const { calibrateOnBatchIfMissing } = await load.quantizeAutoCalibrate();
+    const resolved = await context.resolve(flags.model);
+    const made = await calibrateOnBatchIfMissing({
+      modelPath: resolved.path,
+      modelName: resolved.name,
+      storeDir: context.store().dir,
+      preprocessing: resolved.preprocessing,
+      inputs: inputs.map((input) => path.resolve(input)),
+      walk: { includeHidden: flags.hidden, followSymlinks: flags.followSymlinks },
+      onProgress: (message) => context.log(message),
+    });
+    calibratedOn = made?.source;
+  }
+  const local = await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels, precision: flags.precision });
+  return { local, labels: local.labels, calibratedOn };
+}
+
+/** Starts the run on this machine or on the queue's workers; undefined when it was refused (exit status set). */
+async function startJob(inputs: string[], out: string, flags: BatchFlags, model: BatchModel): Promise<BatchJob | undefined> {
+  const common = {
+    // Absolute paths: the journal's resume key then holds whatever the working directory.
+    inputs: inputs.map((input) => path.resolve(input)),
+    out,
+    top: flags.top,
+    batchSize: flags.batch === 'auto' ? undefined : flags.batch,
+    mode: flags.exact ? ('exact' as const) : ('fast' as const),
+    resume: flags.resume,
+    restart: flags.restart,
+    retryFailed: flags.retryFailed,
+    walk: { includeHidden: flags.hidden, followSymlinks: flags.followSymlinks },
+    organize: flags.organize
+      ? { dest: path.resolve(flags.organize), minProb: flags.minProb, mode: flags.organizeMode, dryRun: flags.dryRun, labels: model.labels }
+      : undefined,
+  };
+  try {
+    if (model.remote) {
+      const { startQueueBatch } = await load.queueBatch();
+      return await startQueueBatch({ ...common, model: model.remote, queue: { url: flags.queue as string, chunkSize: flags.chunk } });
+    }
+    const { startBatch } = await load.batchRun(); // the engine loads with the command
+    return await startBatch({ ...common, classifier: model.local as Classifier, decodeConcurrency: flags.jobs });
+  } catch (error) {
+    if (refused(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Shows the run's events on stderr (a dry run's plan on stdout); keeps the latest per-worker rates (queue mode). */
+function showEvents(job: BatchJob, flags: BatchFlags, context: CliContext): { progress: ProgressReporter; workers: () => WorkerRate[] } {
+  const progress = createProgress(flags.exact ? 'classifying (exact)' : 'classifying');
+  let workers: WorkerRate[] = [];
+  let workersShownAt = 0;
+  job.on((event: BatchEvent) => {
+    if (event.type === 'progress') {
+      const p = event.progress;
+      progress.update(runProgressState(p));
+      // Queue mode: per-worker rates, on their own line now and then (not on a terminal's bar).
+      const listed = (p as Partial<QueueProgress>).workers;
+      if (listed && listed.length > 0) {
+        const now = performance.now();
+        if ((listed.length !== workers.length || now - workersShownAt > 15_000) && !process.stderr.isTTY) {
+          workersShownAt = now;
+          context.log(workersLine(listed));
+        }
+        workers = listed;
+      }
+    } else if (event.type === 'notice') {
+      context.log(`note: ${event.message}`);
+    } else if (event.type === 'organized' && flags.dryRun) {
+      for (const action of event.actions) process.stdout.write(`${action.path}\t${action.to}\n`);
+    } else if (event.type === 'organized') {
+      for (const action of event.actions.filter((a) => a.status === 'error')) context.log(`organise: ${action.path}: ${action.error?.message}`);
+    }
+  });
+  return { progress, workers: () => workers };
+}
+
+function exitCodeOf(summary: BatchSummary): number {
+  if (summary.state === 'cancelled') return EXIT_INTERRUPTED;
+  if (summary.state === 'failed') return ExitCode.SomeFailed;
+  return summary.failed > 0 || (summary.organized?.errors ?? 0) > 0 ? ExitCode.SomeFailed : ExitCode.Ok;
+}
+
 export function registerBatchCommand(program: Command, context: CliContext): void {
   const command = program
     .command('batch')
@@ -120,141 +274,22 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
     .option('--chunk <n>', 'with --queue: images per chunk sent to a worker (default 32)', parsePositiveInt)
     .action(async (inputs: string[], flags: BatchFlags, command: Command) => {
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
-      if (!flags.out) usage('--out <file> is required (results.csv, results.json or results.jsonl)');
-      const out = path.resolve(flags.out as string);
-      if (!exportFormatOf(out)) usage(`cannot tell the export format from ${flags.out}: use .csv, .json or .jsonl`);
-      if (flags.resume && flags.restart) usage('--resume and --restart exclude each other');
-      if (flags.retryFailed && !flags.resume) usage('--retry-failed needs --resume');
-      if (!flags.organize && (flags.minProb !== undefined || flags.dryRun)) usage('--min-prob and --dry-run need --organize <dest>');
-      if (flags.chunk !== undefined && !flags.queue) usage('--chunk needs --queue <url>');
-      if (flags.queue) {
-        const { checkQueueUrl } = await load.queueConnection(); // loads the Redis client only in queue mode
-        try {
-          checkQueueUrl(flags.queue);
-        } catch (error) {
-          usage((error as Error).message);
-        }
-      }
-
-      const refuse = (error: unknown): boolean => {
-        if (!(error instanceof EngineError) || (error.code !== ErrorCode.INVALID_ARGUMENT && error.code !== ErrorCode.JOURNAL_LOCKED)) return false;
-        process.stderr.write(`error ${error.code}: ${withHint(error.message, error.hint)}\n`);
-        process.exitCode = ExitCode.Usage;
-        return true;
-      };
-      // An unfinished run is refused before the model loads (the identity check needs the model).
+      const out = await checkFlags(flags, usage);
+      if (await refusedBeforeLoading(out, flags)) return;
+      const model = await prepareModel(inputs, flags, context);
       try {
-        const status = await journalStatus(journalPathFor(out));
-        // Another live run on this --out: refused at once, before the model loads (journal-lock.ts).
-        const holder = await journalLockHolder(journalPathFor(out));
-        if (holder) throw lockedError(journalPathFor(out), holder);
-        if (status && !status.finished && !flags.resume && !flags.restart) throw unfinishedRunError(journalPathFor(out), status.done);
-      } catch (error) {
-        if (refuse(error)) return;
-        throw error;
-      }
-
-      const { startBatch } = await load.batchRun(); // the engine loads with the command
-      const { startQueueBatch } = flags.queue ? await load.queueBatch() : { startQueueBatch: undefined };
-      const { describeRemoteModel } = await load.queueRemoteModel();
-      if (flags.queue && flags.precision === 'int8') usage('--precision int8 is not available with --queue yet: workers load the fp32 model by its SHA-256');
-      // Queue mode: the model is read here (identity, labels) but loaded by the workers.
-      const remote = flags.queue ? await describeRemoteModel(flags.model, { store: context.store(), labelsFile: flags.labels }) : undefined;
-      // --precision int8 and no quantised copy yet: one is calibrated on the batch's first photos (said on stderr and in the summary).
-      let calibratedOn: string | undefined;
-      if (!remote && flags.precision === 'int8') {
-        const { calibrateOnBatchIfMissing } = await load.quantizeAutoCalibrate();
-        const resolved = await context.resolve(flags.model);
-        const made = await calibrateOnBatchIfMissing({
-          modelPath: resolved.path,
-          modelName: resolved.name,
-          storeDir: context.store().dir,
-          preprocessing: resolved.preprocessing,
-          inputs: inputs.map((input) => path.resolve(input)),
-          walk: { includeHidden: flags.hidden, followSymlinks: flags.followSymlinks },
-          onProgress: (message) => context.log(message),
-        });
-        calibratedOn = made?.source;
-      }
-      const local = remote
-        ? undefined
-        : await context.loadClassifier({ model: flags.model, ep: flags.ep, labelsFile: flags.labels, precision: flags.precision });
-      const labels = (remote ?? (local as Classifier)).labels;
-      if (remote && !remote.pretrained && !flags.labels)
-        context.log(
-          `note: ${remote.name} is not a catalog model: its outputs are shown with ImageNet class names, which is only meaningful if it was trained on ImageNet-1k`,
-        );
-      const progress = createProgress(flags.exact ? 'classifying (exact)' : 'classifying');
-      let job: BatchJob;
-      try {
-        try {
-          const common = {
-            // Absolute paths: the journal's resume key then holds whatever the working directory.
-            inputs: inputs.map((input) => path.resolve(input)),
-            out,
-            top: flags.top,
-            batchSize: flags.batch === 'auto' ? undefined : flags.batch,
-            mode: flags.exact ? ('exact' as const) : ('fast' as const),
-            resume: flags.resume,
-            restart: flags.restart,
-            retryFailed: flags.retryFailed,
-            walk: { includeHidden: flags.hidden, followSymlinks: flags.followSymlinks },
-            organize: flags.organize
-              ? { dest: path.resolve(flags.organize), minProb: flags.minProb, mode: flags.organizeMode, dryRun: flags.dryRun, labels }
-              : undefined,
-          };
-          job = remote
-            ? await (startQueueBatch as NonNullable<typeof startQueueBatch>)({
-                ...common,
-                model: remote,
-                queue: { url: flags.queue as string, chunkSize: flags.chunk },
-              })
-            : await startBatch({ ...common, classifier: local as Classifier, decodeConcurrency: flags.jobs });
-        } catch (error) {
-          if (error instanceof EngineError && error.code === ErrorCode.QUEUE_UNAVAILABLE) {
-            process.stderr.write(`error ${error.code}: ${error.message}\n`);
-            process.exitCode = ExitCode.Usage;
-            return;
-          }
-          if (refuse(error)) return;
-          throw error;
-        }
-        const running = job;
-        let workers: WorkerRate[] = [];
-        let workersShownAt = 0;
-        running.on((event: BatchEvent) => {
-          if (event.type === 'progress') {
-            const p = event.progress;
-            progress.update(runProgressState(p));
-            // Queue mode: per-worker rates, on their own line now and then (not on a terminal's bar).
-            const listed = (p as Partial<QueueProgress>).workers;
-            if (listed && listed.length > 0) {
-              const now = performance.now();
-              if ((listed.length !== workers.length || now - workersShownAt > 15_000) && !process.stderr.isTTY) {
-                workersShownAt = now;
-                context.log(workersLine(listed));
-              }
-              workers = listed;
-            }
-          } else if (event.type === 'notice') {
-            context.log(`note: ${event.message}`);
-          } else if (event.type === 'organized' && flags.dryRun) {
-            for (const action of event.actions) process.stdout.write(`${action.path}\t${action.to}\n`);
-          } else if (event.type === 'organized') {
-            for (const action of event.actions.filter((a) => a.status === 'error')) context.log(`organise: ${action.path}: ${action.error?.message}`);
-          }
-        });
+        const job = await startJob(inputs, out, flags, model);
+        if (!job) return;
+        const shown = showEvents(job, flags, context);
         // Ctrl-C: stop after the batch running (its results are kept); a second Ctrl-C quits at once.
-        const { summary, seconds } = await waitInterruptibly<BatchSummary>(running, progress, context.log);
+        const { summary, seconds } = await waitInterruptibly<BatchSummary>(job, shown.progress, context.log);
         for (const line of summaryLines(summary, seconds, flags)) context.log(line);
-        if (calibratedOn) context.log(`int8: calibrated for this run on ${calibratedOn}; the copy is kept in the model store for the next runs`);
-        if (workers.length > 0) context.log(workersLine(workers));
+        if (model.calibratedOn) context.log(`int8: calibrated for this run on ${model.calibratedOn}; the copy is kept in the model store for the next runs`);
+        if (shown.workers().length > 0) context.log(workersLine(shown.workers()));
         if (summary.count === 0 && summary.state === 'finished') context.log('no images found in the given inputs');
-        if (summary.state === 'cancelled') process.exitCode = EXIT_INTERRUPTED;
-        else if (summary.state === 'failed') process.exitCode = ExitCode.SomeFailed;
-        else process.exitCode = summary.failed > 0 || (summary.organized?.errors ?? 0) > 0 ? ExitCode.SomeFailed : ExitCode.Ok;
+        process.exitCode = exitCodeOf(summary);
       } finally {
-        await local?.dispose();
+        await model.local?.dispose();
       }
     });
 }
