@@ -20,6 +20,7 @@ export { sha256File, type TransferProgress } from './model/download.js';
 export { encodeNpy } from './features/npy.js';
 export { ACTIVATION_TYPES, type ActivationType, CALIBRATION_METHODS, type CalibrationMethod } from './quantize/names.js';
 export { findInt8Copy } from './quantize/int8-store.js';
+export { describeCalibration, folderCalibrationSource } from './quantize/calibration-source.js';
 export { isEpRequest } from './infer/providers.js';
 export { type PathMapping, PathAccess, parsePathMapping } from './queue/path-access.js';
 export { journalPathFor, journalStatus, unfinishedRunError } from './batch/journal.js';

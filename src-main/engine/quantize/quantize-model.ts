@@ -23,7 +23,7 @@ export interface QuantizeOptions {
   method?: CalibrationMethod;
   activations?: ActivationType;
   threads?: number;
-  /** Where the photos came from, when ResLens chose them (stored in the record, shown beside the model). */
+  /** Where the photos came from (calibration-source.ts; stored in the record, shown beside the model's agreement). */
   calibrationSource?: string;
   /** Progress for people: "calibrating 3/40". */
   onProgress?: (message: string) => void;
