@@ -6,6 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import './ort-telemetry.js'; // before the first session: onnxruntime's telemetry off
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import { pathExists } from '../core/files.js';
