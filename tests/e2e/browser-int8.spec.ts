@@ -64,7 +64,9 @@ test('the precision picker shows int8 agreement and switches the model to its in
   const calibration = page.getByTestId('int8-calibration');
   await expect(calibration).toBeVisible();
   const escaped = int8Server.photosDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  await expect(calibration).toHaveText(new RegExp(`^calibrated on 8 of the photos in ${escaped} \\(percentile; set [0-9a-f]{12}…\\)$`));
+  // In the header, the end of the sentence (the folder's own name); the whole of it for screen readers and on hover.
+  await expect(calibration).toHaveText(/^calibrated on (…)?.*\/photos$/);
+  await expect(calibration).toHaveAttribute('aria-label', new RegExp(`^calibrated on 8 of the photos in ${escaped} \\(percentile; set [0-9a-f]{12}…\\)$`));
   await expect(page.getByTestId('precision')).toHaveAttribute(
     'title',
     new RegExp(`held-back photos: top-1 \\d+%.*\\ncalibrated on 8 of the photos in ${escaped}`),
