@@ -2,8 +2,8 @@
 // preprocessing worker) into plain JavaScript with esbuild, so a start no longer compiles
 // TypeScript through tsx: `reslens --help` went from ~1.0 s to well under 0.3 s (see
 // tests/bench/startup.ts). Code splitting keeps each command's engine modules in their own chunks,
-// loaded only when the command runs (onnxruntime-node and sharp stay external: native addons that
-// load their binaries relative to their own package).
+// loaded only when the command runs (onnxruntime-node stays external: its addon is found relative
+// to its own package; sharp's JavaScript is bundled, its addon and libvips (@img/*) stay external).
 //
 // Run by the package's `prepare` (npm ci / npm install), by bin/reslens.js on first run when the
 // bundle is missing or older than its sources, and by hand: `node scripts/build-node.mjs`.
@@ -16,8 +16,17 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const NODE_DIST = path.join(ROOT, 'dist', 'node');
 
-/** What the bundles never include: native addons, build tools loaded on demand, Electron. */
-const EXTERNAL = ['onnxruntime-node', 'sharp', 'vite', 'tsx', 'tsx/*', 'electron', '@sveltejs/*', 'svelte', 'svelte/*'];
+/**
+ * What the bundles never include: native addons, build tools loaded on demand, Electron.
+ *
+ * sharp is bundled but for its platform packages (@img/sharp-<platform>, @img/sharp-libvips-*,
+ * which hold the addon and libvips): loaded from node_modules, sharp's ESM build and its
+ * dependencies (semver alone is 48 CommonJS files) were ~50 files to resolve and compile at every
+ * photo-opening start — importing sharp took 1.3–1.7 s against 0.56–0.86 s bundled (3 runs each,
+ * alternating, load average 12). The addon is still found by sharp's own require of
+ * @img/sharp-<platform>/sharp.node, resolved from dist/node up to node_modules.
+ */
+const EXTERNAL = ['onnxruntime-node', '@img/*', 'vite', 'tsx', 'tsx/*', 'electron', '@sveltejs/*', 'svelte', 'svelte/*'];
 
 /**
  * Each target is one esbuild run with splitting. The worker is its own entry in every target

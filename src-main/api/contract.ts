@@ -135,6 +135,12 @@ export type PrecisionValue = z.infer<typeof PrecisionSchema>;
 /** The int8 copy of the loaded model, and how closely it follows fp32 on held-back photos. */
 export interface Int8CopyValue {
   calibrationImages: number;
+  /** Where the calibration photos came from ("40 photos from /photos", "the first 50 photos of the batch on …"); null for copies made before it was recorded. */
+  calibrationSource?: string | null;
+  /** SHA-256 over the calibration photos' own SHA-256s: the same set gives the same hash. */
+  calibrationSha256?: string;
+  /** The engine's one wording of it, for people: "8 of the photos in /photos", "8 photos (source not recorded)". */
+  calibration?: string;
   method: string;
   heldBack: number;
   top1Agreement: number;

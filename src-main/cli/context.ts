@@ -2,7 +2,17 @@
 // catalog model on first use, with progress on stderr), the caches, and a logger on stderr.
 import envPaths from 'env-paths';
 import { existsSync } from 'node:fs';
-import { type Classifier, EngineError, type EpRequest, load, type ModelStore, type OpenedModel, type ResolvedModel, resolveModel } from '../engine/index.js';
+import {
+  type Classifier,
+  EngineError,
+  type EpRequest,
+  load,
+  type ModelStore,
+  type OpenedModel,
+  type ResolvedModel,
+  resolveModel,
+  describeCalibration,
+} from '../engine/index.js';
 import { withHint } from './hints.js';
 import { type PrecisionFlag, UsageError } from './options.js';
 import { createDownloadProgress } from './progress.js';
@@ -74,7 +84,7 @@ export async function createCliContext(options: CliContextOptions = {}): Promise
         const r = opened.int8.record;
         const f = r.fidelity;
         log(
-          `precision: int8 (calibrated on ${r.calibrationImages} photos, ${r.method}; on ${f.images} held-back photos: top-1 agreement ${(f.top1Agreement * 100).toFixed(0)}%, top-5 overlap ${(f.top5Overlap * 100).toFixed(0)}%, mean KL ${f.meanKl.toFixed(3)})`,
+          `precision: int8 (calibrated on ${describeCalibration(r)}, ${r.method}; on ${f.images} held-back photos: top-1 agreement ${(f.top1Agreement * 100).toFixed(0)}%, top-5 overlap ${(f.top5Overlap * 100).toFixed(0)}%, mean KL ${f.meanKl.toFixed(3)})`,
         );
       }
       for (const note of opened.notes) log(`note: ${note}`);

@@ -15,16 +15,27 @@ export { createRunDir, removeDeadRunDirs } from './core/temp-dirs.js';
 export { defaultDataDir } from './sessions/data-dir.js';
 export { findPackageFile } from './model/package-files.js';
 export { normaliseModelName } from './model/model-name.js';
-export { type ResolvedModel, resolveModel } from './model/resolve.js';
+export type { ResolvedModel } from './model/resolve.js';
+import type { resolveModel as resolveModelNow } from './model/resolve.js';
+import type { journalStatus as journalStatusNow } from './batch/journal.js';
+import type { findInt8Copy as findInt8CopyNow } from './quantize/int8-store.js';
 export { sha256File, type TransferProgress } from './model/download.js';
 export { encodeNpy } from './features/npy.js';
 export { ACTIVATION_TYPES, type ActivationType, CALIBRATION_METHODS, type CalibrationMethod } from './quantize/names.js';
-export { findInt8Copy } from './quantize/int8-store.js';
+export { describeCalibration, folderCalibrationSource } from './quantize/calibration-source.js';
 export { isEpRequest } from './infer/providers.js';
 export { type PathMapping, PathAccess, parsePathMapping } from './queue/path-access.js';
-export { journalPathFor, journalStatus, unfinishedRunError } from './batch/journal.js';
+export { journalPathFor, unfinishedRunError } from './batch/journal-names.js';
 export { journalLockHolder, lockedError } from './batch/journal-lock.js';
-export { exportFormatOf } from './batch/export.js';
+export { exportFormatOf } from './batch/journal-names.js';
+
+// ---- light functions whose modules validate with zod, loaded on first call ----
+// zod (~750 KB of JavaScript) would otherwise load and build its schemas at every start, `--help`
+// included: resolving a model validates the catalog, journals and int8 records validate their JSON.
+// (tests/unit/engine-entry.test.ts keeps zod out of the CLI's static graph.)
+export const resolveModel: typeof resolveModelNow = async (...args) => (await import('./model/resolve.js')).resolveModel(...args);
+export const journalStatus: typeof journalStatusNow = async (...args) => (await import('./batch/journal.js')).journalStatus(...args);
+export const findInt8Copy: typeof findInt8CopyNow = async (...args) => (await import('./quantize/int8-store.js')).findInt8Copy(...args);
 
 // ---- types of the heavy modules (erased at run time) ----
 export type { Classifier } from './infer/classifier.js';

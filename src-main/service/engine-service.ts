@@ -33,12 +33,16 @@ import { thumbnailFile } from '../engine/preprocess/thumbnail.js';
 import * as ort from 'onnxruntime-node';
 import { BatchJobs } from './batch-jobs.js';
 import type { Int8Record } from '../engine/quantize/int8-store.js';
+import { describeCalibration } from '../engine/quantize/calibration-source.js';
 
 /** What the app shows of an int8 copy: how it was calibrated and how closely it follows fp32. */
 function int8Value(record: Int8Record): Int8CopyValue {
   const f = record.fidelity;
   return {
     calibrationImages: record.calibrationImages,
+    calibrationSource: record.calibrationSource ?? null,
+    calibrationSha256: record.calibrationSha256,
+    calibration: describeCalibration(record),
     method: record.method,
     heldBack: f.images,
     top1Agreement: f.top1Agreement,

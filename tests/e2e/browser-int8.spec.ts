@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test as base, expect } from '@playwright/test';
 import { TORCHVISION_PREPROCESSING } from '../../src-main/engine/preprocess/preprocess.js';
+import { folderCalibrationSource } from '../../src-main/engine/quantize/calibration-source.js';
 import { quantizeModel } from '../../src-main/engine/quantize/quantize-model.js';
 import { ensureFixture } from '../fixtures/generate.js';
 import { photoLike } from '../helpers/bad-inputs.js';
@@ -13,7 +14,8 @@ import { REPO_ROOT } from '../helpers/testdata.js';
 import { dropFiles, watchCsp } from './fixtures.js';
 import { FIXTURE_MODEL_SPEC, type RunningServer, startServer, openFresh } from './harness.js';
 
-const test = base.extend<object, { int8Server: RunningServer }>({
+/** The server, and the folder its int8 copy was calibrated on (the path the app must show). */
+const test = base.extend<object, { int8Server: RunningServer & { photosDir: string } }>({
   int8Server: [
     // eslint-disable-next-line no-empty-pattern -- Playwright reads fixture dependencies from the pattern
     async ({}, use) => {
@@ -27,9 +29,17 @@ const test = base.extend<object, { int8Server: RunningServer }>({
         photos.push(file);
       }
       const modelsDir = path.join(work, 'models');
-      await quantizeModel({ modelPath: model, modelName: 'fixture', storeDir: modelsDir, preprocessing: TORCHVISION_PREPROCESSING, images: photos });
+      // As `reslens quantize fixture --calibrate <work>/photos` makes it: the record says where its photos came from.
+      await quantizeModel({
+        modelPath: model,
+        modelName: 'fixture',
+        storeDir: modelsDir,
+        preprocessing: TORCHVISION_PREPROCESSING,
+        images: photos,
+        calibrationSource: folderCalibrationSource(path.join(work, 'photos')),
+      });
       const server = await startServer({ model, modelsDir });
-      await use(server);
+      await use({ ...server, photosDir: path.join(work, 'photos') });
       await server.stop();
       await rm(work, { recursive: true, force: true });
     },
@@ -50,6 +60,17 @@ test('the precision picker shows int8 agreement and switches the model to its in
   // The agreement measured when the copy was made: short in the header, in full for screen readers and on hover.
   await expect(page.getByTestId('int8-fidelity')).toHaveText(/≈fp32 \d+%/);
   await expect(page.getByTestId('int8-fidelity')).toHaveAttribute('aria-label', /top-1 \d+%, top-5 overlap \d+%, KL \d/);
+  // Beside it, what the copy was calibrated on (8 of the 10 photos; 2 held back for the agreement), how, and which set.
+  const calibration = page.getByTestId('int8-calibration');
+  await expect(calibration).toBeVisible();
+  const escaped = int8Server.photosDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  // In the header, the folder's own name; the whole sentence for screen readers and on hover.
+  await expect(calibration).toHaveText('calibrated on …/photos');
+  await expect(calibration).toHaveAttribute('aria-label', new RegExp(`^calibrated on 8 of the photos in ${escaped} \\(percentile; set [0-9a-f]{12}…\\)$`));
+  await expect(page.getByTestId('precision')).toHaveAttribute(
+    'title',
+    new RegExp(`held-back photos: top-1 \\d+%.*\\ncalibrated on 8 of the photos in ${escaped}`),
+  );
 
   const photo = { name: 'photo.jpg', bytes: await photoLike(400, 300, 'jpeg', 7) };
   await dropFiles(page, [photo]);
@@ -72,6 +93,10 @@ test('the precision picker shows int8 agreement and switches the model to its in
   await expect(page.getByTestId('precision')).toHaveAttribute('data-precision', 'fp32', { timeout: 120_000 });
   await expect(precision).toBeEnabled();
   await expect(page.getByText(/Could not load/)).toHaveCount(0);
+  // At 800 px wide the header keeps its width: the source is on hover only there.
+  await page.setViewportSize({ width: 800, height: 700 });
+  await expect(calibration).toBeHidden();
+  await expect(page.getByTestId('int8-fidelity')).toBeVisible();
   expect(errors, 'uncaught errors in the page').toEqual([]);
   expect(await violations(), 'Content-Security-Policy violations').toEqual([]);
 });

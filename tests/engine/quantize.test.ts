@@ -157,9 +157,12 @@ describe('reslens quantize and --precision int8', () => {
       sourceSha256: string;
       calibrationImages: number;
       calibrationSha256: string;
+      calibrationSource: string;
       fidelity: { top1Agreement: number };
     };
     expect(record.calibrationImages).toBe(10);
+    // Where the photos came from is recorded (the app shows it beside the agreement) and printed with every int8 run.
+    expect(record.calibrationSource).toBe(`the photos in ${path.resolve(dir, 'photos')}`);
     expect(record.calibrationSha256).toMatch(/^[0-9a-f]{64}$/);
 
     const after = await runCli(['--models-dir', storeDir, 'classify', photos[0], photos[1], '--model', model, '--precision', 'int8', '--json']);
@@ -168,6 +171,7 @@ describe('reslens quantize and --precision int8', () => {
     expect(results).toHaveLength(2);
     for (const r of results) expect(r.precision).toBe('int8');
     expect(after.stderr).toMatch(/precision: int8 .*top-1 agreement/);
+    expect(after.stderr).toContain(`precision: int8 (calibrated on 10 of the photos in ${path.resolve(dir, 'photos')}, percentile;`);
     // Feature maps on int8 come from fp32, said on stderr and in the summary.
     const out = path.join(dir, 'features-int8');
     const features = await runCli(['--models-dir', storeDir, 'features', photos[0], '--model', model, '--precision', 'int8', '--out', out]);

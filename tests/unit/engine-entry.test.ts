@@ -9,7 +9,8 @@ import * as esbuild from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const HEAVY = ['onnxruntime-node', 'sharp', 'protobufjs', 'bullmq', 'ioredis'];
+// zod too: ~750 KB of JavaScript that builds its schemas on import (about a third of `--help`'s own time).
+const HEAVY = ['onnxruntime-node', 'sharp', 'protobufjs', 'bullmq', 'ioredis', 'zod'];
 
 async function staticExternals(entry: string): Promise<{ heavy: Set<string>; dynamicChunks: number }> {
   const result = await esbuild.build({

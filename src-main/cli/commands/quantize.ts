@@ -1,9 +1,16 @@
 // `reslens quantize MODEL --calibrate DIR`: a statically quantised int8 copy of MODEL in the model
 // store (used by classify/batch --precision int8), calibrated on photos like the ones it will see,
 // with its agreement with fp32 on photos held back from calibration printed and stored.
-import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { load, ACTIVATION_TYPES, type ActivationType, CALIBRATION_METHODS, type CalibrationMethod } from '../../engine/index.js';
+import {
+  load,
+  describeCalibration,
+  folderCalibrationSource,
+  ACTIVATION_TYPES,
+  type ActivationType,
+  CALIBRATION_METHODS,
+  type CalibrationMethod,
+} from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, UsageError, parsePositiveInt } from '../options.js';
 
@@ -67,6 +74,7 @@ export function registerQuantizeCommand(program: Command, context: CliContext): 
         images,
         method: flags.method,
         activations: flags.activations,
+        calibrationSource: folderCalibrationSource(flags.calibrate),
         onProgress: (message) => context.log(message),
       });
       for (const skip of result.skipped) context.log(`skipped ${skip.path}: ${skip.message}`);
@@ -78,7 +86,7 @@ export function registerQuantizeCommand(program: Command, context: CliContext): 
         process.stdout.write(
           [
             `int8 copy of ${resolved.name}: ${result.path} (${(record.bytes / 2 ** 20).toFixed(1)} MiB)`,
-            `calibrated on ${record.calibrationImages} photos from ${path.resolve(flags.calibrate)} (${record.method}, ${record.activations} activations; set sha256 ${record.calibrationSha256.slice(0, 16)}…)`,
+            `calibrated on ${describeCalibration(record)} (${record.method}, ${record.activations} activations; set sha256 ${record.calibrationSha256.slice(0, 16)}…)`,
             f.images > 0
               ? `agreement with fp32 on ${f.images} held-back photos: top-1 ${percent(f.top1Agreement)}, top-5 overlap ${percent(f.top5Overlap)}, mean KL ${f.meanKl.toFixed(4)} nats`
               : 'agreement with fp32: not measured (fewer than 3 photos; nothing held back)',

@@ -20,15 +20,8 @@ import { ErrorCode } from '../core/vocabulary.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
 import { type JournalState, readJournal, readRecords } from './journal.js';
 
-export type ExportFormat = 'csv' | 'json' | 'jsonl';
-
-export function exportFormatOf(file: string): ExportFormat | undefined {
-  const ext = path.extname(file).toLowerCase();
-  if (ext === '.csv') return 'csv';
-  if (ext === '.json') return 'json';
-  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
-  return undefined;
-}
+import { type ExportFormat, exportFormatOf } from './journal-names.js';
+export { type ExportFormat, exportFormatOf } from './journal-names.js';
 
 /** A plain decimal number (probabilities, indices, milliseconds): left as it is. */
 const PLAIN_NUMBER = /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i;

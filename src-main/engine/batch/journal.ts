@@ -28,7 +28,8 @@ import type { ClassifyResult } from '../infer/classify-files.js';
 import { type JournalLock, lockJournal } from './journal-lock.js';
 import { checkedResultLine } from './journal-records.js';
 
-export const JOURNAL_SUFFIX = '.reslens-journal.jsonl';
+import { unfinishedRunError } from './journal-names.js';
+export { JOURNAL_SUFFIX, journalPathFor, unfinishedRunError } from './journal-names.js';
 const JOURNAL_KIND = 'batch-journal';
 const JOURNAL_VERSION = 1;
 
@@ -100,10 +101,6 @@ const TRANSIENT_ERRORS = new Set<string>([
 for (const code of [ErrorCode.QUEUE_UNAVAILABLE, ErrorCode.MODEL_MISMATCH, ErrorCode.PATH_NOT_ALLOWED, ErrorCode.WORKER_FAILED]) TRANSIENT_ERRORS.add(code);
 
 export const isTransientError = (code: string): boolean => TRANSIENT_ERRORS.has(code);
-
-export function journalPathFor(outFile: string): string {
-  return `${outFile}${JOURNAL_SUFFIX}`;
-}
 
 function sameIdentity(a: JournalIdentity, b: JournalIdentity): string | undefined {
   if (a.model.sha256 !== b.model.sha256)
@@ -250,14 +247,6 @@ export async function journalStatus(file: string): Promise<{ finished: boolean; 
   if (!exists) return undefined;
   const state = await readJournal(file);
   return { finished: state.finished, done: state.entries.size, header: state.header };
-}
-
-/** The refusal for a new run over an unfinished journal (shared by Journal.open and hosts' early checks). */
-export function unfinishedRunError(file: string, done: number): EngineError {
-  return new EngineError(ErrorCode.INVALID_ARGUMENT, `${file} holds an unfinished run (${done} images done)`, {
-    item: file,
-    hint: { actions: ['resume', 'restart'], file },
-  });
 }
 
 export interface OpenJournalOptions {

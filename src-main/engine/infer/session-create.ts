@@ -4,6 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import './ort-telemetry.js'; // before the first session: onnxruntime's telemetry off
 import { pathExists } from '../core/files.js';
 import { type Ep } from '../core/vocabulary.js';
 import { createAndSaveOrtFormat, openOrtFormat } from './ort-format-cache.js';

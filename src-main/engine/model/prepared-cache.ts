@@ -37,7 +37,8 @@ interface Entry {
   head?: { classesFirst: boolean; classes: number; features: number; weightLength: number; biasLength: number };
 }
 
-async function fileIdentity(file: string): Promise<string> {
+/** Who a file is: path, device, inode, size, mtime and ctime in ns (model/hash-cache.ts keys by it too). */
+export async function fileIdentity(file: string): Promise<string> {
   const s = await stat(file, { bigint: true });
   return [path.resolve(file), s.dev, s.ino, s.size, s.mtimeNs, s.ctimeNs].join(':');
 }

@@ -10,7 +10,8 @@ import type { FallbackEvent } from '../infer/session-runner.js';
 import { describeBackend } from '../infer/doctor.js';
 import type { EpRequest } from '../core/vocabulary.js';
 import { type ArchitectureSummary, architectureSummary } from '../model/architecture.js';
-import { type TransferProgress, sha256File } from '../model/download.js';
+import type { TransferProgress } from '../model/download.js';
+import { cachedSha256File } from '../model/hash-cache.js';
 import { type ResolvedModel, resolveModel } from '../model/resolve.js';
 import type { ModelStore } from '../model/store.js';
 import { type Int8Record, findInt8Copy } from '../quantize/int8-store.js';
@@ -53,7 +54,7 @@ export async function openModel(reference: string, options: OpenModelOptions): P
     ...(options.labelsFile ? { labelsFile: options.labelsFile } : {}),
   });
   options.onLoading?.();
-  const int8 = await findInt8Copy(options.store.dir, (await sha256File(resolved.path)).sha256);
+  const int8 = await findInt8Copy(options.store.dir, await cachedSha256File(resolved.path, options.cacheDir));
   if (options.precision === 'int8' && !int8) {
     throw new EngineError(ErrorCode.MODEL_NOT_FOUND, `no int8 copy of ${resolved.name} in ${options.store.dir}`, {
       item: resolved.name,

@@ -6,6 +6,7 @@
 import { sha256File } from '../model/download.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import { walkInputs } from '../batch/walk.js';
+import { batchCalibrationSource } from './calibration-source.js';
 import { findInt8Copy } from './int8-store.js';
 import type { CalibrationMethod } from './names.js';
 import { type QuantizeResult, quantizeModel } from './quantize-model.js';
@@ -41,7 +42,7 @@ export async function calibrateOnBatchIfMissing(options: BatchCalibrationOptions
     images.push(item.path);
     if (images.length >= limit) break;
   }
-  const source = `the first ${images.length} photos of the batch on ${options.inputs.join(', ')}`;
+  const source = batchCalibrationSource(options.inputs, images.length);
   options.onProgress?.(
     `no int8 copy of ${options.modelName} yet: calibrating one on ${source} (${options.method ?? 'percentile'}); \`reslens quantize --calibrate DIR\` makes one from photos you choose`,
   );

@@ -5,6 +5,7 @@
 // the values that occur instead of on rare outliers; entropy picks each tensor's clip by the KL
 // divergence of its 8-bit histogram (entropy.ts; it runs the photos twice: extremes, then histograms).
 import * as ort from 'onnxruntime-node';
+import '../infer/ort-telemetry.js'; // before the first session: onnxruntime's telemetry off
 import { type OnnxModel, TensorDataType, encodeModel } from '../model/onnx-proto.js';
 import type { Range } from './qdq-graph.js';
 import { MagnitudeHistogram } from './entropy.js';

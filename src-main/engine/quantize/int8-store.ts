@@ -28,7 +28,7 @@ export const Int8RecordSchema = z.object({
   calibrationSha256: z.string().regex(/^[0-9a-f]{64}$/),
   calibrationImages: z.number().int().positive(),
   method: z.enum(CALIBRATION_METHODS),
-  /** Where the calibration photos came from, when ResLens chose them ("the first 40 photos of the batch run on /photos"). */
+  /** Where the calibration photos came from (quantize/calibration-source.ts: "40 photos from /photos", "the first 50 photos of the batch on /photos"); absent in copies made before it was recorded. */
   calibrationSource: z.string().optional(),
   activations: z.enum(['uint8', 'int8']),
   weights: z.literal('int8 per-channel symmetric'),

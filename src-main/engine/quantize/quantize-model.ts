@@ -2,6 +2,7 @@
 // on the given photos, with its fidelity to fp32 measured on photos held back from calibration.
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
+import '../infer/ort-telemetry.js'; // before the first session: onnxruntime's telemetry off
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import { sha256File } from '../model/download.js';
@@ -23,7 +24,7 @@ export interface QuantizeOptions {
   method?: CalibrationMethod;
   activations?: ActivationType;
   threads?: number;
-  /** Where the photos came from, when ResLens chose them (stored in the record, shown beside the model). */
+  /** Where the photos came from (calibration-source.ts; stored in the record, shown beside the model's agreement). */
   calibrationSource?: string;
   /** Progress for people: "calibrating 3/40". */
   onProgress?: (message: string) => void;
