@@ -2,6 +2,7 @@
 // photo under the same model. The stage is the feature view's own (fv.stage), so both sides move in step.
 import type { ClassScore, FeaturesValue } from '../../../src-main/api/contract.js';
 import { type Transport, toErrorValue } from '../transport/index.js';
+import { decodeCrop } from '../util/crop-photo.svelte.js';
 import type { Card } from './images.svelte.js';
 
 export type CompareTarget = { kind: 'model'; model: string } | { kind: 'photo'; card: Card };
@@ -56,7 +57,7 @@ export class CompareState {
       });
       if (request !== this.request) return;
       this.value = value;
-      this.photo = await createImageBitmap(new Blob([value.crop.jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' })).catch(() => null);
+      this.photo = await decodeCrop(value.crop.jpeg);
     } catch (error) {
       if (request === this.request) this.error = toErrorValue(error);
     } finally {

@@ -1,3 +1,4 @@
+import type { BatchSummary } from '../../../src-main/api/contract.js';
 import { PAPER_NAMES as STAGE_PAPER_NAMES } from '../../../src-main/api/vocabulary.js';
 const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 const oneDecimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1, minimumFractionDigits: 1 });
@@ -40,6 +41,15 @@ export function formatDuration(seconds: number | null | undefined): string {
   if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
+
+/** A run's state (a batch, a lesion study) in the app's words. */
+export const RUN_STATE_LABELS: Readonly<Record<BatchSummary['state'], string>> = {
+  running: 'Running',
+  paused: 'Paused',
+  done: 'Done',
+  cancelled: 'Cancelled',
+  failed: 'Failed',
+};
 
 /** stem → "conv1", layer1 → "conv2_x" (fallback when the engine did not say). */
 /** Stage → the ResNet paper's name (looked up by any string: stage names arrive as data). */
