@@ -126,32 +126,15 @@ const MAX_ENGINE_IMAGES = 512;
 export function hostActions(deps: IpcDeps): HostActions {
   const log = deps.log ?? (() => undefined);
   const engineImages = new Set<string>();
-  const grantAll = async (paths: readonly unknown[]) => {
-    const granted: GrantedImage[] = [];
-    const refused: RefusedPath[] = [];
-    for (const p of paths) {
-      const outcome = await deps.grants.grantImage(p);
-      if (outcome.ok) granted.push({ image: outcome.grant.id, name: outcome.grant.name });
-      else refused.push({ name: outcome.name, reason: outcome.reason });
-    }
-    if (refused.length > 0)
-      log(
-        `refused ${refused.length} file(s): ${refused
-          .slice(0, 5)
-          .map((r) => `${r.name} (${r.reason})`)
-          .join(', ')}`,
-      );
-    return { granted, refused };
-  };
   return {
     async addPaths(paths) {
       if (!Array.isArray(paths)) throw invalid('add-paths: expected a list of paths');
       if (paths.length > MAX_PATHS_PER_CALL) throw invalid(`add-paths: at most ${MAX_PATHS_PER_CALL} files at once`);
-      return grantAll(paths);
+      return grantImages(deps.grants, paths, log);
     },
     async openImages() {
       const paths = await deps.dialogs.openImages();
-      return (await grantAll(paths)).granted;
+      return (await grantImages(deps.grants, paths, log)).granted;
     },
     async pickFolder() {
       const chosen = await deps.dialogs.openFolder();
@@ -160,56 +143,88 @@ export function hostActions(deps: IpcDeps): HostActions {
       if (!outcome.ok) throw new HostError(HostErrorCode.INVALID_REQUEST, `${outcome.name}: ${outcome.reason}`);
       return { folder: outcome.grant.id, name: outcome.grant.name, path: outcome.grant.path };
     },
-    async saveFile(fileName, data) {
-      if (typeof fileName !== 'string' || fileName.length === 0 || fileName.length > MAX_FILE_NAME_LENGTH)
-        throw invalid(`save-file: expected a file name of 1–${MAX_FILE_NAME_LENGTH} characters`);
-      if (!(data instanceof Uint8Array)) throw invalid('save-file: expected the file contents as a Uint8Array');
-      const target = await deps.dialogs.saveFile(safeFileName(fileName));
-      if (target === null) return { saved: false };
-      if (!path.isAbsolute(target)) throw invalid('save-file: the save dialog returned a relative path');
-      try {
-        await (deps.write ?? writeFile)(target, data);
-      } catch (error) {
-        throw new HostError(
-          HostErrorCode.WRITE_FAILED,
-          `could not write ${path.basename(target)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-        );
-      }
-      return { saved: true, path: target };
-    },
+    saveFile: (fileName, data) => saveChosenFile(deps, fileName, data),
     async request(message) {
       const request = validateRequest(message);
       if (!request.ok) throw new HostError(request.error.code, request.error.message);
       assertGranted(request.method, request.params as Record<string, unknown>, deps.grants, engineImages);
       const result = await deps.engine.handle(request.method, request.params as RequestParams<RequestName>);
-      if (request.method === 'results.open') {
-        const image = (result as { image?: unknown })?.image;
-        if (typeof image === 'string') {
-          engineImages.add(image);
-          if (engineImages.size > MAX_ENGINE_IMAGES) engineImages.delete(engineImages.values().next().value as string);
-        }
-      }
+      if (request.method === 'results.open') rememberEngineImage(engineImages, result);
       return result;
     },
-    async showResult(batch, index) {
-      // The renderer names a result, never a path: the path is the engine's own row of that run.
-      const parsed = RequestSchemas['results.open'].safeParse({ batch, index });
-      if (!parsed.success) throw invalid('show-result: expected a batch id and a row number');
-      if (!deps.showItemInFolder) return { shown: false };
-      const page = (await deps.engine.handle('batch.rows', { batch: parsed.data.batch, offset: parsed.data.index, limit: 1 })) as { rows: { path: string }[] };
-      const file = page.rows[0]?.path;
-      if (typeof file !== 'string' || !path.isAbsolute(file)) throw invalid(`show-result: batch ${parsed.data.batch} has no row ${parsed.data.index}`);
-      let real: string;
-      try {
-        real = await realpath(file);
-        if (!(await stat(real)).isFile()) throw new Error('not a file');
-      } catch {
-        throw new HostError('FILE_NOT_FOUND', `${path.basename(file)} is no longer there (moved or deleted since the run)`);
-      }
-      deps.showItemInFolder(real);
-      return { shown: true };
-    },
+    showResult: (batch, index) => showResultInFolder(deps, batch, index),
   };
+}
+
+/** Grants each path that is an image the app may read; the others come back refused, with the reason (and are logged). */
+async function grantImages(
+  grants: GrantRegistry,
+  paths: readonly unknown[],
+  log: (message: string) => void,
+): Promise<{ granted: GrantedImage[]; refused: RefusedPath[] }> {
+  const granted: GrantedImage[] = [];
+  const refused: RefusedPath[] = [];
+  for (const p of paths) {
+    const outcome = await grants.grantImage(p);
+    if (outcome.ok) granted.push({ image: outcome.grant.id, name: outcome.grant.name });
+    else refused.push({ name: outcome.name, reason: outcome.reason });
+  }
+  if (refused.length > 0)
+    log(
+      `refused ${refused.length} file(s): ${refused
+        .slice(0, 5)
+        .map((r) => `${r.name} (${r.reason})`)
+        .join(', ')}`,
+    );
+  return { granted, refused };
+}
+
+/** Writes the renderer's file where the user chose in the save dialog (the renderer names no path). */
+async function saveChosenFile(deps: IpcDeps, fileName: unknown, data: unknown): Promise<{ saved: boolean; path?: string }> {
+  if (typeof fileName !== 'string' || fileName.length === 0 || fileName.length > MAX_FILE_NAME_LENGTH)
+    throw invalid(`save-file: expected a file name of 1–${MAX_FILE_NAME_LENGTH} characters`);
+  if (!(data instanceof Uint8Array)) throw invalid('save-file: expected the file contents as a Uint8Array');
+  const target = await deps.dialogs.saveFile(safeFileName(fileName));
+  if (target === null) return { saved: false };
+  if (!path.isAbsolute(target)) throw invalid('save-file: the save dialog returned a relative path');
+  try {
+    await (deps.write ?? writeFile)(target, data);
+  } catch (error) {
+    throw new HostError(
+      HostErrorCode.WRITE_FAILED,
+      `could not write ${path.basename(target)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+  return { saved: true, path: target };
+}
+
+/** Lets later requests name the image results.open issued, keeping at most MAX_ENGINE_IMAGES (the oldest go first). */
+function rememberEngineImage(engineImages: Set<string>, result: unknown): void {
+  const image = (result as { image?: unknown })?.image;
+  if (typeof image === 'string') {
+    engineImages.add(image);
+    if (engineImages.size > MAX_ENGINE_IMAGES) engineImages.delete(engineImages.values().next().value as string);
+  }
+}
+
+/** The gallery's "Show in folder": reveals the file of one row of a run. */
+async function showResultInFolder(deps: IpcDeps, batch: unknown, index: unknown): Promise<{ shown: boolean }> {
+  // The renderer names a result, never a path: the path is the engine's own row of that run.
+  const parsed = RequestSchemas['results.open'].safeParse({ batch, index });
+  if (!parsed.success) throw invalid('show-result: expected a batch id and a row number');
+  if (!deps.showItemInFolder) return { shown: false };
+  const page = (await deps.engine.handle('batch.rows', { batch: parsed.data.batch, offset: parsed.data.index, limit: 1 })) as { rows: { path: string }[] };
+  const file = page.rows[0]?.path;
+  if (typeof file !== 'string' || !path.isAbsolute(file)) throw invalid(`show-result: batch ${parsed.data.batch} has no row ${parsed.data.index}`);
+  let real: string;
+  try {
+    real = await realpath(file);
+    if (!(await stat(real)).isFile()) throw new Error('not a file');
+  } catch {
+    throw new HostError('FILE_NOT_FOUND', `${path.basename(file)} is no longer there (moved or deleted since the run)`);
+  }
+  deps.showItemInFolder(real);
+  return { shown: true };
 }
 
 type Handler<C extends InvokeChannel> = (...args: unknown[]) => Promise<InvokeChannels[C]['result']>;

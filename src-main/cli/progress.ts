@@ -70,38 +70,81 @@ export function createProgress(label: string, options: ProgressOptions = {}): Pr
   const stream = options.stream ?? process.stderr;
   const tty = options.tty ?? Boolean(stream.isTTY);
   const now = options.now ?? (() => performance.now());
-  const plainInterval = options.plainIntervalMs ?? 5000;
+  const rate = rateMeter(now);
+  const describe = (state: ProgressState): ProgressText => describeProgress(state, rate.of(state), units);
+  const plain = plainLines(label, stream, options.plainIntervalMs ?? 5000, now, describe);
+  const bar = terminalBar(label, stream);
 
-  let bar: cliProgress.SingleBar | undefined;
   let stopped = false;
   let last: ProgressState | undefined;
+  const update = (state: ProgressState): void => {
+    if (stopped) return;
+    rate.start(state.done);
+    last = state;
+    if (tty) bar.show(state, describe(state));
+    else plain.write(state, false);
+  };
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    if (bar.started) bar.stop();
+    else if (!tty && last) plain.write(last, true);
+  };
+  return { update, stop };
+}
+
+interface ProgressText {
+  percent: string;
+  amount: string;
+  speed: string;
+  eta: string;
+}
+
+/** The rate given with an update, or else the one measured since the first update. */
+function rateMeter(now: () => number): { start: (done: number) => void; of: (state: ProgressState) => number } {
+  const started = now();
+  let firstDone: number | undefined;
+  return {
+    start: (done) => {
+      firstDone ??= done;
+    },
+    of: (state) => {
+      if (state.rate !== undefined) return state.rate;
+      const seconds = (now() - started) / 1000;
+      return seconds > 0 ? (state.done - (firstDone ?? 0)) / seconds : 0;
+    },
+  };
+}
+
+function describeProgress(state: ProgressState, rate: number, units: ProgressUnits): ProgressText {
+  const percent = state.total ? Math.min(100, (100 * state.done) / state.total) : null;
+  const eta = state.total && rate > 0 ? formatDuration((state.total - state.done) / rate) : '--';
+  return {
+    percent: percent === null ? '  ?%' : `${percent.toFixed(0).padStart(3)}%`,
+    amount: `${formatAmount(state.done, units)}${state.total ? ` / ${formatAmount(state.total, units)}` : ''}`,
+    speed: formatRate(rate, units),
+    eta,
+  };
+}
+
+/**
+ * Plain progress lines for logs and pipes: one every `interval` ms and at each quarter; `force` (the
+ * end) writes one unless the last line already showed the same amount.
+ */
+function plainLines(
+  label: string,
+  stream: NodeJS.WriteStream,
+  interval: number,
+  now: () => number,
+  describe: (state: ProgressState) => ProgressText,
+): { write: (state: ProgressState, force: boolean) => void } {
   let lastPlainAt = -Infinity;
   let lastPlainQuarter = -1;
   let lastPlainDone = -1;
-  const started = now();
-  let firstDone: number | undefined;
-
-  const rateOf = (state: ProgressState): number => {
-    if (state.rate !== undefined) return state.rate;
-    const seconds = (now() - started) / 1000;
-    return seconds > 0 ? (state.done - (firstDone ?? 0)) / seconds : 0;
-  };
-  const describe = (state: ProgressState) => {
-    const rate = rateOf(state);
-    const percent = state.total ? Math.min(100, (100 * state.done) / state.total) : null;
-    const eta = state.total && rate > 0 ? formatDuration((state.total - state.done) / rate) : '--';
-    return {
-      percent: percent === null ? '  ?%' : `${percent.toFixed(0).padStart(3)}%`,
-      amount: `${formatAmount(state.done, units)}${state.total ? ` / ${formatAmount(state.total, units)}` : ''}`,
-      speed: formatRate(rate, units),
-      eta,
-    };
-  };
-
-  const plainLine = (state: ProgressState, force: boolean): void => {
+  const write = (state: ProgressState, force: boolean): void => {
     const t = now();
     const quarter = state.total ? Math.floor((4 * state.done) / state.total) : -1;
-    const due = t - lastPlainAt >= plainInterval || (quarter > lastPlainQuarter && quarter >= 0);
+    const due = t - lastPlainAt >= interval || (quarter > lastPlainQuarter && quarter >= 0);
     if (!force && !due) return;
     if (force && state.done === lastPlainDone) return;
     lastPlainAt = t;
@@ -111,16 +154,16 @@ export function createProgress(label: string, options: ProgressOptions = {}): Pr
     const finished = state.total !== null && state.done >= state.total;
     stream.write(`${label}: ${d.percent.trim()} ${d.amount} at ${d.speed}${finished ? '' : `, ETA ${d.eta}`}\n`);
   };
+  return { write };
+}
 
-  const update = (state: ProgressState): void => {
-    if (stopped) return;
-    firstDone ??= state.done;
-    last = state;
-    if (!tty) {
-      plainLine(state, false);
-      return;
-    }
-    const d = describe(state);
+/** The cli-progress bar on a terminal, started by the first update. */
+function terminalBar(
+  label: string,
+  stream: NodeJS.WriteStream,
+): { readonly started: boolean; show: (state: ProgressState, d: ProgressText) => void; stop: () => void } {
+  let bar: cliProgress.SingleBar | undefined;
+  const show = (state: ProgressState, d: ProgressText): void => {
     const payload = { label, amount: d.amount, speed: d.speed, remaining: d.eta, pct: d.percent };
     const total = state.total ?? 0;
     if (!bar) {
@@ -142,18 +185,13 @@ export function createProgress(label: string, options: ProgressOptions = {}): Pr
       bar.update(total ? Math.min(state.done, total) : 0, payload);
     }
   };
-
-  const stop = (): void => {
-    if (stopped) return;
-    stopped = true;
-    if (bar) {
-      bar.stop();
-    } else if (!tty && last) {
-      plainLine(last, true);
-    }
+  return {
+    get started() {
+      return bar !== undefined;
+    },
+    show,
+    stop: () => bar?.stop(),
   };
-
-  return { update, stop };
 }
 
 /** A byte-progress reporter shaped for ModelStore.pull / resolveModel's `onProgress`. */

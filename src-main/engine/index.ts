@@ -51,6 +51,7 @@ export type { BatchEvent, BatchJob, BatchSummary } from './batch/run.js';
 export type { OrganizeMode } from './batch/organize.js';
 export type { QueueProgress, WorkerRate } from './queue/coordinator.js';
 export type { WorkerModels } from './queue/worker-models.js';
+export type { QueueWorker } from './queue/worker.js';
 export type { RemoteModel } from './queue/remote-model.js';
 export type { Explainer } from './explain/explainer.js';
 export type { explainFile } from './explain/explain.js';

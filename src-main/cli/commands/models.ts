@@ -74,6 +74,15 @@ export function registerModelsCommand(program: Command, context: CliContext): vo
         '`resnet50` is an alias of resnet50-v1 (ONNX model zoo ResNet-50 v1, torchvision preprocessing); `resnet152` of resnet152-v1.',
     );
 
+  registerList(models, context);
+  registerPull(models, context);
+  registerImport(models, context);
+  registerVerify(models, context);
+  registerRemove(models, context);
+}
+
+/** `models list`: the catalog and imported models, as a table or JSON. */
+function registerList(models: Command, context: CliContext): void {
   models
     .command('list')
     .description('catalog models (installed or not) and imported models')
@@ -97,7 +106,10 @@ export function registerModelsCommand(program: Command, context: CliContext): vo
       }
       process.stdout.write(`${table(rows)}\n\nstore: ${store.dir}\n`);
     });
+}
 
+/** `models pull NAME`: downloads a catalog model (Ctrl-C keeps the partial file for the next pull). */
+function registerPull(models: Command, context: CliContext): void {
   models
     .command('pull')
     .description('download a catalog model into the store (resumes an interrupted download, checks SHA-256)')
@@ -118,7 +130,10 @@ export function registerModelsCommand(program: Command, context: CliContext): vo
       const resumed = result.resumedFrom > 0 ? `, resumed from ${formatBytes(result.resumedFrom)}` : '';
       process.stdout.write(`${result.name} installed: ${result.path} (${size}, sha256 ${result.sidecar?.sha256 ?? '?'} verified${resumed})\n`);
     });
+}
 
+/** `models import FILE`: copies a checked local .onnx model into the store. */
+function registerImport(models: Command, context: CliContext): void {
   models
     .command('import')
     .description('copy a local .onnx model into the store after checking it (a catalog model file is recognised by its SHA-256)')
@@ -131,7 +146,10 @@ export function registerModelsCommand(program: Command, context: CliContext): vo
       const kind = result.catalogEntry ? ` (catalog model ${result.catalogEntry.title}, sha256 verified)` : '';
       process.stdout.write(`imported ${result.name}${kind}: ${result.path}\n  ${result.classes} classes, ${labels}\n`);
     });
+}
 
+/** `models verify NAME`: recomputes the SHA-256; a damaged model is an error. */
+function registerVerify(models: Command, context: CliContext): void {
   models
     .command('verify')
     .description("recompute an installed model's SHA-256 and compare it with the catalog (or the import record)")
@@ -150,7 +168,10 @@ export function registerModelsCommand(program: Command, context: CliContext): vo
       }
       if (!flags.json) process.stdout.write(`${result.name} ok: sha256 ${result.actualSha256} (${formatBytes(result.actualBytes)})\n`);
     });
+}
 
+/** `models rm NAME`: deletes an installed model and what belongs to it. */
+function registerRemove(models: Command, context: CliContext): void {
   models
     .command('rm')
     .alias('remove')

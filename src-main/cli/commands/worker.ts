@@ -3,7 +3,17 @@
 // workers). Logs go to stderr; with --json, one JSON line per chunk on stdout.
 import envPaths from 'env-paths';
 import { type Command, InvalidArgumentError } from 'commander';
-import { EngineError, type EpRequest, ErrorCode, load, parsePathMapping, PathAccess, type PathMapping, type WorkerModels } from '../../engine/index.js';
+import {
+  EngineError,
+  type EpRequest,
+  ErrorCode,
+  load,
+  parsePathMapping,
+  PathAccess,
+  type PathMapping,
+  type QueueWorker,
+  type WorkerModels,
+} from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { EP_CHOICES, ExitCode, parseEp, parsePositiveInt } from '../options.js';
 import { withHint } from '../hints.js';
@@ -71,72 +81,88 @@ export function registerWorkerCommand(program: Command, context: CliContext): vo
       30,
     )
     .option('--json', 'one JSON line per chunk on stdout')
-    .action(async (flags: WorkerFlags, command: Command) => {
-      const url = flags.queue as string;
-      // Loaded with the command, not at start-up: `reslens --help` needs neither Redis nor onnxruntime.
-      const { checkQueueReachable, redactUrl } = await load.queueConnection();
-      const { QueueWorker } = await load.queueWorker();
-      const { WorkerModels } = await load.queueWorkerModels();
-      try {
-        await checkQueueReachable(url);
-      } catch (error) {
-        if (!(error instanceof EngineError)) throw error;
-        process.stderr.write(`error ${error.code}: ${error.message}\n`);
-        process.exitCode = ExitCode.Usage;
-        return;
-      }
-      let access: PathAccess;
-      let models: WorkerModels;
-      try {
-        access = await PathAccess.create({ allowRoots: flags.allowRoot, pathMap: flags.pathMap });
-        models = await WorkerModels.create({
-          store: context.store(),
-          offered: flags.model,
-          ep: flags.ep,
-          cacheDir: envPaths('reslens', { suffix: '' }).cache,
-          log: context.log,
-        });
-      } catch (error) {
-        if (error instanceof EngineError && (error.code === ErrorCode.INVALID_ARGUMENT || error.code === ErrorCode.MODEL_NOT_FOUND))
-          command.error(`error: ${withHint(error.message, error.hint)}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
-        throw error;
-      }
-      const worker = await QueueWorker.start({
-        url,
-        models,
-        access,
-        concurrency: flags.concurrency,
-        decodeConcurrency: flags.jobs,
-        lockMs: flags.stallTimeout * 1000,
-        log: context.log,
-        onChunk: (info) => {
-          if (flags.json) process.stdout.write(`${JSON.stringify({ worker: worker.id, ...info, seconds: Math.round(info.seconds * 1000) / 1000 })}\n`);
-        },
-      });
-      context.log(`worker ${worker.id}: taking chunks from ${redactUrl(url)} (${flags.concurrency} at a time)`);
-      if (access.restricted) context.log(`reading images only under: ${access.describeRoots()}`);
-      else
-        context.log('warning: no --allow-root: this worker reads any image file its user can read that a run names; set --allow-root DIR (see docs/queue.md)');
-      for (const m of flags.pathMap) context.log(`path map: ${m.local} → ${m.remote}`);
+    .action((flags: WorkerFlags, command: Command) => runWorker(flags, command, context));
+}
 
-      let signals = 0;
-      const stopped = new Promise<void>((resolve) => {
-        const onSignal = (signal: NodeJS.Signals): void => {
-          signals++;
-          if (signals === 1) {
-            context.log(`${signal}: finishing the chunk in hand, then stopping (again to stop at once; the chunk then goes to another worker)`);
-            void worker.stop().then(resolve);
-          } else {
-            void worker.stop(true).then(resolve);
-            setTimeout(() => process.exit(130), 2000).unref();
-          }
-        };
-        process.on('SIGTERM', onSignal);
-        process.on('SIGINT', onSignal);
-      });
-      await stopped;
-      const t = worker.totals;
-      context.log(`worker ${worker.id} stopped: ${t.images} images in ${t.chunks} chunks (${t.failed} failed, ${t.refused} chunks refused)`);
-      process.exitCode = ExitCode.Ok;
+/** Connects to the queue and classifies its chunks until a signal stops the worker. */
+async function runWorker(flags: WorkerFlags, command: Command, context: CliContext): Promise<void> {
+  const url = flags.queue as string;
+  // Loaded with the command, not at start-up: `reslens --help` needs neither Redis nor onnxruntime.
+  const { checkQueueReachable, redactUrl } = await load.queueConnection();
+  const { QueueWorker } = await load.queueWorker();
+  try {
+    await checkQueueReachable(url);
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+    process.stderr.write(`error ${error.code}: ${error.message}\n`);
+    process.exitCode = ExitCode.Usage;
+    return;
+  }
+  const { access, models } = await accessAndModels(flags, command, context);
+  const worker = await QueueWorker.start({
+    url,
+    models,
+    access,
+    concurrency: flags.concurrency,
+    decodeConcurrency: flags.jobs,
+    lockMs: flags.stallTimeout * 1000,
+    log: context.log,
+    onChunk: (info) => {
+      if (flags.json) process.stdout.write(`${JSON.stringify({ worker: worker.id, ...info, seconds: Math.round(info.seconds * 1000) / 1000 })}\n`);
+    },
+  });
+  context.log(`worker ${worker.id}: taking chunks from ${redactUrl(url)} (${flags.concurrency} at a time)`);
+  logReadingPolicy(flags, access, context);
+  await untilStopped(worker, context);
+  const t = worker.totals;
+  context.log(`worker ${worker.id} stopped: ${t.images} images in ${t.chunks} chunks (${t.failed} failed, ${t.refused} chunks refused)`);
+  process.exitCode = ExitCode.Ok;
+}
+
+/** The folders the worker may read and the models it offers; a bad folder or model is a usage error. */
+async function accessAndModels(flags: WorkerFlags, command: Command, context: CliContext): Promise<{ access: PathAccess; models: WorkerModels }> {
+  const { WorkerModels } = await load.queueWorkerModels();
+  try {
+    const access = await PathAccess.create({ allowRoots: flags.allowRoot, pathMap: flags.pathMap });
+    const models = await WorkerModels.create({
+      store: context.store(),
+      offered: flags.model,
+      ep: flags.ep,
+      cacheDir: envPaths('reslens', { suffix: '' }).cache,
+      log: context.log,
     });
+    return { access, models };
+  } catch (error) {
+    if (error instanceof EngineError && (error.code === ErrorCode.INVALID_ARGUMENT || error.code === ErrorCode.MODEL_NOT_FOUND))
+      command.error(`error: ${withHint(error.message, error.hint)}`, { exitCode: ExitCode.Usage, code: 'reslens.usage' });
+    throw error;
+  }
+}
+
+function logReadingPolicy(flags: WorkerFlags, access: PathAccess, context: CliContext): void {
+  if (access.restricted) context.log(`reading images only under: ${access.describeRoots()}`);
+  else context.log('warning: no --allow-root: this worker reads any image file its user can read that a run names; set --allow-root DIR (see docs/queue.md)');
+  for (const m of flags.pathMap) context.log(`path map: ${m.local} → ${m.remote}`);
+}
+
+/**
+ * Resolves once the worker has stopped: the first SIGTERM / SIGINT lets the chunks in hand finish, a
+ * second abandons them to the other workers.
+ */
+function untilStopped(worker: QueueWorker, context: CliContext): Promise<void> {
+  let signals = 0;
+  return new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals === 1) {
+        context.log(`${signal}: finishing the chunk in hand, then stopping (again to stop at once; the chunk then goes to another worker)`);
+        void worker.stop().then(resolve);
+      } else {
+        void worker.stop(true).then(resolve);
+        setTimeout(() => process.exit(130), 2000).unref();
+      }
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
 }

@@ -9,9 +9,10 @@ import { type FeatureResult, regionInOriginal } from '../features/extract.js';
 import { type DecodedImage, decodeImage } from '../preprocess/decode.js';
 import { type ImageFacts, readImageFile, tensorFromDecoded } from '../preprocess/preprocess.js';
 import type { Classifier } from '../infer/classifier.js';
+import type { StageMap } from '../model/stages.js';
 import { type ClassScore, softmax } from '../infer/topk.js';
 import { STAGE_NAMES, type StageName } from '../core/vocabulary.js';
-import type { Explainer } from './explainer.js';
+import type { Explainer, GradientRun } from './explainer.js';
 import type { GradientCache } from './gradient-cache.js';
 import { type FaithfulnessCurves, faithfulness } from './faithfulness.js';
 import { eigenCam } from './methods/eigen-cam.js';
@@ -140,10 +141,86 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
   const map = classifier.stageMap;
   if (!map) throw new EngineError(ErrorCode.GRADIENTS_UNSUPPORTED, classifier.stagesError ?? 'explanations unavailable for this model');
   const methods = [...new Set(options.methods && options.methods.length > 0 ? options.methods : DEFAULT_METHODS)];
-  let classes = options.classes && options.classes.length > 0 ? checkClasses(options.classes, classifier.info.classes) : undefined;
   const size = classifier.preprocessing.crop;
-  const inputSize = 3 * size * size;
+  const image: ImageInput = { input, size, inputSize: 3 * size * size };
 
+  const runs = await gradientRuns(explainer, classifier, image, methods, options);
+  const logits = runs.plain.logits[0];
+  const activations = Object.fromEntries(STAGE_NAMES.map((s) => [s, runs.plain.stages[s].activation.slice()])) as Record<StageName, Float32Array>;
+  let t = performance.now();
+  const explanations = classExplanations(classifier, map, image, methods, runs, activations);
+  const methodsMs = performance.now() - t;
+
+  const multiRun = new MultiRunGradients(explainer, options);
+  const igSteps = options.integratedSteps ?? IG_DEFAULT_STEPS;
+  const samples = options.smoothGradSamples ?? SMOOTHGRAD_DEFAULTS.samples;
+  t = performance.now();
+  if (methods.includes('integrated-gradients')) {
+    for (const e of explanations) {
+      const attribution = await integratedGradients(input, e.index, multiRun.start('integrated-gradients', e.index, igSteps), { steps: igSteps });
+      e.inputMaps['integrated-gradients'] = { attribution, map: channelMaxAbs(attribution, size, size) };
+    }
+  }
+  const integratedGradientsMs = performance.now() - t;
+  t = performance.now();
+  if (methods.includes('smoothgrad')) {
+    for (const e of explanations) {
+      const attribution = await smoothGrad(input, e.index, multiRun.start('smoothgrad', e.index, samples), { samples });
+      e.inputMaps.smoothgrad = { attribution, map: channelMaxAbs(attribution, size, size) };
+    }
+  }
+  const smoothGradMs = performance.now() - t;
+
+  t = performance.now();
+  if (options.faithfulness) await addFaithfulness(classifier, image, methods, explanations);
+  const faithfulnessMs = performance.now() - t;
+
+  return {
+    model: classifier.name,
+    ep: runs.plain.ep,
+    methods,
+    top: classifier.top(logits, 5),
+    classes: explanations,
+    stages: map.stages.map((s) => ({ name: s.name, paperName: s.paperName, shape: s.shape })),
+    activations,
+    timings: {
+      gradientsMs: round1(runs.gradientsMs),
+      guidedMs: round1(runs.guidedMs),
+      methodsMs: round1(methodsMs),
+      integratedGradientsMs: round1(integratedGradientsMs),
+      smoothGradMs: round1(smoothGradMs),
+      faithfulnessMs: round1(faithfulnessMs),
+      totalMs: round1(performance.now() - start),
+    },
+    parameters: { integratedGradients: { steps: igSteps, baseline: 'zeros (the mean colour)' }, smoothGrad: { samples, noise: SMOOTHGRAD_DEFAULTS.noise } },
+  };
+}
+
+/** The preprocessed image and its size: `input` may hold more than one image, the first `inputSize` values are this one. */
+interface ImageInput {
+  input: Float32Array;
+  size: number;
+  inputSize: number;
+}
+
+interface GradientRuns {
+  classes: number[];
+  plain: GradientRun;
+  /** The guided-backprop run, when a guided method or the output contract needs it. */
+  guided?: GradientRun;
+  gradientsMs: number;
+  guidedMs: number;
+}
+
+/** The gradient runs every method reads: the plain one (logits, activations, all gradients) and the guided one. */
+async function gradientRuns(
+  explainer: Explainer,
+  classifier: Classifier,
+  { input, inputSize }: ImageInput,
+  methods: readonly ExplainMethod[],
+  options: ExplainOptions,
+): Promise<GradientRuns> {
+  let classes = options.classes && options.classes.length > 0 ? checkClasses(options.classes, classifier.info.classes) : undefined;
   let t = performance.now();
   const gradientRun = (chosen: number[], guided: boolean) =>
     options.cache
@@ -161,13 +238,22 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
   const needsGuided = options.guidedGradient !== false || methods.includes('guided-backprop') || methods.includes('guided-gradcam');
   const guided = needsGuided ? await gradientRun(classes, true) : undefined;
   const guidedMs = performance.now() - t;
+  return { classes, plain, guided, gradientsMs, guidedMs };
+}
 
+/** Each class's gradients and the single-run methods' maps (stage maps per stage, input maps). */
+function classExplanations(
+  classifier: Classifier,
+  map: StageMap,
+  { size, inputSize }: ImageInput,
+  methods: readonly ExplainMethod[],
+  { classes, plain, guided }: GradientRuns,
+  activations: Record<StageName, Float32Array>,
+): ClassExplanation[] {
   const logits = plain.logits[0];
   const probs = softmax(logits);
-  const activations = Object.fromEntries(STAGE_NAMES.map((s) => [s, plain.stages[s].activation.slice()])) as Record<StageName, Float32Array>;
-  t = performance.now();
   const eigen = methods.includes('eigencam') ? Object.fromEntries(map.stages.map((s) => [s.name, eigenCam(activations[s.name], s.shape)])) : undefined;
-  const explanations: ClassExplanation[] = classes.map((index, row) => {
+  return classes.map((index, row) => {
     const stageGradients = {} as Record<StageName, Float32Array>;
     const stageMaps = {} as Record<StageName, Partial<Record<StageMethod, RawMap>>>;
     for (const stage of map.stages) {
@@ -175,12 +261,7 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
       const gradient = plain.stages[stage.name].gradient.slice(row * n, (row + 1) * n);
       stageGradients[stage.name] = gradient;
       const slice: StageSlice = { activation: activations[stage.name], gradient, shape: stage.shape };
-      const maps: Partial<Record<StageMethod, RawMap>> = { gradcam: gradCam(slice) };
-      for (const m of methods) {
-        if (m === 'eigencam' && eigen) maps.eigencam = eigen[stage.name];
-        else if (isStageMethod(m) && m !== 'eigencam') maps[m] = STAGE_FORMULAS[m](slice);
-      }
-      stageMaps[stage.name] = maps;
+      stageMaps[stage.name] = stageMethodMaps(slice, methods, eigen?.[stage.name]);
     }
     const inputGradient = plain.inputGradient.slice(row * inputSize, (row + 1) * inputSize);
     const guidedInputGradient = guided ? guided.inputGradient.slice(row * inputSize, (row + 1) * inputSize) : new Float32Array(0);
@@ -201,84 +282,73 @@ export async function explainTensor(explainer: Explainer, classifier: Classifier
       inputMaps,
     };
   });
-  const methodsMs = performance.now() - t;
+}
 
-  // Multi-run methods: one class row per image of each batch.
+/** The stage methods' maps of one stage for one class (Grad-CAM always: the output contract needs it). */
+function stageMethodMaps(slice: StageSlice, methods: readonly ExplainMethod[], eigen: RawMap | undefined): Partial<Record<StageMethod, RawMap>> {
+  const maps: Partial<Record<StageMethod, RawMap>> = { gradcam: gradCam(slice) };
+  for (const m of methods) {
+    if (m === 'eigencam' && eigen) maps.eigencam = eigen;
+    else if (isStageMethod(m) && m !== 'eigencam') maps[m] = STAGE_FORMULAS[m](slice);
+  }
+  return maps;
+}
+
+/**
+ * The batched gradient runs of the multi-run methods (one class row per image of each batch), with
+ * their progress and cancellation.
+ */
+class MultiRunGradients {
+  private progress: Omit<ExplainProgress, 'done'> | undefined;
+  private done = 0;
+
+  constructor(
+    private readonly explainer: Explainer,
+    private readonly options: ExplainOptions,
+  ) {}
+
+  /** Starts reporting one method's progress for one class; returns the gradient function the method calls. */
+  start(method: ExplainProgress['method'], index: number, total: number): (batch: Float32Array, count: number, target: number) => Promise<Float32Array> {
+    this.progress = { method, index, total };
+    this.done = 0;
+    this.options.onProgress?.({ ...this.progress, done: this.done });
+    return (batch, count, target) => this.gradientsOf(batch, count, target);
+  }
+
+  private async gradientsOf(batch: Float32Array, count: number, target: number): Promise<Float32Array> {
+    await this.checkCancelled();
+    const gradients = (await this.explainer.run(batch, count, { classes: new Array<number>(count).fill(target) })).inputGradient;
+    // Checked again after the run: a cancel that came during it (even the last) stops here.
+    await this.checkCancelled();
+    this.done += count;
+    if (this.progress) this.options.onProgress?.({ ...this.progress, done: this.done });
+    return gradients;
+  }
+
   // onnxruntime-node's run holds the event loop: a cancel request that arrived during a run is read
   // only once the loop turns, so turn it (setImmediate) before looking at the signal.
-  const checkCancelled = async (): Promise<void> => {
-    if (!options.signal) return;
+  private async checkCancelled(): Promise<void> {
+    const signal = this.options.signal;
+    if (!signal) return;
     await new Promise<void>((resolve) => setImmediate(resolve));
-    if (options.signal.aborted) throw new EngineError(ErrorCode.CANCELLED, 'explanation cancelled');
-  };
-  let progress: Omit<ExplainProgress, 'done'> | undefined;
-  let done = 0;
-  const gradientsOf = async (batch: Float32Array, count: number, target: number): Promise<Float32Array> => {
-    await checkCancelled();
-    const gradients = (await explainer.run(batch, count, { classes: new Array<number>(count).fill(target) })).inputGradient;
-    // Checked again after the run: a cancel that came during it (even the last) stops here.
-    await checkCancelled();
-    done += count;
-    if (progress) options.onProgress?.({ ...progress, done });
-    return gradients;
-  };
-  const startProgress = (method: ExplainProgress['method'], index: number, total: number): void => {
-    progress = { method, index, total };
-    done = 0;
-    options.onProgress?.({ ...progress, done });
-  };
-  const igSteps = options.integratedSteps ?? IG_DEFAULT_STEPS;
-  const samples = options.smoothGradSamples ?? SMOOTHGRAD_DEFAULTS.samples;
-  t = performance.now();
-  if (methods.includes('integrated-gradients')) {
-    for (const e of explanations) {
-      startProgress('integrated-gradients', e.index, igSteps);
-      const attribution = await integratedGradients(input, e.index, gradientsOf, { steps: igSteps });
-      e.inputMaps['integrated-gradients'] = { attribution, map: channelMaxAbs(attribution, size, size) };
-    }
+    if (signal.aborted) throw new EngineError(ErrorCode.CANCELLED, 'explanation cancelled');
   }
-  const integratedGradientsMs = performance.now() - t;
-  t = performance.now();
-  if (methods.includes('smoothgrad')) {
-    for (const e of explanations) {
-      startProgress('smoothgrad', e.index, samples);
-      const attribution = await smoothGrad(input, e.index, gradientsOf, { samples });
-      e.inputMaps.smoothgrad = { attribution, map: channelMaxAbs(attribution, size, size) };
-    }
-  }
-  const smoothGradMs = performance.now() - t;
+}
 
-  t = performance.now();
-  if (options.faithfulness) {
-    for (const e of explanations) {
-      e.faithfulness = {};
-      for (const m of methods) {
-        const shown = isStageMethod(m) ? e.stageMaps.layer4[m] : e.inputMaps[m]?.map;
-        if (shown) e.faithfulness[m] = await faithfulness(classifier, input.subarray(0, inputSize), shown, e.index);
-      }
+/** Deletion/insertion curves of every method's map (stage methods: at the last stage), per class. */
+async function addFaithfulness(
+  classifier: Classifier,
+  { input, inputSize }: ImageInput,
+  methods: readonly ExplainMethod[],
+  explanations: ClassExplanation[],
+): Promise<void> {
+  for (const e of explanations) {
+    e.faithfulness = {};
+    for (const m of methods) {
+      const shown = isStageMethod(m) ? e.stageMaps.layer4[m] : e.inputMaps[m]?.map;
+      if (shown) e.faithfulness[m] = await faithfulness(classifier, input.subarray(0, inputSize), shown, e.index);
     }
   }
-  const faithfulnessMs = performance.now() - t;
-
-  return {
-    model: classifier.name,
-    ep: plain.ep,
-    methods,
-    top: classifier.top(logits, 5),
-    classes: explanations,
-    stages: map.stages.map((s) => ({ name: s.name, paperName: s.paperName, shape: s.shape })),
-    activations,
-    timings: {
-      gradientsMs: round1(gradientsMs),
-      guidedMs: round1(guidedMs),
-      methodsMs: round1(methodsMs),
-      integratedGradientsMs: round1(integratedGradientsMs),
-      smoothGradMs: round1(smoothGradMs),
-      faithfulnessMs: round1(faithfulnessMs),
-      totalMs: round1(performance.now() - start),
-    },
-    parameters: { integratedGradients: { steps: igSteps, baseline: 'zeros (the mean colour)' }, smoothGrad: { samples, noise: SMOOTHGRAD_DEFAULTS.noise } },
-  };
 }
 
 export interface ExplainedImage {

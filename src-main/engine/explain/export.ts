@@ -18,7 +18,7 @@ import { overlayPng } from '../features/colormap.js';
 import { photoCrop } from '../features/extract.js';
 import { encodeNpy } from '../features/npy.js';
 import { normalise } from '../features/reduce.js';
-import { type ExplainOptions, type ExplainResult, explainFile, isStageMethod } from './explain.js';
+import { type ClassExplanation, type ExplainOptions, type ExplainResult, explainFile, isStageMethod } from './explain.js';
 import type { Explainer } from './explainer.js';
 import type { RawMap } from './methods/maps.js';
 
@@ -83,75 +83,98 @@ export async function exportExplanation(
   const explained = await explainFile(explainer, classifier, image, options);
   const { result } = explained;
   const photo = await photoCrop(explained.decoded, explained.photoRegion, options.size);
-  const overlay = (map: RawMap): Promise<Buffer> => overlayPng(photo, normalise(map.data, map.width, map.height), { colormap: 'jet', opacity: 0.5 });
-  const inputPng = await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } })
-    .png()
-    .toBuffer();
-  const size = classifier.preprocessing.crop;
+  const pictures: ClassPictures = {
+    overlay: (map) => overlayPng(photo, normalise(map.data, map.width, map.height), { colormap: 'jet', opacity: 0.5 }),
+    inputPng: await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } })
+      .png()
+      .toBuffer(),
+    size: classifier.preprocessing.crop,
+  };
   await mkdir(out, { recursive: true });
   const classes: ExplanationExportSummary['classes'] = [];
   for (const e of result.classes) {
     const folder = options.perClassFolders ? path.join(out, String(e.index)) : out;
     await mkdir(folder, { recursive: true });
-    const files: string[] = [];
-    const save = async (name: string, data: Uint8Array | string): Promise<void> => {
-      await replaceFile(path.join(folder, name), data);
-      files.push(name);
-    };
-    await save('input.png', inputPng);
-    for (const stage of result.stages) {
-      await save(`grad-${stage.name}.npy`, encodeNpy(e.stageGradients[stage.name], stage.shape));
-      const gradcam = e.stageMaps[stage.name].gradcam as RawMap;
-      await save(`gradcam-${stage.name}.npy`, encodeNpy(gradcam.data, [gradcam.height, gradcam.width]));
-      for (const method of result.methods.filter(isStageMethod)) {
-        const map = e.stageMaps[stage.name][method];
-        if (map) await save(`${method}-${stage.name}.png`, await overlay(map));
-      }
-    }
-    await save('input-grad.npy', encodeNpy(e.inputGradient, [3, size, size]));
-    await save('guided-input-grad.npy', encodeNpy(e.guidedInputGradient, [3, size, size]));
-    for (const [method, attribution] of Object.entries(e.inputMaps)) {
-      if (method === 'integrated-gradients' || method === 'smoothgrad' || method === 'guided-gradcam')
-        await save(`${method}.npy`, encodeNpy(attribution.attribution, [3, size, size]));
-      await save(`${method}.png`, await overlay(attribution.map));
-    }
-    const faithfulness = e.faithfulness
-      ? Object.fromEntries(
-          Object.entries(e.faithfulness).map(([m, f]): [string, FaithfulnessSummary] => [
-            m,
-            {
-              deletionAuc: f.deletionAuc,
-              insertionAuc: f.insertionAuc,
-              fractions: f.fractions,
-              deletion: f.deletion,
-              insertion: f.insertion,
-              map: isStageMethod(m as ExplainMethod) ? 'layer4' : 'input',
-            },
-          ]),
-        )
-      : undefined;
-    const classSummary: ClassExportSummary = {
-      image,
-      model: result.model,
-      ep: result.ep,
-      class: { index: e.index, label: e.label },
-      index: e.index,
-      label: e.label,
-      score: e.score,
-      prob: e.prob,
-      methods: result.methods,
-      parameters: result.parameters,
-      stages: result.stages,
-      files: [...files, 'summary.json'],
-      timings: result.timings,
-      ...(faithfulness ? { faithfulness } : {}),
-    };
-    await replaceFile(path.join(folder, 'summary.json'), json(classSummary));
-    classes.push({ ...classSummary, folder });
+    const files = await writeClassFiles(folder, result, e, pictures);
+    const summary = classSummary(image, result, e, files);
+    await replaceFile(path.join(folder, 'summary.json'), json(summary));
+    classes.push({ ...summary, folder });
   }
   if (options.perClassFolders) {
     const overview = classes.map((c) => ({ index: c.index, label: c.label, score: c.score, folder: String(c.index) }));
     await replaceFile(path.join(out, 'summary.json'), json({ image, model: result.model, classes: overview, timings: result.timings }));
   }
   return { image, model: result.model, ep: result.ep, out, methods: result.methods, timings: result.timings, classes };
+}
+
+/** What every class's pictures are drawn from: the photo as the network saw it, and the input's side. */
+interface ClassPictures {
+  overlay: (map: RawMap) => Promise<Buffer>;
+  inputPng: Buffer;
+  /** The network's input side (the crop), for the input gradients' shape. */
+  size: number;
+}
+
+/** Writes one class's .npy arrays and overlays into `folder`; returns their names, in the order written. */
+async function writeClassFiles(folder: string, result: ExplainResult, e: ClassExplanation, { overlay, inputPng, size }: ClassPictures): Promise<string[]> {
+  const files: string[] = [];
+  const save = async (name: string, data: Uint8Array | string): Promise<void> => {
+    await replaceFile(path.join(folder, name), data);
+    files.push(name);
+  };
+  await save('input.png', inputPng);
+  for (const stage of result.stages) {
+    await save(`grad-${stage.name}.npy`, encodeNpy(e.stageGradients[stage.name], stage.shape));
+    const gradcam = e.stageMaps[stage.name].gradcam as RawMap;
+    await save(`gradcam-${stage.name}.npy`, encodeNpy(gradcam.data, [gradcam.height, gradcam.width]));
+    for (const method of result.methods.filter(isStageMethod)) {
+      const map = e.stageMaps[stage.name][method];
+      if (map) await save(`${method}-${stage.name}.png`, await overlay(map));
+    }
+  }
+  await save('input-grad.npy', encodeNpy(e.inputGradient, [3, size, size]));
+  await save('guided-input-grad.npy', encodeNpy(e.guidedInputGradient, [3, size, size]));
+  for (const [method, attribution] of Object.entries(e.inputMaps)) {
+    if (method === 'integrated-gradients' || method === 'smoothgrad' || method === 'guided-gradcam')
+      await save(`${method}.npy`, encodeNpy(attribution.attribution, [3, size, size]));
+    await save(`${method}.png`, await overlay(attribution.map));
+  }
+  return files;
+}
+
+/** One class's summary.json, listing `files` and summary.json itself. */
+function classSummary(image: string, result: ExplainResult, e: ClassExplanation, files: string[]): ClassExportSummary {
+  const faithfulness = e.faithfulness ? faithfulnessSummaries(e.faithfulness) : undefined;
+  return {
+    image,
+    model: result.model,
+    ep: result.ep,
+    class: { index: e.index, label: e.label },
+    index: e.index,
+    label: e.label,
+    score: e.score,
+    prob: e.prob,
+    methods: result.methods,
+    parameters: result.parameters,
+    stages: result.stages,
+    files: [...files, 'summary.json'],
+    timings: result.timings,
+    ...(faithfulness ? { faithfulness } : {}),
+  };
+}
+
+function faithfulnessSummaries(curves: NonNullable<ClassExplanation['faithfulness']>): Record<string, FaithfulnessSummary> {
+  return Object.fromEntries(
+    Object.entries(curves).map(([m, f]): [string, FaithfulnessSummary] => [
+      m,
+      {
+        deletionAuc: f.deletionAuc,
+        insertionAuc: f.insertionAuc,
+        fractions: f.fractions,
+        deletion: f.deletion,
+        insertion: f.insertion,
+        map: isStageMethod(m as ExplainMethod) ? 'layer4' : 'input',
+      },
+    ]),
+  );
 }

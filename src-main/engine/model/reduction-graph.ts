@@ -255,69 +255,13 @@ export function ifNode(name: string, condition: string, outputs: string[], thenB
 export function addStageReductions(model: OnnxModel, stages: readonly ReducibleStage[], cam?: CamSource): OnnxModel {
   const opset = defaultOpset(model);
   if (opset < 7) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, `feature maps unavailable: opset ${opset} is older than 7`);
-  const FLOAT = TensorDataType.FLOAT;
 
-  // Heatmaps: one nested If computes the mean or the max over channels for every stage.
-  const meanPlanes = new NodeWriter(opset, 'reslens.mean_planes');
-  const maxPlanes = new NodeWriter(opset, 'reslens.max_planes');
-  const planeOutputs = stages.map((s) => ({ name: reductionOutputs(s.name).heatmap, type: FLOAT, shape: [1, 1, s.shape[1], s.shape[2]] }));
-  for (const stage of stages) {
-    const plane = reductionOutputs(stage.name).heatmap;
-    // Mean over channels as a matrix product with a 1/C row: a GEMM on onnxruntime's fastest path,
-    // measured ~3× quicker than ReduceMean over the (strided) channel axis.
-    const [channels, height, width] = stage.shape;
-    const weights = `${plane}.mean_weights`;
-    meanPlanes.constant({ name: weights, dims: [1, channels], dataType: FLOAT, floatData: new Array<number>(channels).fill(1 / channels) });
-    meanPlanes.reshape(stage.tensor, [0, channels, height * width], `${plane}.rows`);
-    meanPlanes.node('MatMul', [weights, `${plane}.rows`], [`${plane}.mean_rows`]);
-    // Both branches of an If must agree in rank before opset 11: [N,1,H,W] like ReduceMax's.
-    meanPlanes.reshape(`${plane}.mean_rows`, [0, 1, height, width], `${plane}.mean`);
-    maxPlanes.reduce('ReduceMax', stage.tensor, `${plane}.max`, [1], 1);
-  }
-  const heatmaps = ifNode(
-    'reslens.heatmaps',
-    HEATMAP_MAX_SWITCH,
-    planeOutputs.map((o) => o.name),
-    maxPlanes.graph(
-      'reslens_max_planes',
-      planeOutputs.map((o) => `${o.name}.max`),
-    ),
-    meanPlanes.graph(
-      'reslens_mean_planes',
-      planeOutputs.map((o) => `${o.name}.mean`),
-    ),
-  );
-
+  const heatmaps = heatmapsNode(stages, opset);
   const producers = new Map(model.graph.node.flatMap((n) => n.output.map((o) => [o, n.opType] as const)));
   const reductions = new NodeWriter(opset, 'reslens.reductions');
-  reductions.nodes.push(heatmaps);
-  const outputs: BranchOutput[] = [...planeOutputs];
-  for (const stage of stages) {
-    const out = reductionOutputs(stage.name);
-    const [channels, height, width] = stage.shape;
-    const k = Math.min(GRAPH_TOP_CHANNELS, channels);
-    const step = (what: string): string => `reslens.${stage.name}.${what}`;
-    reductions.reduce('ReduceMean', stage.tensor, out.channelMeans, [2, 3], 1);
-    reductions.reduce('ReduceMax', stage.tensor, out.maximum, [1, 2, 3], 0);
-    // Non-zero fraction: mean(clip(|x|, 0, ε)) / ε, one elementwise pass (two Casts to bool and back
-    // cost twice as much). |x| only where a stage can be negative (pre-activation v2 outputs).
-    const nonNegative = producers.get(stage.tensor) === 'Relu';
-    const magnitude = nonNegative ? stage.tensor : step('magnitude');
-    if (!nonNegative) reductions.node('Abs', [stage.tensor], [magnitude]);
-    reductions.clip(magnitude, 0, NON_ZERO_EPSILON, step('clipped'));
-    reductions.reduce('ReduceMean', step('clipped'), out.nonZeroFraction, [1, 2, 3], 0);
-    // The best channels of the first image, and their maps.
-    reductions.topK(out.channelMeans, k, step('top_values'), step('top_indices'));
-    reductions.reshape(step('top_indices'), [-1], out.topChannels);
-    reductions.node('Gather', [stage.tensor, out.topChannels], [out.topMaps], [int('axis', 1)]);
-    outputs.push(
-      { name: out.channelMeans, type: FLOAT, shape: [1, channels, 1, 1] },
-      ...[out.maximum, out.nonZeroFraction].map((name) => ({ name, type: FLOAT, shape: [1] })),
-      { name: out.topChannels, type: TensorDataType.INT64, shape: [k] },
-      { name: out.topMaps, type: FLOAT, shape: [1, k, height, width] },
-    );
-  }
-
+  reductions.nodes.push(heatmaps.node);
+  const outputs: BranchOutput[] = [...heatmaps.outputs];
+  for (const stage of stages) outputs.push(...addStageStatistics(reductions, stage, producers.get(stage.tensor) === 'Relu'));
   if (cam) outputs.push(...addClassActivationMaps(reductions, cam));
 
   const switchNode = ifNode(
@@ -340,6 +284,71 @@ export function addStageReductions(model: OnnxModel, stages: readonly ReducibleS
       output: [...model.graph.output, ...outputs.map((o) => valueInfo(o.name, o.type))],
     },
   };
+}
+
+/** Heatmaps: one nested If computes the mean or the max over channels for every stage. */
+function heatmapsNode(stages: readonly ReducibleStage[], opset: number): { node: OnnxNode; outputs: BranchOutput[] } {
+  const FLOAT = TensorDataType.FLOAT;
+  const meanPlanes = new NodeWriter(opset, 'reslens.mean_planes');
+  const maxPlanes = new NodeWriter(opset, 'reslens.max_planes');
+  const outputs = stages.map((s) => ({ name: reductionOutputs(s.name).heatmap, type: FLOAT, shape: [1, 1, s.shape[1], s.shape[2]] }));
+  for (const stage of stages) {
+    const plane = reductionOutputs(stage.name).heatmap;
+    // Mean over channels as a matrix product with a 1/C row: a GEMM on onnxruntime's fastest path,
+    // measured ~3× quicker than ReduceMean over the (strided) channel axis.
+    const [channels, height, width] = stage.shape;
+    const weights = `${plane}.mean_weights`;
+    meanPlanes.constant({ name: weights, dims: [1, channels], dataType: FLOAT, floatData: new Array<number>(channels).fill(1 / channels) });
+    meanPlanes.reshape(stage.tensor, [0, channels, height * width], `${plane}.rows`);
+    meanPlanes.node('MatMul', [weights, `${plane}.rows`], [`${plane}.mean_rows`]);
+    // Both branches of an If must agree in rank before opset 11: [N,1,H,W] like ReduceMax's.
+    meanPlanes.reshape(`${plane}.mean_rows`, [0, 1, height, width], `${plane}.mean`);
+    maxPlanes.reduce('ReduceMax', stage.tensor, `${plane}.max`, [1], 1);
+  }
+  const node = ifNode(
+    'reslens.heatmaps',
+    HEATMAP_MAX_SWITCH,
+    outputs.map((o) => o.name),
+    maxPlanes.graph(
+      'reslens_max_planes',
+      outputs.map((o) => `${o.name}.max`),
+    ),
+    meanPlanes.graph(
+      'reslens_mean_planes',
+      outputs.map((o) => `${o.name}.mean`),
+    ),
+  );
+  return { node, outputs };
+}
+
+/**
+ * One stage's statistics (channel means, maximum, non-zero fraction) and its top channels' maps;
+ * `nonNegative` when a Relu produces the stage tensor.
+ */
+function addStageStatistics(reductions: NodeWriter, stage: ReducibleStage, nonNegative: boolean): BranchOutput[] {
+  const FLOAT = TensorDataType.FLOAT;
+  const out = reductionOutputs(stage.name);
+  const [channels, height, width] = stage.shape;
+  const k = Math.min(GRAPH_TOP_CHANNELS, channels);
+  const step = (what: string): string => `reslens.${stage.name}.${what}`;
+  reductions.reduce('ReduceMean', stage.tensor, out.channelMeans, [2, 3], 1);
+  reductions.reduce('ReduceMax', stage.tensor, out.maximum, [1, 2, 3], 0);
+  // Non-zero fraction: mean(clip(|x|, 0, ε)) / ε, one elementwise pass (two Casts to bool and back
+  // cost twice as much). |x| only where a stage can be negative (pre-activation v2 outputs).
+  const magnitude = nonNegative ? stage.tensor : step('magnitude');
+  if (!nonNegative) reductions.node('Abs', [stage.tensor], [magnitude]);
+  reductions.clip(magnitude, 0, NON_ZERO_EPSILON, step('clipped'));
+  reductions.reduce('ReduceMean', step('clipped'), out.nonZeroFraction, [1, 2, 3], 0);
+  // The best channels of the first image, and their maps.
+  reductions.topK(out.channelMeans, k, step('top_values'), step('top_indices'));
+  reductions.reshape(step('top_indices'), [-1], out.topChannels);
+  reductions.node('Gather', [stage.tensor, out.topChannels], [out.topMaps], [int('axis', 1)]);
+  return [
+    { name: out.channelMeans, type: FLOAT, shape: [1, channels, 1, 1] },
+    ...[out.maximum, out.nonZeroFraction].map((name) => ({ name, type: FLOAT, shape: [1] })),
+    { name: out.topChannels, type: TensorDataType.INT64, shape: [k] },
+    { name: out.topMaps, type: FLOAT, shape: [1, k, height, width] },
+  ];
 }
 
 /**
