@@ -11,7 +11,7 @@
 // them. Norms are computed once per distinct tensor (a block's input is the previous block's output).
 import type { OnnxModel } from '../model/onnx-proto.js';
 import { AttributeType, TensorDataType } from '../model/onnx-proto.js';
-import { type BranchOutput, FEATURES_SWITCH, GATE_INPUT_PREFIX, NodeWriter, defaultOpset, ifNode, offBranch, valueInfo } from '../model/reduction-graph.js';
+import { type BranchOutput, GATE_INPUT_PREFIX, NodeWriter, defaultOpset, withFeatureBranch } from '../model/reduction-graph.js';
 import type { BlockInfo } from './discover.js';
 
 /** Bumped whenever the gated graph's added nodes change, so cached copies are rebuilt. */
@@ -124,22 +124,5 @@ export function addBlockNorms(model: OnnxModel, blocks: readonly BlockInfo[]): O
       outputs.push({ name: output, type: TensorDataType.FLOAT, shape: [1, 1, height * width] });
     }
   });
-  const switchNode = ifNode(
-    'reslens.block_norms',
-    FEATURES_SWITCH,
-    outputs.map((o) => o.name),
-    writer.graph(
-      'reslens_block_norms',
-      outputs.map((o) => o.name),
-    ),
-    offBranch('reslens_no_block_norms', outputs, opset),
-  );
-  return {
-    ...model,
-    graph: {
-      ...model.graph,
-      node: [...model.graph.node, switchNode],
-      output: [...model.graph.output, ...outputs.map((o) => valueInfo(o.name, o.type))],
-    },
-  };
+  return withFeatureBranch(model, writer, 'block_norms', outputs, opset);
 }

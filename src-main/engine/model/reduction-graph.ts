@@ -264,23 +264,40 @@ export function addStageReductions(model: OnnxModel, stages: readonly ReducibleS
   for (const stage of stages) outputs.push(...addStageStatistics(reductions, stage, producers.get(stage.tensor) === 'Relu'));
   if (cam) outputs.push(...addClassActivationMaps(reductions, cam));
 
+  return withFeatureBranch(model, reductions, 'reductions', outputs, opset, [boolScalarInput(FEATURES_SWITCH), boolScalarInput(HEATMAP_MAX_SWITCH)]);
+}
+
+/**
+ * `model` with `writer`'s nodes behind the features switch (an If named `reslens.<name>`; its off
+ * branch gives empty outputs) and their results added to the graph's outputs. The one way the
+ * feature graph and the block lens attach what a plain inference must not pay for.
+ */
+export function withFeatureBranch(
+  model: OnnxModel,
+  writer: NodeWriter,
+  name: string,
+  outputs: BranchOutput[],
+  opset: number,
+  newInputs: OnnxModel['graph']['input'] = [],
+): OnnxModel {
+  const names = outputs.map((o) => o.name);
   const switchNode = ifNode(
-    'reslens.reductions',
+    `reslens.${name}`,
     FEATURES_SWITCH,
-    outputs.map((o) => o.name),
-    reductions.graph(
-      'reslens_reductions',
-      outputs.map((o) => o.name),
+    names,
+    writer.graph(
+      `reslens_${name}`,
+      names,
       outputs.map((o) => o.type),
     ),
-    offBranch('reslens_no_reductions', outputs, opset),
+    offBranch(`reslens_no_${name}`, outputs, opset),
   );
   return {
     ...model,
     graph: {
       ...model.graph,
       node: [...model.graph.node, switchNode],
-      input: [...model.graph.input, boolScalarInput(FEATURES_SWITCH), boolScalarInput(HEATMAP_MAX_SWITCH)],
+      input: [...model.graph.input, ...newInputs],
       output: [...model.graph.output, ...outputs.map((o) => valueInfo(o.name, o.type))],
     },
   };
