@@ -117,6 +117,10 @@ async function runWorker(flags: WorkerFlags, command: Command, context: CliConte
   const t = worker.totals;
   context.log(`worker ${worker.id} stopped: ${t.images} images in ${t.chunks} chunks (${t.failed} failed, ${t.refused} chunks refused)`);
   process.exitCode = ExitCode.Ok;
+  // Everything is answered and closed; a Redis client's reconnect timer left behind after a Redis
+  // restart must not keep a stopped worker alive (the supervisor would SIGKILL it), so the process
+  // ends within 2 s even then (unref: a clean exit comes first).
+  setTimeout(() => process.exit(), 2000).unref();
 }
 
 /** The folders the worker may read and the models it offers; a bad folder or model is a usage error. */
