@@ -11,8 +11,9 @@
 // nanoseconds (ctime cannot be set by users), so an edited or replaced file always misses. A
 // damaged or foreign entry is ignored and rewritten.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { replaceFile } from '../core/files.js';
 import { sha256File } from './download.js';
 import { fileIdentity } from './prepared-cache.js';
 
@@ -41,9 +42,7 @@ export async function cachedSha256File(file: string, cacheDir: string | undefine
   if ((await fileIdentity(file)) !== identity) return sha256;
   try {
     await mkdir(path.dirname(where), { recursive: true });
-    const temp = `${where}.${process.pid}-${Date.now()}.tmp`;
-    await writeFile(temp, JSON.stringify({ identity, sha256 } satisfies Entry));
-    await rename(temp, where);
+    await replaceFile(where, JSON.stringify({ identity, sha256 } satisfies Entry));
   } catch {
     // Best effort: a read-only or full cache folder only costs the next start its hashing.
   }
