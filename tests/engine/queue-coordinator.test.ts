@@ -158,4 +158,57 @@ describe.skipIf(!hasRedisServer)('queue coordinator failure rules (real Redis, s
     expect(states).toContain('running');
     expect(states.at(-1)).toBe('finished');
   });
+
+  it('a pause while a chunk is with a worker says "pausing" until that chunk has answered, then plain paused; no other chunk goes out', async () => {
+    const folder = path.join(root, 'pausing');
+    await mkdir(folder, { recursive: true });
+    for (let i = 0; i < 6; i++) await writeFile(path.join(folder, `q${i}.jpg`), `q${i}`);
+    const connection = queueClient(redis.url);
+    const seen: string[][] = [];
+    let letGo: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    let took: () => void = () => undefined;
+    const taken = new Promise<void>((resolve) => (took = resolve));
+    const stand = new Worker(
+      CHUNKS_QUEUE,
+      async (job: Job) => {
+        const chunk = ChunkJobSchema.parse(job.data);
+        seen.push(chunk.paths);
+        took();
+        await held; // the chunk stays out until the test lets it answer
+        const results = new Queue(resultsQueueName(chunk.run), { connection, prefix: QUEUE_PREFIX });
+        await results.add('results', {
+          v: PROTOCOL_VERSION,
+          chunk: String(job.id),
+          worker: 'stand:1',
+          results: chunk.paths.map((p) => ({ path: p, top: [{ index: 3, prob: 0.5 }], ep: 'cpu', ms: 1 })),
+        });
+        await results.close();
+      },
+      { connection, prefix: QUEUE_PREFIX, drainDelay: 1, concurrency: 1 },
+    );
+    stand.on('error', () => undefined);
+    const job = await startQueueBatch({
+      inputs: [folder],
+      model,
+      out: path.join(root, 'pausing.jsonl'),
+      top: 1,
+      queue: { url: redis.url, chunkSize: 2, window: 1, reconcileMs: 200 },
+    });
+    await taken;
+    job.pause();
+    expect(job.progress()).toMatchObject({ state: 'paused', pausing: true, done: 0 });
+    letGo();
+    await expect.poll(() => job.progress().done, { timeout: 10_000 }).toBe(2);
+    expect(job.progress().state).toBe('paused');
+    expect(job.progress().pausing).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(seen).toHaveLength(1); // paused: nothing more was sent
+    job.resume();
+    const summary = await job.done;
+    await stand.close();
+    connection.disconnect();
+    expect(summary.state).toBe('finished');
+    expect(summary.count).toBe(6);
+  });
 });

@@ -118,7 +118,9 @@ export class QueueCoordinator extends RunControl<QueueProgress> {
   }
 
   protected override describe(progress: BatchProgress): QueueProgress {
-    return { ...progress, workers: this.workerRates() };
+    // Chunks already with a worker still deliver after a pause: "Pausing…" until they have.
+    const pausing = progress.state === 'paused' && this.outstanding.size > 0;
+    return { ...progress, ...(pausing ? { pausing } : {}), workers: this.workerRates() };
   }
 
   protected override onWake(): void {

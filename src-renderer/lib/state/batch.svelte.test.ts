@@ -99,6 +99,24 @@ describe('BatchState pause, gaps and recovery', () => {
     expect(batch.rows.map((r) => r?.path)).toEqual(all.map((r) => r.path));
   });
 
+  // CI found it: on a loaded engine the pause took effect a second after the click, after the batch in
+  // flight had delivered, and the chip went Running → Paused while 31 results still came in.
+  test('Pausing… from the click on, before the engine answers; a failed pause clears it', async () => {
+    const { fake, batch } = await running();
+    const asked = batch.control('pause');
+    expect(batch.pausing).toBe(true);
+    const reply = fake.take('batch.control');
+    expect(batch.pausing).toBe(true);
+    reply.resolve(summary(A, 'paused', 3));
+    await asked;
+    expect(batch.pausing).toBe(false);
+    expect(batch.summary?.state).toBe('paused');
+    const again = batch.control('pause');
+    fake.take('batch.control').reject(new Error('engine gone'));
+    await again;
+    expect(batch.pausing).toBe(false);
+  });
+
   test('gaps in the middle are fetched from the first missing row when the run ends', async () => {
     const { fake, batch } = await running();
     const all = Array.from({ length: 9 }, (_, i) => row(i));

@@ -26,6 +26,8 @@ export class BatchState {
   /** "Run on workers": offered when the engine reports a batch queue (docs/queue.md). */
   onWorkers = $state(false);
   rows: (BatchRow | undefined)[] = [];
+  /** Pause was clicked and the engine has not answered yet: already "Pausing…" (a loaded engine takes a moment). */
+  private pauseAsked = $state(false);
   private bumpScheduled = false;
 
   constructor(
@@ -35,6 +37,11 @@ export class BatchState {
 
   get active(): boolean {
     return this.summary?.state === 'running' || this.summary?.state === 'paused';
+  }
+
+  /** Paused, or asked to be, while results of work already out still arrive. */
+  get pausing(): boolean {
+    return this.pauseAsked || this.summary?.pausing === true;
   }
 
   get filled(): number {
@@ -159,10 +166,13 @@ export class BatchState {
   async control(action: 'pause' | 'resume' | 'cancel'): Promise<void> {
     const batch = this.summary?.batch;
     if (!batch) return;
+    this.pauseAsked = action === 'pause';
     try {
       this.summary = await this.transport.api.call('batch.control', { batch, action });
     } catch (error) {
       this.fail(`Could not ${action} the batch`, error);
+    } finally {
+      this.pauseAsked = false;
     }
   }
 
