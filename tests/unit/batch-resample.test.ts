@@ -43,6 +43,28 @@ describe('optimised Pillow resize', () => {
       );
     }
   });
+
+  // The short-filter paths (≤ 7 taps, a downscale of up to 3×) and the general ones meet at these sizes.
+  it('equals the reference port on the everyday shapes: small photos, the 3× boundary, upscales, edge columns', () => {
+    const cases: [number, number, number][] = [
+      [900, 600, 3], // 2.34×: 5–6 taps
+      [600, 800, 3],
+      [768, 768, 3], // exactly 3×: 7 taps, the largest short filter
+      [771, 769, 3], // just past 3×: the general path
+      [200, 150, 3], // an upscale: 2–3 taps
+      [300, 257, 1],
+    ];
+    for (const [width, height, channels] of cases) {
+      const image = randomImage(width, height, channels, width * height);
+      const resized = resizedSize(width, height, 256);
+      for (const crop of [224, Math.min(resized.width, resized.height)]) {
+        const box = centerCropBox(resized.width, resized.height, crop, crop);
+        const ours = resizeBilinearCropped(image, resized.width, resized.height, box);
+        const oracle = resizeBilinearCroppedOracle(image, resized.width, resized.height, box);
+        expect(Buffer.from(ours.data).equals(Buffer.from(oracle.data)), `${width}×${height}×${channels} crop ${crop}`).toBe(true);
+      }
+    }
+  });
 });
 
 describe('shrink-on-load', () => {

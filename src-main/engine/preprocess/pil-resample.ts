@@ -146,6 +146,71 @@ function horizontalRgb(data: Uint8Array, width: number, firstRow: number, rows: 
   }
 }
 
+/**
+ * Horizontal pass for interleaved RGB when every output pixel has at most 7 taps (a downscale of up
+ * to 3×: small photos, and camera JPEGs after shrink-on-load). Column by column, the column's
+ * weights held in locals and the taps unrolled; the source lines one column touches (~34 KB for a
+ * 900×600 photo) stay in cache for the next. Sums are exact in doubles (below 2^31, as Pillow's
+ * int32 sums are). 900×600 → 224 columns: 1.8 ms against 2.3 ms row by row (Node 20, this machine).
+ */
+function horizontalRgbShort(data: Uint8Array, width: number, firstRow: number, rows: number, cropWidth: number, h: Coefficients, temp: Uint8Array): void {
+  const srcStride = width * 3;
+  const dstStride = cropWidth * 3;
+  const { bounds, weights, ksize } = h;
+  for (let xx = 0; xx < cropWidth; xx++) {
+    const taps = bounds[xx * 2 + 1];
+    const k = xx * ksize;
+    // Each add past the first is guarded by `taps`, so no read leaves the source row.
+    const w0 = weights[k];
+    const w1 = taps > 1 ? weights[k + 1] : 0;
+    const w2 = taps > 2 ? weights[k + 2] : 0;
+    const w3 = taps > 3 ? weights[k + 3] : 0;
+    const w4 = taps > 4 ? weights[k + 4] : 0;
+    const w5 = taps > 5 ? weights[k + 5] : 0;
+    const w6 = taps > 6 ? weights[k + 6] : 0;
+    let src = firstRow * srcStride + bounds[xx * 2] * 3;
+    let dst = xx * 3;
+    for (let row = 0; row < rows; row++, src += srcStride, dst += dstStride) {
+      let s0 = ROUND_HALF + data[src] * w0;
+      let s1 = ROUND_HALF + data[src + 1] * w0;
+      let s2 = ROUND_HALF + data[src + 2] * w0;
+      if (taps > 1) {
+        s0 += data[src + 3] * w1;
+        s1 += data[src + 4] * w1;
+        s2 += data[src + 5] * w1;
+      }
+      if (taps > 2) {
+        s0 += data[src + 6] * w2;
+        s1 += data[src + 7] * w2;
+        s2 += data[src + 8] * w2;
+      }
+      if (taps > 3) {
+        s0 += data[src + 9] * w3;
+        s1 += data[src + 10] * w3;
+        s2 += data[src + 11] * w3;
+      }
+      if (taps > 4) {
+        s0 += data[src + 12] * w4;
+        s1 += data[src + 13] * w4;
+        s2 += data[src + 14] * w4;
+      }
+      if (taps > 5) {
+        s0 += data[src + 15] * w5;
+        s1 += data[src + 16] * w5;
+        s2 += data[src + 17] * w5;
+      }
+      if (taps > 6) {
+        s0 += data[src + 18] * w6;
+        s1 += data[src + 19] * w6;
+        s2 += data[src + 20] * w6;
+      }
+      temp[dst] = clip8(s0);
+      temp[dst + 1] = clip8(s1);
+      temp[dst + 2] = clip8(s2);
+    }
+  }
+}
+
 /** Horizontal pass for any channel count (one value at a time). */
 function horizontalGeneric(
   data: Uint8Array,
@@ -195,24 +260,61 @@ export function resizeBilinearCropped(image: Rgb8Image, outWidth: number, outHei
   // Horizontal pass (Pillow's order: horizontal first, then vertical, 8-bit in between).
   const stride = crop.width * channels;
   const temp = new Uint8Array(tempRows * stride);
-  if (channels === 3) horizontalRgb(data, width, firstRow, tempRows, crop.width, horizontal, temp);
+  if (channels === 3 && horizontal.ksize <= 7) horizontalRgbShort(data, width, firstRow, tempRows, crop.width, horizontal, temp);
+  else if (channels === 3) horizontalRgb(data, width, firstRow, tempRows, crop.width, horizontal, temp);
   else horizontalGeneric(data, width, channels, firstRow, tempRows, crop.width, horizontal, temp);
 
-  // Vertical pass over the temporary rows: a whole output row accumulates one source row at a time.
+  // Vertical pass over the temporary rows. Up to 7 taps (see horizontalRgbShort), each output value
+  // sums its taps in a register: 0.6–0.8 ms for a 224×224 crop against 1.3–1.5 ms accumulating a
+  // whole row per tap, which stays for longer filters.
   const out = new Uint8Array(crop.height * stride);
+  if (vertical.ksize <= 7) verticalShort(temp, stride, firstRow, crop.height, vertical, out);
+  else verticalRows(temp, stride, firstRow, crop.height, vertical, out);
+  return { data: out, width: crop.width, height: crop.height, channels };
+}
+
+/** Vertical pass for up to 7 taps: each value sums its taps in a register (weights in locals, as above). */
+function verticalShort(temp: Uint8Array, stride: number, firstRow: number, outRows: number, v: Coefficients, out: Uint8Array): void {
+  const { bounds, weights, ksize } = v;
+  for (let yy = 0; yy < outRows; yy++) {
+    const taps = bounds[yy * 2 + 1];
+    const k = yy * ksize;
+    const w0 = weights[k];
+    const w1 = taps > 1 ? weights[k + 1] : 0;
+    const w2 = taps > 2 ? weights[k + 2] : 0;
+    const w3 = taps > 3 ? weights[k + 3] : 0;
+    const w4 = taps > 4 ? weights[k + 4] : 0;
+    const w5 = taps > 5 ? weights[k + 5] : 0;
+    const w6 = taps > 6 ? weights[k + 6] : 0;
+    const first = (bounds[yy * 2] - firstRow) * stride;
+    const dstRow = yy * stride;
+    for (let i = 0; i < stride; i++) {
+      let p = first + i;
+      let sum = ROUND_HALF + temp[p] * w0;
+      if (taps > 1) sum += temp[(p += stride)] * w1;
+      if (taps > 2) sum += temp[(p += stride)] * w2;
+      if (taps > 3) sum += temp[(p += stride)] * w3;
+      if (taps > 4) sum += temp[(p += stride)] * w4;
+      if (taps > 5) sum += temp[(p += stride)] * w5;
+      if (taps > 6) sum += temp[p + stride] * w6;
+      out[dstRow + i] = clip8(sum);
+    }
+  }
+}
+
+/** Vertical pass for any tap count: a whole output row accumulates one source row at a time. */
+function verticalRows(temp: Uint8Array, stride: number, firstRow: number, outRows: number, v: Coefficients, out: Uint8Array): void {
   const acc = new Int32Array(stride);
-  const vk = vertical.ksize;
-  for (let yy = 0; yy < crop.height; yy++) {
-    const ymin = vertical.bounds[yy * 2] - firstRow;
-    const taps = vertical.bounds[yy * 2 + 1];
+  for (let yy = 0; yy < outRows; yy++) {
+    const ymin = v.bounds[yy * 2] - firstRow;
+    const taps = v.bounds[yy * 2 + 1];
     acc.fill(ROUND_HALF);
     for (let y = 0; y < taps; y++) {
-      const w = vertical.weights[yy * vk + y];
+      const w = v.weights[yy * v.ksize + y];
       const base = (ymin + y) * stride;
       for (let i = 0; i < stride; i++) acc[i] = (acc[i] + Math.imul(temp[base + i], w)) | 0;
     }
     const dstRow = yy * stride;
     for (let i = 0; i < stride; i++) out[dstRow + i] = clip8(acc[i]);
   }
-  return { data: out, width: crop.width, height: crop.height, channels };
 }
