@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  MapSlab,
   channelMap,
   classActivationMap,
   normalise,
@@ -29,6 +30,22 @@ describe('feature reductions', () => {
   it('a constant map normalises to zeros, not NaN', () => {
     const flat = normalise(new Float32Array(4).fill(7), 2, 2);
     expect(Array.from(flat.data)).toEqual([0, 0, 0, 0]);
+  });
+
+  it('a NaN in a map (a damaged model) is skipped for the range, as a comparison would', () => {
+    const n = normalise(Float32Array.from([2, Number.NaN, 6, 4]), 2, 2);
+    expect([n.min, n.max]).toEqual([2, 6]);
+    expect(Array.from(n.data)).toEqual([0, Number.NaN, 1, 0.5]);
+  });
+
+  it('maps normalised into slices of one slab each keep their own values; a slab never overruns', () => {
+    const slab = new MapSlab(6);
+    const a = normalise(Float32Array.from([0, 5, 10]), 3, 1, slab.take(3));
+    const b = normalise(Float32Array.from([1, 1, 3]), 3, 1, slab.take(3));
+    expect(Array.from(a.data)).toEqual([0, 0.5, 1]);
+    expect(Array.from(b.data)).toEqual([0, 0, 1]);
+    expect(a.data.buffer).toBe(b.data.buffer);
+    expect(() => slab.take(1)).toThrow(RangeError);
   });
 
   it('ranks channels by mean activation and extracts one on demand', () => {

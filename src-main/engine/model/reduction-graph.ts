@@ -44,7 +44,7 @@ export const GRAPH_TOP_CHANNELS = 32;
 export const GRAPH_TOP_CLASSES = 10;
 
 /** Bumped whenever the added nodes change, so cached edited models are rebuilt. */
-export const REDUCTIONS_VERSION = 3;
+export const REDUCTIONS_VERSION = 4;
 
 /** Outputs of the in-graph class activation maps: the top classes, best first, and their raw maps. */
 export const CAM_OUTPUTS = { classes: 'reslens.cam.classes', maps: 'reslens.cam.maps' } as const;
@@ -257,11 +257,16 @@ export function addStageReductions(model: OnnxModel, stages: readonly ReducibleS
   if (opset < 7) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, `feature maps unavailable: opset ${opset} is older than 7`);
 
   const heatmaps = heatmapsNode(stages, opset);
-  const producers = new Map(model.graph.node.flatMap((n) => n.output.map((o) => [o, n.opType] as const)));
+  const producers = new Map(model.graph.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
+  // A Relu's output, or a MaxPool of one (the stem), is never negative: its non-zero count needs no Abs.
+  const nonNegative = (tensor: string): boolean => {
+    const node = producers.get(tensor);
+    return node?.opType === 'Relu' || (node?.opType === 'MaxPool' && producers.get(node.input[0])?.opType === 'Relu');
+  };
   const reductions = new NodeWriter(opset, 'reslens.reductions');
   reductions.nodes.push(heatmaps.node);
   const outputs: BranchOutput[] = [...heatmaps.outputs];
-  for (const stage of stages) outputs.push(...addStageStatistics(reductions, stage, producers.get(stage.tensor) === 'Relu'));
+  for (const stage of stages) outputs.push(...addStageStatistics(reductions, stage, nonNegative(stage.tensor)));
   if (cam) outputs.push(...addClassActivationMaps(reductions, cam));
 
   return withFeatureBranch(model, reductions, 'reductions', outputs, opset, [boolScalarInput(FEATURES_SWITCH), boolScalarInput(HEATMAP_MAX_SWITCH)]);
@@ -340,7 +345,7 @@ function heatmapsNode(stages: readonly ReducibleStage[], opset: number): { node:
 
 /**
  * One stage's statistics (channel means, maximum, non-zero fraction) and its top channels' maps;
- * `nonNegative` when a Relu produces the stage tensor.
+ * `nonNegative` when the stage tensor cannot be negative (a Relu's output, or a MaxPool of one).
  */
 function addStageStatistics(reductions: NodeWriter, stage: ReducibleStage, nonNegative: boolean): BranchOutput[] {
   const FLOAT = TensorDataType.FLOAT;
