@@ -12,6 +12,7 @@
 export * from './core/vocabulary.js';
 export { EngineError, type ErrorInfo, toErrorInfo } from './core/errors.js';
 export { createRunDir, removeDeadRunDirs } from './core/temp-dirs.js';
+export { replaceFile } from './core/files.js';
 export { defaultDataDir } from './sessions/data-dir.js';
 export { findPackageFile } from './model/package-files.js';
 export { normaliseModelName } from './model/model-name.js';

@@ -1,9 +1,9 @@
 // `reslens report IMAGE --out report.html`: one photo's top-5, every stage and its class activation
 // maps as one self-contained HTML file (engine/report). The engine loads with the command only.
-import { rename, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { COLORMAPS, type ColormapName, load } from '../../engine/index.js';
+import { COLORMAPS, type ColormapName, load, replaceFile } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { addModelOptions, type ModelFlags, parseColormap, parsePositiveInt, UsageError } from '../options.js';
 
@@ -44,10 +44,8 @@ export function registerReportCommand(program: Command, context: CliContext): vo
           title: resolved.catalogEntry?.title,
           pretrained: resolved.pretrained,
         });
-        // Written beside the target and renamed: a reader never sees half a file.
-        const temp = `${flags.out}.${process.pid}.tmp`;
-        await writeFile(temp, report.html, { mode: 0o644 });
-        await rename(temp, flags.out);
+        // Written beside the target and renamed: a reader never sees half a file, a planted link is replaced.
+        await replaceFile(flags.out, report.html);
         const summary = {
           out: flags.out,
           bytes: Buffer.byteLength(report.html),

@@ -9,7 +9,7 @@
 // per block, how often the lesioned network's top-1 agrees with the intact one, and how much
 // probability the intact top-1 class loses on average.
 import { createHash } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { csvLine } from '../batch/export.js';
 import { journalPathFor, readJournal, readRecords } from '../batch/journal.js';
@@ -20,6 +20,7 @@ import { ErrorCode } from '../core/vocabulary.js';
 import { softmax } from '../infer/topk.js';
 import { resolveBlockIds } from './discover.js';
 import type { BlockLens } from './lens.js';
+import { replaceFile } from '../core/files.js';
 
 /** Bumped when what a study journals per image changes: an older journal is then not continued. */
 export const STUDY_FORMAT_VERSION = 1;
@@ -237,7 +238,5 @@ export function studyJson(table: LesionStudyTable): string {
 
 /** Writes the table through a temporary file renamed into place: a reader never sees half a table. */
 async function writeStudy(file: string, format: 'csv' | 'json', table: LesionStudyTable): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  await writeFile(temp, format === 'csv' ? studyCsv(table) : studyJson(table));
-  await rename(temp, file);
+  await replaceFile(file, format === 'csv' ? studyCsv(table) : studyJson(table));
 }

@@ -34,11 +34,12 @@ export function isSameOrBelow(child: string, parent: string): boolean {
 /**
  * Writes `data` to `file` through a new temporary file renamed into place: an existing file (or a
  * symbolic link another user planted) at the name is replaced, never written through, and a reader
- * never sees half a file. The exports (features, explanations) write every file this way.
+ * never sees half a file. Every file the engine writes whole goes this way (exports, caches, the
+ * store's sidecars, session lists); `mode` 0o600 for what only this user should read.
  */
-export async function replaceFile(file: string, data: Uint8Array | string): Promise<void> {
+export async function replaceFile(file: string, data: Uint8Array | string, { mode = 0o644 }: { mode?: number } = {}): Promise<void> {
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(temp, 'wx', 0o644);
+  const handle = await open(temp, 'wx', mode);
   try {
     try {
       await handle.writeFile(data);

@@ -2,9 +2,10 @@
 // session.run returns logits and every stage map together. The original outputs and every node
 // stay as they are; only the output list grows.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type OnnxModel, TensorDataType } from './onnx-proto.js';
+import { replaceFile } from '../core/files.js';
 
 export interface ExposedTensor {
   name: string;
@@ -58,9 +59,7 @@ export async function exposedModelFile(
     // not cached yet
   }
   await mkdir(cacheDir, { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, build());
-  await rename(temp, file);
+  await replaceFile(file, build());
   await writeFile(`${file}.ok`, ''); // marker written last: a half-written model is never trusted
   return { file, sha256: key, cached: false };
 }

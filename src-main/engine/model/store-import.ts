@@ -4,14 +4,14 @@
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from '../core/errors.js';
-import { pathExists } from '../core/files.js';
+import { pathExists, replaceFile } from '../core/files.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import { type Catalog, type CatalogEntry, type Preprocessing, findCatalogEntry } from './catalog.js';
 import { sha256File } from './download.js';
 import { importLabels, importPreprocessing, refuseExternalData } from './import-checks.js';
 import { type ModelInfo, inspectModelFile } from './inspect.js';
 import { normaliseModelName } from './model-name.js';
-import { type Sidecar, type StoreLayout, type StoredModel, tempSuffix, writeAtomic } from './store-layout.js';
+import { type Sidecar, type StoreLayout, type StoredModel, tempSuffix } from './store-layout.js';
 
 export interface ImportOptions {
   /** Store name; default: the file's name, or the catalog name when the file is a catalog model. */
@@ -131,6 +131,6 @@ async function replaceLabels(layout: StoreLayout, name: string, labels: string[]
     return null;
   }
   const labelsFile = layout.labelsPath(name);
-  await writeAtomic(labelsFile, `${labels.join('\n')}\n`);
+  await replaceFile(labelsFile, `${labels.join('\n')}\n`);
   return labelsFile;
 }

@@ -4,10 +4,11 @@
 //   <dir>/<name>.labels.txt    copied custom labels, when the import named some
 //   <dir>/.partial/            downloads and imports in progress (<name>.onnx.part, <name>.lock)
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { type CatalogEntry, PreprocessingSchema } from './catalog.js';
+import { replaceFile } from '../core/files.js';
 
 export type ModelSource = 'catalog' | 'imported';
 
@@ -40,18 +41,6 @@ export interface StoredModel {
 
 /** A suffix no other process or call picks for its temporary file. */
 export const tempSuffix = (): string => `${process.pid}-${randomBytes(4).toString('hex')}`;
-
-/** Writes a file next to its final place and renames it there, so readers never see half a file. */
-export async function writeAtomic(file: string, content: string): Promise<void> {
-  const temp = `${file}.tmp-${tempSuffix()}`;
-  try {
-    await writeFile(temp, content);
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-}
 
 /** The paths of one store folder; names given here are already canonical store names. */
 export class StoreLayout {
@@ -92,6 +81,6 @@ export class StoreLayout {
   }
 
   async writeSidecar(sidecar: Sidecar): Promise<void> {
-    await writeAtomic(this.sidecarPath(sidecar.name), `${JSON.stringify(sidecar, null, 2)}\n`);
+    await replaceFile(this.sidecarPath(sidecar.name), `${JSON.stringify(sidecar, null, 2)}\n`);
   }
 }

@@ -3,10 +3,10 @@
 // with a note for the UI rather than crashing the engine or silently dropping it; written atomically
 // (a fresh exclusive temp name in the same folder, then rename), so a crash leaves the old file or
 // the new one, and a planted temp-name link is never followed.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
+import { replaceFile } from '../core/files.js';
 
 export type JsonRead<T> = { value: T | undefined; notice: string | null };
 
@@ -54,13 +54,5 @@ async function setAside<T>(file: string, what: string, why: string): Promise<Jso
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  // wx: never follows or reuses a file someone planted under the temp name.
-  const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFile(temp, `${JSON.stringify(value, null, 1)}\n`, { flag: 'wx', mode: 0o600 });
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  await replaceFile(file, `${JSON.stringify(value, null, 1)}\n`, { mode: 0o600 });
 }

@@ -8,12 +8,13 @@
 //
 // The cache is bounded: after every PRUNE_EVERY writes the oldest files go until it is under
 // maxBytes. A ResNet-sized 256 px JPEG is ~10–20 KB, so the default 64 MB keeps ~4,000 of them.
-import { createHash, randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, readFile, readdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import { type Thumbnail, thumbnailFile } from '../preprocess/thumbnail.js';
+import { replaceFile } from '../core/files.js';
 
 /** Thumbnail sides the gallery may ask for: any request is clamped into this range. */
 export const MIN_THUMB = 32;
@@ -70,9 +71,7 @@ export class ThumbnailCache {
 
   private async store(file: string, thumb: Thumbnail): Promise<void> {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(temp, thumb.jpeg, { flag: 'wx', mode: 0o600 });
-    await rename(temp, file);
+    await replaceFile(file, thumb.jpeg, { mode: 0o600 });
     if (++this.writes % PRUNE_EVERY === 0) this.pruning ??= this.prune().finally(() => (this.pruning = undefined));
   }
 
