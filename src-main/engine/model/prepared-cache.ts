@@ -8,11 +8,12 @@
 // nanoseconds. ctime cannot be set by users, so an edited or replaced file always misses. The
 // entries live in the user's own cache folder; a damaged or foreign entry is ignored and rewritten.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClassifierWeights } from './classifier-weights.js';
 import type { ModelInfo } from './inspect.js';
 import type { StageMap } from './stages.js';
+import { replaceFile } from '../core/files.js';
 
 /** Bumped whenever what is stored (or how a model is prepared) changes. */
 const FORMAT = 2; // 2: stages carry their receptive field
@@ -102,17 +103,14 @@ export async function writePrepared(cacheDir: string, file: string, variant: str
           }
         : undefined,
     };
-    const suffix = `${process.pid}-${Date.now()}.tmp`;
     if (head) {
       const floats = new Float32Array(head.weight.length + (head.bias?.length ?? 0));
       floats.set(head.weight);
       if (head.bias) floats.set(head.bias, head.weight.length);
-      await writeFile(`${paths.weights}.${suffix}`, new Uint8Array(floats.buffer));
-      await rename(`${paths.weights}.${suffix}`, paths.weights);
+      await replaceFile(paths.weights, new Uint8Array(floats.buffer));
     }
     // The JSON goes last: an entry whose weights are missing or half written is never read.
-    await writeFile(`${paths.json}.${suffix}`, JSON.stringify(entry));
-    await rename(`${paths.json}.${suffix}`, paths.json);
+    await replaceFile(paths.json, JSON.stringify(entry));
   } catch {
     // Best effort: a read-only or full cache folder only costs the next start its preparation.
   }

@@ -2,10 +2,10 @@
 // so any file with the same weights (a catalog model, an import, a path) finds its copy.
 //   <store>/int8/<sha256>.onnx   the QDQ model
 //   <store>/int8/<sha256>.json   how it was made and how close it stays to fp32 (Int8Record)
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { pathExists } from '../core/files.js';
+import { pathExists, replaceFile } from '../core/files.js';
 import { CALIBRATION_METHODS } from './names.js';
 
 export const FidelitySchema = z.object({
@@ -61,17 +61,8 @@ export async function findInt8Copy(storeDir: string, sourceSha256: string): Prom
 export async function saveInt8Copy(storeDir: string, model: Uint8Array, record: Int8Record): Promise<{ model: string; record: string }> {
   const paths = int8Paths(storeDir, record.sourceSha256);
   await mkdir(path.dirname(paths.model), { recursive: true });
-  const suffix = `.${process.pid}-${Date.now()}.tmp`;
   await rm(paths.record, { force: true });
-  try {
-    await writeFile(paths.model + suffix, model);
-    await rename(paths.model + suffix, paths.model);
-    await writeFile(paths.record + suffix, `${JSON.stringify(record, null, 2)}\n`);
-    await rename(paths.record + suffix, paths.record);
-  } catch (error) {
-    await rm(paths.model + suffix, { force: true });
-    await rm(paths.record + suffix, { force: true });
-    throw error;
-  }
+  await replaceFile(paths.model, model);
+  await replaceFile(paths.record, `${JSON.stringify(record, null, 2)}\n`);
   return paths;
 }
