@@ -5,7 +5,7 @@ import { lstat, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { replaceFile } from '../../src-main/engine/core/files.js';
+import { replaceFile, tempPathFor } from '../../src-main/engine/core/files.js';
 
 describe('replaceFile', () => {
   let dir: string;
@@ -44,5 +44,11 @@ describe('replaceFile', () => {
     expect(text === 'a'.repeat(100_000) || text === 'b'.repeat(100_000)).toBe(true);
     await expect(replaceFile(path.join(dir, 'gone', 'x.txt'), 'x')).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await readdir(dir)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('temporary names differ call to call, not only process to process (a pid alone can be guessed)', () => {
+    const names = new Set(Array.from({ length: 50 }, () => tempPathFor('/x/results.csv')));
+    expect(names.size).toBe(50);
+    for (const name of names) expect(name).toMatch(/^\/x\/results\.csv\.\d+\.[0-9a-f]{8}\.tmp$/);
   });
 });

@@ -13,7 +13,6 @@
 // renamed into place, so a reader never sees half a file.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { once } from 'node:events';
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
@@ -21,6 +20,7 @@ import type { ClassifyResult } from '../infer/classify-files.js';
 import { type JournalState, readJournal, readRecords } from './journal.js';
 
 import { type ExportFormat, exportFormatOf } from './journal-names.js';
+import { tempPathFor } from '../core/files.js';
 export { type ExportFormat, exportFormatOf } from './journal-names.js';
 
 /** A plain decimal number (probabilities, indices, milliseconds): left as it is. */
@@ -129,8 +129,9 @@ export async function exportJournal(
   if ((options.order ?? (format === 'jsonl' ? 'journal' : 'path')) === 'path') paths.sort((a, b) => comparePaths(a[0], b[0]));
   else paths.sort((a, b) => a[1].offset - b[1].offset);
   const { top } = state.header;
-  const temp = path.join(path.dirname(outFile), `.${path.basename(outFile)}.${process.pid}.tmp`);
-  const stream = createWriteStream(temp, { encoding: 'utf8' });
+  // Streamed (a run's rows can be many), so not replaceFile; its temporary name and exclusive open.
+  const temp = tempPathFor(outFile);
+  const stream = createWriteStream(temp, { encoding: 'utf8', flags: 'wx', mode: 0o644 });
   let count = 0;
   let failed = 0;
   let ep = options.ep;

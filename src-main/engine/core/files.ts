@@ -32,13 +32,21 @@ export function isSameOrBelow(child: string, parent: string): boolean {
 }
 
 /**
+ * A temporary name beside `file` that no other process or call picks, and another user cannot
+ * predict (a pid alone can be guessed, and a link planted there). Open it exclusively ('wx').
+ */
+export function tempPathFor(file: string): string {
+  return `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+}
+
+/**
  * Writes `data` to `file` through a new temporary file renamed into place: an existing file (or a
  * symbolic link another user planted) at the name is replaced, never written through, and a reader
  * never sees half a file. Every file the engine writes whole goes this way (exports, caches, the
  * store's sidecars, session lists); `mode` 0o600 for what only this user should read.
  */
 export async function replaceFile(file: string, data: Uint8Array | string, { mode = 0o644 }: { mode?: number } = {}): Promise<void> {
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const temp = tempPathFor(file);
   const handle = await open(temp, 'wx', mode);
   try {
     try {

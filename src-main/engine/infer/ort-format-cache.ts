@@ -11,6 +11,7 @@
 import { open, rename, rm } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import './ort-telemetry.js'; // before the first session: onnxruntime's telemetry off
+import { tempPathFor } from '../core/files.js';
 
 /**
  * The buffers sessions use in place, kept alive as long as their session object: onnxruntime reads
@@ -68,7 +69,7 @@ export async function createAndSaveOrtFormat(
   create: (options: ort.InferenceSession.SessionOptions) => Promise<ort.InferenceSession>,
   options: ort.InferenceSession.SessionOptions,
 ): Promise<ort.InferenceSession> {
-  const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const temp = tempPathFor(file);
   let session: ort.InferenceSession;
   try {
     session = await create(withSessionEntries({ ...options, optimizedModelFilePath: temp }, { save_model_format: 'ORT' }));
