@@ -27,6 +27,28 @@ const model: RemoteModel = {
   top: () => [],
 };
 
+/** A stand-in worker that answers every chunk with one fixed class, once `onChunk` (which may hold it) is done. */
+function answeringWorker(connection: ReturnType<typeof queueClient>, onChunk: (paths: string[]) => void | Promise<void>): Worker {
+  const stand = new Worker(
+    CHUNKS_QUEUE,
+    async (job: Job) => {
+      const chunk = ChunkJobSchema.parse(job.data);
+      await onChunk(chunk.paths);
+      const results = new Queue(resultsQueueName(chunk.run), { connection, prefix: QUEUE_PREFIX });
+      await results.add('results', {
+        v: PROTOCOL_VERSION,
+        chunk: String(job.id),
+        worker: 'stand:1',
+        results: chunk.paths.map((p) => ({ path: p, top: [{ index: 3, prob: 0.5 }], ep: 'cpu', ms: 1 })),
+      });
+      await results.close();
+    },
+    { connection, prefix: QUEUE_PREFIX, drainDelay: 1, concurrency: 1 },
+  );
+  stand.on('error', () => undefined);
+  return stand;
+}
+
 describe.skipIf(!hasRedisServer)('queue coordinator failure rules (real Redis, stand-in workers)', () => {
   let redis: RedisServer;
   let root: string;
@@ -116,23 +138,7 @@ describe.skipIf(!hasRedisServer)('queue coordinator failure rules (real Redis, s
     for (let i = 0; i < 6; i++) await writeFile(path.join(folder, `p${i}.jpg`), `p${i}`);
     const connection = queueClient(redis.url);
     const seen: string[] = [];
-    const stand = new Worker(
-      CHUNKS_QUEUE,
-      async (job: Job) => {
-        const chunk = ChunkJobSchema.parse(job.data);
-        seen.push(...chunk.paths);
-        const results = new Queue(resultsQueueName(chunk.run), { connection, prefix: QUEUE_PREFIX });
-        await results.add('results', {
-          v: PROTOCOL_VERSION,
-          chunk: String(job.id),
-          worker: 'stand:1',
-          results: chunk.paths.map((p) => ({ path: p, top: [{ index: 3, prob: 0.5 }], ep: 'cpu', ms: 1 })),
-        });
-        await results.close();
-      },
-      { connection, prefix: QUEUE_PREFIX, drainDelay: 1 },
-    );
-    stand.on('error', () => undefined);
+    const stand = answeringWorker(connection, (paths) => void seen.push(...paths));
     const states: string[] = [];
     const job = await startQueueBatch({
       inputs: [folder],
@@ -169,25 +175,11 @@ describe.skipIf(!hasRedisServer)('queue coordinator failure rules (real Redis, s
     const held = new Promise<void>((resolve) => (letGo = resolve));
     let took: () => void = () => undefined;
     const taken = new Promise<void>((resolve) => (took = resolve));
-    const stand = new Worker(
-      CHUNKS_QUEUE,
-      async (job: Job) => {
-        const chunk = ChunkJobSchema.parse(job.data);
-        seen.push(chunk.paths);
-        took();
-        await held; // the chunk stays out until the test lets it answer
-        const results = new Queue(resultsQueueName(chunk.run), { connection, prefix: QUEUE_PREFIX });
-        await results.add('results', {
-          v: PROTOCOL_VERSION,
-          chunk: String(job.id),
-          worker: 'stand:1',
-          results: chunk.paths.map((p) => ({ path: p, top: [{ index: 3, prob: 0.5 }], ep: 'cpu', ms: 1 })),
-        });
-        await results.close();
-      },
-      { connection, prefix: QUEUE_PREFIX, drainDelay: 1, concurrency: 1 },
-    );
-    stand.on('error', () => undefined);
+    const stand = answeringWorker(connection, async (paths) => {
+      seen.push(paths);
+      took();
+      await held; // the chunk stays out until the test lets it answer
+    });
     const job = await startQueueBatch({
       inputs: [folder],
       model,
