@@ -88,13 +88,20 @@ test('pick a method and a class from the searchable box; the stage row updates; 
   // gradient run, so no new run is made.
   const method = panel.getByTestId('explain-method');
   const timing = panel.getByTestId('explain-timing');
-  const repaints: { change: string; ms: number; fromCache: boolean }[] = [];
+  // Two clocks: `ms` is this test's wall time (it includes Playwright's round trips and its polling
+  // steps of 100–1000 ms); `pageMs` is the page's own, from the request to the answer (data-ms).
+  const repaints: { change: string; ms: number; pageMs: number; fromCache: boolean }[] = [];
   const timed = async (change: string, act: () => Promise<void>, done: () => Promise<void>): Promise<void> => {
     const start = Date.now();
     await act();
     await done();
     await expect(panel.locator('.busy')).toHaveCount(0, { timeout: 240_000 });
-    repaints.push({ change, ms: Date.now() - start, fromCache: (await timing.getAttribute('data-from-cache')) === 'true' });
+    repaints.push({
+      change,
+      ms: Date.now() - start,
+      pageMs: Number(await timing.getAttribute('data-ms')),
+      fromCache: (await timing.getAttribute('data-from-cache')) === 'true',
+    });
   };
   for (const m of METHODS) {
     // (Grad-CAM is already shown: choosing it again changes nothing.)
@@ -140,7 +147,9 @@ test('pick a method and a class from the searchable box; the stage row updates; 
     path.join(REPO_ROOT, 'test-results', 'explain-repaint.json'),
     `${JSON.stringify({ when: new Date().toISOString(), model: hasTestdata ? 'reference resnet50' : 'resnet18 fixture', loadAverage: os.loadavg(), repaints }, null, 2)}\n`,
   );
-  console.log(repaints.map((r) => `${r.change}: ${r.ms} ms${r.fromCache ? ' (from the cache)' : ''}`).join('\n'));
+  console.log(
+    repaints.map((r) => `${r.change}: ${r.pageMs} ms in the page, ${r.ms} ms as the test saw it${r.fromCache ? ' (from the cache)' : ''}`).join('\n'),
+  );
 
   // Integrated gradients show their progress and can be cancelled: the previous maps come back.
   await timed(

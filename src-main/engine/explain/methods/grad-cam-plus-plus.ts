@@ -8,15 +8,21 @@ import { type RawMap, type StageSlice, channelSums, weightedSum } from './maps.j
 const EPSILON = 1e-7;
 
 export function gradCamPlusPlus({ activation, gradient, shape }: StageSlice): RawMap {
-  const plane = shape[1] * shape[2];
-  const activationSums = channelSums(shape, (i) => activation[i]);
-  const weights = channelSums(shape, (i) => {
-    const g = gradient[i];
-    if (g === 0) return 0;
-    const g2 = g * g;
-    const sum = activationSums[Math.floor(i / plane)];
-    const a = g2 / (2 * g2 + sum * g2 * g + EPSILON);
-    return a * Math.max(0, g);
-  });
+  const [channels, height, width] = shape;
+  const plane = height * width;
+  const activationSums = channelSums(activation, shape);
+  const weights = new Float64Array(channels);
+  for (let k = 0; k < channels; k++) {
+    const sum = activationSums[k];
+    let w = 0;
+    const end = (k + 1) * plane;
+    for (let i = k * plane; i < end; i++) {
+      const g = gradient[i];
+      if (g <= 0) continue; // ReLU(g) = 0: no weight (and a^k_ij is 0 where g = 0)
+      const g2 = g * g;
+      w += (g2 / (2 * g2 + sum * g2 * g + EPSILON)) * g;
+    }
+    weights[k] = w;
+  }
   return weightedSum(activation, shape, weights);
 }

@@ -4,6 +4,6 @@ import { type RawMap, type StageSlice, channelSums, weightedSum } from './maps.j
 
 export function gradCam({ activation, gradient, shape }: StageSlice): RawMap {
   const plane = shape[1] * shape[2];
-  const alpha = channelSums(shape, (i) => gradient[i]).map((s) => s / plane);
+  const alpha = channelSums(gradient, shape).map((s) => s / plane);
   return weightedSum(activation, shape, alpha);
 }
