@@ -47,6 +47,30 @@ describe('CropPhoto', () => {
     stop();
   });
 
+  test('a new answer for the same photo (equal bytes, a new array) keeps the decoded crop: no second decode and repaint', async () => {
+    const pending = manualDecoder();
+    let jpeg = $state<Uint8Array | null>(Uint8Array.from([1, 2, 3]));
+    let crop!: CropPhoto;
+    const stop = $effect.root(() => {
+      crop = new CropPhoto(() => jpeg);
+    });
+    flushSync();
+    await settle();
+    pending[0].resolve(bitmap(3));
+    await settle();
+    const first = crop.current;
+    jpeg = Uint8Array.from([1, 2, 3]);
+    flushSync();
+    await settle();
+    expect(pending).toHaveLength(1);
+    expect(crop.current).toBe(first);
+    jpeg = Uint8Array.from([1, 2, 4]); // another photo of the same size: decoded
+    flushSync();
+    await settle();
+    expect(pending).toHaveLength(2);
+    stop();
+  });
+
   test('bytes that do not decode give no photo', async () => {
     const pending = manualDecoder();
     const result = decodeCrop(new Uint8Array(3));

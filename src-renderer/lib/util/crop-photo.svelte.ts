@@ -13,21 +13,35 @@ export function decodeCrop(jpeg: Uint8Array): Promise<ImageBitmap | null> {
  */
 export class CropPhoto {
   current = $state.raw<ImageBitmap | null>(null);
+  /** The bytes `current` was decoded from: a new answer for the same photo (another method or class) keeps it. */
+  private decoded: Uint8Array | null = null;
 
   constructor(source: () => Uint8Array | null | undefined) {
     $effect(() => {
       const jpeg = source();
       if (!jpeg) {
         this.current = null;
+        this.decoded = null;
         return;
       }
+      // Every answer carries the crop again; decoding it again would repaint the maps a second time.
+      if (this.current && this.decoded && sameBytes(this.decoded, jpeg)) return;
       let cancelled = false;
       void decodeCrop(jpeg).then((bitmap) => {
-        if (!cancelled) this.current = bitmap;
+        if (cancelled) return;
+        this.current = bitmap;
+        this.decoded = bitmap ? jpeg : null;
       });
       return () => {
         cancelled = true;
       };
     });
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
