@@ -16,11 +16,10 @@ import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
+import { tempPathFor } from '../core/files.js';
 import type { ClassifyResult } from '../infer/classify-files.js';
 import { type JournalState, readJournal, readRecords } from './journal.js';
-
 import { type ExportFormat, exportFormatOf } from './journal-names.js';
-import { tempPathFor } from '../core/files.js';
 export { type ExportFormat, exportFormatOf } from './journal-names.js';
 
 /** A plain decimal number (probabilities, indices, milliseconds): left as it is. */

@@ -17,10 +17,10 @@ import type { BatchClassifier, BatchMode } from '../batch/pipeline.js';
 import { type BatchEvent, type BatchJob, type BatchRunOptions, type BatchSummary, startBatch } from '../batch/run.js';
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
+import { replaceFile } from '../core/files.js';
 import { softmax } from '../infer/topk.js';
 import { resolveBlockIds } from './discover.js';
 import type { BlockLens } from './lens.js';
-import { replaceFile } from '../core/files.js';
 
 /** Bumped when what a study journals per image changes: an older journal is then not continued. */
 export const STUDY_FORMAT_VERSION = 1;

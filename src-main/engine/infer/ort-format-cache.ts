@@ -10,8 +10,8 @@
 // faults, with bit-identical logits. (Loading the ORT file by path copies again: 1.2 s.)
 import { open, rename, rm } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import './ort-telemetry.js'; // before the first session: onnxruntime's telemetry off
 import { tempPathFor } from '../core/files.js';
+import './ort-telemetry.js'; // before the first session: onnxruntime's telemetry off
 
 /**
  * The buffers sessions use in place, kept alive as long as their session object: onnxruntime reads

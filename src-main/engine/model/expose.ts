@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type OnnxModel, TensorDataType } from './onnx-proto.js';
 import { replaceFile } from '../core/files.js';
+import { type OnnxModel, TensorDataType } from './onnx-proto.js';
 
 export interface ExposedTensor {
   name: string;

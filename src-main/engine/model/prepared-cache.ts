@@ -10,10 +10,10 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { replaceFile } from '../core/files.js';
 import type { ClassifierWeights } from './classifier-weights.js';
 import type { ModelInfo } from './inspect.js';
 import type { StageMap } from './stages.js';
-import { replaceFile } from '../core/files.js';
 
 /** Bumped whenever what is stored (or how a model is prepared) changes. */
 const FORMAT = 2; // 2: stages carry their receptive field

@@ -4,14 +4,14 @@
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from '../core/errors.js';
-import { pathExists, replaceFile } from '../core/files.js';
+import { pathExists, replaceFile, tempPathFor } from '../core/files.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import { type Catalog, type CatalogEntry, type Preprocessing, findCatalogEntry } from './catalog.js';
 import { sha256File } from './download.js';
 import { importLabels, importPreprocessing, refuseExternalData } from './import-checks.js';
 import { type ModelInfo, inspectModelFile } from './inspect.js';
 import { normaliseModelName } from './model-name.js';
-import { type Sidecar, type StoreLayout, type StoredModel, tempSuffix } from './store-layout.js';
+import { type Sidecar, type StoreLayout, type StoredModel } from './store-layout.js';
 
 export interface ImportOptions {
   /** Store name; default: the file's name, or the catalog name when the file is a catalog model. */
@@ -92,7 +92,7 @@ function importName(catalog: Catalog, info: ModelInfo, source: string, asked: st
 async function installImport(layout: StoreLayout, plan: ImportPlan): Promise<ImportResult> {
   const { source, info, entry, name, destination } = plan;
   await mkdir(layout.partialDir, { recursive: true });
-  const temp = path.join(layout.partialDir, `${name}.onnx.import-${tempSuffix()}`);
+  const temp = tempPathFor(path.join(layout.partialDir, `${name}.onnx.import`));
   try {
     await copyFile(source, temp);
     const copied = await sha256File(temp);

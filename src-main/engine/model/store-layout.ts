@@ -3,12 +3,11 @@
 //   <dir>/<name>.json          sidecar (source, sha256, bytes, importedFrom, labelsFile, preprocessing, addedAt)
 //   <dir>/<name>.labels.txt    copied custom labels, when the import named some
 //   <dir>/.partial/            downloads and imports in progress (<name>.onnx.part, <name>.lock)
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { type CatalogEntry, PreprocessingSchema } from './catalog.js';
 import { replaceFile } from '../core/files.js';
+import { type CatalogEntry, PreprocessingSchema } from './catalog.js';
 
 export type ModelSource = 'catalog' | 'imported';
 
@@ -38,9 +37,6 @@ export interface StoredModel {
   sidecar: Sidecar | null;
   catalogEntry?: CatalogEntry;
 }
-
-/** A suffix no other process or call picks for its temporary file. */
-export const tempSuffix = (): string => `${process.pid}-${randomBytes(4).toString('hex')}`;
 
 /** The paths of one store folder; names given here are already canonical store names. */
 export class StoreLayout {

@@ -13,8 +13,8 @@ import { lstat, mkdir, readFile, readdir, realpath, rm, stat } from 'node:fs/pro
 import path from 'node:path';
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
-import { type Thumbnail, thumbnailFile } from '../preprocess/thumbnail.js';
 import { replaceFile } from '../core/files.js';
+import { type Thumbnail, thumbnailFile } from '../preprocess/thumbnail.js';
 
 /** Thumbnail sides the gallery may ask for: any request is clamped into this range. */
 export const MIN_THUMB = 32;

@@ -28,9 +28,14 @@ export function weightedSum(activation: Float32Array, shape: readonly [number, n
   const sums = new Float64Array(plane);
   let i = 0;
   for (; i + 3 < used.length; i += 4) {
-    const [k0, k1, k2, k3] = [used[i], used[i + 1], used[i + 2], used[i + 3]];
-    const [w0, w1, w2, w3] = [weights[k0], weights[k1], weights[k2], weights[k3]];
-    const [o0, o1, o2, o3] = [k0 * plane, k1 * plane, k2 * plane, k3 * plane];
+    const w0 = weights[used[i]];
+    const w1 = weights[used[i + 1]];
+    const w2 = weights[used[i + 2]];
+    const w3 = weights[used[i + 3]];
+    const o0 = used[i] * plane;
+    const o1 = used[i + 1] * plane;
+    const o2 = used[i + 2] * plane;
+    const o3 = used[i + 3] * plane;
     for (let p = 0; p < plane; p++) sums[p] += w0 * activation[o0 + p] + w1 * activation[o1 + p] + w2 * activation[o2 + p] + w3 * activation[o3 + p];
   }
   for (; i < used.length; i++) {
