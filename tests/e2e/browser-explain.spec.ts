@@ -109,7 +109,13 @@ test('pick a method and a class from the searchable box; the stage row updates; 
       await timed(
         `method ${m}`,
         () => method.selectOption(m),
-        () => expect(row).toHaveAttribute('data-method', m, { timeout: 240_000 }),
+        async () => {
+          if (m === 'integrated-gradients') {
+            await expect(panel.getByTestId('explain-progress')).toBeVisible({ timeout: 120_000 });
+            await page.screenshot({ path: path.join(OUT, 'explain-progress.png') });
+          }
+          await expect(row).toHaveAttribute('data-method', m, { timeout: 240_000 });
+        },
       );
     await expect(row).toHaveAttribute('data-class', '352');
     await page.waitForTimeout(150);
@@ -159,8 +165,10 @@ test('pick a method and a class from the searchable box; the stage row updates; 
       const progress = panel.getByTestId('explain-progress');
       await expect(progress).toBeVisible({ timeout: 120_000 });
       await expect(progress).toContainText(/Computing Integrated gradients: \d+\/16 path points/);
-      await page.screenshot({ path: path.join(OUT, 'explain-progress.png') });
-      await panel.getByTestId('explain-cancel').click({ timeout: 30_000 });
+      // At once, without waiting for stability: a full-page screenshot first (CI: ~2 s on the loaded
+      // machine) let the 4–6 s run finish before the click, and the button was gone. The progress
+      // screenshot comes from the uncancelled run above.
+      await panel.getByTestId('explain-cancel').click({ timeout: 30_000, force: true });
       await expect(progress).toHaveCount(0, { timeout: 120_000 });
       await expect(row).toHaveAttribute('data-method', 'gradcam');
     },
