@@ -450,6 +450,12 @@ export class EngineService implements ContractHandler {
       this.featureCache.clear();
       void this.explanations.release();
       this.options.host.emit('engine.status', this.status());
+      // The feature view's session opens now, in the background, so the first photo dropped is not
+      // held up by it; when onnxruntime refuses the feature graph, the status says so at once.
+      if (next.classifier.stageMap)
+        void next.classifier.prepareFeatures().then((ready) => {
+          if (!ready && this.loaded === next) this.options.host.emit('engine.status', this.status());
+        });
       // A batch still running on the previous model finishes on it; release it afterwards.
       if (previous) {
         void Promise.all([this.batches.idle(previous.classifier), this.blocks.idle(previous.classifier)])

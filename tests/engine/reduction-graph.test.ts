@@ -207,7 +207,7 @@ describe('feature extraction: the fast path gives the full path result', () => {
 });
 
 describe('a damaged cached feature graph', () => {
-  it('still classifies, says why feature maps are off, and is rebuilt on the next load', async () => {
+  it('still classifies, says why feature maps are off at the first feature request, and is rebuilt on the next load', async () => {
     const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'reslens-cache-'));
     const modelPath = await ensureFixture({ depth: 18, bn: 'folded' });
     const load = () => Classifier.load({ name: 'fixture', modelPath, preprocessing: TORCHVISION_PREPROCESSING, labels, ep: 'cpu', cacheDir });
@@ -223,16 +223,22 @@ describe('a damaged cached feature graph', () => {
 
       const damaged = await load();
       try {
+        // Classification runs the model as it is: untouched by the damaged feature graph.
+        expect(sameBits((await damaged.run(input, 1)).logits[0], expected)).toBe(true);
+        await expect(damaged.run(input, 1, { summary: { heatmapMode: 'mean' } })).rejects.toThrow(
+          /feature maps unavailable: onnxruntime refused the graph with stage outputs/,
+        );
         expect(damaged.stageMap).toBeUndefined();
         expect(damaged.stagesError).toMatch(/feature maps unavailable: onnxruntime refused the graph with stage outputs/);
-        expect(sameBits((await damaged.run(input, 1)).logits[0], expected)).toBe(true);
-        await expect(damaged.run(input, 1, { summary: { heatmapMode: 'mean' } })).rejects.toThrow(/feature maps unavailable/);
+        expect(await damaged.prepareFeatures()).toBe(false);
+        expect(sameBits((await damaged.run(input, 1)).logits[0], expected), 'classification after the refusal').toBe(true);
       } finally {
         await damaged.dispose();
       }
 
       const rebuilt = await load();
       try {
+        expect(await rebuilt.prepareFeatures()).toBe(true);
         expect(rebuilt.stagesError).toBeUndefined();
         expect((await rebuilt.run(input, 1, { summary: { heatmapMode: 'mean' } })).summaries).toHaveLength(1);
       } finally {

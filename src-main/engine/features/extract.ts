@@ -159,17 +159,19 @@ export function summaryFeatures(classifier: Classifier, summary: ImageSummary, l
     const s = summary.stages[stage.name];
     const [channels, height, width] = stage.shape;
     const plane = height * width;
+    // Our own copy first: a fresh run's outputs read slowly element by element (see normalise).
+    const channelMeans = s.channelMeans.slice();
     let sum = 0;
-    for (let c = 0; c < channels; c++) sum += s.channelMeans[c];
+    for (let c = 0; c < channels; c++) sum += channelMeans[c];
     const mean = sum / channels;
     return {
       ...stageIdentity(stage),
       stats: { max: s.max, mean, zeroFraction: 1 - s.nonZeroFraction },
       heatmap: normalise(s.heatmap, width, height, slab.take(plane)),
-      channelMeans: s.channelMeans.slice(),
+      channelMeans,
       topChannels: s.topChannels.slice(0, k).map((channel, rank) => ({
         channel,
-        meanActivation: s.channelMeans[channel],
+        meanActivation: channelMeans[channel],
         map: normalise(s.topMaps.subarray(rank * plane, (rank + 1) * plane), width, height, slab.take(plane)),
       })),
     };

@@ -1,4 +1,10 @@
 // The classifier: one model loaded once, batches of preprocessed images in, top-k classes out.
+// Two sessions on the model: classification runs the model as it is; the feature view (and the
+// full stage tensors) run a copy with the stage outputs and their reductions
+// (model/reduction-graph.ts), opened on first use. Switching the reductions off inside one graph
+// cost every plain run the stage tensors' reorder, and the feature view ~1 ms of If dispatch
+// (docs/performance.md); a second session costs memory instead (ResNet-50 ~140 MB, ResNet-152
+// ~240 MB, measured as resident size), and only in processes that show feature maps.
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from '../core/errors.js';
@@ -11,9 +17,7 @@ import { type StageName } from '../core/vocabulary.js';
 import { encodeModel, tensorFloats } from '../model/onnx-proto.js';
 import {
   CAM_OUTPUTS,
-  FEATURES_SWITCH,
   HEATMAP_MAX_SWITCH,
-  NON_ZERO_EPSILON,
   REDUCTIONS_VERSION,
   addStageReductions,
   allReductionOutputs,
@@ -107,14 +111,15 @@ export class Classifier {
   readonly precision: Precision;
   /** Largest batch a single run may take: 1 for models whose batch axis is fixed. */
   readonly maxRunBatch: number;
-  /** Where the stages are, or why feature maps are unavailable for this model. */
-  readonly stageMap?: StageMap;
-  readonly stagesError?: string;
+  private stages: { map?: StageMap; error?: string };
   /** The fully connected layer's weights, for class activation maps. */
   readonly headWeights?: ClassifierWeights;
   /** Where the model came from and how it was opened (explanations open a second, gradient session alike). */
   readonly source: Pick<ClassifierOptions, 'modelPath' | 'cacheDir' | 'ep' | 'threads' | 'onFallback'>;
   private readonly runner: SessionRunner;
+  /** The graph with stage outputs and reductions, and its session once opened. */
+  private readonly featureSource?: { source: string | Uint8Array; sha256: string };
+  private featureRunner?: Promise<SessionRunner>;
   private readonly outputName: string;
   private readonly gate = new InferenceGate();
 
@@ -133,6 +138,7 @@ export class Classifier {
     runner: SessionRunner,
     loadMs: number,
     stages: { map?: StageMap; error?: string; head?: ClassifierWeights },
+    featureSource: { source: string | Uint8Array; sha256: string } | undefined,
   ) {
     this.name = options.name;
     this.info = info;
@@ -145,8 +151,8 @@ export class Classifier {
     this.precision = options.precision ?? 'fp32';
     this.outputName = info.output.name;
     this.maxRunBatch = info.input.dynamicBatch ? Number.POSITIVE_INFINITY : 1;
-    this.stageMap = stages.map;
-    this.stagesError = stages.error;
+    this.stages = { map: stages.map, error: stages.error };
+    this.featureSource = featureSource;
     this.headWeights = stages.head;
     this.source = { modelPath: options.modelPath, cacheDir: options.cacheDir, ep: options.ep, threads: options.threads, onFallback: options.onFallback };
   }
@@ -181,35 +187,68 @@ export class Classifier {
         { item: options.modelPath },
       );
     }
-    let stages: { map?: StageMap; error?: string; head?: ClassifierWeights } = { map: prepared.stageMap, error: prepared.stagesError, head: prepared.head };
-    const source: string | Uint8Array = prepared.exposed?.file ?? prepared.exposedBytes ?? options.modelPath;
-    const sourceSha = prepared.exposed?.sha256 ?? (prepared.exposedBytes ? '' : info.sha256);
+    const stages = { map: prepared.stageMap, error: prepared.stagesError, head: prepared.head };
+    const featureGraph: string | Uint8Array | undefined = prepared.exposed?.file ?? prepared.exposedBytes;
+    const featureSource = featureGraph ? { source: featureGraph, sha256: prepared.exposed?.sha256 ?? '' } : undefined;
     const probeDims = layout === 'NCHW' ? [1, 3, crop, crop] : [1, crop, crop, 3];
-    const open = async (from: string | Uint8Array, sha: string) => {
-      const sessionOptions = { threads: options.threads, cacheDir: options.cacheDir, modelSha256: sha || undefined };
-      const choice = await createSession(from, { ...sessionOptions, ep: options.ep ?? 'auto', probe: { dims: probeDims, output: info.output.name } });
-      return { choice, runner: runnerFor(choice, from, sessionOptions, options.onFallback) };
-    };
-    let opened;
+    const sessionOptions = { threads: options.threads, cacheDir: options.cacheDir, modelSha256: info.sha256 };
+    let choice;
     try {
-      opened = await open(source, sourceSha);
+      choice = await createSession(options.modelPath, { ...sessionOptions, ep: options.ep ?? 'auto', probe: { dims: probeDims, output: info.output.name } });
     } catch (error) {
-      if (source === options.modelPath) {
-        if (error instanceof EngineError) throw error;
-        throw new EngineError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load the model: ${(error as Error).message}`, {
-          item: options.modelPath,
-          cause: error,
-        });
-      }
-      // The graph with stage outputs was refused (or its cached copy is damaged): classify with the
-      // model as it is, say why feature maps are off, and drop the cached copy so it is rebuilt.
-      const reason = (error as Error).message.split('\n')[0];
-      stages = { error: `feature maps unavailable: onnxruntime refused the graph with stage outputs (${reason})` };
-      if (typeof source === 'string') await discardExposedModel(source);
-      opened = await open(options.modelPath, info.sha256);
+      if (error instanceof EngineError) throw error;
+      throw new EngineError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load the model: ${(error as Error).message}`, { item: options.modelPath, cause: error });
     }
-    const { choice, runner } = opened;
-    return new Classifier(options, info, choice, runner, performance.now() - start, stages);
+    const runner = runnerFor(choice, options.modelPath, sessionOptions, options.onFallback);
+    return new Classifier(options, info, choice, runner, performance.now() - start, stages, featureSource);
+  }
+
+  /** Where the stages are, or undefined when feature maps are unavailable for this model (then `stagesError` says why). */
+  get stageMap(): StageMap | undefined {
+    return this.stages.map;
+  }
+  get stagesError(): string | undefined {
+    return this.stages.error;
+  }
+
+  /**
+   * Opens the feature session now rather than at the first feature request (the app does this in
+   * the background after a model loads). Resolves false, with `stagesError` set, when onnxruntime
+   * refuses the edited graph.
+   */
+  async prepareFeatures(): Promise<boolean> {
+    if (!this.stages.map) return false;
+    try {
+      await this.features();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The feature session, opened once on the provider classification runs on. */
+  private features(): Promise<SessionRunner> {
+    const source = this.featureSource;
+    if (!this.stages.map || !source) return Promise.reject(new EngineError(ErrorCode.UNSUPPORTED_MODEL, this.stages.error ?? 'feature maps unavailable for this model'));
+    this.featureRunner ??= (async () => {
+      const { crop, layout } = this.preprocessing;
+      const sessionOptions = { threads: this.threads, cacheDir: this.source.cacheDir, modelSha256: source.sha256 || undefined };
+      const probe = { dims: layout === 'NCHW' ? [1, 3, crop, crop] : [1, crop, crop, 3], output: this.outputName };
+      try {
+        const choice = await createSession(source.source, { ...sessionOptions, ep: this.runner.ep, probe });
+        return runnerFor(choice, source.source, sessionOptions, this.source.onFallback);
+      } catch (error) {
+        // The graph with stage outputs was refused (or its cached copy is damaged): classification
+        // goes on, feature maps are off with the reason, and the cached copy is dropped so the next
+        // load rebuilds it.
+        const reason = (error as Error).message.split('\n')[0];
+        const why = `feature maps unavailable: onnxruntime refused the graph with stage outputs (${reason})`;
+        this.stages = { error: why };
+        if (typeof source.source === 'string') await discardExposedModel(source.source);
+        throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, why, { cause: error });
+      }
+    })();
+    return this.featureRunner;
   }
 
   /** The provider running inference now: the one chosen at load, or the CPU after a mid-run GPU failure. */
@@ -238,21 +277,17 @@ export class Classifier {
   }
 
   private async runNow(batch: Float32Array, count: number, options: RunOptions): Promise<BatchOutput> {
-    const map = this.stageMap;
     const withFeatures = options.features === true;
     const summary = options.summary;
-    if ((withFeatures || summary) && !map) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, this.stagesError ?? 'feature maps unavailable for this model');
+    const onFeatureGraph = withFeatures || summary !== undefined;
+    const runner = onFeatureGraph ? await this.features() : this.runner;
+    const map = this.stageMap;
     const fetches = [this.outputName];
     if (map && withFeatures) fetches.push(...map.stages.map((s) => s.tensor));
     if (map && summary) fetches.push(...allReductionOutputs(map.stages.map((s) => s.name)), CAM_OUTPUTS.classes, CAM_OUTPUTS.maps);
-    if (map && (withFeatures || summary)) fetches.push(map.head.features);
-    // The feature-graph inputs that switch the reductions on and pick the heatmap: fed on every run.
-    const switches: Record<string, ort.Tensor> = map
-      ? {
-          [FEATURES_SWITCH]: new ort.Tensor('bool', [summary !== undefined], []),
-          [HEATMAP_MAX_SWITCH]: new ort.Tensor('bool', [summary?.heatmapMode === 'max'], []),
-        }
-      : {};
+    if (map && onFeatureGraph) fetches.push(map.head.features);
+    // The feature graph's one switch picks the heatmap: fed on every run of it.
+    const switches: Record<string, ort.Tensor> = onFeatureGraph ? { [HEATMAP_MAX_SWITCH]: new ort.Tensor('bool', [summary?.heatmapMode === 'max'], []) } : {};
     const features: ImageFeatures[] = [];
     const summaries: ImageSummary[] = [];
     const size = this.imageSize;
@@ -260,23 +295,21 @@ export class Classifier {
     const start = performance.now();
     const logits: Float32Array[] = [];
     const epByImage: Ep[] = [];
-    // In-graph top channels are ranked for the run's first image: summaries go one image per run.
-    const step = summary ? 1 : Math.min(count, this.maxRunBatch);
+    // The feature graph ranks top channels for a run's first image: it takes one image per run.
+    const step = onFeatureGraph ? 1 : Math.min(count, this.maxRunBatch);
     for (let first = 0; first < count; first += step) {
       const n = Math.min(step, count - first);
       const data = batch.subarray(first * size, (first + n) * size);
       const dims = layout === 'NCHW' ? [n, 3, crop, crop] : [n, crop, crop, 3];
       let output: ort.Tensor;
       try {
-        const { outputs: result, ep } = await this.runner.run({ [this.info.input.name]: new ort.Tensor('float32', data, dims), ...switches }, [
-          ...new Set(fetches),
-        ]);
+        const { outputs: result, ep } = await runner.run({ [this.info.input.name]: new ort.Tensor('float32', data, dims), ...switches }, [...new Set(fetches)]);
         output = result[this.outputName];
         for (let i = 0; i < n; i++) epByImage.push(ep);
         if (withFeatures && map) features.push(...splitFeatures(result, map, n));
         if (summary && map) summaries.push(readSummary(result, map));
       } catch (error) {
-        throw new EngineError(ErrorCode.INFERENCE_FAILED, `inference failed on ${this.ep}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+        throw new EngineError(ErrorCode.INFERENCE_FAILED, `inference failed on ${runner.ep}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
       }
       const values = output.data as Float32Array;
       const classes = values.length / n;
@@ -307,6 +340,8 @@ export class Classifier {
 
   async dispose(): Promise<void> {
     await this.runner.release();
+    const features = await this.featureRunner?.catch(() => undefined);
+    await features?.release();
   }
 }
 
@@ -334,7 +369,7 @@ export function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: 
         heatmap: floats(out.heatmap),
         channelMeans: floats(out.channelMeans),
         max: scalar(out.maximum),
-        nonZeroFraction: scalar(out.nonZeroFraction) / NON_ZERO_EPSILON,
+        nonZeroFraction: scalar(out.nonZeroFraction),
         topChannels: Array.from(result[out.topChannels].data as BigInt64Array, Number),
         topMaps: floats(out.topMaps),
       };
@@ -369,8 +404,7 @@ type FirstLoad = PreparedModel & { exposedBytes?: Uint8Array; stagesRemembered?:
 /** What a model's first load works out: its inspection, stages, head and the graph with stage outputs. */
 async function prepareModel(options: ClassifierOptions): Promise<FirstLoad> {
   const { info, model } = await loadAndInspect(options.modelPath);
-  // Stage outputs are added to the graph once, at load; plain classification then fetches the
-  // logits alone from the same session.
+  // The feature graph is built (or found in the cache) at load; its session opens on first use.
   if (options.stages === false) return { info };
   try {
     const map = discoverStages(model, info);
@@ -380,7 +414,9 @@ async function prepareModel(options: ClassifierOptions): Promise<FirstLoad> {
     if (hasExternalData) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, 'feature maps unavailable: models with external weight files cannot be edited yet');
     const batchAxis = info.input.dynamicBatch ? 'N' : 1;
     const build = (): Uint8Array =>
-      encodeModel(addStageReductions(withExposedTensors(model, exposed, batchAxis), map.stages, { scores: info.output.name, head: map.head }));
+      encodeModel(
+        addStageReductions(withExposedTensors(model, exposed, batchAxis), map.stages, { scores: info.output.name, head: map.head }, { switched: false }),
+      );
     const head = headWeights(model, map);
     if (options.cacheDir) {
       const cached = await exposedModelFile(path.join(options.cacheDir, 'exposed'), info.sha256, exposed, build, `reductions-v${REDUCTIONS_VERSION}`);

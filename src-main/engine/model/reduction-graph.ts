@@ -2,21 +2,27 @@
 // feature view needs are computed by onnxruntime inside the same session.run as the logits, and
 // only these small arrays leave the session. Copying ResNet-50's 1.7 M stage values out of the
 // session and reducing them in JavaScript cost about half an inference (measured: +11 ms fetch,
-// +25 ms reduction against a 55 ms run); the graph does the same work in ~3.5 ms.
+// +25 ms reduction against a 55 ms run); the graph does the same work in ~2.5 ms.
 //
-// The reductions sit in the then-branch of an `If` on a boolean graph input. onnxruntime runs every
-// node of a graph whatever outputs are fetched, so without the `If` plain classification would pay
-// for the reductions too; with the switch off, a run executes the else-branch: a few empty
-// constants. (The switch is a plain input, fed on every run: onnxruntime-node does not let a feed
-// override an initializer, so it cannot have a default.)
+// Two ways to attach them. The classifier gives the feature view a session of its own, with the
+// reductions in the main graph, and classifies on the model as it is: an `If` that switched them
+// off for plain runs cost every classification the stage tensors' reorder out of onnxruntime's
+// blocked layout (~0.8 ms of a 25–28 ms ResNet-50 run) and the feature view ~1 ms of subgraph
+// dispatch (profiled, 2026-12-02: the branch's kernels 2.6 ms, the If 3.9 ms). Lenses that run
+// their own session for one purpose (blocks/) keep the switch (`switched: true`): onnxruntime runs
+// every node of a graph whatever outputs are fetched, so without it their plain runs would pay for
+// the reductions. (The switch is a plain input, fed on every run: onnxruntime-node does not let a
+// feed override an initializer, so it cannot have a default.)
 //
-// Op choices, measured with onnxruntime's profiler on ResNet-50 (2-core AVX2): every pass over the
-// stage tensors costs ~0.3–0.5 ms, so the graph makes as few as the feature view needs: the heatmap
-// of the mode asked for (a nested `If`; the channel mean as a MatMul, 3× quicker than ReduceMean
-// over the strided channel axis), channel means, the maximum, the non-zero fraction, top channels and
-// class activation maps. The minimum and standard deviation would take two more passes; they come
-// with the full tensors (export). Ops onnxruntime runs in its blocked NCHWc layout (Conv,
-// GlobalAveragePool) are avoided: inside a subgraph they need the stage tensor reordered first.
+// Op choices, measured with onnxruntime's profiler on ResNet-50 (2-core AVX-512): every pass over
+// the stage tensors costs ~0.2–0.5 ms, so the graph makes as few as the feature view needs: the
+// heatmap of the mode asked for (a nested `If`; the channel mean as a MatMul, 3× quicker than
+// ReduceMean over the strided channel axis), channel means, the maximum, the non-zero fraction,
+// top channels and class activation maps. The minimum and standard deviation would take two more
+// passes; they come with the full tensors (export). Tried and not kept: the statistics on
+// onnxruntime's blocked layout (GlobalAveragePool, GlobalMaxPool, a depthwise Conv for the
+// non-zero count) were no quicker than the plain ops after the reorder the heatmap and the top
+// maps need anyway, and a channels-last reorder made the top maps' Gather strided (0.8 ms).
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import type { HeadInfo } from './stages.js';
@@ -44,7 +50,7 @@ export const GRAPH_TOP_CHANNELS = 32;
 export const GRAPH_TOP_CLASSES = 10;
 
 /** Bumped whenever the added nodes change, so cached edited models are rebuilt. */
-export const REDUCTIONS_VERSION = 4;
+export const REDUCTIONS_VERSION = 5;
 
 /** Outputs of the in-graph class activation maps: the top classes, best first, and their raw maps. */
 export const CAM_OUTPUTS = { classes: 'reslens.cam.classes', maps: 'reslens.cam.maps' } as const;
@@ -63,7 +69,7 @@ export const GRADIENT_CLASSES = 'reslens.grad.classes';
 /** Gradient graph input, bool scalar: guided backprop when true. */
 export const GUIDED_SWITCH = 'reslens.grad.guided';
 
-/** The switch inputs: every run of an edited model must feed both. */
+/** The switch inputs: every run of an edited model must feed those it has. */
 export const SWITCH_INPUTS: readonly string[] = [FEATURES_SWITCH, HEATMAP_MAX_SWITCH];
 
 export interface ReducibleStage {
@@ -73,10 +79,11 @@ export interface ReducibleStage {
 }
 
 /**
- * Values with |x| ≥ ε count as non-zero; smaller ones count in proportion (x/ε). ReLU zeros are exact
- * zeros, and activations below 1e-30 do not occur in practice. ε is a power of two (2^-100 ≈ 7.9e-31)
- * so sums of clipped values are exact multiples of it, as sums of 0/1 would be, and far above
- * float32's smallest normal (1.2e-38).
+ * Values with |x| ≥ ε count as non-zero; smaller ones count in proportion (x/ε): each value becomes
+ * HardSigmoid(x) = clamp(x/ε, 0, 1), one elementwise pass that onnxruntime spreads over its threads
+ * (0.36 ms for ResNet-50's stages against 0.55 ms for Clip, which runs on one). ReLU zeros are exact
+ * zeros, and activations below 1e-30 do not occur in practice. ε is a power of two (2^-100 ≈ 7.9e-31),
+ * so x/ε is exact, and far above float32's smallest normal (1.2e-38).
  */
 export const NON_ZERO_EPSILON = 2 ** -100;
 
@@ -84,13 +91,13 @@ export const NON_ZERO_EPSILON = 2 ** -100;
 export interface StageReductionOutputs {
   /** H×W values: mean or max over channels, as switched. */
   heatmap: string;
-  /** [C,1,1]: every channel's mean activation. */
+  /** [C,1]: every channel's mean activation. */
   channelMeans: string;
   /** Scalars over C×H×W (the minimum and spread need two more passes: the full path has them). */
   maximum: string;
-  /** Times NON_ZERO_EPSILON: divide to get the fraction. */
+  /** Of C×H×W, the fraction of values that are not zero (see NON_ZERO_EPSILON). */
   nonZeroFraction: string;
-  /** [K] channel indices, best first, and their maps [K,H,W] (first image of the run only). */
+  /** [K] channel indices, best first, and their maps [K,H·W] (first image of the run only). */
   topChannels: string;
   topMaps: string;
 }
@@ -169,25 +176,6 @@ export class NodeWriter {
     );
   }
 
-  /** Clip takes min and max as inputs from opset 11, attributes before. */
-  clip(input: string, min: number, max: number, output: string): void {
-    if (this.opset >= 11) {
-      const scalar = (name: string, value: number): string =>
-        this.constant({ name: `${this.scope}.${name}`, dims: [], dataType: TensorDataType.FLOAT, floatData: [value] });
-      this.nodes.push({ opType: 'Clip', input: [input, scalar(`clip_min.${min}`, min), scalar(`clip_max.${max}`, max)], output: [output] });
-    } else {
-      this.nodes.push({
-        opType: 'Clip',
-        input: [input],
-        output: [output],
-        attribute: [
-          { name: 'min', type: AttributeType.FLOAT, f: min },
-          { name: 'max', type: AttributeType.FLOAT, f: max },
-        ],
-      });
-    }
-  }
-
   reshape(input: string, shape: number[], output: string): void {
     this.nodes.push({ opType: 'Reshape', input: [input, this.int64s(`shape.${shape.join('_')}`, shape)], output: [output] });
   }
@@ -247,28 +235,46 @@ export function ifNode(name: string, condition: string, outputs: string[], thenB
   };
 }
 
+/** How the reductions are attached (see the header). */
+export interface ReductionOptions {
+  /** Behind the features switch, for a session that also runs plain (default); false: always computed. */
+  switched?: boolean;
+}
+
 /**
- * Returns `model` with the switched reductions of `stages` added (the original is not modified).
+ * Returns `model` with the reductions of `stages` added (the original is not modified).
  * Top-channel maps are gathered with the first image's ranking, so a run that fetches them must
  * hold one image (the engine runs feature requests one image at a time).
  */
-export function addStageReductions(model: OnnxModel, stages: readonly ReducibleStage[], cam?: CamSource): OnnxModel {
+export function addStageReductions(model: OnnxModel, stages: readonly ReducibleStage[], cam?: CamSource, options: ReductionOptions = {}): OnnxModel {
   const opset = defaultOpset(model);
   if (opset < 7) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, `feature maps unavailable: opset ${opset} is older than 7`);
 
-  const heatmaps = heatmapsNode(stages, opset);
+  const reductions = new NodeWriter(opset, 'reslens.reductions');
+  const rows = stages.map((stage) => stageRows(reductions, stage));
+  const heatmaps = heatmapsNode(stages, rows, opset);
   const producers = new Map(model.graph.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
   // A Relu's output, or a MaxPool of one (the stem), is never negative: its non-zero count needs no Abs.
   const nonNegative = (tensor: string): boolean => {
     const node = producers.get(tensor);
     return node?.opType === 'Relu' || (node?.opType === 'MaxPool' && producers.get(node.input[0])?.opType === 'Relu');
   };
-  const reductions = new NodeWriter(opset, 'reslens.reductions');
   reductions.nodes.push(heatmaps.node);
   const outputs: BranchOutput[] = [...heatmaps.outputs];
-  for (const stage of stages) outputs.push(...addStageStatistics(reductions, stage, nonNegative(stage.tensor)));
+  stages.forEach((stage, i) => outputs.push(...addStageStatistics(reductions, stage, rows[i], nonNegative(stage.tensor))));
   if (cam) outputs.push(...addClassActivationMaps(reductions, cam));
 
+  if (options.switched === false) {
+    return {
+      ...model,
+      graph: {
+        ...model.graph,
+        node: [...model.graph.node, ...reductions.nodes],
+        input: [...model.graph.input, boolScalarInput(HEATMAP_MAX_SWITCH)],
+        output: [...model.graph.output, ...outputs.map((o) => valueInfo(o.name, o.type))],
+      },
+    };
+  }
   return withFeatureBranch(model, reductions, 'reductions', outputs, opset, [boolScalarInput(FEATURES_SWITCH), boolScalarInput(HEATMAP_MAX_SWITCH)]);
 }
 
@@ -308,25 +314,35 @@ export function withFeatureBranch(
   };
 }
 
-/** Heatmaps: one nested If computes the mean or the max over channels for every stage. */
-function heatmapsNode(stages: readonly ReducibleStage[], opset: number): { node: OnnxNode; outputs: BranchOutput[] } {
+/**
+ * Every reduction reads a stage through one Reshape to [N, C, H·W] (free: a view), so onnxruntime
+ * reorders the stage out of its blocked layout once. Read directly by the heatmap If and the
+ * statistics, a stage in the main graph was reordered twice (profiled: 11 ReorderOutputs, 1.1 ms,
+ * against 6 and 0.6 ms).
+ */
+function stageRows(writer: NodeWriter, stage: ReducibleStage): string {
+  const [channels, height, width] = stage.shape;
+  const rows = `reslens.${stage.name}.rows`;
+  writer.reshape(stage.tensor, [0, channels, height * width], rows);
+  return rows;
+}
+
+/** Heatmaps: one nested If computes the mean or the max over channels for every stage, [N, 1, H·W] each. */
+function heatmapsNode(stages: readonly ReducibleStage[], rows: readonly string[], opset: number): { node: OnnxNode; outputs: BranchOutput[] } {
   const FLOAT = TensorDataType.FLOAT;
   const meanPlanes = new NodeWriter(opset, 'reslens.mean_planes');
   const maxPlanes = new NodeWriter(opset, 'reslens.max_planes');
-  const outputs = stages.map((s) => ({ name: reductionOutputs(s.name).heatmap, type: FLOAT, shape: [1, 1, s.shape[1], s.shape[2]] }));
-  for (const stage of stages) {
+  const outputs = stages.map((s) => ({ name: reductionOutputs(s.name).heatmap, type: FLOAT, shape: [1, 1, s.shape[1] * s.shape[2]] }));
+  stages.forEach((stage, i) => {
     const plane = reductionOutputs(stage.name).heatmap;
     // Mean over channels as a matrix product with a 1/C row: a GEMM on onnxruntime's fastest path,
     // measured ~3× quicker than ReduceMean over the (strided) channel axis.
-    const [channels, height, width] = stage.shape;
+    const channels = stage.shape[0];
     const weights = `${plane}.mean_weights`;
     meanPlanes.constant({ name: weights, dims: [1, channels], dataType: FLOAT, floatData: new Array<number>(channels).fill(1 / channels) });
-    meanPlanes.reshape(stage.tensor, [0, channels, height * width], `${plane}.rows`);
-    meanPlanes.node('MatMul', [weights, `${plane}.rows`], [`${plane}.mean_rows`]);
-    // Both branches of an If must agree in rank before opset 11: [N,1,H,W] like ReduceMax's.
-    meanPlanes.reshape(`${plane}.mean_rows`, [0, 1, height, width], `${plane}.mean`);
-    maxPlanes.reduce('ReduceMax', stage.tensor, `${plane}.max`, [1], 1);
-  }
+    meanPlanes.node('MatMul', [weights, rows[i]], [`${plane}.mean`]);
+    maxPlanes.reduce('ReduceMax', rows[i], `${plane}.max`, [1], 1);
+  });
   const node = ifNode(
     'reslens.heatmaps',
     HEATMAP_MAX_SWITCH,
@@ -344,32 +360,36 @@ function heatmapsNode(stages: readonly ReducibleStage[], opset: number): { node:
 }
 
 /**
- * One stage's statistics (channel means, maximum, non-zero fraction) and its top channels' maps;
- * `nonNegative` when the stage tensor cannot be negative (a Relu's output, or a MaxPool of one).
+ * One stage's statistics (channel means, maximum, non-zero fraction) and its top channels' maps,
+ * from its [N, C, H·W] view; `nonNegative` when the stage tensor cannot be negative (a Relu's
+ * output, or a MaxPool of one).
  */
-function addStageStatistics(reductions: NodeWriter, stage: ReducibleStage, nonNegative: boolean): BranchOutput[] {
+function addStageStatistics(reductions: NodeWriter, stage: ReducibleStage, rows: string, nonNegative: boolean): BranchOutput[] {
   const FLOAT = TensorDataType.FLOAT;
   const out = reductionOutputs(stage.name);
   const [channels, height, width] = stage.shape;
   const k = Math.min(GRAPH_TOP_CHANNELS, channels);
   const step = (what: string): string => `reslens.${stage.name}.${what}`;
-  reductions.reduce('ReduceMean', stage.tensor, out.channelMeans, [2, 3], 1);
-  reductions.reduce('ReduceMax', stage.tensor, out.maximum, [1, 2, 3], 0);
-  // Non-zero fraction: mean(clip(|x|, 0, ε)) / ε, one elementwise pass (two Casts to bool and back
+  reductions.reduce('ReduceMean', rows, out.channelMeans, [2], 1);
+  reductions.reduce('ReduceMax', rows, out.maximum, [1, 2], 0);
+  // Non-zero fraction: mean(clamp(|x|/ε, 0, 1)), one elementwise pass (two Casts to bool and back
   // cost twice as much). |x| only where a stage can be negative (pre-activation v2 outputs).
-  const magnitude = nonNegative ? stage.tensor : step('magnitude');
-  if (!nonNegative) reductions.node('Abs', [stage.tensor], [magnitude]);
-  reductions.clip(magnitude, 0, NON_ZERO_EPSILON, step('clipped'));
-  reductions.reduce('ReduceMean', step('clipped'), out.nonZeroFraction, [1, 2, 3], 0);
+  const magnitude = nonNegative ? rows : step('magnitude');
+  if (!nonNegative) reductions.node('Abs', [rows], [magnitude]);
+  reductions.node('HardSigmoid', [magnitude], [step('non_zero')], [
+    { name: 'alpha', type: AttributeType.FLOAT, f: 1 / NON_ZERO_EPSILON },
+    { name: 'beta', type: AttributeType.FLOAT, f: 0 },
+  ]);
+  reductions.reduce('ReduceMean', step('non_zero'), out.nonZeroFraction, [1, 2], 0);
   // The best channels of the first image, and their maps.
   reductions.topK(out.channelMeans, k, step('top_values'), step('top_indices'));
   reductions.reshape(step('top_indices'), [-1], out.topChannels);
-  reductions.node('Gather', [stage.tensor, out.topChannels], [out.topMaps], [int('axis', 1)]);
+  reductions.node('Gather', [rows, out.topChannels], [out.topMaps], [int('axis', 1)]);
   return [
-    { name: out.channelMeans, type: FLOAT, shape: [1, channels, 1, 1] },
+    { name: out.channelMeans, type: FLOAT, shape: [1, channels, 1] },
     ...[out.maximum, out.nonZeroFraction].map((name) => ({ name, type: FLOAT, shape: [1] })),
     { name: out.topChannels, type: TensorDataType.INT64, shape: [k] },
-    { name: out.topMaps, type: FLOAT, shape: [1, k, height, width] },
+    { name: out.topMaps, type: FLOAT, shape: [1, k, height * width] },
   ];
 }
 
