@@ -15,14 +15,7 @@ import { type PreparedModel, readPrepared, writePrepared } from '../model/prepar
 import { type StageMap, discoverStages } from '../model/stages.js';
 import { type StageName } from '../core/vocabulary.js';
 import { encodeModel, tensorFloats } from '../model/onnx-proto.js';
-import {
-  CAM_OUTPUTS,
-  HEATMAP_MAX_SWITCH,
-  REDUCTIONS_VERSION,
-  addStageReductions,
-  allReductionOutputs,
-  reductionOutputs,
-} from '../model/reduction-graph.js';
+import { CAM_OUTPUTS, HEATMAP_MAX_SWITCH, REDUCTIONS_VERSION, addStageReductions, allReductionOutputs, reductionOutputs } from '../model/reduction-graph.js';
 import type { ClassifierWeights } from '../model/classifier-weights.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import type { EpAttempt } from './provider-attempt.js';
@@ -197,7 +190,10 @@ export class Classifier {
       choice = await createSession(options.modelPath, { ...sessionOptions, ep: options.ep ?? 'auto', probe: { dims: probeDims, output: info.output.name } });
     } catch (error) {
       if (error instanceof EngineError) throw error;
-      throw new EngineError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load the model: ${(error as Error).message}`, { item: options.modelPath, cause: error });
+      throw new EngineError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load the model: ${(error as Error).message}`, {
+        item: options.modelPath,
+        cause: error,
+      });
     }
     const runner = runnerFor(choice, options.modelPath, sessionOptions, options.onFallback);
     return new Classifier(options, info, choice, runner, performance.now() - start, stages, featureSource);
@@ -229,7 +225,8 @@ export class Classifier {
   /** The feature session, opened once on the provider classification runs on. */
   private features(): Promise<SessionRunner> {
     const source = this.featureSource;
-    if (!this.stages.map || !source) return Promise.reject(new EngineError(ErrorCode.UNSUPPORTED_MODEL, this.stages.error ?? 'feature maps unavailable for this model'));
+    if (!this.stages.map || !source)
+      return Promise.reject(new EngineError(ErrorCode.UNSUPPORTED_MODEL, this.stages.error ?? 'feature maps unavailable for this model'));
     this.featureRunner ??= (async () => {
       const { crop, layout } = this.preprocessing;
       const sessionOptions = { threads: this.threads, cacheDir: this.source.cacheDir, modelSha256: source.sha256 || undefined };

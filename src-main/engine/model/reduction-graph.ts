@@ -376,10 +376,15 @@ function addStageStatistics(reductions: NodeWriter, stage: ReducibleStage, rows:
   // cost twice as much). |x| only where a stage can be negative (pre-activation v2 outputs).
   const magnitude = nonNegative ? rows : step('magnitude');
   if (!nonNegative) reductions.node('Abs', [rows], [magnitude]);
-  reductions.node('HardSigmoid', [magnitude], [step('non_zero')], [
-    { name: 'alpha', type: AttributeType.FLOAT, f: 1 / NON_ZERO_EPSILON },
-    { name: 'beta', type: AttributeType.FLOAT, f: 0 },
-  ]);
+  reductions.node(
+    'HardSigmoid',
+    [magnitude],
+    [step('non_zero')],
+    [
+      { name: 'alpha', type: AttributeType.FLOAT, f: 1 / NON_ZERO_EPSILON },
+      { name: 'beta', type: AttributeType.FLOAT, f: 0 },
+    ],
+  );
   reductions.reduce('ReduceMean', step('non_zero'), out.nonZeroFraction, [1, 2], 0);
   // The best channels of the first image, and their maps.
   reductions.topK(out.channelMeans, k, step('top_values'), step('top_indices'));
