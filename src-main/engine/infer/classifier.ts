@@ -1,10 +1,11 @@
 // The classifier: one model loaded once, batches of preprocessed images in, top-k classes out.
 // Two sessions on the model: classification runs the model as it is; the feature view (and the
-// full stage tensors) run a copy with the stage outputs and their reductions
-// (model/reduction-graph.ts), opened on first use. Switching the reductions off inside one graph
-// cost every plain run the stage tensors' reorder, and the feature view ~1 ms of If dispatch
-// (docs/performance.md); a second session costs memory instead (ResNet-50 ~140 MB, ResNet-152
-// ~240 MB, measured as resident size), and only in processes that show feature maps.
+// full stage tensors) run a copy with the stage outputs and their switched reductions
+// (model/reduction-graph.ts), opened on first use. When one session served both, every plain run
+// paid for the stage tensors leaving onnxruntime's blocked layout for the switched-off reductions
+// (+1.5–2.9% per ResNet-50 image, interleaved runs, 2026-12-02). A second session costs memory
+// instead (ResNet-50 ~140 MB, ResNet-152 ~240 MB resident), and only in processes that show
+// feature maps.
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from '../core/errors.js';
@@ -15,7 +16,15 @@ import { type PreparedModel, readPrepared, writePrepared } from '../model/prepar
 import { type StageMap, discoverStages } from '../model/stages.js';
 import { type StageName } from '../core/vocabulary.js';
 import { encodeModel, tensorFloats } from '../model/onnx-proto.js';
-import { CAM_OUTPUTS, HEATMAP_MAX_SWITCH, REDUCTIONS_VERSION, addStageReductions, allReductionOutputs, reductionOutputs } from '../model/reduction-graph.js';
+import {
+  CAM_OUTPUTS,
+  FEATURES_SWITCH,
+  HEATMAP_MAX_SWITCH,
+  REDUCTIONS_VERSION,
+  addStageReductions,
+  allReductionOutputs,
+  reductionOutputs,
+} from '../model/reduction-graph.js';
 import type { ClassifierWeights } from '../model/classifier-weights.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
 import type { EpAttempt } from './provider-attempt.js';
@@ -283,8 +292,13 @@ export class Classifier {
     if (map && withFeatures) fetches.push(...map.stages.map((s) => s.tensor));
     if (map && summary) fetches.push(...allReductionOutputs(map.stages.map((s) => s.name)), CAM_OUTPUTS.classes, CAM_OUTPUTS.maps);
     if (map && onFeatureGraph) fetches.push(map.head.features);
-    // The feature graph's one switch picks the heatmap: fed on every run of it.
-    const switches: Record<string, ort.Tensor> = onFeatureGraph ? { [HEATMAP_MAX_SWITCH]: new ort.Tensor('bool', [summary?.heatmapMode === 'max'], []) } : {};
+    // The feature graph's switches (reductions on, which heatmap): fed on every run of it.
+    const switches: Record<string, ort.Tensor> = onFeatureGraph
+      ? {
+          [FEATURES_SWITCH]: new ort.Tensor('bool', [summary !== undefined], []),
+          [HEATMAP_MAX_SWITCH]: new ort.Tensor('bool', [summary?.heatmapMode === 'max'], []),
+        }
+      : {};
     const features: ImageFeatures[] = [];
     const summaries: ImageSummary[] = [];
     const size = this.imageSize;
@@ -411,9 +425,7 @@ async function prepareModel(options: ClassifierOptions): Promise<FirstLoad> {
     if (hasExternalData) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, 'feature maps unavailable: models with external weight files cannot be edited yet');
     const batchAxis = info.input.dynamicBatch ? 'N' : 1;
     const build = (): Uint8Array =>
-      encodeModel(
-        addStageReductions(withExposedTensors(model, exposed, batchAxis), map.stages, { scores: info.output.name, head: map.head }, { switched: false }),
-      );
+      encodeModel(addStageReductions(withExposedTensors(model, exposed, batchAxis), map.stages, { scores: info.output.name, head: map.head }));
     const head = headWeights(model, map);
     if (options.cacheDir) {
       const cached = await exposedModelFile(path.join(options.cacheDir, 'exposed'), info.sha256, exposed, build, `reductions-v${REDUCTIONS_VERSION}`);

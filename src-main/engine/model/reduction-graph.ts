@@ -4,15 +4,14 @@
 // session and reducing them in JavaScript cost about half an inference (measured: +11 ms fetch,
 // +25 ms reduction against a 55 ms run); the graph does the same work in ~2.5 ms.
 //
-// Two ways to attach them. The classifier gives the feature view a session of its own, with the
-// reductions in the main graph, and classifies on the model as it is: an `If` that switched them
-// off for plain runs cost every classification the stage tensors' reorder out of onnxruntime's
-// blocked layout (~0.8 ms of a 25–28 ms ResNet-50 run) and the feature view ~1 ms of subgraph
-// dispatch (profiled, 2026-12-02: the branch's kernels 2.6 ms, the If 3.9 ms). Lenses that run
-// their own session for one purpose (blocks/) keep the switch (`switched: true`): onnxruntime runs
-// every node of a graph whatever outputs are fetched, so without it their plain runs would pay for
-// the reductions. (The switch is a plain input, fed on every run: onnxruntime-node does not let a
-// feed override an initializer, so it cannot have a default.)
+// The reductions sit in the then-branch of an `If` on a boolean graph input: onnxruntime runs every
+// node of a graph whatever outputs are fetched, so without it a run that needs no reductions (the
+// full stage tensors for export, a lesion study's plain runs) would pay for them. The classifier
+// runs them on a session of its own (infer/classifier.ts) and classifies on the model as it is.
+// Measured against the same nodes in the main graph (interleaved runs, ResNet-50, 2026-12-02): the
+// If is 1–2% of an inference quicker, not slower — in the main graph onnxruntime interleaves the
+// reductions with the convolutions. (The switch is a plain input, fed on every run:
+// onnxruntime-node does not let a feed override an initializer, so it cannot have a default.)
 //
 // Op choices, measured with onnxruntime's profiler on ResNet-50 (2-core AVX-512): every pass over
 // the stage tensors costs ~0.2–0.5 ms, so the graph makes as few as the feature view needs: the
@@ -50,7 +49,7 @@ export const GRAPH_TOP_CHANNELS = 32;
 export const GRAPH_TOP_CLASSES = 10;
 
 /** Bumped whenever the added nodes change, so cached edited models are rebuilt. */
-export const REDUCTIONS_VERSION = 5;
+export const REDUCTIONS_VERSION = 6;
 
 /** Outputs of the in-graph class activation maps: the top classes, best first, and their raw maps. */
 export const CAM_OUTPUTS = { classes: 'reslens.cam.classes', maps: 'reslens.cam.maps' } as const;
@@ -235,18 +234,12 @@ export function ifNode(name: string, condition: string, outputs: string[], thenB
   };
 }
 
-/** How the reductions are attached (see the header). */
-export interface ReductionOptions {
-  /** Behind the features switch, for a session that also runs plain (default); false: always computed. */
-  switched?: boolean;
-}
-
 /**
- * Returns `model` with the reductions of `stages` added (the original is not modified).
+ * Returns `model` with the switched reductions of `stages` added (the original is not modified).
  * Top-channel maps are gathered with the first image's ranking, so a run that fetches them must
  * hold one image (the engine runs feature requests one image at a time).
  */
-export function addStageReductions(model: OnnxModel, stages: readonly ReducibleStage[], cam?: CamSource, options: ReductionOptions = {}): OnnxModel {
+export function addStageReductions(model: OnnxModel, stages: readonly ReducibleStage[], cam?: CamSource): OnnxModel {
   const opset = defaultOpset(model);
   if (opset < 7) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, `feature maps unavailable: opset ${opset} is older than 7`);
 
@@ -264,17 +257,6 @@ export function addStageReductions(model: OnnxModel, stages: readonly ReducibleS
   stages.forEach((stage, i) => outputs.push(...addStageStatistics(reductions, stage, rows[i], nonNegative(stage.tensor))));
   if (cam) outputs.push(...addClassActivationMaps(reductions, cam));
 
-  if (options.switched === false) {
-    return {
-      ...model,
-      graph: {
-        ...model.graph,
-        node: [...model.graph.node, ...reductions.nodes],
-        input: [...model.graph.input, boolScalarInput(HEATMAP_MAX_SWITCH)],
-        output: [...model.graph.output, ...outputs.map((o) => valueInfo(o.name, o.type))],
-      },
-    };
-  }
   return withFeatureBranch(model, reductions, 'reductions', outputs, opset, [boolScalarInput(FEATURES_SWITCH), boolScalarInput(HEATMAP_MAX_SWITCH)]);
 }
 
