@@ -111,8 +111,10 @@ async function runWorker(flags: WorkerFlags, command: Command, context: CliConte
       if (flags.json) process.stdout.write(`${JSON.stringify({ worker: worker.id, ...info, seconds: Math.round(info.seconds * 1000) / 1000 })}\n`);
     },
   });
-  context.log(`worker ${worker.id}: taking chunks from ${redactUrl(url)} (${flags.concurrency} at a time)`);
+  // What it may read first, then the line that says it is ready: whoever watches for "taking
+  // chunks" (a supervisor, the tests) has seen the policy by then.
   logReadingPolicy(flags, access, context);
+  context.log(`worker ${worker.id}: taking chunks from ${redactUrl(url)} (${flags.concurrency} at a time)`);
   await untilStopped(worker, context);
   const t = worker.totals;
   context.log(`worker ${worker.id} stopped: ${t.images} images in ${t.chunks} chunks (${t.failed} failed, ${t.refused} chunks refused)`);
