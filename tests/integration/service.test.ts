@@ -170,3 +170,63 @@ describe('engine service batches', () => {
     await expect(service.handle('batch.start', { folder: 'dir_notgranted' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
+
+describe('engine service: the feature session', () => {
+  it('opens in the background after a model loads; a damaged feature graph turns feature maps off in the status before any photo, and classification goes on', async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'reslens-service-features-'));
+    const cacheDir = path.join(folder, 'cache');
+    const model = await ensureFixture({ depth: 18, bn: 'folded' });
+    await writeFile(path.join(folder, 'a.jpg'), await photoLike(320, 240, 'jpeg', 5));
+    const events: { event: EventName; payload: unknown }[] = [];
+    const host: ServiceHost = {
+      resolveImage: (id) => (id === 'img_aaaaaaaa' ? { path: path.join(folder, 'a.jpg'), name: 'a.jpg' } : undefined),
+      resolveFolder: () => undefined,
+      emit: <E extends EventName>(event: E, payload: EngineEvents[E]) => {
+        events.push({ event, payload });
+      },
+    };
+    const open = () => new EngineService({ host, modelsDir: path.join(folder, 'models'), cacheDir, ep: 'cpu', initialModel: model });
+    const { readdir, truncate } = await import('node:fs/promises');
+    const optimized = async () => (await readdir(path.join(cacheDir, 'optimized')).catch(() => [] as string[])).filter((f) => f.endsWith('.ort'));
+    const until = async (what: string, done: () => boolean | Promise<boolean>) => {
+      for (let waited = 0; waited < 60_000; waited += 100) {
+        if (await done()) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    };
+    try {
+      const first = open();
+      try {
+        await first.handle('models.select', { name: model });
+        // No photo asked for: the feature session opens anyway, so its optimised graph is cached
+        // beside the classification session's.
+        await until('the feature session to open', async () => (await optimized()).length === 2);
+      } finally {
+        await first.dispose();
+      }
+      const [edited] = (await readdir(path.join(cacheDir, 'exposed'))).filter((f) => f.endsWith('.onnx'));
+      await truncate(path.join(cacheDir, 'exposed', edited), 1000);
+      for (const file of await optimized()) await rm(path.join(cacheDir, 'optimized', file));
+
+      events.length = 0;
+      const second = open();
+      try {
+        const loaded = await second.handle('models.select', { name: model });
+        expect(loaded.model?.featuresAvailable).toBe(true); // known only once the feature session is tried
+        const off = (e: { event: EventName; payload: unknown }) =>
+          e.event === 'engine.status' && (e.payload as { model?: { featuresAvailable?: boolean } }).model?.featuresAvailable === false;
+        await until('a status saying feature maps are off', () => events.some(off));
+        const status = events.find(off)?.payload as { model: { featuresError?: string } };
+        expect(status.model.featuresError).toMatch(/feature maps unavailable: onnxruntime refused the graph with stage outputs/);
+        const [result] = await second.handle('images.classify', { images: ['img_aaaaaaaa'], top: 3 });
+        expect('top' in result.result && result.result.top).toHaveLength(3);
+        await expect(second.handle('features.get', { image: 'img_aaaaaaaa', channels: 4, classes: 3 })).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL' });
+      } finally {
+        await second.dispose();
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+});
