@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractFeatures } from '../../src-main/engine/features/extract.js';
 import { classActivationMap, rankChannels, reduceStage } from '../../src-main/engine/features/reduce.js';
 import { Classifier } from '../../src-main/engine/infer/classifier.js';
-import { GRAPH_TOP_CHANNELS } from '../../src-main/engine/model/reduction-graph.js';
+import { GRAPH_TOP_CHANNELS, GRAPH_TOP_CLASSES } from '../../src-main/engine/model/reduction-graph.js';
 import { TORCHVISION_PREPROCESSING, preprocessBytes } from '../../src-main/engine/preprocess/preprocess.js';
 import { ensureFixture, type FixtureSpec } from '../fixtures/generate.js';
 import { photoLike } from '../helpers/bad-inputs.js';
@@ -37,6 +37,10 @@ async function checkAgainstReference(classifier: Classifier, input: Float32Array
     expect(sameBits(fast.logits[0], plain.logits[0]), 'logits with the reductions switched on').toBe(true);
     const summary = fast.summaries?.[0];
     expect(summary).toBeDefined();
+    // The head's features leave the session only when more classes are asked for than the graph maps.
+    expect(summary!.headFeatures).toBeUndefined();
+    const more = (await classifier.run(input, 1, { summary: { heatmapMode: mode, classes: GRAPH_TOP_CLASSES + 1 } })).summaries![0];
+    expect(sameBits(more.headFeatures!, full.features![0].headFeatures), 'head features fetched for an 11th class').toBe(true);
     // Class activation maps: the graph's top classes and maps equal the JavaScript ones.
     const top = classifier.top(plain.logits[0], summary!.camClasses.length);
     expect(summary!.camClasses).toEqual(top.map((t) => t.index));
@@ -198,6 +202,13 @@ describe('feature extraction: the fast path gives the full path result', () => {
         expect(stage.topChannels.map((c) => c.meanActivation)).toEqual(other.topChannels.map((c) => expect.closeTo(c.meanActivation, 5)));
       }
       for (const [i, cam] of fast.cams.entries()) expect(relativeL2(cam.map.data, full.cams[i].map.data)).toBeLessThan(1e-5);
+      // More classes than the graph maps: the rest come from the head's features, in the same order as the full path.
+      const classes = GRAPH_TOP_CLASSES + 2;
+      const wide = (await extractFeatures(classifier, photo, { topChannels: 6, topClasses: classes })).result;
+      const wideFull = (await extractFeatures(classifier, photo, { topChannels: 6, topClasses: classes, keepTensors: true })).result;
+      expect(wide.cams.map((c) => c.index)).toEqual(wideFull.cams.map((c) => c.index));
+      expect(wide.cams).toHaveLength(classes);
+      for (const [i, cam] of wide.cams.entries()) expect(relativeL2(cam.map.data, wideFull.cams[i].map.data), `CAM ${i}`).toBeLessThan(1e-5);
       const many = (await extractFeatures(classifier, photo, { topChannels: GRAPH_TOP_CHANNELS + 1 })).result;
       expect(many.stages[1].topChannels).toHaveLength(GRAPH_TOP_CHANNELS + 1);
     } finally {

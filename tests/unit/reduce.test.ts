@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  MapSlab,
   channelMap,
   classActivationMap,
   normalise,
@@ -38,14 +37,20 @@ describe('feature reductions', () => {
     expect(Array.from(n.data)).toEqual([0, Number.NaN, 1, 0.5]);
   });
 
-  it('maps normalised into slices of one slab each keep their own values; a slab never overruns', () => {
-    const slab = new MapSlab(6);
-    const a = normalise(Float32Array.from([0, 5, 10]), 3, 1, slab.take(3));
-    const b = normalise(Float32Array.from([1, 1, 3]), 3, 1, slab.take(3));
+  it('normalises in place (views of one run output) or into a given array; neighbours keep their values', () => {
+    const output = Float32Array.from([0, 5, 10, 1, 1, 3, 9]);
+    const a = normalise(output.subarray(0, 3), 3, 1, output.subarray(0, 3));
+    const b = normalise(output.subarray(3, 6), 3, 1, output.subarray(3, 6));
     expect(Array.from(a.data)).toEqual([0, 0.5, 1]);
     expect(Array.from(b.data)).toEqual([0, 0, 1]);
-    expect(a.data.buffer).toBe(b.data.buffer);
-    expect(() => slab.take(1)).toThrow(RangeError);
+    expect(a.data.buffer).toBe(output.buffer);
+    expect(output[6]).toBe(9);
+    const source = Float32Array.from([2, 4]);
+    const into = new Float32Array(4).fill(-1);
+    const c = normalise(source, 2, 1, into);
+    expect(Array.from(into)).toEqual([0, 1, -1, -1]);
+    expect(Array.from(source)).toEqual([2, 4]);
+    expect(c.data.length).toBe(2);
   });
 
   it('ranks channels by mean activation and extracts one on demand', () => {

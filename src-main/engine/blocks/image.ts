@@ -60,7 +60,7 @@ export async function lesionedFeatures(
   gates: BlockGates,
   options: FeatureOptions & { heatmapMode?: 'mean' | 'max' } = {},
 ): Promise<ReturnType<typeof summaryFeatures> & { ep: string; inferenceMs: number }> {
-  const run = await lens.run(tensor, 1, { gates, summary: { heatmapMode: options.heatmapMode ?? 'mean' } });
+  const run = await lens.run(tensor, 1, { gates, summary: { heatmapMode: options.heatmapMode ?? 'mean', classes: options.topClasses } });
   const summary = run.summaries?.[0];
   if (!summary) throw new EngineError(ErrorCode.INFERENCE_FAILED, 'the run returned no stage summaries');
   return { ...summaryFeatures(lens.classifier, summary, run.logits[0], options), ep: run.epByImage[0] ?? lens.ep, inferenceMs: run.inferenceMs };

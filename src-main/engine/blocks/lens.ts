@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
-import { type Classifier, type ImageSummary, readSummary } from '../infer/classifier.js';
+import { type Classifier, type ImageSummary, type SummaryRequest, readSummary, summaryFetches } from '../infer/classifier.js';
 import type { RunPriority } from '../infer/gate.js';
 import { createSession } from '../infer/session.js';
 import { type SessionRunner, runnerFor } from '../infer/session-runner.js';
@@ -19,7 +19,7 @@ import type { ClassScore } from '../infer/topk.js';
 import { type ExposedTensor, discardExposedModel, exposedModelFile, withExposedTensors } from '../model/expose.js';
 import { loadAndInspect } from '../model/inspect.js';
 import { encodeModel } from '../model/onnx-proto.js';
-import { CAM_OUTPUTS, FEATURES_SWITCH, HEATMAP_MAX_SWITCH, REDUCTIONS_VERSION, addStageReductions, allReductionOutputs } from '../model/reduction-graph.js';
+import { FEATURES_SWITCH, HEATMAP_MAX_SWITCH, REDUCTIONS_VERSION, addStageReductions } from '../model/reduction-graph.js';
 import { type BlockInfo, BlockDiscoveryError, discoverBlocks, resolveBlockIds } from './discover.js';
 import { GATED_GRAPH_VERSION, addBlockGates, addBlockNorms, allBlockOutputs, blockOutputs, gateInput } from './gated-graph.js';
 
@@ -55,7 +55,7 @@ export interface LensRunOptions {
   /** Compute the block norms and hover maps in the graph (the feature switch). */
   norms?: boolean;
   /** Also the stage reductions and CAMs of this (possibly lesioned) network: one image per run. */
-  summary?: { heatmapMode: 'mean' | 'max' };
+  summary?: SummaryRequest;
   priority?: RunPriority;
 }
 
@@ -158,7 +158,7 @@ export class BlockLens {
     const switchOn = options.norms === true || summary !== undefined;
     const fetches = [outputName];
     if (options.norms) fetches.push(...allBlockOutputs(this.blocks));
-    if (summary) fetches.push(...allReductionOutputs(map.stages.map((s) => s.name)), CAM_OUTPUTS.classes, CAM_OUTPUTS.maps, map.head.features);
+    if (summary) fetches.push(...summaryFetches(map, summary));
     const feeds: Record<string, ort.Tensor> = {
       [FEATURES_SWITCH]: new ort.Tensor('bool', [switchOn], []),
       [HEATMAP_MAX_SWITCH]: new ort.Tensor('bool', [summary?.heatmapMode === 'max'], []),

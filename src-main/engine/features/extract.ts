@@ -18,7 +18,6 @@ import {
   type StageStatistics,
   channelMap,
   classActivationMap,
-  MapSlab,
   normalise,
   rankChannels,
   reduceStage,
@@ -97,25 +96,34 @@ function requireStages(classifier: Classifier) {
 }
 
 /**
- * Class activation maps for the top classes, from the head's features and weights; a map the graph
- * already computed (`precomputed`: class → raw map) is used as it is.
+ * Class activation maps for the top classes: those the graph ranked and mapped (`graph`: its TopK
+ * order, so ties break as onnxruntime breaks them and every class shown has its map), or, for more
+ * classes than it maps, the JavaScript ranking with the rest mapped from the head's features.
  */
 function activationMaps(
   classifier: Classifier,
-  headFeatures: Float32Array,
+  headFeatures: Float32Array | undefined,
   logits: Float32Array,
   topClasses: number,
-  precomputed: Map<number, Float32Array> = new Map(),
-  slab?: MapSlab,
+  graph?: { classes: number[]; maps: Float32Array },
 ): { cams: ClassActivation[]; top: ClassScore[] } {
   const { map, head } = requireStages(classifier);
-  const top = classifier.top(logits, topClasses);
   const [, h, w] = map.head.featuresShape;
+  const plane = h * w;
+  const precomputed = new Map(graph?.classes.map((c, i) => [c, graph.maps.subarray(i * plane, (i + 1) * plane)]));
+  const graphRanksEnough = graph !== undefined && graph.classes.length >= Math.min(topClasses, logits.length);
+  const top = graphRanksEnough ? classifier.scoresOf(logits, graph.classes.slice(0, topClasses)) : classifier.top(logits, topClasses);
   const cams = top.map((score) => {
-    const raw = precomputed.get(score.index) ?? classActivationMap(headFeatures, map.head.featuresShape, head, score.index);
+    const raw = precomputed.get(score.index) ?? (headFeatures && classActivationMap(headFeatures, map.head.featuresShape, head, score.index));
+    if (!raw)
+      throw new EngineError(
+        ErrorCode.INFERENCE_FAILED,
+        `no class activation map for class ${score.index}: the run fetched neither its map nor the head's features`,
+      );
     let sum = 0;
     for (const v of raw) sum += v;
-    const normalised = normalise(raw, w, h, slab?.take(raw.length));
+    // In place: `raw` is the run's output or a map made just now (see summaryFeatures).
+    const normalised = normalise(raw, w, h, raw);
     return { ...score, logit: logits[score.index], bias: head.bias?.[score.index] ?? 0, rawMean: sum / raw.length, map: normalised };
   });
   return { cams, top };
@@ -144,41 +152,37 @@ export function reduceFeatures(classifier: Classifier, features: ImageFeatures, 
   return { stages, ...activationMaps(classifier, features.headFeatures, logits, options.topClasses ?? 5) };
 }
 
-/** The same result from the reductions onnxruntime computed inside the graph. */
+/**
+ * The same result from the reductions onnxruntime computed inside the graph. It takes over the
+ * summary: its maps are normalised in place and become the result's (views of the run's outputs,
+ * which onnxruntime-node allocates fresh for each run anyway). A map storage of our own per image
+ * (263 KB for ResNet-50's 45 maps) made V8 run a major GC every ~8 feature images (--trace-gc: 40
+ * Mark-Compacts in 300 runs, 3 without it), each marking on the second core beside inference.
+ */
 export function summaryFeatures(classifier: Classifier, summary: ImageSummary, logits: Float32Array, options: FeatureOptions = {}): Reduced {
   const { map } = requireStages(classifier);
   const k = options.topChannels ?? DEFAULT_RANKED_CHANNELS;
   const topClasses = options.topClasses ?? 5;
-  // Every normalised map of the result in one allocation: ResNet-50's 45 stage maps took ~0.9 ms as
-  // separate arrays (3% of an inference), ~0.2 ms as one.
-  const camPlane = map.head.featuresShape[1] * map.head.featuresShape[2];
-  let total = topClasses * camPlane;
-  for (const stage of map.stages) total += (1 + Math.min(k, summary.stages[stage.name].topChannels.length)) * stage.shape[1] * stage.shape[2];
-  const slab = new MapSlab(total);
   const stages = map.stages.map((stage: StageInfo) => {
     const s = summary.stages[stage.name];
     const [channels, height, width] = stage.shape;
     const plane = height * width;
-    // Our own copy first: a fresh run's outputs read slowly element by element (see normalise).
-    const channelMeans = s.channelMeans.slice();
+    const channelMeans = s.channelMeans;
     let sum = 0;
     for (let c = 0; c < channels; c++) sum += channelMeans[c];
     const mean = sum / channels;
     return {
       ...stageIdentity(stage),
       stats: { max: s.max, mean, zeroFraction: 1 - s.nonZeroFraction },
-      heatmap: normalise(s.heatmap, width, height, slab.take(plane)),
+      heatmap: normalise(s.heatmap, width, height, s.heatmap),
       channelMeans,
-      topChannels: s.topChannels.slice(0, k).map((channel, rank) => ({
-        channel,
-        meanActivation: channelMeans[channel],
-        map: normalise(s.topMaps.subarray(rank * plane, (rank + 1) * plane), width, height, slab.take(plane)),
-      })),
+      topChannels: s.topChannels.slice(0, k).map((channel, rank) => {
+        const view = s.topMaps.subarray(rank * plane, (rank + 1) * plane);
+        return { channel, meanActivation: channelMeans[channel], map: normalise(view, width, height, view) };
+      }),
     };
   });
-  const plane = summary.cams.length / Math.max(1, summary.camClasses.length);
-  const precomputed = new Map(summary.camClasses.map((c, i) => [c, summary.cams.subarray(i * plane, (i + 1) * plane)]));
-  return { stages, ...activationMaps(classifier, summary.headFeatures, logits, topClasses, precomputed, slab) };
+  return { stages, ...activationMaps(classifier, summary.headFeatures, logits, topClasses, { classes: summary.camClasses, maps: summary.cams }) };
 }
 
 export interface ExtractedImage {
@@ -195,7 +199,7 @@ export async function extractFeatures(classifier: Classifier, file: string, opti
   // More ranked channels than the graph keeps means the full tensors are needed anyway.
   const full = options.keepTensors === true || (options.topChannels ?? DEFAULT_RANKED_CHANNELS) > GRAPH_TOP_CHANNELS;
   const mode = options.heatmapMode ?? 'mean';
-  const run = await classifier.run(tensor, 1, full ? { features: true } : { summary: { heatmapMode: mode } });
+  const run = await classifier.run(tensor, 1, full ? { features: true } : { summary: { heatmapMode: mode, classes: options.topClasses } });
   const features = run.features?.[0];
   const summary = run.summaries?.[0];
   let reduced: Reduced;

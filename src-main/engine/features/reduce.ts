@@ -26,17 +26,17 @@ export interface StageStatistics {
 
 /**
  * Min-max normalisation; a constant map becomes all zeros rather than NaN. `into` (at least as long
- * as `values`) receives the result instead of a new array: many small Float32Arrays are costly in
- * V8 (each is allocated outside the heap, ~13 µs for 12 KB on this machine), so a caller with many
- * maps hands out slices of one (see MapSlab).
+ * as `values`, or `values` itself to normalise in place) receives the result instead of a new
+ * array: many small Float32Arrays are costly in V8 (each is allocated outside the heap, ~13 µs for
+ * 12 KB on this machine).
  */
 export function normalise(values: Float32Array, width: number, height: number, into?: Float32Array): Heatmap {
   const n = values.length;
   const data = into ? into.subarray(0, n) : new Float32Array(n);
-  // The values are copied first (one memcpy) and both passes read the copy: a fresh run's output
-  // arrays read element by element cost 1.2 ms for the feature view's 45 maps, copied first 0.37 ms,
-  // the copy included (measured 2026-12-02, each call on a different run's outputs, as in the app).
-  data.set(values);
+  // Both passes read `data`: values from elsewhere are copied in first (one memcpy; reading a fresh
+  // run's outputs element by element into another array cost 1.2 ms for the feature view's 45
+  // maps, copied first 0.37 ms), and a map normalised in place is read where it is (0.27 ms).
+  if (data.buffer !== values.buffer || data.byteOffset !== values.byteOffset) data.set(values);
   // Branch-free Math.min/max run ~2× quicker than compare-and-branch here; a NaN would poison them,
   // so a map holding one is scanned again the careful way (NaNs skipped, as before).
   let min = Infinity;
@@ -62,21 +62,6 @@ export function normalise(values: Float32Array, width: number, height: number, i
     data.fill(0);
   }
   return { width, height, data, min, max };
-}
-
-/** Slices of one zeroed Float32Array, handed out in turn: the storage of a result's many maps. */
-export class MapSlab {
-  private readonly values: Float32Array;
-  private used = 0;
-
-  constructor(total: number) {
-    this.values = new Float32Array(total);
-  }
-
-  take(length: number): Float32Array {
-    if (this.used + length > this.values.length) throw new RangeError(`map slab of ${this.values.length} values overrun`);
-    return this.values.subarray(this.used, (this.used += length));
-  }
 }
 
 /** Mean (or max) over channels of a [C,H,W] map, normalised. */

@@ -18,6 +18,7 @@ import { type StageName } from '../core/vocabulary.js';
 import { encodeModel, tensorFloats } from '../model/onnx-proto.js';
 import {
   CAM_OUTPUTS,
+  GRAPH_TOP_CLASSES,
   FEATURES_SWITCH,
   HEATMAP_MAX_SWITCH,
   REDUCTIONS_VERSION,
@@ -33,7 +34,7 @@ import { type FallbackEvent, type SessionRunner, runnerFor } from './session-run
 import { defaultBatchSize } from './providers.js';
 import { type Ep, type EpRequest } from '../core/vocabulary.js';
 import { InferenceGate, type RunPriority } from './gate.js';
-import { type ClassScore, topK } from './topk.js';
+import { type ClassScore, scoresOf, topK } from './topk.js';
 
 export interface ClassifierOptions {
   /** Name shown in results (catalog name, or the file name for a model given as a path). */
@@ -73,20 +74,40 @@ export interface StageSummary {
   topMaps: Float32Array;
 }
 
-/** One image's in-graph reductions, plus the head's features (small) for class activation maps. */
+/** One image's in-graph reductions: stage summaries and the class activation maps of the best classes. */
 export interface ImageSummary {
   stages: Record<StageName, StageSummary>;
-  /** Raw class activation maps (h×w each) of `camClasses`, the best classes first. */
+  /** Raw class activation maps (h×w each) of `camClasses`, the best classes first (onnxruntime's TopK order). */
   cams: Float32Array;
   camClasses: number[];
-  headFeatures: Float32Array;
+  /** The head's features, fetched only when more classes were asked for than the graph maps (see SummaryRequest). */
+  headFeatures?: Float32Array;
+}
+
+/** What a run with in-graph reductions returns besides the logits. */
+export interface SummaryRequest {
+  heatmapMode: 'mean' | 'max';
+  /**
+   * Classes that will get a class activation map (default 5). The graph maps its best
+   * GRAPH_TOP_CLASSES; only beyond that are the head's features fetched, to map the rest in
+   * JavaScript. Fetching them always cost ~1 ms per ResNet-50 image (401 KB, a fresh output buffer
+   * each run: see model/reduction-graph.ts).
+   */
+  classes?: number;
+}
+
+/** The outputs a summary run fetches (besides the logits), for the classifier and the block lens alike. */
+export function summaryFetches(map: StageMap, request: SummaryRequest): string[] {
+  const fetches = [...allReductionOutputs(map.stages.map((s) => s.name)), CAM_OUTPUTS.classes, CAM_OUTPUTS.maps];
+  if ((request.classes ?? 5) > GRAPH_TOP_CLASSES) fetches.push(map.head.features);
+  return fetches;
 }
 
 export interface RunOptions {
   /** Also fetch every stage tensor in full (npy export, any channel's map): ~7 MB per ResNet-50 image. */
   features?: boolean;
   /** Also compute the stage reductions inside the graph (the feature view's fast path). */
-  summary?: { heatmapMode: 'mean' | 'max' };
+  summary?: SummaryRequest;
   priority?: RunPriority;
 }
 
@@ -290,8 +311,8 @@ export class Classifier {
     const map = this.stageMap;
     const fetches = [this.outputName];
     if (map && withFeatures) fetches.push(...map.stages.map((s) => s.tensor));
-    if (map && summary) fetches.push(...allReductionOutputs(map.stages.map((s) => s.name)), CAM_OUTPUTS.classes, CAM_OUTPUTS.maps);
-    if (map && onFeatureGraph) fetches.push(map.head.features);
+    if (map && withFeatures) fetches.push(map.head.features);
+    if (map && summary) fetches.push(...summaryFetches(map, summary));
     // The feature graph's switches (reductions on, which heatmap): fed on every run of it.
     const switches: Record<string, ort.Tensor> = onFeatureGraph
       ? {
@@ -349,6 +370,11 @@ export class Classifier {
     return topK(logits, k, this.labels);
   }
 
+  /** The scores of `indices`, in their order. */
+  scoresOf(logits: Float32Array, indices: readonly number[]): ClassScore[] {
+    return scoresOf(logits, indices, this.labels);
+  }
+
   async dispose(): Promise<void> {
     await this.runner.release();
     const features = await this.featureRunner?.catch(() => undefined);
@@ -391,7 +417,7 @@ export function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: 
     stages,
     cams: floats(CAM_OUTPUTS.maps),
     camClasses: Array.from(result[CAM_OUTPUTS.classes].data as BigInt64Array, Number),
-    headFeatures: floats(map.head.features),
+    ...(map.head.features in result ? { headFeatures: floats(map.head.features) } : {}),
   };
 }
 

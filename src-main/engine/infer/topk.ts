@@ -35,3 +35,9 @@ export function topK(logits: ArrayLike<number>, k: number, labels: readonly stri
   }
   return best.map((index) => ({ index, label: labels[index] ?? `class ${index}`, prob: probs[index] }));
 }
+
+/** The scores of the given classes, in the given order (a ranking made elsewhere: onnxruntime's TopK). */
+export function scoresOf(logits: ArrayLike<number>, indices: readonly number[], labels: readonly string[]): ClassScore[] {
+  const probs = softmax(logits);
+  return indices.map((index) => ({ index, label: labels[index] ?? `class ${index}`, prob: probs[index] }));
+}

@@ -2,7 +2,8 @@
 // feature view needs are computed by onnxruntime inside the same session.run as the logits, and
 // only these small arrays leave the session. Copying ResNet-50's 1.7 M stage values out of the
 // session and reducing them in JavaScript cost about half an inference (measured: +11 ms fetch,
-// +25 ms reduction against a 55 ms run); the graph does the same work in ~2.5 ms.
+// +25 ms reduction against a 55 ms run); the graph does the same work in ~1.6 ms plus ~0.7 ms for
+// reordering the stage tensors out of onnxruntime's blocked layout (profiled 2026-12-03).
 //
 // The reductions sit in the then-branch of an `If` on a boolean graph input: onnxruntime runs every
 // node of a graph whatever outputs are fetched, so without it a run that needs no reductions (the
@@ -42,14 +43,19 @@ export const FEATURES_SWITCH = 'reslens.features';
 /** Graph input (bool scalar): heatmaps are the maximum over channels when true, the mean when false. */
 export const HEATMAP_MAX_SWITCH = 'reslens.heatmap_max';
 
-/** Channel maps ranked inside the graph per stage (the most the feature view asks for). */
-export const GRAPH_TOP_CHANNELS = 32;
+/**
+ * Channel maps ranked inside the graph per stage: the 12 the app shows (the CLI's default is 8;
+ * more go through the full tensors). Every output is a fresh buffer that onnxruntime-node copies
+ * into a new ArrayBuffer each run, and above glibc's mmap threshold (128 KB) into freshly faulted
+ * pages: 32 maps of 56×56 were 401 KB per stage, and their faults cost ~1 ms a run in this VM.
+ */
+export const GRAPH_TOP_CHANNELS = 12;
 
 /** Classes with a class activation map computed inside the graph (the most the feature view asks for). */
 export const GRAPH_TOP_CLASSES = 10;
 
 /** Bumped whenever the added nodes change, so cached edited models are rebuilt. */
-export const REDUCTIONS_VERSION = 6;
+export const REDUCTIONS_VERSION = 7;
 
 /** Outputs of the in-graph class activation maps: the top classes, best first, and their raw maps. */
 export const CAM_OUTPUTS = { classes: 'reslens.cam.classes', maps: 'reslens.cam.maps' } as const;
@@ -90,13 +96,13 @@ export const NON_ZERO_EPSILON = 2 ** -100;
 export interface StageReductionOutputs {
   /** H×W values: mean or max over channels, as switched. */
   heatmap: string;
-  /** [C,1]: every channel's mean activation. */
+  /** [C]: every channel's mean activation. */
   channelMeans: string;
   /** Scalars over C×H×W (the minimum and spread need two more passes: the full path has them). */
   maximum: string;
   /** Of C×H×W, the fraction of values that are not zero (see NON_ZERO_EPSILON). */
   nonZeroFraction: string;
-  /** [K] channel indices, best first, and their maps [K,H·W] (first image of the run only). */
+  /** [K] channel indices, best first, and their maps [K,H·W] (per run: its first image's, so one image a run). */
   topChannels: string;
   topMaps: string;
 }
@@ -344,7 +350,11 @@ function heatmapsNode(stages: readonly ReducibleStage[], rows: readonly string[]
 /**
  * One stage's statistics (channel means, maximum, non-zero fraction) and its top channels' maps,
  * from its [N, C, H·W] view; `nonNegative` when the stage tensor cannot be negative (a Relu's
- * output, or a MaxPool of one).
+ * output, or a MaxPool of one). The maximum and the non-zero fraction reduce each channel's row
+ * first, then the C results: onnxruntime spreads row reductions over its threads but reduces a
+ * whole tensor to one value on one (on [1,256,3136]: 54 against 66 µs for the maximum, 129 against
+ * 218 µs for the non-zero fraction). Top channels are gathered with TopK's [N,K] indices as they
+ * come (the maps are [N,N,K,H·W]; one image per run).
  */
 function addStageStatistics(reductions: NodeWriter, stage: ReducibleStage, rows: string, nonNegative: boolean): BranchOutput[] {
   const FLOAT = TensorDataType.FLOAT;
@@ -352,8 +362,9 @@ function addStageStatistics(reductions: NodeWriter, stage: ReducibleStage, rows:
   const [channels, height, width] = stage.shape;
   const k = Math.min(GRAPH_TOP_CHANNELS, channels);
   const step = (what: string): string => `reslens.${stage.name}.${what}`;
-  reductions.reduce('ReduceMean', rows, out.channelMeans, [2], 1);
-  reductions.reduce('ReduceMax', rows, out.maximum, [1, 2], 0);
+  reductions.reduce('ReduceMean', rows, out.channelMeans, [2], 0);
+  reductions.reduce('ReduceMax', rows, step('channel_max'), [2], 0);
+  reductions.reduce('ReduceMax', step('channel_max'), out.maximum, [1], 0);
   // Non-zero fraction: mean(clamp(|x|/ε, 0, 1)), one elementwise pass (two Casts to bool and back
   // cost twice as much). |x| only where a stage can be negative (pre-activation v2 outputs).
   const magnitude = nonNegative ? rows : step('magnitude');
@@ -367,16 +378,15 @@ function addStageStatistics(reductions: NodeWriter, stage: ReducibleStage, rows:
       { name: 'beta', type: AttributeType.FLOAT, f: 0 },
     ],
   );
-  reductions.reduce('ReduceMean', step('non_zero'), out.nonZeroFraction, [1, 2], 0);
-  // The best channels of the first image, and their maps.
-  reductions.topK(out.channelMeans, k, step('top_values'), step('top_indices'));
-  reductions.reshape(step('top_indices'), [-1], out.topChannels);
+  reductions.reduce('ReduceMean', step('non_zero'), step('channel_non_zero'), [2], 0);
+  reductions.reduce('ReduceMean', step('channel_non_zero'), out.nonZeroFraction, [1], 0);
+  reductions.topK(out.channelMeans, k, step('top_values'), out.topChannels);
   reductions.node('Gather', [rows, out.topChannels], [out.topMaps], [int('axis', 1)]);
   return [
-    { name: out.channelMeans, type: FLOAT, shape: [1, channels, 1] },
+    { name: out.channelMeans, type: FLOAT, shape: [1, channels] },
     ...[out.maximum, out.nonZeroFraction].map((name) => ({ name, type: FLOAT, shape: [1] })),
-    { name: out.topChannels, type: TensorDataType.INT64, shape: [k] },
-    { name: out.topMaps, type: FLOAT, shape: [1, k, height * width] },
+    { name: out.topChannels, type: TensorDataType.INT64, shape: [1, k] },
+    { name: out.topMaps, type: FLOAT, shape: [1, 1, k, height * width] },
   ];
 }
 
