@@ -53,8 +53,10 @@ describe('intra-op threads after a run', () => {
     const defaultCpu = await cpuAfterRun(spinning);
     await spinning.release();
 
-    expect(oursCpu, `CPU ms in ${IDLE_MS} ms idle after a run`).toBeLessThan(10);
-    expect(cachedCpu, `CPU ms in ${IDLE_MS} ms idle after a run (cached session)`).toBeLessThan(10);
+    // 15 ms leaves room for the process's other threads (V8's garbage collector, the test runner):
+    // measured 0.3 ms here, against ~40 ms in the same window for a spinning pool.
+    expect(oursCpu, `CPU ms in ${IDLE_MS} ms idle after a run`).toBeLessThan(15);
+    expect(cachedCpu, `CPU ms in ${IDLE_MS} ms idle after a run (cached session)`).toBeLessThan(15);
     expect(defaultCpu, 'onnxruntime’s default spins after a run').toBeGreaterThan(Math.max(5, 3 * Math.max(oursCpu, cachedCpu)));
   }, 120_000);
 });
