@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import type { Classifier, ImageFeatures, ImageSummary } from '../infer/classifier.js';
-import type { ClassScore } from '../infer/topk.js';
+import { type ClassScore, DEFAULT_TOP_CLASSES } from '../infer/topk.js';
 import { GRAPH_TOP_CHANNELS } from '../model/reduction-graph.js';
 import { DEFAULT_RANKED_CHANNELS } from '../core/vocabulary.js';
 import { type StageInfo } from '../model/stages.js';
@@ -149,7 +149,7 @@ export function reduceFeatures(classifier: Classifier, features: ImageFeatures, 
       topChannels: rankChannels(reduced.channelMeans, k).map((c) => ({ ...c, map: channelMap(values, stage.shape, c.channel) })),
     };
   });
-  return { stages, ...activationMaps(classifier, features.headFeatures, logits, options.topClasses ?? 5) };
+  return { stages, ...activationMaps(classifier, features.headFeatures, logits, options.topClasses ?? DEFAULT_TOP_CLASSES) };
 }
 
 /**
@@ -162,7 +162,7 @@ export function reduceFeatures(classifier: Classifier, features: ImageFeatures, 
 export function summaryFeatures(classifier: Classifier, summary: ImageSummary, logits: Float32Array, options: FeatureOptions = {}): Reduced {
   const { map } = requireStages(classifier);
   const k = options.topChannels ?? DEFAULT_RANKED_CHANNELS;
-  const topClasses = options.topClasses ?? 5;
+  const topClasses = options.topClasses ?? DEFAULT_TOP_CLASSES;
   const stages = map.stages.map((stage: StageInfo) => {
     const s = summary.stages[stage.name];
     const [channels, height, width] = stage.shape;

@@ -34,7 +34,7 @@ import { type FallbackEvent, type SessionRunner, runnerFor } from './session-run
 import { defaultBatchSize } from './providers.js';
 import { type Ep, type EpRequest } from '../core/vocabulary.js';
 import { InferenceGate, type RunPriority } from './gate.js';
-import { type ClassScore, scoresOf, topK } from './topk.js';
+import { type ClassScore, DEFAULT_TOP_CLASSES, scoresOf, topK } from './topk.js';
 
 export interface ClassifierOptions {
   /** Name shown in results (catalog name, or the file name for a model given as a path). */
@@ -88,7 +88,7 @@ export interface ImageSummary {
 export interface SummaryRequest {
   heatmapMode: 'mean' | 'max';
   /**
-   * Classes that will get a class activation map (default 5). The graph maps its best
+   * Classes that will get a class activation map (default DEFAULT_TOP_CLASSES). The graph maps its best
    * GRAPH_TOP_CLASSES; only beyond that are the head's features fetched, to map the rest in
    * JavaScript. Fetching them always cost ~1 ms per ResNet-50 image (401 KB, a fresh output buffer
    * each run: see model/reduction-graph.ts).
@@ -99,7 +99,7 @@ export interface SummaryRequest {
 /** The outputs a summary run fetches (besides the logits), for the classifier and the block lens alike. */
 export function summaryFetches(map: StageMap, request: SummaryRequest): string[] {
   const fetches = [...allReductionOutputs(map.stages.map((s) => s.name)), CAM_OUTPUTS.classes, CAM_OUTPUTS.maps];
-  if ((request.classes ?? 5) > GRAPH_TOP_CLASSES) fetches.push(map.head.features);
+  if ((request.classes ?? DEFAULT_TOP_CLASSES) > GRAPH_TOP_CLASSES) fetches.push(map.head.features);
   return fetches;
 }
 

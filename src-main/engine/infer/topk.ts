@@ -1,5 +1,8 @@
 // Softmax and top-k over one image's logits.
 
+/** Classes with a class activation map when the caller does not say (the feature view's top 5). */
+export const DEFAULT_TOP_CLASSES = 5;
+
 export interface ClassScore {
   index: number;
   label: string;
@@ -33,11 +36,14 @@ export function topK(logits: ArrayLike<number>, k: number, labels: readonly stri
       if (best.length > count) best.pop();
     }
   }
-  return best.map((index) => ({ index, label: labels[index] ?? `class ${index}`, prob: probs[index] }));
+  return scored(probs, best, labels);
 }
 
 /** The scores of the given classes, in the given order (a ranking made elsewhere: onnxruntime's TopK). */
 export function scoresOf(logits: ArrayLike<number>, indices: readonly number[], labels: readonly string[]): ClassScore[] {
-  const probs = softmax(logits);
+  return scored(softmax(logits), indices, labels);
+}
+
+function scored(probs: Float64Array, indices: readonly number[], labels: readonly string[]): ClassScore[] {
   return indices.map((index) => ({ index, label: labels[index] ?? `class ${index}`, prob: probs[index] }));
 }

@@ -308,16 +308,17 @@ export function withFeatureBranches(
 ): OnnxModel {
   const switchNodes = branches.map(({ name, writer, outputs }) => {
     const names = outputs.map((o) => o.name);
+    const graphName = name.replace(/\W/g, '_');
     return ifNode(
       `reslens.${name}`,
       FEATURES_SWITCH,
       names,
       writer.graph(
-        `reslens_${name.replace(/\W/g, '_')}`,
+        `reslens_${graphName}`,
         names,
         outputs.map((o) => o.type),
       ),
-      offBranch(`reslens_no_${name.replace(/\W/g, '_')}`, outputs, opset),
+      offBranch(`reslens_no_${graphName}`, outputs, opset),
     );
   });
   const outputs = branches.flatMap((b) => b.outputs);
