@@ -31,3 +31,12 @@ export async function waitInterruptibly<T>(
     progress.stop();
   }
 }
+
+/**
+ * Ends the process `ms` after a queue command is done even if a Redis client's reconnect timer
+ * lingers (seen after a Redis restart: a finished worker or coordinator that a supervisor or script
+ * then waits on, or SIGKILLs). Unref'd: a clean exit comes first, and output is written by then.
+ */
+export function exitSoonAfterDone(ms = 2000): void {
+  setTimeout(() => process.exit(), ms).unref();
+}

@@ -7,8 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue, Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBatch } from '../../src-main/engine/batch/run.js';
 import { startQueueBatch } from '../../src-main/engine/queue/batch.js';
 import { queueClient } from '../../src-main/engine/queue/connection.js';
+import { QueueCoordinator } from '../../src-main/engine/queue/coordinator.js';
 import { CHUNKS_QUEUE, ChunkJobSchema, DEAD_QUEUE, PROTOCOL_VERSION, QUEUE_PREFIX, resultsQueueName } from '../../src-main/engine/queue/protocol.js';
 import type { RemoteModel } from '../../src-main/engine/queue/remote-model.js';
 import { TORCHVISION_PREPROCESSING } from '../../src-main/engine/preprocess/preprocess.js';
@@ -35,12 +37,17 @@ function answeringWorker(connection: ReturnType<typeof queueClient>, onChunk: (p
       const chunk = ChunkJobSchema.parse(job.data);
       await onChunk(chunk.paths);
       const results = new Queue(resultsQueueName(chunk.run), { connection, prefix: QUEUE_PREFIX });
-      await results.add('results', {
-        v: PROTOCOL_VERSION,
-        chunk: String(job.id),
-        worker: 'stand:1',
-        results: chunk.paths.map((p) => ({ path: p, top: [{ index: 3, prob: 0.5 }], ep: 'cpu', ms: 1 })),
-      });
+      // Under the chunk's id, as the real worker answers (queue/worker.ts).
+      await results.add(
+        'results',
+        {
+          v: PROTOCOL_VERSION,
+          chunk: String(job.id),
+          worker: 'stand:1',
+          results: chunk.paths.map((p) => ({ path: p, top: [{ index: 3, prob: 0.5 }], ep: 'cpu', ms: 1 })),
+        },
+        { jobId: String(job.id) },
+      );
       await results.close();
     },
     { connection, prefix: QUEUE_PREFIX, drainDelay: 1, concurrency: 1 },
@@ -202,5 +209,44 @@ describe.skipIf(!hasRedisServer)('queue coordinator failure rules (real Redis, s
     connection.disconnect();
     expect(summary.state).toBe('finished');
     expect(summary.count).toBe(6);
+  });
+
+  it('answers the consumer leaves unread (its blocking client wedged after a Redis restart) are read by the reconcile tick: the run still ends, each image once', async () => {
+    const folder = path.join(root, 'wedged');
+    await mkdir(folder, { recursive: true });
+    for (let i = 0; i < 5; i++) await writeFile(path.join(folder, `w${i}.jpg`), `w${i}`);
+    const connection = queueClient(redis.url);
+    const stand = answeringWorker(connection, () => undefined);
+    // The consumer is a real BullMQ Worker that never runs: what a wedged one looks like from Redis.
+    class WedgedConsumer extends QueueCoordinator {
+      protected override createConsumer(name: string, common: { connection: ReturnType<typeof queueClient>; prefix: string }): Worker {
+        return new Worker(name, async () => undefined, { ...common, autorun: false });
+      }
+    }
+    const notices: string[] = [];
+    const out = path.join(root, 'wedged.jsonl');
+    const job = await startBatch({
+      inputs: [folder],
+      classifier: model,
+      out,
+      top: 1,
+      onEvent: (e) => e.type === 'notice' && notices.push(e.message),
+      runner: (options) => new WedgedConsumer(options, model, { url: redis.url, chunkSize: 2, reconcileMs: 100 }, async () => 'feed0000beef0001'),
+    });
+    const summary = await job.done;
+    await stand.close();
+    expect(summary.state).toBe('finished');
+    expect(summary.count).toBe(5);
+    expect(summary.failed, await readFile(out, 'utf8')).toBe(0);
+    const lines = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; worker?: string });
+    expect(lines.map((l) => path.basename(l.path)).sort()).toEqual(['w0.jpg', 'w1.jpg', 'w2.jpg', 'w3.jpg', 'w4.jpg']);
+    expect(lines.every((l) => l.worker === 'stand:1')).toBe(true);
+    expect(notices.filter((n) => /reading answers directly/.test(n))).toHaveLength(1); // said once per run
+    // Nothing of the run is left in Redis: the answers read by the tick were removed, the queue obliterated.
+    expect(await connection.keys(`${QUEUE_PREFIX}:${resultsQueueName('feed0000beef0001')}*`)).toEqual([]);
+    connection.disconnect();
   });
 });

@@ -46,6 +46,33 @@ export async function startWorker(url: string, args: string[], env: NodeJS.Proce
   return worker;
 }
 
+/**
+ * The exit of a process that must end by itself (a coordinator), or, after `timeoutMs`, a SIGKILL and
+ * an error that carries its log and `context` (the workers' logs): a hang then says where it stopped
+ * instead of only "test timed out".
+ */
+export async function exitWithin(
+  proc: Proc,
+  timeoutMs: number,
+  context: () => string | Promise<string> = () => '',
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+  const result = await Promise.race([proc.exited, late]);
+  clearTimeout(timer);
+  if (result !== 'late') return result;
+  proc.child.kill('SIGKILL');
+  await proc.exited;
+  throw new Error(`still running after ${timeoutMs / 1000} s (SIGKILLed)\n--- its stderr ---\n${proc.stderr()}\n${await context()}`);
+}
+
+/** Each process's stderr and stdout under a heading, for a failure's message. */
+export function processLogs(procs: Record<string, Proc>): string {
+  return Object.entries(procs)
+    .map(([name, p]) => `--- ${name} (pid ${p.child.pid}) stderr ---\n${p.stderr()}\n--- ${name} stdout ---\n${p.stdout()}`)
+    .join('\n');
+}
+
 /** SIGTERM, then the clean exit it must lead to. */
 export async function stopWorker(worker: Proc): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (worker.child.exitCode !== null || worker.child.signalCode !== null) return worker.exited;

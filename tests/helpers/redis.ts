@@ -123,6 +123,40 @@ export class RedisServer {
     await this.launch();
   }
 
+  /** Every key with its type and size ("reslens:chunks:wait list 3"), for a failure's message. */
+  async describeKeys(): Promise<string> {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(this.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => null,
+      ...(this.options.tls ? { tls: { rejectUnauthorized: false } } : {}),
+    });
+    try {
+      await client.connect();
+      const lines: string[] = [];
+      for (const key of (await client.keys('*')).sort()) {
+        const type = await client.type(key);
+        const size =
+          type === 'list'
+            ? await client.llen(key)
+            : type === 'zset'
+              ? await client.zcard(key)
+              : type === 'hash'
+                ? await client.hlen(key)
+                : type === 'stream'
+                  ? await client.xlen(key)
+                  : '';
+        lines.push(`${key} ${type} ${size}`);
+      }
+      return lines.join('\n');
+    } catch (error) {
+      return `(could not read the keys: ${(error as Error).message})`;
+    } finally {
+      client.disconnect();
+    }
+  }
+
   async close(): Promise<void> {
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });

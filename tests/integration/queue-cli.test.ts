@@ -6,11 +6,21 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { photoLike } from '../helpers/bad-inputs.js';
 import { runCli } from '../helpers/cli.js';
 import { csvRecords } from '../helpers/csv.js';
-import { type Proc, journalResultLines, journalResults, startReslens, startWorker, stopWorker, waitFor } from '../helpers/queue-processes.js';
+import {
+  type Proc,
+  exitWithin,
+  journalResultLines,
+  journalResults,
+  processLogs,
+  startReslens,
+  startWorker,
+  stopWorker,
+  waitFor,
+} from '../helpers/queue-processes.js';
 import { RedisServer, freePort, hasRedisServer } from '../helpers/redis.js';
 import { colourClassifier } from '../helpers/tiny-models.js';
 
@@ -42,6 +52,12 @@ describe.skipIf(!hasRedisServer)('reslens batch --queue / reslens worker (real R
   const worker = async (url: string, args: string[] = []): Promise<Proc> => {
     const w = await startWorker(url, ['--model', model, ...args], env());
     workers.push(w);
+    // A test that fails or times out must not leave its workers taking the next test's chunks (one
+    // timed-out test once made the next test's run classify what its own worker had to refuse).
+    onTestFinished(async () => {
+      if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+      await w.exited;
+    });
     return w;
   };
 
@@ -145,15 +161,17 @@ describe.skipIf(!hasRedisServer)('reslens batch --queue / reslens worker (real R
   });
 
   it('Redis restarted (AOF on) mid-run: the run waits it out and still ends with each image once', async () => {
-    const w1 = await worker(redis.url);
-    const w2 = await worker(redis.url);
+    // --json: each chunk a worker answers is a line on its stdout, for the log of a failure.
+    const w1 = await worker(redis.url, ['--json']);
+    const w2 = await worker(redis.url, ['--json']);
     const out = path.join(root, 'restart', 'results.csv');
     const journal = `${out}.reslens-journal.jsonl`;
     const batch = startReslens(['batch', photos, '--model', model, '--queue', redis.url, '--out', out, '--chunk', '2'], env());
     await waitFor('the first results', async () => (await journalResults(journal)).size >= 4 || batch.child.exitCode !== null);
     expect(batch.child.exitCode).toBeNull();
     await redis.restart(1000);
-    const result = await batch.exited;
+    // Bounded well inside the test's limit, so a hang fails with every process's log and Redis's keys.
+    const result = await exitWithin(batch, 180_000, async () => `${processLogs({ w1, w2 })}\n--- redis keys ---\n${await redis.describeKeys()}`);
     expect(result.code, batch.stderr()).toBe(0);
     const rows = csvRecords(await readFile(out, 'utf8'));
     expect(rows.map((r) => r.path).sort()).toEqual([...files].sort());

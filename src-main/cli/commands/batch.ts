@@ -27,7 +27,7 @@ import type { CliContext } from '../context.js';
 import { addBatchSizeOption, addModelOptions, addPrecisionOption, ExitCode, type ModelFlags, parsePositiveInt, type PrecisionFlag } from '../options.js';
 import { createProgress, formatDuration, type ProgressReporter, runProgressState } from '../progress.js';
 import { endLines, withHint } from '../hints.js';
-import { EXIT_INTERRUPTED, waitInterruptibly } from '../interrupt.js';
+import { EXIT_INTERRUPTED, exitSoonAfterDone, waitInterruptibly } from '../interrupt.js';
 
 interface BatchFlags extends ModelFlags {
   precision: PrecisionFlag;
@@ -288,6 +288,7 @@ export function registerBatchCommand(program: Command, context: CliContext): voi
         if (shown.workers().length > 0) context.log(workersLine(shown.workers()));
         if (summary.count === 0 && summary.state === 'finished') context.log('no images found in the given inputs');
         process.exitCode = exitCodeOf(summary);
+        if (flags.queue) exitSoonAfterDone(); // the journal and exports are complete
       } finally {
         await model.local?.dispose();
       }

@@ -17,6 +17,7 @@ import {
 import type { CliContext } from '../context.js';
 import { EP_CHOICES, ExitCode, parseEp, parsePositiveInt } from '../options.js';
 import { withHint } from '../hints.js';
+import { exitSoonAfterDone } from '../interrupt.js';
 
 interface WorkerFlags {
   queue?: string;
@@ -119,10 +120,7 @@ async function runWorker(flags: WorkerFlags, command: Command, context: CliConte
   const t = worker.totals;
   context.log(`worker ${worker.id} stopped: ${t.images} images in ${t.chunks} chunks (${t.failed} failed, ${t.refused} chunks refused)`);
   process.exitCode = ExitCode.Ok;
-  // Everything is answered and closed; a Redis client's reconnect timer left behind after a Redis
-  // restart must not keep a stopped worker alive (the supervisor would SIGKILL it), so the process
-  // ends within 2 s even then (unref: a clean exit comes first).
-  setTimeout(() => process.exit(), 2000).unref();
+  exitSoonAfterDone(); // everything is answered and closed
 }
 
 /** The folders the worker may read and the models it offers; a bad folder or model is a usage error. */

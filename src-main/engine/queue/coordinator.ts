@@ -16,8 +16,9 @@
 // here as failed: coded refusals (MODEL_MISMATCH, …) become error rows with that code, anything else
 // (a worker that crashed on it) is split in halves and retried, down to single images, which then
 // become WORKER_FAILED rows and a dead letter. A reconcile tick also re-sends chunks that vanished
-// from Redis (a restart without persistence) and is what notices failures at all: no event stream
-// needs to survive anything.
+// from Redis (a restart without persistence), reads answers that the consumer leaves unread (its
+// blocking client wedged after a restart) and is what notices failures at all: no event stream and no
+// blocking client needs to survive anything.
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -29,9 +30,13 @@ import type { PipelineOptions } from '../batch/pipeline.js';
 import { type BatchProgress, type PipelineSummary, RunControl } from '../batch/run-control.js';
 import { WakeSignal } from '../batch/sync.js';
 import { walkInputs } from '../batch/walk.js';
+import { closeWorkerWithin, settlesWithin } from './bounded-close.js';
 import { queueClient, redactUrl } from './connection.js';
 import { CHUNKS_QUEUE, type ChunkJob, DEAD_QUEUE, PROTOCOL_VERSION, QUEUE_PREFIX, ResultsJobSchema, codedFailure, resultsQueueName } from './protocol.js';
 import type { RemoteModel } from './remote-model.js';
+
+/** Reconcile ticks an answer may wait unread before the tick reads it itself (5 s at the default tick). */
+const UNREAD_TICKS = 5;
 
 export interface QueueSettings {
   url: string;
@@ -68,6 +73,8 @@ interface Outstanding {
   paths: Set<string>;
   /** Ticks in a row that found the chunk in neither queue. */
   missingTicks: number;
+  /** Ticks in a row that found its answer waiting, not taken by the consumer. */
+  unreadTicks: number;
 }
 
 interface WorkerStats {
@@ -83,6 +90,8 @@ export class QueueCoordinator extends RunControl<QueueProgress> {
   /** Wakes the timed loops (reconcile, the no-worker warning) only when the run ends. */
   private readonly ending = new WakeSignal();
   private ended = false;
+  /** Said once per run: the consumer stalled and the reconcile tick reads answers. */
+  private unreadNoticed = false;
   private readonly pending = new Map<string, Pending>();
   private readonly outstanding = new Map<string, Outstanding>();
   private readonly workers = new Map<string, WorkerStats>();
@@ -155,13 +164,7 @@ export class QueueCoordinator extends RunControl<QueueProgress> {
     const common = { connection, prefix: QUEUE_PREFIX };
     this.chunks = new Queue(CHUNKS_QUEUE, common);
     this.results = new Queue(resultsQueueName(this.runId), common);
-    this.consumer = new Worker(resultsQueueName(this.runId), (job: Job) => this.receive(job), {
-      ...common,
-      concurrency: 8,
-      drainDelay: 1,
-      removeOnComplete: { count: 0 },
-      removeOnFail: { count: 1000 },
-    });
+    this.consumer = this.createConsumer(resultsQueueName(this.runId), common);
     this.consumer.on('error', () => undefined); // connection trouble: reported above, retried by BullMQ
     const counting = this.startCounting(this.options.inputs, this.options.walk);
     const ticking = this.reconcileLoop();
@@ -180,15 +183,30 @@ export class QueueCoordinator extends RunControl<QueueProgress> {
     await counting;
     await ticking;
     await workersCheck;
-    if (this.stopping && !this.failure) await this.withdrawWaiting();
-    await this.consumer.close().catch(() => undefined);
+    if (this.stopping && !this.failure) await settlesWithin(this.withdrawWaiting());
+    // Every answer this run needs is committed by now (or the run stopped): BullMQ's closes only get
+    // a grace, as they can hang after a Redis restart (bounded-close.ts).
+    await closeWorkerWithin(this.consumer);
     await this.committing.catch(() => undefined);
     // A finished run leaves nothing behind in Redis; a stopped one keeps its results queue for --resume.
-    if (!this.stopping) await this.results.obliterate({ force: true }).catch(() => undefined);
-    await this.results.close().catch(() => undefined);
-    await this.chunks.close().catch(() => undefined);
+    if (!this.stopping) await settlesWithin(this.results.obliterate({ force: true }));
+    await settlesWithin(Promise.allSettled([this.results.close(), this.chunks.close()]));
     connection.disconnect();
     return this.finish();
+  }
+
+  /**
+   * What takes this run's answers as they arrive. If it stops taking them (a BullMQ blocking client
+   * wedged after a Redis restart), the reconcile tick reads them itself (readUnreadAnswer).
+   */
+  protected createConsumer(name: string, common: { connection: Redis; prefix: string }): Worker {
+    return new Worker(name, (job: Job) => this.receive(job), {
+      ...common,
+      concurrency: 8,
+      drainDelay: 1,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 1000 },
+    });
   }
 
   /** Walks, skips what is done, and sends chunks while fewer than `window` are out. */
@@ -255,7 +273,7 @@ export class QueueCoordinator extends RunControl<QueueProgress> {
       const entry = this.pending.get(p);
       if (entry) entry.chunk = id;
     }
-    this.outstanding.set(id, { id, paths: new Set(paths), missingTicks: 0 });
+    this.outstanding.set(id, { id, paths: new Set(paths), missingTicks: 0, unreadTicks: 0 });
     await (this.chunks as Queue).add('chunk', data, {
       jobId: id,
       attempts: Math.max(1, this.settings.attempts ?? 3),
@@ -380,18 +398,28 @@ export class QueueCoordinator extends RunControl<QueueProgress> {
     }
   }
 
-  /** Failed chunks come back as rows or smaller chunks; vanished ones are sent again. */
+  /**
+   * Failed chunks come back as rows or smaller chunks; vanished ones are sent again; answers the
+   * consumer leaves unread are read here.
+   */
   private async reconcile(): Promise<void> {
     const chunks = this.chunks as Queue;
     for (const out of [...this.outstanding.values()]) {
       if (this.stopping) return;
       const state = await chunks.getJobState(out.id);
+      // A chunk still waiting has no answer yet: one query less per tick for most of the window.
+      const answer = state === 'waiting' ? 'none' : await (this.results as Queue).getJobState(out.id);
+      if (answer === 'waiting') {
+        // The consumer takes an answer within milliseconds; one unread for UNREAD_TICKS ticks means it
+        // has stopped. A failed chunk's answer is read at once, so its answered images are not failed.
+        if (state === 'failed' || ++out.unreadTicks >= UNREAD_TICKS) await this.readUnreadAnswer(out);
+      } else out.unreadTicks = 0;
       if (state === 'failed') {
         const job = await chunks.getJob(out.id);
         this.outstanding.delete(out.id);
         await this.failed(out, job?.failedReason ?? 'failed');
         await job?.remove().catch(() => undefined);
-      } else if (state === 'unknown' && (await (this.results as Queue).getJobState(out.id)) === 'unknown') {
+      } else if (state === 'unknown' && answer === 'unknown') {
         // Completed with its answer consumed a moment ago, or lost (Redis restarted without its data):
         // only the second tick in a row that still finds unanswered paths sends them again.
         if (++out.missingTicks >= 2 && this.outstanding.has(out.id) && out.paths.size > 0) {
@@ -403,6 +431,20 @@ export class QueueCoordinator extends RunControl<QueueProgress> {
         out.missingTicks = 0;
       }
     }
+  }
+
+  /** An answer the consumer did not take: read and committed here (a late second read is a duplicate, dropped). */
+  private async readUnreadAnswer(out: Outstanding): Promise<void> {
+    const job = await (this.results as Queue).getJob(out.id);
+    if (!job) return;
+    if (!this.unreadNoticed)
+      this.options.onNotice?.(
+        `queue: an answer waited ${out.unreadTicks} checks unread (the results consumer stalled, e.g. after a Redis restart); reading answers directly`,
+      );
+    this.unreadNoticed = true;
+    out.unreadTicks = 0;
+    await this.receive(job);
+    await job.remove().catch(() => undefined); // taken by the consumer meanwhile: it finds nothing new
   }
 
   private async failed(out: Outstanding, reason: string): Promise<void> {

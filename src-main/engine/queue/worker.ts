@@ -18,6 +18,7 @@ import { ErrorCode } from '../core/vocabulary.js';
 import { BatchPipeline, defaultDecodeConcurrency } from '../batch/pipeline.js';
 import type { JournalRecord } from '../batch/journal.js';
 import { type Preprocessor, createPreprocessor } from '../batch/preprocess-pool.js';
+import { settlesWithin } from './bounded-close.js';
 import { queueClient, redactUrl } from './connection.js';
 import type { PathAccess } from './path-access.js';
 import {
@@ -58,9 +59,6 @@ export interface WorkerTotals {
   failed: number;
   refused: number;
 }
-
-/** How long BullMQ may take to close once the chunks in hand are answered. */
-const CLOSE_GRACE_MS = 5000;
 
 export class QueueWorker {
   readonly id = workerId();
@@ -206,17 +204,12 @@ export class QueueWorker {
   stop(force = false): Promise<void> {
     if (force) void this.worker?.close(true);
     this.stopping ??= (async () => {
-      // BullMQ's close also waits for its blocking Redis client, which was seen to hang after a Redis
-      // restart (a SIGTERMed worker still running 30 s later, its chunks long answered). So: the chunks
-      // in hand are awaited in full; BullMQ then gets a bounded grace, after which it is forced.
-      const closed = this.worker?.close(force) ?? Promise.resolve();
-      const answered = Promise.allSettled([...this.inHand]).then(() => new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref()));
-      await Promise.race([closed, answered]);
-      const grace = (): Promise<void> => new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref());
-      await Promise.race([this.worker?.close(true), grace()]);
-      // The result queues' close is bounded the same way: after a Redis restart a worker was seen
-      // alive 30 s after SIGTERM with every chunk answered (1 run in 5 of the restart test).
-      await Promise.race([Promise.allSettled([...this.resultQueues.values()].map((q) => q.close())), grace()]);
+      // Unless forced, the chunks in hand are awaited in full (answers sent); BullMQ's close, which can
+      // hang after a Redis restart, then gets a bounded grace before it is forced (bounded-close.ts).
+      const closed = this.worker?.close(force);
+      if (!force) await Promise.allSettled([...this.inHand]);
+      if (!(await settlesWithin(closed))) await settlesWithin(this.worker?.close(true));
+      await settlesWithin(Promise.allSettled([...this.resultQueues.values()].map((q) => q.close())));
       await this.options.models.dispose();
       await this.preprocessor.close();
       this.connection.disconnect();
