@@ -18,9 +18,10 @@ import { ErrorCode } from '../core/vocabulary.js';
 import { BatchPipeline, defaultDecodeConcurrency } from '../batch/pipeline.js';
 import type { JournalRecord } from '../batch/journal.js';
 import { type Preprocessor, createPreprocessor } from '../batch/preprocess-pool.js';
-import { settlesWithin } from './bounded-close.js';
+import { closeWorkerWithin, settlesWithin } from './bounded-close.js';
 import { queueClient, redactUrl } from './connection.js';
 import type { PathAccess } from './path-access.js';
+import { StallWatch } from './stall-watch.js';
 import {
   CHUNKS_QUEUE,
   type ChunkJob,
@@ -48,6 +49,8 @@ export interface QueueWorkerOptions {
    * blocks the event loop that renews the lock.
    */
   lockMs?: number;
+  /** How often to check that the consumer still takes waiting chunks (default 5000 ms; stall-watch.ts). */
+  watchMs?: number;
   log: (message: string) => void;
   /** Told after each chunk (for hosts and tests). */
   onChunk?: (info: { chunk: string; images: number; failed: number; seconds: number }) => void;
@@ -68,12 +71,31 @@ export class QueueWorker {
   /** Chunks being classified and answered now: a graceful stop waits for these, not for BullMQ. */
   private readonly inHand = new Set<Promise<void>>();
 
+  private readonly concurrency: number;
+  private readonly chunksQueue: Queue;
+  /** Replaces the BullMQ consumer if it stops taking chunks while chunks wait (stall-watch.ts). */
+  private readonly watch: StallWatch;
+
   private constructor(
     private readonly options: QueueWorkerOptions,
     private readonly connection: Redis,
     private readonly preprocessor: Preprocessor,
     private worker: Worker | undefined,
-  ) {}
+  ) {
+    this.concurrency = Math.max(1, options.concurrency ?? 1);
+    this.chunksQueue = new Queue(CHUNKS_QUEUE, { connection, prefix: QUEUE_PREFIX });
+    this.watch = new StallWatch({
+      queue: this.chunksQueue,
+      hasRoom: () => this.inHand.size < this.concurrency,
+      everyMs: options.watchMs ?? 5000,
+      onStall: ({ waiting, idleSeconds }) => {
+        options.log(`queue: ${waiting} chunk(s) waiting but none taken for ${idleSeconds} s (the consumer stalled, e.g. after a Redis restart); restarting it`);
+        const stalled = this.worker;
+        this.worker = this.createConsumer();
+        void closeWorkerWithin(stalled);
+      },
+    });
+  }
 
   static async start(options: QueueWorkerOptions): Promise<QueueWorker> {
     const connection = queueClient(options.url);
@@ -89,20 +111,33 @@ export class QueueWorker {
     const preprocessor = await createPreprocessor(options.decodeConcurrency ?? defaultDecodeConcurrency());
     if (preprocessor.fallbackReason) options.log(`note: ${preprocessor.fallbackReason}`);
     const self = new QueueWorker(options, connection, preprocessor, undefined);
-    const lockDuration = Math.max(1000, options.lockMs ?? 30_000);
-    self.worker = new Worker(CHUNKS_QUEUE, (job: Job) => self.track(self.process(job)), {
-      connection,
-      prefix: QUEUE_PREFIX,
-      name: self.id,
-      concurrency: Math.max(1, options.concurrency ?? 1),
-      lockDuration,
-      stalledInterval: lockDuration,
-      maxStalledCount: 1,
-      // Short polls: a worker stopping mid-wait returns within a second.
-      drainDelay: 1,
-    });
-    self.worker.on('error', () => undefined); // connection trouble: logged above, retried by BullMQ
+    self.worker = self.createConsumer();
+    self.watch.start();
     return self;
+  }
+
+  private createConsumer(): Worker {
+    const lockDuration = Math.max(1000, this.options.lockMs ?? 30_000);
+    const worker = new Worker(
+      CHUNKS_QUEUE,
+      (job: Job) => {
+        this.watch.taken();
+        return this.track(this.process(job));
+      },
+      {
+        connection: this.connection,
+        prefix: QUEUE_PREFIX,
+        name: this.id,
+        concurrency: this.concurrency,
+        lockDuration,
+        stalledInterval: lockDuration,
+        maxStalledCount: 1,
+        // Short polls: a worker stopping mid-wait returns within a second.
+        drainDelay: 1,
+      },
+    );
+    worker.on('error', () => undefined); // connection trouble: logged by start(), retried by BullMQ
+    return worker;
   }
 
   private resultsQueue(run: string): Queue {
@@ -203,13 +238,14 @@ export class QueueWorker {
   /** Stops taking chunks; without `force`, finishes (and answers) the chunks in hand first. */
   stop(force = false): Promise<void> {
     if (force) void this.worker?.close(true);
+    this.watch.stop();
     this.stopping ??= (async () => {
       // Unless forced, the chunks in hand are awaited in full (answers sent); BullMQ's close, which can
       // hang after a Redis restart, then gets a bounded grace before it is forced (bounded-close.ts).
       const closed = this.worker?.close(force);
       if (!force) await Promise.allSettled([...this.inHand]);
       if (!(await settlesWithin(closed))) await settlesWithin(this.worker?.close(true));
-      await settlesWithin(Promise.allSettled([...this.resultQueues.values()].map((q) => q.close())));
+      await settlesWithin(Promise.allSettled([...this.resultQueues.values(), this.chunksQueue].map((q) => q.close())));
       await this.options.models.dispose();
       await this.preprocessor.close();
       this.connection.disconnect();
