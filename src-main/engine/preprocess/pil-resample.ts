@@ -6,6 +6,10 @@
 // Unlike Pillow we compute only the output pixels inside the crop window: each output pixel depends
 // on its own coefficients alone, so the result is identical while a 224×224 crop of a 20 MP photo
 // costs a fraction of the full resize.
+//
+// RGB goes through the WebAssembly SIMD passes (resample-simd.ts, the same integers); the JavaScript
+// passes below are the fallback and the reference the SIMD ones are tested against.
+import { resampleRgbSimd, simdResampler } from './resample-simd.js';
 
 const PRECISION_BITS = 32 - 8 - 2;
 const ROUND_HALF = 1 << (PRECISION_BITS - 1);
@@ -16,7 +20,7 @@ function bilinear(x: number): number {
   return a < 1 ? 1 - a : 0;
 }
 
-interface Coefficients {
+export interface Coefficients {
   /** Pairs (first source index, tap count) per output index. */
   bounds: Int32Array;
   /** ksize fixed-point weights per output index. */
@@ -245,9 +249,16 @@ function horizontalGeneric(
 
 /**
  * Resizes `image` to outWidth×outHeight exactly as Pillow's `Image.resize(..., BILINEAR)` and returns
- * only the `crop` window of the result (interleaved, same channel count).
+ * only the `crop` window of the result (interleaved, same channel count). `implementation: 'js'`
+ * skips the SIMD passes (tests and the bench compare the two).
  */
-export function resizeBilinearCropped(image: Rgb8Image, outWidth: number, outHeight: number, crop: CropWindow): Rgb8Image {
+export function resizeBilinearCropped(
+  image: Rgb8Image,
+  outWidth: number,
+  outHeight: number,
+  crop: CropWindow,
+  implementation: 'auto' | 'js' = 'auto',
+): Rgb8Image {
   const { data, width, height, channels } = image;
   const horizontal = precomputeCoefficients(width, outWidth, crop.left, crop.width);
   const vertical = precomputeCoefficients(height, outHeight, crop.top, crop.height);
@@ -256,6 +267,9 @@ export function resizeBilinearCropped(image: Rgb8Image, outWidth: number, outHei
   const firstRow = vertical.bounds[0];
   const lastRow = vertical.bounds[(crop.height - 1) * 2] + vertical.bounds[(crop.height - 1) * 2 + 1];
   const tempRows = lastRow - firstRow;
+
+  const simd = implementation === 'auto' && channels === 3 ? simdResampler() : null;
+  if (simd) return { data: resampleRgbSimd(simd, image, crop, horizontal, vertical, firstRow, tempRows), width: crop.width, height: crop.height, channels };
 
   // Horizontal pass (Pillow's order: horizontal first, then vertical, 8-bit in between).
   const stride = crop.width * channels;
