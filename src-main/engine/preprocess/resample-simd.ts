@@ -17,6 +17,13 @@ const STRIP_BYTES = 4 * 2 ** 20;
 const SLACK = 16;
 const PAGE = 65536;
 
+/**
+ * Wider images take the JavaScript passes: a strip holds at least two rows, and the module's memory
+ * never shrinks, so a hostile 200 MP × 1 row image would otherwise keep 1.2 GB for the process'
+ * life. 65,535 is the widest JPEG, WebP and (in practice) camera image.
+ */
+export const SIMD_MAX_WIDTH = 65_535;
+
 let instance: ResampleExports | null | undefined;
 
 /** The part of the WebAssembly API used here (the project's TypeScript lib has no DOM types). */
