@@ -1,5 +1,5 @@
 // The CPU session cache (engine/infer/ort-format-cache.ts): the optimised model is stored in ORT
-// format, the next session opens it with its bytes used in place, the logits stay bit-identical to
+// format, the next session opens it from those bytes (and drops them), the logits stay bit-identical to
 // a session made from the .onnx file, and a damaged cache file is replaced rather than trusted.
 // (Its speed is measured in `npm run bench:startup`.)
 import { readFile, readdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -35,7 +35,7 @@ async function logits(session: ort.InferenceSession): Promise<Float32Array> {
 const open = () => createSession(model, { ep: 'cpu', threads: 2, cacheDir, modelSha256: 'a'.repeat(64) });
 
 describe('the optimised-model cache in ORT format', () => {
-  it('is written on the first load, used in place on the next, with identical logits', async () => {
+  it('is written on the first load, opened from it on the next, with identical logits', async () => {
     const plain = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
     const expected = await logits(plain);
     await plain.release();
@@ -54,7 +54,8 @@ describe('the optimised-model cache in ORT format', () => {
 
     const second = await open();
     expect(second.fromCache).toBe(true);
-    // Many runs, with garbage collection between them: the in-place bytes must outlive the load.
+    // Many runs, with garbage collection between them: the file's bytes are dropped after the load,
+    // so the session must own everything it reads.
     for (let i = 0; i < 3; i++) {
       (globalThis as { gc?: () => void }).gc?.();
       expect(sameBits(await logits(second.session), expected), `run ${i}`).toBe(true);

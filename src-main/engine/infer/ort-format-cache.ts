@@ -1,26 +1,23 @@
 // The CPU session's cache of the optimised model, in onnxruntime's own ORT format (a flatbuffer),
-// loaded from bytes that onnxruntime uses in place: its initializers point into the buffer instead
-// of being copied out of a protobuf.
+// read into one buffer and handed to onnxruntime, which copies the weights out of it; the buffer is
+// dropped once the session exists.
 //
-// Why (reference ResNet-50, 102 MB of weights, 2 shared cores, `perf record`): creating a session
-// from the optimised .onnx took 0.8–1.0 s, 30% of it memmove and 27% page faults — the weights
-// were read, parsed into protobuf strings, then copied into onnxruntime's tensors, each copy into
-// freshly faulted pages (63 000 minor faults). From the ORT-format file read into one buffer with
-// session.use_ort_model_bytes_directly + use_ort_model_bytes_for_initializers: 0.45 s and 37 000
-// faults, with bit-identical logits. (Loading the ORT file by path copies again: 1.2 s.)
+// Why the ORT format (reference ResNet-50, 102 MB of weights, 2 shared cores, `perf record`):
+// creating a session from the optimised .onnx took 0.8–1.0 s, 30% of it memmove and 27% page
+// faults — the weights were parsed into protobuf strings, then copied into onnxruntime's tensors.
+// From the ORT-format bytes: 0.19–0.21 s, and no graph optimisation to redo.
+//
+// Why the weights are copied rather than used in place (session.use_ort_model_bytes_for_initializers,
+// which this cache did until 2026-12-04): in place, creation takes 0.03 s instead of 0.19–0.21 s,
+// but every inference reads its weights from the flatbuffer, and a batch of 8 took 273–290 ms
+// instead of 221–228 ms (Intel Xeon, 2 cores, 3 interleaved processes each, .scratch/loadvar.ts).
+// Across 200 small JPEGs that was 7.0–7.2 s of inference instead of 5.5 s; one batch pays back
+// the copy. Keeping the bytes as well (use_ort_model_bytes_directly alone) saves 0.06 s of the copy
+// but holds 100 MB more for the session's life.
 import { open, rename, rm } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { tempPathFor } from '../core/files.js';
 import './ort-telemetry.js'; // before the first session: onnxruntime's telemetry off
-
-/**
- * The buffers sessions use in place, kept alive as long as their session object: onnxruntime reads
- * the weights from this memory for the session's whole life.
- */
-const inPlaceBytes = new WeakMap<ort.InferenceSession, Uint8Array>();
-
-/** Session options that make onnxruntime use an ORT-format buffer in place (no copy of the weights). */
-export const IN_PLACE_OPTIONS = { use_ort_model_bytes_directly: '1', use_ort_model_bytes_for_initializers: '1' } as const;
 
 function withSessionEntries(options: ort.InferenceSession.SessionOptions, entries: Record<string, string>): ort.InferenceSession.SessionOptions {
   const extra = (options.extra ?? {}) as { session?: Record<string, unknown> };
@@ -49,13 +46,10 @@ async function readWhole(file: string): Promise<Buffer> {
   }
 }
 
-/** Opens the cached ORT-format model, its bytes used in place. Throws when the file is missing or damaged. */
+/** Opens the cached ORT-format model. Throws when the file is missing or damaged. */
 export async function openOrtFormat(file: string, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
-  const bytes = await readWhole(file);
   // Already optimised for this CPU and onnxruntime build (the cache key says so): nothing to redo.
-  const session = await ort.InferenceSession.create(bytes, withSessionEntries({ ...options, graphOptimizationLevel: 'disabled' }, IN_PLACE_OPTIONS));
-  inPlaceBytes.set(session, bytes);
-  return session;
+  return ort.InferenceSession.create(await readWhole(file), { ...options, graphOptimizationLevel: 'disabled' });
 }
 
 /**

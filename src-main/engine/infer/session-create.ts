@@ -59,7 +59,7 @@ function cachePath(options: CpuCacheOptions, ep: Ep): string | undefined {
   if (!options.cacheDir || !options.modelSha256 || ep !== 'cpu') return undefined;
   // The optimised graph is specific to this onnxruntime build and CPU (NCHWc layouts, fused kernels).
   const key = `${options.modelSha256.slice(0, 32)}-ort${ort.env.versions.common}-${process.arch}-${os.cpus()[0]?.model.replace(/[^A-Za-z0-9]+/g, '_') ?? 'cpu'}`;
-  // .ort: onnxruntime's own format, loaded in place (see ort-format-cache.ts).
+  // .ort: onnxruntime's own format, which loads without parsing protobuf (see ort-format-cache.ts).
   return path.join(options.cacheDir, 'optimized', `${key}.ort`);
 }
 
