@@ -395,18 +395,30 @@ function splitFeatures(result: ort.InferenceSession.OnnxValueMapType, map: Stage
   }));
 }
 
+function maxOf(values: Float32Array): number {
+  let max = -Infinity;
+  for (const v of values) if (v > max) max = v;
+  return max;
+}
+
+function meanOf(values: Float32Array): number {
+  let sum = 0;
+  for (const v of values) sum += v;
+  return sum / values.length;
+}
+
 /** One image's in-graph reductions from a one-image run. */
 export function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: StageMap): ImageSummary {
   const floats = (name: string): Float32Array => result[name].data as Float32Array;
-  const scalar = (name: string): number => floats(name)[0];
   const stages = Object.fromEntries(
     map.stages.map((s) => {
       const out = reductionOutputs(s.name);
       const summary: StageSummary = {
         heatmap: floats(out.heatmap),
         channelMeans: floats(out.channelMeans),
-        max: scalar(out.maximum),
-        nonZeroFraction: scalar(out.nonZeroFraction),
+        max: maxOf(floats(out.channelMax)),
+        // Every channel holds H×W values, so the mean of the channels' fractions is the stage's.
+        nonZeroFraction: meanOf(floats(out.channelNonZero)),
         topChannels: Array.from(result[out.topChannels].data as BigInt64Array, Number),
         topMaps: floats(out.topMaps),
       };

@@ -19,7 +19,8 @@
 // reductions then run right after the stage is computed, and its reordered copy is freed before the
 // next stage's is made, instead of all five at the end (profiled: the stem's reductions ran second
 // after the max pool, not after the classifier). Measured against one If for all stages
-// (interleaved, 3 processes each, bounded spinning on): +10.0 against +10.4% over classification.
+// (interleaved, 3 processes each, bounded spinning on): +10.0 against +10.4% over classification;
+// conv4_x, conv5_x and the maps in one If took 848 µs against 846 µs in three (profiled 2026-12-04).
 //
 // Op choices, measured with onnxruntime's profiler on ResNet-50 (2-core AVX-512): every pass over
 // the stage tensors costs ~0.2–0.5 ms, so the graph makes as few as the feature view needs: the
@@ -62,7 +63,7 @@ export const GRAPH_TOP_CHANNELS = 12;
 export const GRAPH_TOP_CLASSES = 10;
 
 /** Bumped whenever the added nodes change, so cached edited models are rebuilt. */
-export const REDUCTIONS_VERSION = 9;
+export const REDUCTIONS_VERSION = 12;
 
 /** Outputs of the in-graph class activation maps: the top classes, best first, and their raw maps. */
 export const CAM_OUTPUTS = { classes: 'reslens.cam.classes', maps: 'reslens.cam.maps' } as const;
@@ -105,10 +106,14 @@ export interface StageReductionOutputs {
   heatmap: string;
   /** [C]: every channel's mean activation. */
   channelMeans: string;
-  /** Scalars over C×H×W (the minimum and spread need two more passes: the full path has them). */
-  maximum: string;
-  /** Of C×H×W, the fraction of values that are not zero (see NON_ZERO_EPSILON). */
-  nonZeroFraction: string;
+  /**
+   * [C]: every channel's maximum, and its fraction of values that are not zero (see
+   * NON_ZERO_EPSILON). The stage's maximum and non-zero fraction follow from these in JavaScript
+   * (C values); reducing them in the graph took two more nodes per stage, ~25 µs. (The minimum and
+   * spread need two more passes over the stage: the full path has them.)
+   */
+  channelMax: string;
+  channelNonZero: string;
   /** [K] channel indices, best first, and their maps [K,H·W] (per run: its first image's, so one image a run). */
   topChannels: string;
   topMaps: string;
@@ -119,8 +124,8 @@ export function reductionOutputs(stageName: string): StageReductionOutputs {
   return {
     heatmap: name('heatmap'),
     channelMeans: name('channel_means'),
-    maximum: name('max'),
-    nonZeroFraction: name('non_zero_fraction'),
+    channelMax: name('channel_max'),
+    channelNonZero: name('channel_non_zero'),
     topChannels: name('top_channels'),
     topMaps: name('top_maps'),
   };
@@ -371,13 +376,13 @@ function heatmapNode(stage: ReducibleStage, rows: string, opset: number): { node
 }
 
 /**
- * One stage's statistics (channel means, maximum, non-zero fraction) and its top channels' maps,
- * from its [N, C, H·W] view; `nonNegative` when the stage tensor cannot be negative (a Relu's
- * output, or a MaxPool of one). The maximum and the non-zero fraction reduce each channel's row
- * first, then the C results: onnxruntime spreads row reductions over its threads but reduces a
- * whole tensor to one value on one (on [1,256,3136]: 54 against 66 µs for the maximum, 129 against
- * 218 µs for the non-zero fraction). Top channels are gathered with TopK's [N,K] indices as they
- * come (the maps are [N,N,K,H·W]; one image per run).
+ * One stage's per-channel statistics (means, maxima, non-zero fractions) and its top channels'
+ * maps, from its [N, C, H·W] view; `nonNegative` when the stage tensor cannot be negative (a Relu's
+ * output, or a MaxPool of one). The statistics reduce each channel's row: onnxruntime spreads row
+ * reductions over its threads but reduces a whole tensor to one value on one (on [1,256,3136]: 54
+ * against 66 µs for the maximum, 129 against 218 µs for the non-zero fraction); the C results are
+ * reduced to the stage's figures in JavaScript (readSummary). Top channels are gathered with TopK's
+ * [N,K] indices as they come (the maps are [N,N,K,H·W]; one image per run).
  */
 function addStageStatistics(reductions: NodeWriter, stage: ReducibleStage, rows: string, nonNegative: boolean): BranchOutput[] {
   const FLOAT = TensorDataType.FLOAT;
@@ -386,8 +391,7 @@ function addStageStatistics(reductions: NodeWriter, stage: ReducibleStage, rows:
   const k = Math.min(GRAPH_TOP_CHANNELS, channels);
   const step = (what: string): string => `reslens.${stage.name}.${what}`;
   reductions.reduce('ReduceMean', rows, out.channelMeans, [2], 0);
-  reductions.reduce('ReduceMax', rows, step('channel_max'), [2], 0);
-  reductions.reduce('ReduceMax', step('channel_max'), out.maximum, [1], 0);
+  reductions.reduce('ReduceMax', rows, out.channelMax, [2], 0);
   // Non-zero fraction: mean(clamp(|x|/ε, 0, 1)), one elementwise pass (two Casts to bool and back
   // cost twice as much). |x| only where a stage can be negative (pre-activation v2 outputs).
   const magnitude = nonNegative ? rows : step('magnitude');
@@ -401,13 +405,11 @@ function addStageStatistics(reductions: NodeWriter, stage: ReducibleStage, rows:
       { name: 'beta', type: AttributeType.FLOAT, f: 0 },
     ],
   );
-  reductions.reduce('ReduceMean', step('non_zero'), step('channel_non_zero'), [2], 0);
-  reductions.reduce('ReduceMean', step('channel_non_zero'), out.nonZeroFraction, [1], 0);
+  reductions.reduce('ReduceMean', step('non_zero'), out.channelNonZero, [2], 0);
   reductions.topK(out.channelMeans, k, step('top_values'), out.topChannels);
   reductions.node('Gather', [rows, out.topChannels], [out.topMaps], [int('axis', 1)]);
   return [
-    { name: out.channelMeans, type: FLOAT, shape: [1, channels] },
-    ...[out.maximum, out.nonZeroFraction].map((name) => ({ name, type: FLOAT, shape: [1] })),
+    ...[out.channelMeans, out.channelMax, out.channelNonZero].map((name) => ({ name, type: FLOAT, shape: [1, channels] })),
     { name: out.topChannels, type: TensorDataType.INT64, shape: [1, k] },
     { name: out.topMaps, type: FLOAT, shape: [1, 1, k, height * width] },
   ];
