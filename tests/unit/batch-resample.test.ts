@@ -1,6 +1,6 @@
 // The batch path's speed-ups keep their promises: the optimised Pillow-port resize (JavaScript and
-// WebAssembly SIMD) is bit-exact with the straightforward port on any size, and shrink-on-load decodes large JPEGs small, upright,
-// and close to the full decode.
+// WebAssembly SIMD) is bit-exact with the straightforward port on any size, and shrink-on-load
+// decodes large JPEGs small, upright, and close to the full decode.
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { decodeImage, shrinkTarget } from '../../src-main/engine/preprocess/decode.js';

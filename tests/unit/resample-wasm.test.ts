@@ -17,6 +17,30 @@ describe('resample WebAssembly', () => {
     expect(simdResampler()).not.toBeNull();
   });
 
+  it("copies a large photo in through several strips, bounded, with the JavaScript passes' bytes", () => {
+    const resampler = simdResampler();
+    // 3001×2003 RGB: 18 MB of source, ~5 strips of 4 MB, an odd row count in the last strip.
+    const width = 3001;
+    const height = 2003;
+    const data = new Uint8Array(width * height * 3);
+    let seed = 11;
+    for (let i = 0; i < data.length; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      data[i] = seed >>> 24;
+    }
+    const image = { data, width, height, channels: 3 };
+    for (const box of [
+      { left: 0, top: 0, width: 383, height: 256 }, // the whole resized image: every source row
+      { left: 79, top: 16, width: 224, height: 224 }, // the usual centre crop
+    ]) {
+      const simd = resizeBilinearCropped(image, 383, 256, box);
+      const js = resizeBilinearCropped(image, 383, 256, box, 'js');
+      expect(Buffer.from(simd.data).equals(Buffer.from(js.data)), `crop ${JSON.stringify(box)}`).toBe(true);
+    }
+    // The module holds a strip, not the photo.
+    expect(resampler!.memory.buffer.byteLength).toBeLessThan(data.length / 2);
+  });
+
   it('leaves images wider than SIMD_MAX_WIDTH to the JavaScript passes, so its memory does not grow by them', () => {
     const resampler = simdResampler();
     const before = resampler?.memory.buffer.byteLength;
