@@ -10,7 +10,7 @@
 // Why the weights are copied rather than used in place (session.use_ort_model_bytes_for_initializers,
 // which this cache did until 2026-12-04): in place, creation takes 0.03 s instead of 0.19–0.21 s,
 // but every inference reads its weights from the flatbuffer, and a batch of 8 took 273–290 ms
-// instead of 221–228 ms (Intel Xeon, 2 cores, 3 interleaved processes each, .scratch/loadvar.ts).
+// instead of 221–228 ms (Intel Xeon, 2 cores, 3 interleaved processes each; a scratch script outside the repository).
 // Across 200 small JPEGs that was 7.0–7.2 s of inference instead of 5.5 s; one batch pays back
 // the copy. Keeping the bytes as well (use_ort_model_bytes_directly alone) saves 0.06 s of the copy
 // but holds 100 MB more for the session's life.
