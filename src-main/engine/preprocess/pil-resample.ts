@@ -9,7 +9,7 @@
 //
 // RGB goes through the WebAssembly SIMD passes (resample-simd.ts, the same integers); the JavaScript
 // passes below are the fallback and the reference the SIMD ones are tested against.
-import { SIMD_MAX_WIDTH, resampleRgbSimd, simdResampler } from './resample-simd.js';
+import { resampleRgbSimd } from './resample-simd.js';
 
 const PRECISION_BITS = 32 - 8 - 2;
 const ROUND_HALF = 1 << (PRECISION_BITS - 1);
@@ -250,7 +250,7 @@ function horizontalGeneric(
 /**
  * Resizes `image` to outWidth×outHeight exactly as Pillow's `Image.resize(..., BILINEAR)` and returns
  * only the `crop` window of the result (interleaved, same channel count). `implementation: 'js'`
- * skips the SIMD passes (tests and the bench compare the two).
+ * skips the SIMD passes (the tests compare the two).
  */
 export function resizeBilinearCropped(
   image: Rgb8Image,
@@ -268,8 +268,8 @@ export function resizeBilinearCropped(
   const lastRow = vertical.bounds[(crop.height - 1) * 2] + vertical.bounds[(crop.height - 1) * 2 + 1];
   const tempRows = lastRow - firstRow;
 
-  const simd = implementation === 'auto' && channels === 3 && width <= SIMD_MAX_WIDTH ? simdResampler() : null;
-  if (simd) return { data: resampleRgbSimd(simd, image, crop, horizontal, vertical, firstRow, tempRows), width: crop.width, height: crop.height, channels };
+  const simd = implementation === 'auto' ? resampleRgbSimd(image, crop, horizontal, vertical, firstRow, tempRows) : null;
+  if (simd) return { data: simd, width: crop.width, height: crop.height, channels };
 
   // Horizontal pass (Pillow's order: horizontal first, then vertical, 8-bit in between).
   const stride = crop.width * channels;

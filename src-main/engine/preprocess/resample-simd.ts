@@ -49,18 +49,21 @@ export function simdResampler(): ResampleExports | null {
 const align = (n: number): number => (n + 15) & ~15;
 
 /**
- * Horizontal then vertical pass for interleaved RGB, returning the crop window's pixels. The caller
- * (resizeBilinearCropped) has computed both passes' coefficients and the source rows they need.
+ * Horizontal then vertical pass for interleaved RGB, returning the crop window's pixels, or null
+ * when these passes do not take the image (no SIMD, RESLENS_RESIZE=js, wider than SIMD_MAX_WIDTH):
+ * the caller (resizeBilinearCropped) then runs its JavaScript passes. It has computed both passes'
+ * coefficients and the source rows they need.
  */
 export function resampleRgbSimd(
-  module: ResampleExports,
   image: Rgb8Image,
   crop: CropWindow,
   horizontal: Coefficients,
   vertical: Coefficients,
   firstRow: number,
   tempRows: number,
-): Uint8Array {
+): Uint8Array | null {
+  const module = image.channels === 3 && image.width <= SIMD_MAX_WIDTH ? simdResampler() : null;
+  if (!module) return null;
   const srcStride = image.width * 3;
   const stride = crop.width * 3;
   // Strips of an even number of rows (the horizontal pass goes two rows at a time).
