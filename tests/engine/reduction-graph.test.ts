@@ -5,10 +5,13 @@ import { mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockLens, releaseBlockLens } from '../../src-main/engine/blocks/lens.js';
 import { extractFeatures } from '../../src-main/engine/features/extract.js';
 import { classActivationMap, rankChannels, reduceStage } from '../../src-main/engine/features/reduce.js';
 import { Classifier } from '../../src-main/engine/infer/classifier.js';
-import { GRAPH_TOP_CHANNELS, GRAPH_TOP_CLASSES } from '../../src-main/engine/model/reduction-graph.js';
+import { loadAndInspect } from '../../src-main/engine/model/inspect.js';
+import { GRAPH_TOP_CHANNELS, GRAPH_TOP_CLASSES, addStageReductions } from '../../src-main/engine/model/reduction-graph.js';
+import { discoverStages } from '../../src-main/engine/model/stages.js';
 import { TORCHVISION_PREPROCESSING, preprocessBytes } from '../../src-main/engine/preprocess/preprocess.js';
 import { ensureFixture, type FixtureSpec } from '../fixtures/generate.js';
 import { photoLike } from '../helpers/bad-inputs.js';
@@ -81,6 +84,34 @@ async function checkAgainstReference(classifier: Classifier, input: Float32Array
   }
 }
 
+/**
+ * The block lens keeps its reductions behind the features switch (the classifier's feature graph
+ * has them inline): with every block intact its summaries in both heatmap modes are the
+ * classifier's, and switched off it still classifies.
+ */
+async function checkLensAgrees(classifier: Classifier, input: Float32Array): Promise<void> {
+  const map = classifier.stageMap!;
+  const lens = await blockLens(classifier);
+  try {
+    const plain = (await classifier.run(input, 1)).logits[0];
+    expect(relativeL2((await lens.run(input, 1)).logits[0], plain), 'lens switched off').toBeLessThan(1e-5);
+    for (const mode of ['mean', 'max'] as const) {
+      const viaLens = (await lens.run(input, 1, { summary: { heatmapMode: mode } })).summaries![0];
+      const viaClassifier = (await classifier.run(input, 1, { summary: { heatmapMode: mode } })).summaries![0];
+      for (const stage of map.stages) {
+        const [ours, theirs] = [viaLens.stages[stage.name], viaClassifier.stages[stage.name]];
+        const label = `lens ${stage.name} ${mode}`;
+        expect(relativeL2(ours.heatmap, theirs.heatmap), label).toBeLessThan(1e-4);
+        expect(relativeL2(ours.channelMeans, theirs.channelMeans), label).toBeLessThan(1e-4);
+        expect(ours.max, label).toBeCloseTo(theirs.max, 3);
+        expect(ours.nonZeroFraction, label).toBeCloseTo(theirs.nonZeroFraction, 4);
+      }
+    }
+  } finally {
+    await releaseBlockLens(classifier);
+  }
+}
+
 describe('in-graph stage reductions equal the JavaScript reference', () => {
   let input: Float32Array;
   beforeAll(async () => {
@@ -103,6 +134,7 @@ describe('in-graph stage reductions equal the JavaScript reference', () => {
     });
     try {
       await checkAgainstReference(classifier, input);
+      await checkLensAgrees(classifier, input);
     } finally {
       await classifier.dispose();
     }
@@ -121,6 +153,23 @@ describe('in-graph stage reductions equal the JavaScript reference', () => {
     } finally {
       await classifier.dispose();
     }
+  });
+});
+
+describe('where the reductions sit', () => {
+  // Each If costs tens of µs a run beyond its nodes (see model/reduction-graph.ts): the feature
+  // session's graph keeps one, for the max heatmaps; the lens's gates every stage and the maps.
+  it('inline: one If (the max heatmaps) in the whole graph; switched: one per stage and one for the maps, each with a nested max If', async () => {
+    const { model, info } = await loadAndInspect(await ensureFixture({ depth: 18, bn: 'folded', opset: 11 }));
+    const map = discoverStages(model, info);
+    const cam = { scores: info.output.name, head: map.head };
+    const ifs = (m: typeof model) => m.graph.node.filter((n) => n.opType === 'If').map((n) => n.name);
+    const inline = addStageReductions(model, map.stages, cam, 'inline');
+    expect(ifs(inline)).toEqual(['reslens.heatmap_max.all']);
+    expect(inline.graph.input.map((i) => i.name)).not.toContain('reslens.features');
+    const switched = addStageReductions(model, map.stages, cam, 'switched');
+    expect(ifs(switched).sort()).toEqual(['reslens.cam', ...map.stages.map((s) => `reslens.reductions.${s.name}`)].sort());
+    expect(model.graph.node.some((n) => n.opType === 'If'), 'the original is not modified').toBe(false);
   });
 });
 

@@ -193,7 +193,7 @@ export class BlockLens {
         out.logits.push(values.subarray(i * classes, (i + 1) * classes));
         out.epByImage.push(ep);
       }
-      if (summary) out.summaries?.push(readSummary(result, map));
+      if (summary) out.summaries?.push(readSummary(result, map, summary.heatmapMode));
       if (options.norms) {
         const floats = (name: string): Float32Array => result[name].data as Float32Array;
         for (let i = 0; i < n; i++) {

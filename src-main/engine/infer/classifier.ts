@@ -19,12 +19,11 @@ import { encodeModel, tensorFloats } from '../model/onnx-proto.js';
 import {
   CAM_OUTPUTS,
   GRAPH_TOP_CLASSES,
-  FEATURES_SWITCH,
   HEATMAP_MAX_SWITCH,
   REDUCTIONS_VERSION,
   addStageReductions,
-  allReductionOutputs,
   reductionOutputs,
+  summaryOutputs,
 } from '../model/reduction-graph.js';
 import type { ClassifierWeights } from '../model/classifier-weights.js';
 import type { PreprocessSpec } from '../preprocess/preprocess.js';
@@ -98,7 +97,14 @@ export interface SummaryRequest {
 
 /** The outputs a summary run fetches (besides the logits), for the classifier and the block lens alike. */
 export function summaryFetches(map: StageMap, request: SummaryRequest): string[] {
-  const fetches = [...allReductionOutputs(map.stages.map((s) => s.name)), CAM_OUTPUTS.classes, CAM_OUTPUTS.maps];
+  const fetches = [
+    ...summaryOutputs(
+      map.stages.map((s) => s.name),
+      request.heatmapMode,
+    ),
+    CAM_OUTPUTS.classes,
+    CAM_OUTPUTS.maps,
+  ];
   if ((request.classes ?? DEFAULT_TOP_CLASSES) > GRAPH_TOP_CLASSES) fetches.push(map.head.features);
   return fetches;
 }
@@ -313,13 +319,8 @@ export class Classifier {
     if (map && withFeatures) fetches.push(...map.stages.map((s) => s.tensor));
     if (map && withFeatures) fetches.push(map.head.features);
     if (map && summary) fetches.push(...summaryFetches(map, summary));
-    // The feature graph's switches (reductions on, which heatmap): fed on every run of it.
-    const switches: Record<string, ort.Tensor> = onFeatureGraph
-      ? {
-          [FEATURES_SWITCH]: new ort.Tensor('bool', [summary !== undefined], []),
-          [HEATMAP_MAX_SWITCH]: new ort.Tensor('bool', [summary?.heatmapMode === 'max'], []),
-        }
-      : {};
+    // The feature graph's one switch (the max heatmaps), fed on every run of it.
+    const switches: Record<string, ort.Tensor> = onFeatureGraph ? { [HEATMAP_MAX_SWITCH]: new ort.Tensor('bool', [summary?.heatmapMode === 'max'], []) } : {};
     const features: ImageFeatures[] = [];
     const summaries: ImageSummary[] = [];
     const size = this.imageSize;
@@ -339,7 +340,7 @@ export class Classifier {
         output = result[this.outputName];
         for (let i = 0; i < n; i++) epByImage.push(ep);
         if (withFeatures && map) features.push(...splitFeatures(result, map, n));
-        if (summary && map) summaries.push(readSummary(result, map));
+        if (summary && map) summaries.push(readSummary(result, map, summary.heatmapMode));
       } catch (error) {
         throw new EngineError(ErrorCode.INFERENCE_FAILED, `inference failed on ${runner.ep}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
       }
@@ -408,13 +409,13 @@ function meanOf(values: Float32Array): number {
 }
 
 /** One image's in-graph reductions from a one-image run. */
-export function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: StageMap): ImageSummary {
+export function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: StageMap, heatmapMode: SummaryRequest['heatmapMode']): ImageSummary {
   const floats = (name: string): Float32Array => result[name].data as Float32Array;
   const stages = Object.fromEntries(
     map.stages.map((s) => {
       const out = reductionOutputs(s.name);
       const summary: StageSummary = {
-        heatmap: floats(out.heatmap),
+        heatmap: floats(heatmapMode === 'max' ? out.heatmapMax : out.heatmap),
         channelMeans: floats(out.channelMeans),
         max: maxOf(floats(out.channelMax)),
         // Every channel holds H×W values, so the mean of the channels' fractions is the stage's.
@@ -463,7 +464,7 @@ async function prepareModel(options: ClassifierOptions): Promise<FirstLoad> {
     if (hasExternalData) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, 'feature maps unavailable: models with external weight files cannot be edited yet');
     const batchAxis = info.input.dynamicBatch ? 'N' : 1;
     const build = (): Uint8Array =>
-      encodeModel(addStageReductions(withExposedTensors(model, exposed, batchAxis), map.stages, { scores: info.output.name, head: map.head }));
+      encodeModel(addStageReductions(withExposedTensors(model, exposed, batchAxis), map.stages, { scores: info.output.name, head: map.head }, 'inline'));
     const head = headWeights(model, map);
     if (options.cacheDir) {
       const cached = await exposedModelFile(path.join(options.cacheDir, 'exposed'), info.sha256, exposed, build, `reductions-v${REDUCTIONS_VERSION}`);

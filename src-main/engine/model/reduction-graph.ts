@@ -5,27 +5,33 @@
 // +25 ms reduction against a 55 ms run); the graph does the same work in ~1.6 ms plus ~0.7 ms for
 // reordering the stage tensors out of onnxruntime's blocked layout (profiled 2026-12-03).
 //
-// The reductions sit in the then-branch of an `If` on a boolean graph input: onnxruntime runs every
-// node of a graph whatever outputs are fetched, so without it a run that needs no reductions (the
-// full stage tensors for export, a lesion study's plain runs) would pay for them. The classifier
-// runs them on a session of its own (infer/classifier.ts) and classifies on the model as it is.
-// Measured against the same nodes in the main graph (interleaved runs, ResNet-50, 2026-12-02): the
-// If is 1–2% of an inference quicker, not slower — in the main graph onnxruntime interleaves the
-// reductions with the convolutions. (The switch is a plain input, fed on every run:
-// onnxruntime-node does not let a feed override an initializer, so it cannot have a default.)
+// Placement. The classifier runs them on a feature session of its own (infer/classifier.ts) and
+// classifies on the model as it is, so in that graph they sit in the main graph (`inline`): the
+// feature session's runs all want them but the export's, which fetches the full stage tensors and
+// pays for reductions it does not read (~2.5 ms of onnxruntime time against a ~50 ms run). Each If costs ~35–80 µs a run
+// beyond its nodes (subgraph frame set-up), and one per stage, one for the maps and one nested per
+// heatmap were 11: inline, onnxruntime's profiler (ResNet-50, 2-core AVX-512, 40 runs, 2026-12-04)
+// summed 1.9–2.1 ms of added nodes against 2.8–3.0 ms behind the Ifs, and the feature view's
+// overhead over classification fell ~2 points (alternating paired blocks: +9.7/+10.9% against
+// +11.8/+12.7%). The only If left there switches on the max heatmaps, all five in one (~35 µs).
+// Inline nodes run where onnxruntime's ordering puts them, and appended last stage first (see
+// withInlineReductions) each stage's reorder and reductions run right after the stage is computed,
+// so its reordered copy is read while still in cache (profiled). (On 2026-12-02 the main graph had
+// measured 1–2% slower than one If holding every stage, with the nodes in another order; the paired
+// runs above are of this order.)
 //
-// One If per stage (and one for the class activation maps), appended last stage first: onnxruntime
-// orders nodes by a depth-first walk back from the graph's last nodes, so each stage's reorder and
-// reductions then run right after the stage is computed, and its reordered copy is freed before the
-// next stage's is made, instead of all five at the end (profiled: the stem's reductions ran second
-// after the max pool, not after the classifier). Measured against one If for all stages
-// (interleaved, 3 processes each, bounded spinning on): +10.0 against +10.4% over classification;
-// conv4_x, conv5_x and the maps in one If took 848 µs against 846 µs in three (profiled 2026-12-04).
+// The block lens (blocks/lens.ts) runs the same model plainly for a lesion study's many runs, and
+// onnxruntime runs every node of a graph whatever outputs are fetched (profiled: with only the
+// logits fetched the reductions still ran), so there they stay behind FEATURES_SWITCH (`switched`),
+// one If per stage and one for the maps. Measured against the same nodes in one If for all stages
+// (interleaved, 3 processes each): +10.0 against +10.4% over classification. (The switch is a plain
+// input, fed on every run: onnxruntime-node does not let a feed override an initializer, so it
+// cannot have a default.)
 //
 // Op choices, measured with onnxruntime's profiler on ResNet-50 (2-core AVX-512): every pass over
 // the stage tensors costs ~0.2–0.5 ms, so the graph makes as few as the feature view needs: the
-// heatmap of the mode asked for (a nested `If`; the channel mean as a MatMul, 3× quicker than
-// ReduceMean over the strided channel axis), channel means, the maximum, the non-zero fraction,
+// mean heatmap (a MatMul, 3× quicker than ReduceMean over the strided channel axis; the max heatmap
+// only when switched on), channel means, the maximum, the non-zero fraction,
 // top channels and class activation maps. The minimum and standard deviation would take two more
 // passes; they come with the full tensors (export). Tried and not kept: the statistics on
 // onnxruntime's blocked layout (GlobalAveragePool, GlobalMaxPool, a depthwise Conv for the
@@ -48,7 +54,7 @@ import {
 
 /** Graph input (bool scalar) that switches the reductions on. */
 export const FEATURES_SWITCH = 'reslens.features';
-/** Graph input (bool scalar): heatmaps are the maximum over channels when true, the mean when false. */
+/** Graph input (bool scalar): when true the graph also computes the max heatmaps (the mean ones always). */
 export const HEATMAP_MAX_SWITCH = 'reslens.heatmap_max';
 
 /**
@@ -63,7 +69,7 @@ export const GRAPH_TOP_CHANNELS = 12;
 export const GRAPH_TOP_CLASSES = 10;
 
 /** Bumped whenever the added nodes change, so cached edited models are rebuilt. */
-export const REDUCTIONS_VERSION = 12;
+export const REDUCTIONS_VERSION = 13;
 
 /** Outputs of the in-graph class activation maps: the top classes, best first, and their raw maps. */
 export const CAM_OUTPUTS = { classes: 'reslens.cam.classes', maps: 'reslens.cam.maps' } as const;
@@ -102,8 +108,10 @@ export const NON_ZERO_EPSILON = 2 ** -100;
 
 /** Names of the outputs computed for one stage, with their per-image shapes. */
 export interface StageReductionOutputs {
-  /** H×W values: mean or max over channels, as switched. */
+  /** H×W values: the mean over channels (always computed: one MatMul, ~0.07 ms a ResNet-50 run). */
   heatmap: string;
+  /** H×W values: the maximum over channels when HEATMAP_MAX_SWITCH is on; empty (zeros before opset 11) when off. */
+  heatmapMax: string;
   /** [C]: every channel's mean activation. */
   channelMeans: string;
   /**
@@ -123,6 +131,7 @@ export function reductionOutputs(stageName: string): StageReductionOutputs {
   const name = (what: string): string => `reslens.${stageName}.${what}`;
   return {
     heatmap: name('heatmap'),
+    heatmapMax: name('heatmap_max'),
     channelMeans: name('channel_means'),
     channelMax: name('channel_max'),
     channelNonZero: name('channel_non_zero'),
@@ -131,9 +140,12 @@ export function reductionOutputs(stageName: string): StageReductionOutputs {
   };
 }
 
-/** Every output the reductions add, in a stable order (for fetching). */
-export function allReductionOutputs(stageNames: readonly string[]): string[] {
-  return stageNames.flatMap((s) => Object.values(reductionOutputs(s)));
+/** The outputs a summary run fetches, in a stable order: every stage's, with the heatmap of `heatmapMode`. */
+export function summaryOutputs(stageNames: readonly string[], heatmapMode: 'mean' | 'max'): string[] {
+  return stageNames.flatMap((s) => {
+    const { heatmap, heatmapMax, ...rest } = reductionOutputs(s);
+    return [heatmapMode === 'max' ? heatmapMax : heatmap, ...Object.values(rest)];
+  });
 }
 
 const ints = (name: string, values: number[]): OnnxAttribute => ({ name, type: AttributeType.INTS, ints: values });
@@ -253,11 +265,23 @@ export function ifNode(name: string, condition: string, outputs: string[], thenB
 }
 
 /**
- * Returns `model` with the switched reductions of `stages` added (the original is not modified).
- * Top-channel maps are gathered with the first image's ranking, so a run that fetches them must
- * hold one image (the engine runs feature requests one image at a time).
+ * Where the reductions sit. `switched`: one If per stage on FEATURES_SWITCH, for a graph whose
+ * plain runs must not pay for them (the block lens). `inline`: in the main graph, for a session that
+ * exists to compute them (the classifier's feature session; see the header for what that saves).
  */
-export function addStageReductions(model: OnnxModel, stages: readonly ReducibleStage[], cam?: CamSource): OnnxModel {
+export type ReductionPlacement = 'switched' | 'inline';
+
+/**
+ * Returns `model` with the reductions of `stages` added (the original is not modified). Top-channel
+ * maps are gathered with the first image's ranking, so a run that fetches them must hold one image
+ * (the engine runs feature requests one image at a time).
+ */
+export function addStageReductions(
+  model: OnnxModel,
+  stages: readonly ReducibleStage[],
+  cam?: CamSource,
+  placement: ReductionPlacement = 'switched',
+): OnnxModel {
   const opset = defaultOpset(model);
   if (opset < 7) throw new EngineError(ErrorCode.UNSUPPORTED_MODEL, `feature maps unavailable: opset ${opset} is older than 7`);
 
@@ -267,18 +291,49 @@ export function addStageReductions(model: OnnxModel, stages: readonly ReducibleS
     const node = producers.get(tensor);
     return node?.opType === 'Relu' || (node?.opType === 'MaxPool' && producers.get(node.input[0])?.opType === 'Relu');
   };
+  const maxHeatmaps: MaxHeatmap[] = [];
   const branches: FeatureBranch[] = stages.map((stage) => {
     const writer = new NodeWriter(opset, `reslens.reductions.${stage.name}`);
     const rows = stageRows(writer, stage);
-    const heatmap = heatmapNode(stage, rows, opset);
-    writer.nodes.push(heatmap.node);
-    return { name: `reductions.${stage.name}`, writer, outputs: [heatmap.output, ...addStageStatistics(writer, stage, rows, nonNegative(stage.tensor))] };
+    const outputs = [meanHeatmap(writer, stage, rows)];
+    if (placement === 'switched') {
+      // Inside the stage's branch, where its rows exist: a nested If on the heatmap switch.
+      const max = maxHeatmapIf(stage.name, [{ stage, rows }], opset);
+      writer.nodes.push(max.node);
+      outputs.push(...max.outputs);
+    } else {
+      maxHeatmaps.push({ stage, rows });
+    }
+    return { name: `reductions.${stage.name}`, writer, outputs: [...outputs, ...addStageStatistics(writer, stage, rows, nonNegative(stage.tensor))] };
   });
   if (cam) {
     const writer = new NodeWriter(opset, 'reslens.cam');
     branches.push({ name: 'cam', writer, outputs: addClassActivationMaps(writer, cam) });
   }
-  return withFeatureBranches(model, branches, opset, [boolScalarInput(FEATURES_SWITCH), boolScalarInput(HEATMAP_MAX_SWITCH)]);
+  if (placement === 'switched') return withFeatureBranches(model, branches, opset, [boolScalarInput(FEATURES_SWITCH), boolScalarInput(HEATMAP_MAX_SWITCH)]);
+  return withInlineReductions(model, branches, maxHeatmapIf('all', maxHeatmaps, opset), [boolScalarInput(HEATMAP_MAX_SWITCH)]);
+}
+
+/**
+ * `model` with the branches' nodes in its main graph, last branch first (each then runs right
+ * after its stage, as in withFeatureBranches), and the one If of the max heatmaps last.
+ */
+function withInlineReductions(
+  model: OnnxModel,
+  branches: readonly FeatureBranch[],
+  maxHeatmaps: { node: OnnxNode; outputs: BranchOutput[] },
+  newInputs: OnnxModel['graph']['input'],
+): OnnxModel {
+  const outputs = [...branches.flatMap((b) => b.outputs), ...maxHeatmaps.outputs];
+  return {
+    ...model,
+    graph: {
+      ...model.graph,
+      node: [...model.graph.node, ...[...branches].reverse().flatMap((b) => b.writer.nodes), maxHeatmaps.node],
+      input: [...model.graph.input, ...newInputs],
+      output: [...model.graph.output, ...outputs.map((o) => valueInfo(o.name, o.type))],
+    },
+  };
 }
 
 /** Nodes to run behind the features switch (one If), and what they output. */
@@ -352,27 +407,50 @@ function stageRows(writer: NodeWriter, stage: ReducibleStage): string {
   return rows;
 }
 
-/** A stage's heatmap, [N, 1, H·W]: a nested If computes the mean or the max over channels. */
-function heatmapNode(stage: ReducibleStage, rows: string, opset: number): { node: OnnxNode; output: BranchOutput } {
+/**
+ * A stage's mean heatmap, [N, 1, H·W], as a matrix product with a 1/C row: a GEMM on onnxruntime's
+ * fastest path, measured ~3× quicker than ReduceMean over the (strided) channel axis.
+ */
+function meanHeatmap(writer: NodeWriter, stage: ReducibleStage, rows: string): BranchOutput {
   const FLOAT = TensorDataType.FLOAT;
   const plane = reductionOutputs(stage.name).heatmap;
-  const meanPlane = new NodeWriter(opset, `reslens.mean_plane.${stage.name}`);
-  const maxPlane = new NodeWriter(opset, `reslens.max_plane.${stage.name}`);
-  // Mean over channels as a matrix product with a 1/C row: a GEMM on onnxruntime's fastest path,
-  // measured ~3× quicker than ReduceMean over the (strided) channel axis.
   const channels = stage.shape[0];
   const weights = `${plane}.mean_weights`;
-  meanPlane.constant({ name: weights, dims: [1, channels], dataType: FLOAT, floatData: new Array<number>(channels).fill(1 / channels) });
-  meanPlane.node('MatMul', [weights, rows], [`${plane}.mean`]);
-  maxPlane.reduce('ReduceMax', rows, `${plane}.max`, [1], 1);
+  writer.constant({ name: weights, dims: [1, channels], dataType: FLOAT, floatData: new Array<number>(channels).fill(1 / channels) });
+  writer.node('MatMul', [weights, rows], [plane]);
+  return { name: plane, type: FLOAT, shape: [1, 1, stage.shape[1] * stage.shape[2]] };
+}
+
+/** A stage's [N, C, H·W] view, for its max heatmap. */
+interface MaxHeatmap {
+  stage: ReducibleStage;
+  rows: string;
+}
+
+/**
+ * The max heatmaps of `stages` ([N, 1, H·W] each) behind HEATMAP_MAX_SWITCH: the maximum over the
+ * strided channel axis costs ~1.6 ms a ResNet-50 run, too much to pay for a view the user has not
+ * asked for. Switched off they are empty (opset ≥ 11) or zeros.
+ */
+function maxHeatmapIf(name: string, stages: readonly MaxHeatmap[], opset: number): { node: OnnxNode; outputs: BranchOutput[] } {
+  const writer = new NodeWriter(opset, `reslens.max_plane.${name}`);
+  const outputs = stages.map(({ stage, rows }): BranchOutput => {
+    const plane = reductionOutputs(stage.name).heatmapMax;
+    writer.reduce('ReduceMax', rows, `${plane}.on`, [1], 1);
+    return { name: plane, type: TensorDataType.FLOAT, shape: [1, 1, stage.shape[1] * stage.shape[2]] };
+  });
+  const names = outputs.map((o) => o.name);
   const node = ifNode(
-    `reslens.heatmap.${stage.name}`,
+    `reslens.heatmap_max.${name}`,
     HEATMAP_MAX_SWITCH,
-    [plane],
-    maxPlane.graph(`reslens_max_plane_${stage.name}`, [`${plane}.max`]),
-    meanPlane.graph(`reslens_mean_plane_${stage.name}`, [`${plane}.mean`]),
+    names,
+    writer.graph(
+      `reslens_max_plane_${name}`,
+      names.map((n) => `${n}.on`),
+    ),
+    offBranch(`reslens_no_max_plane_${name}`, outputs, opset),
   );
-  return { node, output: { name: plane, type: FLOAT, shape: [1, 1, stage.shape[1] * stage.shape[2]] } };
+  return { node, outputs };
 }
 
 /**
