@@ -169,7 +169,10 @@ describe('where the reductions sit', () => {
     expect(inline.graph.input.map((i) => i.name)).not.toContain('reslens.features');
     const switched = addStageReductions(model, map.stages, cam, 'switched');
     expect(ifs(switched).sort()).toEqual(['reslens.cam', ...map.stages.map((s) => `reslens.reductions.${s.name}`)].sort());
-    expect(model.graph.node.some((n) => n.opType === 'If'), 'the original is not modified').toBe(false);
+    expect(
+      model.graph.node.some((n) => n.opType === 'If'),
+      'the original is not modified',
+    ).toBe(false);
   });
 });
 

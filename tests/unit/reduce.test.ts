@@ -26,6 +26,24 @@ describe('feature reductions', () => {
     expect(max.data[3]).toBe(1);
   });
 
+  it('finds the range wherever it lies: in any of the four lanes scanned together, or in the tail', () => {
+    // Seven values: indices 0–3 are scanned four at a time, 4–6 one by one.
+    for (let minAt = 0; minAt < 7; minAt++)
+      for (let maxAt = 0; maxAt < 7; maxAt++) {
+        if (minAt === maxAt) continue;
+        const values = new Float32Array(7).fill(5);
+        values[minAt] = -3;
+        values[maxAt] = 9;
+        const n = normalise(values, 7, 1);
+        expect([n.min, n.max], `min at ${minAt}, max at ${maxAt}`).toEqual([-3, 9]);
+        expect(n.data[minAt]).toBe(0);
+        expect(n.data[maxAt]).toBe(1);
+        expect(n.data[[0, 1, 2, 3, 4, 5, 6].find((i) => i !== minAt && i !== maxAt)!]).toBeCloseTo(8 / 12, 6);
+      }
+    const tailNaN = normalise(Float32Array.from([1, 2, 3, 4, 5, Number.NaN, 0]), 7, 1);
+    expect([tailNaN.min, tailNaN.max]).toEqual([0, 5]);
+  });
+
   it('a constant map normalises to zeros, not NaN', () => {
     const flat = normalise(new Float32Array(4).fill(7), 2, 2);
     expect(Array.from(flat.data)).toEqual([0, 0, 0, 0]);

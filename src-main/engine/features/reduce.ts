@@ -37,15 +37,12 @@ export function normalise(values: Float32Array, width: number, height: number, i
   // run's outputs element by element into another array cost 1.2 ms for the feature view's 45
   // maps, copied first 0.37 ms), and a map normalised in place is read where it is (0.27 ms).
   if (data.buffer !== values.buffer || data.byteOffset !== values.byteOffset) data.set(values);
-  // Branch-free Math.min/max run ~2× quicker than compare-and-branch here; a NaN would poison them,
-  // so a map holding one is scanned again the careful way (NaNs skipped, as before).
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) {
-    min = Math.min(min, data[i]);
-    max = Math.max(max, data[i]);
-  }
-  if (Number.isNaN(min)) {
+  // Branch-free Math.min/max run ~2× quicker than compare-and-branch here, and four of each in
+  // step (independent chains) another ~25% (1.44 against 1.93 ns a value on 8 maps of 56×56,
+  // 2-core Xeon); a NaN would poison them, so a map holding one is scanned again the careful way
+  // (NaNs skipped, as before).
+  let [min, max] = minMax(data);
+  if (Number.isNaN(min) || Number.isNaN(max)) {
     min = Infinity;
     max = -Infinity;
     for (let i = 0; i < n; i++) {
@@ -57,11 +54,52 @@ export function normalise(values: Float32Array, width: number, height: number, i
   const range = max - min;
   if (range > 0) {
     const scale = 1 / range; // a multiply, not a divide per value: ~2× quicker
-    for (let i = 0; i < n; i++) data[i] = (data[i] - min) * scale;
+    // Four values a step: 1.16 against 1.47 ns a value (as above).
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      data[i] = (data[i] - min) * scale;
+      data[i + 1] = (data[i + 1] - min) * scale;
+      data[i + 2] = (data[i + 2] - min) * scale;
+      data[i + 3] = (data[i + 3] - min) * scale;
+    }
+    for (; i < n; i++) data[i] = (data[i] - min) * scale;
   } else {
     data.fill(0);
   }
   return { width, height, data, min, max };
+}
+
+/** Minimum and maximum of `data` (NaN when it holds one). */
+function minMax(data: Float32Array): [number, number] {
+  const n = data.length;
+  let min0 = Infinity;
+  let min1 = Infinity;
+  let min2 = Infinity;
+  let min3 = Infinity;
+  let max0 = -Infinity;
+  let max1 = -Infinity;
+  let max2 = -Infinity;
+  let max3 = -Infinity;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v0 = data[i];
+    const v1 = data[i + 1];
+    const v2 = data[i + 2];
+    const v3 = data[i + 3];
+    min0 = Math.min(min0, v0);
+    min1 = Math.min(min1, v1);
+    min2 = Math.min(min2, v2);
+    min3 = Math.min(min3, v3);
+    max0 = Math.max(max0, v0);
+    max1 = Math.max(max1, v1);
+    max2 = Math.max(max2, v2);
+    max3 = Math.max(max3, v3);
+  }
+  for (; i < n; i++) {
+    min0 = Math.min(min0, data[i]);
+    max0 = Math.max(max0, data[i]);
+  }
+  return [Math.min(min0, min1, min2, min3), Math.max(max0, max1, max2, max3)];
 }
 
 /** Mean (or max) over channels of a [C,H,W] map, normalised. */
