@@ -145,6 +145,19 @@ test('feature view: stage heatmaps are drawn and differ per stage; channels, CAM
   expect(signatureDistance(await readCanvas(app, main), drawn.layer4)).toBeGreaterThan(2);
   await setOpacity(app, 1);
 
+  // Max over channels: the engine runs the graph's max heatmaps (switched on for this request) and
+  // the map changes; back to mean, the mean map returns.
+  const reduceBy = view.getByLabel('Reduce channels by');
+  await reduceBy.selectOption('max');
+  await expect(reduceBy).toHaveValue('max');
+  await expect
+    .poll(async () => signatureDistance(await readCanvas(app, main), drawn.layer4), { message: 'the max map differs from the mean' })
+    .toBeGreaterThan(2);
+  expect((await readCanvas(app, main)).std, 'max heatmap is not blank').toBeGreaterThan(5);
+  await app.screenshot({ path: test.info().outputPath('feature-view-max.png') });
+  await reduceBy.selectOption('mean');
+  await expect.poll(async () => signatureDistance(await readCanvas(app, main), drawn.layer4), { message: 'the mean map is back' }).toBeLessThan(1);
+
   // A channel of the selected stage, fetched with features.channel.
   const channel = view.locator('[data-channel]').nth(1);
   const number = await channel.getAttribute('data-channel');
