@@ -8,17 +8,19 @@
 // Placement. The classifier runs them on a feature session of its own (infer/classifier.ts) and
 // classifies on the model as it is, so in that graph they sit in the main graph (`inline`): the
 // feature session's runs all want them but the export's, which fetches the full stage tensors and
-// pays for reductions it does not read (~2.5 ms of onnxruntime time against a ~50 ms run). Each If costs ~35–80 µs a run
-// beyond its nodes (subgraph frame set-up), and one per stage, one for the maps and one nested per
-// heatmap were 11: inline, onnxruntime's profiler (ResNet-50, 2-core AVX-512, 40 runs, 2026-12-04)
-// summed 1.9–2.1 ms of added nodes against 2.8–3.0 ms behind the Ifs, and the feature view's
-// overhead over classification fell ~2 points (alternating paired blocks: +9.7/+10.9% against
-// +11.8/+12.7%). The only If left there switches on the max heatmaps, all five in one (~35 µs).
-// Inline nodes run where onnxruntime's ordering puts them, and appended last stage first (see
-// withInlineReductions) each stage's reorder and reductions run right after the stage is computed,
-// so its reordered copy is read while still in cache (profiled). (On 2026-12-02 the main graph had
-// measured 1–2% slower than one If holding every stage, with the nodes in another order; the paired
-// runs above are of this order.)
+// pays for reductions it does not read (~2.5 ms of onnxruntime time against a ~50 ms run). Each If
+// costs ~35–80 µs a run beyond its nodes (subgraph frame set-up), and one per stage, one for the
+// maps and one nested per heatmap were 11: inline, onnxruntime's profiler (ResNet-50, 2-core
+// AVX-512, 40 runs, 2026-12-04) summed 1.9–2.1 ms of added nodes against 2.8–3.0 ms behind the Ifs,
+// and the feature view's overhead over classification fell ~2 points (alternating paired blocks:
+// +9.7/+10.9% against +11.8/+12.7%). The only If left there switches on the max heatmaps, all five
+// in one (~35 µs); it keeps every stage's reordered copy alive to the end of the run (6.8 MB more
+// arena for ResNet-50), which profiled no slower than the same graph without it (added nodes 1.86
+// against 1.88 ms). Inline nodes run where onnxruntime's ordering puts them, and appended last
+// stage first (see withInlineReductions) each stage's reorder and reductions run right after the
+// stage is computed, so its reordered copy is read while still in cache (profiled). (On 2026-12-02
+// the main graph had measured 1–2% slower than one If holding every stage, with the nodes in
+// another order; the paired runs above are of this order.)
 //
 // The block lens (blocks/lens.ts) runs the same model plainly for a lesion study's many runs, and
 // onnxruntime runs every node of a graph whatever outputs are fetched (profiled: with only the
@@ -31,12 +33,12 @@
 // Op choices, measured with onnxruntime's profiler on ResNet-50 (2-core AVX-512): every pass over
 // the stage tensors costs ~0.2–0.5 ms, so the graph makes as few as the feature view needs: the
 // mean heatmap (a MatMul, 3× quicker than ReduceMean over the strided channel axis; the max heatmap
-// only when switched on), channel means, the maximum, the non-zero fraction,
-// top channels and class activation maps. The minimum and standard deviation would take two more
-// passes; they come with the full tensors (export). Tried and not kept: the statistics on
-// onnxruntime's blocked layout (GlobalAveragePool, GlobalMaxPool, a depthwise Conv for the
-// non-zero count) were no quicker than the plain ops after the reorder the heatmap and the top
-// maps need anyway, and a channels-last reorder made the top maps' Gather strided (0.8 ms).
+// only when switched on), channel means, the maximum, the non-zero fraction, top channels and class
+// activation maps. The minimum and standard deviation would take two more passes; they come with
+// the full tensors (export). Tried and not kept: the statistics on onnxruntime's blocked layout
+// (GlobalAveragePool, GlobalMaxPool, a depthwise Conv for the non-zero count) were no quicker than
+// the plain ops after the reorder the heatmap and the top maps need anyway, and a channels-last
+// reorder made the top maps' Gather strided (0.8 ms).
 import { EngineError } from '../core/errors.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import type { HeadInfo } from './stages.js';
