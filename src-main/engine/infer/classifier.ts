@@ -1,7 +1,7 @@
 // The classifier: one model loaded once, batches of preprocessed images in, top-k classes out.
 // Two sessions on the model: classification runs the model as it is; the feature view (and the
-// full stage tensors) run a copy with the stage outputs and their switched reductions
-// (model/reduction-graph.ts), opened on first use. When one session served both, every plain run
+// full stage tensors) run a copy with the stage outputs and their reductions in its main graph
+// (model/reduction-graph.ts, placement 'inline'), opened on first use. When one session served both, every plain run
 // paid for the stage tensors leaving onnxruntime's blocked layout for the switched-off reductions
 // (+1.5–2.9% per ResNet-50 image, interleaved runs, 2026-12-02). A second session costs memory
 // instead (ResNet-50 ~140 MB, ResNet-152 ~240 MB resident), and only in processes that show

@@ -110,7 +110,7 @@ export const NON_ZERO_EPSILON = 2 ** -100;
 
 /** Names of the outputs computed for one stage, with their per-image shapes. */
 export interface StageReductionOutputs {
-  /** H×W values: the mean over channels (always computed: one MatMul, ~0.07 ms a ResNet-50 run). */
+  /** H×W values: the mean over channels (always computed: a MatMul per stage, ~0.33 ms a ResNet-50 run in all). */
   heatmap: string;
   /** H×W values: the maximum over channels when HEATMAP_MAX_SWITCH is on; empty (zeros before opset 11) when off. */
   heatmapMax: string;
@@ -431,7 +431,7 @@ interface MaxHeatmap {
 
 /**
  * The max heatmaps of `stages` ([N, 1, H·W] each) behind HEATMAP_MAX_SWITCH: the maximum over the
- * strided channel axis costs ~1.6 ms a ResNet-50 run, too much to pay for a view the user has not
+ * strided channel axis costs ~1.6–2 ms a ResNet-50 run (profiled), too much to pay for a view the user has not
  * asked for. Switched off they are empty (opset ≥ 11) or zeros.
  */
 function maxHeatmapIf(name: string, stages: readonly MaxHeatmap[], opset: number): { node: OnnxNode; outputs: BranchOutput[] } {
