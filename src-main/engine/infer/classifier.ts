@@ -1,11 +1,11 @@
 // The classifier: one model loaded once, batches of preprocessed images in, top-k classes out.
 // Two sessions on the model: classification runs the model as it is; the feature view (and the
 // full stage tensors) run a copy with the stage outputs and their reductions in its main graph
-// (model/reduction-graph.ts, placement 'inline'), opened on first use. When one session served both, every plain run
-// paid for the stage tensors leaving onnxruntime's blocked layout for the switched-off reductions
-// (+1.5–2.9% per ResNet-50 image, interleaved runs, 2026-12-02). A second session costs memory
-// instead (ResNet-50 ~140 MB, ResNet-152 ~240 MB resident), and only in processes that show
-// feature maps.
+// (model/reduction-graph.ts, placement 'inline'), opened on first use. When one session served
+// both, every plain run paid for the stage tensors leaving onnxruntime's blocked layout for the
+// switched-off reductions (+1.5–2.9% per ResNet-50 image, interleaved runs, 2026-12-02). A second
+// session costs memory instead (ResNet-50 ~140 MB, ResNet-152 ~240 MB resident), and only in
+// processes that show feature maps.
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from '../core/errors.js';
@@ -97,14 +97,8 @@ export interface SummaryRequest {
 
 /** The outputs a summary run fetches (besides the logits), for the classifier and the block lens alike. */
 export function summaryFetches(map: StageMap, request: SummaryRequest): string[] {
-  const fetches = [
-    ...summaryOutputs(
-      map.stages.map((s) => s.name),
-      request.heatmapMode,
-    ),
-    CAM_OUTPUTS.classes,
-    CAM_OUTPUTS.maps,
-  ];
+  const stageNames = map.stages.map((s) => s.name);
+  const fetches = [...summaryOutputs(stageNames, request.heatmapMode), CAM_OUTPUTS.classes, CAM_OUTPUTS.maps];
   if ((request.classes ?? DEFAULT_TOP_CLASSES) > GRAPH_TOP_CLASSES) fetches.push(map.head.features);
   return fetches;
 }

@@ -326,13 +326,18 @@ function withInlineReductions(
   maxHeatmaps: { node: OnnxNode; outputs: BranchOutput[] },
   newInputs: OnnxModel['graph']['input'],
 ): OnnxModel {
-  const outputs = [...branches.flatMap((b) => b.outputs), ...maxHeatmaps.outputs];
+  const nodes = [...[...branches].reverse().flatMap((b) => b.writer.nodes), maxHeatmaps.node];
+  return withAppended(model, nodes, newInputs, [...branches.flatMap((b) => b.outputs), ...maxHeatmaps.outputs]);
+}
+
+/** `model` with `nodes` after its own, and `inputs` and `outputs` after its own. */
+function withAppended(model: OnnxModel, nodes: OnnxNode[], inputs: OnnxModel['graph']['input'], outputs: BranchOutput[]): OnnxModel {
   return {
     ...model,
     graph: {
       ...model.graph,
-      node: [...model.graph.node, ...[...branches].reverse().flatMap((b) => b.writer.nodes), maxHeatmaps.node],
-      input: [...model.graph.input, ...newInputs],
+      node: [...model.graph.node, ...nodes],
+      input: [...model.graph.input, ...inputs],
       output: [...model.graph.output, ...outputs.map((o) => valueInfo(o.name, o.type))],
     },
   };
@@ -383,17 +388,13 @@ export function withFeatureBranches(
       offBranch(`reslens_no_${graphName}`, outputs, opset),
     );
   });
-  const outputs = branches.flatMap((b) => b.outputs);
-  return {
-    ...model,
-    graph: {
-      ...model.graph,
-      // Last branch first: onnxruntime then runs each branch as soon as its inputs exist (see the header).
-      node: [...model.graph.node, ...switchNodes.reverse()],
-      input: [...model.graph.input, ...newInputs],
-      output: [...model.graph.output, ...outputs.map((o) => valueInfo(o.name, o.type))],
-    },
-  };
+  // Last branch first: onnxruntime then runs each branch as soon as its inputs exist (see the header).
+  return withAppended(
+    model,
+    switchNodes.reverse(),
+    newInputs,
+    branches.flatMap((b) => b.outputs),
+  );
 }
 
 /**
