@@ -70,6 +70,12 @@ async function main(): Promise<void> {
     { name: 'resnet152', file: await ensureFixture({ depth: 152, bn: 'folded' }) },
   ];
   const rows = [];
+  console.log(
+    `features bench · ${os.cpus()[0]?.model} · ${os.availableParallelism()} cores · load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   for (const model of models) {
     const classifier = await Classifier.load({
       name: model.name,
@@ -107,7 +113,7 @@ async function main(): Promise<void> {
     };
     rows.push(row);
     console.log(
-      `${row.model.padEnd(10)} logits ${row.logitsMs.toFixed(1)} ms · all stages reduced in the graph ${row.featuresMs.toFixed(1)} ms (${signed(row.featuresOverheadPercent)}) · ` +
+      `${row.model.padEnd(10)} logits ${row.logitsMs.toFixed(1)} ms · all stages reduced in the graph ${row.featuresMs.toFixed(1)} ms (${signed(row.featuresOverheadPercent)}; target < +10%) · ` +
         `full tensors reduced in JS ${row.fullTensorsMs.toFixed(1)} ms (${signed(row.fullTensorsOverheadPercent)})`,
     );
     await classifier.dispose();
