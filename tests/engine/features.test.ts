@@ -160,6 +160,31 @@ describe('reslens features and inspect --json stages (CLI contract)', () => {
     expect(jsonLines(run.stdout)).toHaveLength(1);
   });
 
+  it('features --json prints the whole summary, the same object summary.json holds', async () => {
+    const model = await ensureFixture({ depth: 18, bn: 'explicit' });
+    const image = path.join(folder, 'photo-json.png');
+    await writeFile(image, await photoLike(320, 240, 'png', 5));
+    const out = path.join(folder, 'out-json');
+    const run = await runCli(['features', image, '--model', model, '--out', out, '--top', '2', '--channels', '3', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = jsonLines(run.stdout) as {
+      stages: { name: string; stats: { mean: number; max: number; zeroFraction: number }; topChannels: unknown[] }[];
+      cams: unknown[];
+    }[];
+    expect(lines).toHaveLength(1);
+    const printed = lines[0];
+    expect(printed).toEqual(JSON.parse(await readFile(path.join(out, 'summary.json'), 'utf8')));
+    // The statistics a script wants are there, per stage, and plausible for ReLU outputs.
+    expect(printed.stages.map((s) => s.name)).toEqual(['stem', 'layer1', 'layer2', 'layer3', 'layer4']);
+    for (const stage of printed.stages) {
+      expect(stage.stats.zeroFraction).toBeGreaterThan(0);
+      expect(stage.stats.zeroFraction).toBeLessThan(1);
+      expect(stage.stats.max).toBeGreaterThan(stage.stats.mean);
+      expect(stage.topChannels).toHaveLength(3);
+    }
+    expect(printed.cams).toHaveLength(2);
+  });
+
   it('inspect --json lists stages and the head, or says why not', async () => {
     const model = await ensureFixture({ depth: 18, bn: 'explicit' });
     const run = await runCli(['inspect', model, '--json']);

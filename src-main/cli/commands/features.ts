@@ -1,5 +1,5 @@
-// `reslens features IMAGE --out DIR`: per-stage heatmap overlays, channel grids, class activation
-// maps and the raw stage tensors of one image, with a JSON summary.
+// `reslens features IMAGE --out DIR [--json]`: per-stage heatmap overlays, channel grids, class
+// activation maps and the raw stage tensors of one image, with a JSON summary (on stdout with --json).
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { type ColormapName, COLORMAPS, load } from '../../engine/index.js';
@@ -15,6 +15,7 @@ interface FeaturesFlags extends ModelFlags {
   opacity: number;
   mode: 'mean' | 'max';
   size: number;
+  json?: boolean;
 }
 
 function parseOpacity(value: string): number {
@@ -43,6 +44,7 @@ export function registerFeaturesCommand(program: Command, context: CliContext): 
     .option('--opacity <0..1>', 'heatmap opacity over the photo', parseOpacity, 0.55)
     .option('--mode <mean|max>', 'stage heatmap: mean or max over channels', parseMode, 'mean')
     .option('--size <px>', 'side of the overlay images in pixels', parsePositiveInt, 448)
+    .option('--json', 'print the whole summary (what summary.json holds: stage statistics, top channels, classes, CAMs, files) as one JSON object on stdout')
     .action(async (image: string, flags: FeaturesFlags) => {
       // The engine loads with the command, not with the program (see main.ts).
       const { exportFeatures } = await load.featuresExport();
@@ -60,9 +62,11 @@ export function registerFeaturesCommand(program: Command, context: CliContext): 
           requestedPrecision: flags.precision,
         });
         context.log(`wrote ${summary.files.length} files to ${flags.out}`);
-        process.stdout.write(
-          `${JSON.stringify({ out: flags.out, stages: summary.stages.map((s) => ({ name: s.name, shape: s.shape })), top: summary.top.slice(0, 3) })}\n`,
-        );
+        // Without --json, a one-line digest for scripts that only need the stage shapes and the top classes.
+        const printed = flags.json
+          ? summary
+          : { out: flags.out, stages: summary.stages.map((s) => ({ name: s.name, shape: s.shape })), top: summary.top.slice(0, 3) };
+        process.stdout.write(`${JSON.stringify(printed)}\n`);
       } finally {
         await classifier.dispose();
       }
