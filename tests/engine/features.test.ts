@@ -175,7 +175,7 @@ describe('reslens features and inspect --json stages (CLI contract)', () => {
     const printed = lines[0];
     expect(printed).toEqual(JSON.parse(await readFile(path.join(out, 'summary.json'), 'utf8')));
     // The statistics a script wants are there, per stage, and plausible for ReLU outputs.
-    expect(printed.stages.map((s) => s.name)).toEqual(['stem', 'layer1', 'layer2', 'layer3', 'layer4']);
+    expect(printed.stages.map((s) => s.name)).toEqual([...STAGE_NAMES]);
     for (const stage of printed.stages) {
       expect(stage.stats.zeroFraction).toBeGreaterThan(0);
       expect(stage.stats.zeroFraction).toBeLessThan(1);
