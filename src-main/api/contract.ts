@@ -13,6 +13,7 @@ import {
   type ErrorCode,
   type ErrorHint,
   EXPLAIN_METHODS,
+  HEATMAP_MODES,
   MAX_EXPLAIN_CLASSES,
   MODEL_NAME_PATTERN,
   STAGE_NAMES,
@@ -32,6 +33,7 @@ export const BlockIdSchema = z.string().regex(/^layer[1-4]\.\d{1,3}$/, 'expected
 export const ModelNameSchema = z.string().regex(MODEL_NAME_PATTERN, 'expected a model name from models.list');
 export const EpSchema = z.enum(EP_NAMES);
 export const StageNameSchema = z.enum(STAGE_NAMES);
+export const HeatmapModeSchema = z.enum(HEATMAP_MODES);
 export const ErrorCodeSchema = z.enum(ERROR_CODES);
 export const ExportFormatSchema = z.enum(['csv', 'json', 'jsonl']);
 
@@ -40,6 +42,7 @@ export type FolderId = z.infer<typeof FolderIdSchema>;
 export type BatchId = z.infer<typeof BatchIdSchema>;
 export type StudyId = z.infer<typeof StudyIdSchema>;
 export type StageName = z.infer<typeof StageNameSchema>;
+export type HeatmapMode = z.infer<typeof HeatmapModeSchema>;
 export type EpRequest = z.infer<typeof EpSchema>;
 
 // ---------------------------------------------------------------------------------------------
@@ -415,7 +418,7 @@ export const RequestSchemas = {
   'images.thumbnail': strict({ image: ImageIdSchema, size: z.number().int().min(32).max(1024) }),
   'features.get': strict({
     image: ImageIdSchema,
-    mode: z.enum(['mean', 'max']).optional(),
+    mode: HeatmapModeSchema.optional(),
     channels: z.number().int().min(1).max(32).optional(),
     classes: z.number().int().min(1).max(10).optional(),
     /** Compare (issue 15): a second model's view of the same photo; the engine holds at most 2 models. */
@@ -468,7 +471,7 @@ export const RequestSchemas = {
   'blocks.features': strict({
     image: ImageIdSchema,
     scales: z.record(BlockIdSchema, z.number().min(0).max(2)).refine((r) => Object.keys(r).length <= 64, 'at most 64 blocks'),
-    mode: z.enum(['mean', 'max']).optional(),
+    mode: HeatmapModeSchema.optional(),
     channels: z.number().int().min(1).max(32).optional(),
     classes: z.number().int().min(1).max(10).optional(),
   }),

@@ -2,7 +2,7 @@
 // activation maps and the raw stage tensors of one image, with a JSON summary (on stdout with --json).
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { type ColormapName, COLORMAPS, load } from '../../engine/index.js';
+import { type ColormapName, COLORMAPS, HEATMAP_MODES, type HeatmapMode, load } from '../../engine/index.js';
 import type { CliContext } from '../context.js';
 import { addModelOptions, addPrecisionOption, type ModelFlags, parseColormap, parsePositiveInt, type PrecisionFlag } from '../options.js';
 
@@ -13,7 +13,7 @@ interface FeaturesFlags extends ModelFlags {
   channels: number;
   colormap: ColormapName;
   opacity: number;
-  mode: 'mean' | 'max';
+  mode: HeatmapMode;
   size: number;
   json?: boolean;
 }
@@ -24,9 +24,9 @@ function parseOpacity(value: string): number {
   return n;
 }
 
-function parseMode(value: string): 'mean' | 'max' {
-  if (value !== 'mean' && value !== 'max') throw new InvalidArgumentError('expected mean or max');
-  return value;
+function parseMode(value: string): HeatmapMode {
+  if (!(HEATMAP_MODES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected ${HEATMAP_MODES.join(' or ')}`);
+  return value as HeatmapMode;
 }
 
 export function registerFeaturesCommand(program: Command, context: CliContext): void {

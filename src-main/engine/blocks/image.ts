@@ -2,7 +2,7 @@
 // hover maps in the network as run (some blocks removed or scaled), its top-5, and what the
 // lesions changed against the intact network (the intact top-1's probability and rank).
 import { EngineError } from '../core/errors.js';
-import { ErrorCode } from '../core/vocabulary.js';
+import { ErrorCode, type HeatmapMode } from '../core/vocabulary.js';
 import { type FeatureOptions, summaryFeatures } from '../features/extract.js';
 import { type Heatmap, normalise } from '../features/reduce.js';
 import { softmax } from '../infer/topk.js';
@@ -58,7 +58,7 @@ export async function lesionedFeatures(
   lens: BlockLens,
   tensor: Float32Array,
   gates: BlockGates,
-  options: FeatureOptions & { heatmapMode?: 'mean' | 'max' } = {},
+  options: FeatureOptions & { heatmapMode?: HeatmapMode } = {},
 ): Promise<ReturnType<typeof summaryFeatures> & { ep: string; inferenceMs: number }> {
   const run = await lens.run(tensor, 1, { gates, summary: { heatmapMode: options.heatmapMode ?? 'mean', classes: options.topClasses } });
   const summary = run.summaries?.[0];

@@ -26,6 +26,11 @@ export const STAGE_NAMES = ['stem', 'layer1', 'layer2', 'layer3', 'layer4'] as c
 export type StageName = (typeof STAGE_NAMES)[number];
 export const PAPER_NAMES: Record<StageName, string> = { stem: 'conv1', layer1: 'conv2_x', layer2: 'conv3_x', layer3: 'conv4_x', layer4: 'conv5_x' };
 
+// ---- stage heatmaps ----
+/** How a stage's map reduces its channels at each position: their mean or their maximum. */
+export const HEATMAP_MODES = ['mean', 'max'] as const;
+export type HeatmapMode = (typeof HEATMAP_MODES)[number];
+
 // ---- model names ----
 /** A model's name in the store (and so in the catalog and the contract): no path can hide in it. */
 export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;

@@ -9,7 +9,7 @@ import { replaceFile } from '../core/files.js';
 import { ErrorCode } from '../core/vocabulary.js';
 import type { Classifier } from '../infer/classifier.js';
 import { gridPng, overlayPng } from './colormap.js';
-import { type ColormapName } from '../core/vocabulary.js';
+import { type ColormapName, type HeatmapMode } from '../core/vocabulary.js';
 import { extractFeatures, photoCrop } from './extract.js';
 import { encodeNpy } from './npy.js';
 
@@ -22,7 +22,7 @@ export interface FeatureExportOptions {
   /** Heatmap opacity over the photo, 0..1. */
   opacity: number;
   /** Stage heatmap: mean or max over channels. */
-  mode: 'mean' | 'max';
+  mode: HeatmapMode;
   /** Side of the overlay images in pixels. */
   size: number;
   /** int8 was asked for: the maps still come from fp32 (the int8 graph has no stage taps), and the summary says so. */
@@ -37,7 +37,7 @@ export interface FeatureExportSummary {
   ms: number;
   input: Record<string, unknown>;
   top: { index: number; label: string; prob: number; logit?: number }[];
-  heatmap: { mode: 'mean' | 'max'; colormap: ColormapName; opacity: number; size: number };
+  heatmap: { mode: HeatmapMode; colormap: ColormapName; opacity: number; size: number };
   stages: {
     name: string;
     paperName: string;

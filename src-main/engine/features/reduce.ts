@@ -1,5 +1,6 @@
 // Reductions of stage maps in the engine, so hosts receive compact arrays: per-stage heatmaps,
 // channel statistics and ranking, and class activation maps.
+import type { HeatmapMode } from '../core/vocabulary.js';
 
 export interface Heatmap {
   width: number;
@@ -11,7 +12,7 @@ export interface Heatmap {
   max: number;
 }
 
-export type HeatmapMode = 'mean' | 'max';
+export type { HeatmapMode };
 
 export interface StageStatistics {
   /** Present when computed from the full stage tensor (export), not on the in-graph fast path. */

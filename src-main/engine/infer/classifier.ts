@@ -22,6 +22,7 @@ import {
   HEATMAP_MAX_SWITCH,
   REDUCTIONS_VERSION,
   addStageReductions,
+  heatmapOutput,
   reductionOutputs,
   summaryOutputs,
 } from '../model/reduction-graph.js';
@@ -31,7 +32,7 @@ import type { EpAttempt } from './provider-attempt.js';
 import { createSession } from './session.js';
 import { type FallbackEvent, type SessionRunner, runnerFor } from './session-runner.js';
 import { defaultBatchSize } from './providers.js';
-import { type Ep, type EpRequest } from '../core/vocabulary.js';
+import { type Ep, type EpRequest, type HeatmapMode } from '../core/vocabulary.js';
 import { InferenceGate, type RunPriority } from './gate.js';
 import { type ClassScore, DEFAULT_TOP_CLASSES, scoresOf, topK } from './topk.js';
 
@@ -85,7 +86,7 @@ export interface ImageSummary {
 
 /** What a run with in-graph reductions returns besides the logits. */
 export interface SummaryRequest {
-  heatmapMode: 'mean' | 'max';
+  heatmapMode: HeatmapMode;
   /**
    * Classes that will get a class activation map (default DEFAULT_TOP_CLASSES). The graph maps its best
    * GRAPH_TOP_CLASSES; only beyond that are the head's features fetched, to map the rest in
@@ -403,13 +404,13 @@ function meanOf(values: Float32Array): number {
 }
 
 /** One image's in-graph reductions from a one-image run. */
-export function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: StageMap, heatmapMode: SummaryRequest['heatmapMode']): ImageSummary {
+export function readSummary(result: ort.InferenceSession.OnnxValueMapType, map: StageMap, heatmapMode: HeatmapMode): ImageSummary {
   const floats = (name: string): Float32Array => result[name].data as Float32Array;
   const stages = Object.fromEntries(
     map.stages.map((s) => {
       const out = reductionOutputs(s.name);
       const summary: StageSummary = {
-        heatmap: floats(heatmapMode === 'max' ? out.heatmapMax : out.heatmap),
+        heatmap: floats(heatmapOutput(out, heatmapMode)),
         channelMeans: floats(out.channelMeans),
         max: maxOf(floats(out.channelMax)),
         // Every channel holds H×W values, so the mean of the channels' fractions is the stage's.

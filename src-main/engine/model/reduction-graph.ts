@@ -40,7 +40,7 @@
 // the plain ops after the reorder the heatmap and the top maps need anyway, and a channels-last
 // reorder made the top maps' Gather strided (0.8 ms).
 import { EngineError } from '../core/errors.js';
-import { ErrorCode } from '../core/vocabulary.js';
+import { ErrorCode, type HeatmapMode } from '../core/vocabulary.js';
 import type { HeadInfo } from './stages.js';
 import {
   AttributeType,
@@ -142,11 +142,17 @@ export function reductionOutputs(stageName: string): StageReductionOutputs {
   };
 }
 
+/** Which of a stage's outputs holds its heatmap in `mode`. */
+export function heatmapOutput(outputs: StageReductionOutputs, mode: HeatmapMode): string {
+  return mode === 'max' ? outputs.heatmapMax : outputs.heatmap;
+}
+
 /** The outputs a summary run fetches, in a stable order: every stage's, with the heatmap of `heatmapMode`. */
-export function summaryOutputs(stageNames: readonly string[], heatmapMode: 'mean' | 'max'): string[] {
+export function summaryOutputs(stageNames: readonly string[], heatmapMode: HeatmapMode): string[] {
   return stageNames.flatMap((s) => {
-    const { heatmap, heatmapMax, ...rest } = reductionOutputs(s);
-    return [heatmapMode === 'max' ? heatmapMax : heatmap, ...Object.values(rest)];
+    const outputs = reductionOutputs(s);
+    const { heatmap: _mean, heatmapMax: _max, ...rest } = outputs;
+    return [heatmapOutput(outputs, heatmapMode), ...Object.values(rest)];
   });
 }
 

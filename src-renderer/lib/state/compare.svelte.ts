@@ -1,6 +1,6 @@
 // Compare (issue 15): the feature view's photo beside a second model's view of it, or beside a second
 // photo under the same model. The stage is the feature view's own (fv.stage), so both sides move in step.
-import type { ClassScore, FeaturesValue } from '../../../src-main/api/contract.js';
+import type { ClassScore, FeaturesValue, HeatmapMode } from '../../../src-main/api/contract.js';
 import { type Transport, toErrorValue } from '../transport/index.js';
 import { decodeCrop } from '../util/crop-photo.svelte.js';
 import type { Card } from './images.svelte.js';
@@ -39,7 +39,7 @@ export class CompareState {
     this.loading = false;
   }
 
-  async load(target: CompareTarget, image: Card['image'], mode: 'mean' | 'max'): Promise<void> {
+  async load(target: CompareTarget, image: Card['image'], mode: HeatmapMode): Promise<void> {
     this.target = target;
     const id = target.kind === 'photo' ? target.card.image : image;
     if (!id) return;

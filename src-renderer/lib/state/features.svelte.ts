@@ -1,5 +1,5 @@
 // The feature-map view of one image: stage heatmaps, top channels, class activation maps.
-import type { FeaturesValue, HeatmapValue, StageName } from '../../../src-main/api/contract.js';
+import type { FeaturesValue, HeatmapMode, HeatmapValue, StageName } from '../../../src-main/api/contract.js';
 import type { ColormapName } from '../heatmap/colormaps.js';
 import { type Transport, toErrorValue } from '../transport/index.js';
 import type { Card } from './images.svelte.js';
@@ -33,7 +33,7 @@ export class FeatureState {
   error = $state<{ code: string; message: string } | null>(null);
   stage = $state<StageName>('layer4');
   overlay = $state.raw<Overlay>({ kind: 'stage' });
-  mode = $state<'mean' | 'max'>('mean');
+  mode = $state<HeatmapMode>('mean');
   opacity = $state(0.6);
   colormap = $state<ColormapName>('inferno');
   transparency = $state<Transparency>('value');
@@ -114,7 +114,7 @@ export class FeatureState {
     }
   }
 
-  setMode(mode: 'mean' | 'max'): void {
+  setMode(mode: HeatmapMode): void {
     if (mode === this.mode) return;
     this.mode = mode;
     if (!this.card) return;
